@@ -1,0 +1,49 @@
+# Tertulia — `make run` (install, migrate, demo tenant, serve) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export TERTULIA_DATA_DIR ?= ./var
+
+.PHONY: install install-python install-web run test test-sqlite test-postgresql lint bench clean
+
+install: install-python install-web
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+install-python: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv)
+	$(UV) sync --frozen --quiet
+
+# The web app is built only when its sources changed since the last build.
+install-web:
+	@if [ -f web/package.json ]; then \
+	  if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
+	    (cd web && npm ci --no-audit --no-fund --loglevel=error); fi; \
+	  if [ ! -f web/dist/index.html ] || [ -n "$$(find web/src web/index.html web/package.json web/vite.config.ts -newer web/dist/index.html 2>/dev/null | head -1)" ]; then \
+	    (cd web && npm run build); fi; \
+	fi
+
+run: install
+	.venv/bin/tertulia migrate
+	.venv/bin/tertulia demo
+	@echo "Tertulia on http://$(HOST):$(PORT)/  (log in with the demo login above)"
+	.venv/bin/tertulia serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(MAKE) --no-print-directory test-sqlite test-postgresql
+
+test-sqlite:
+	TERTULIA_TEST_DB=sqlite .venv/bin/pytest $(PYTEST_ARGS)
+
+test-postgresql:
+	TERTULIA_TEST_DB=postgresql .venv/bin/pytest $(PYTEST_ARGS)
+
+lint:
+	.venv/bin/ruff check src tests bench
+	.venv/bin/mypy src
+
+clean:
+	rm -rf .venv .tools web/node_modules web/dist

@@ -1,0 +1,114 @@
+"""The ASGI application: REST API, webhooks, sockets and the built web app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from tertulia.channels.endpoints import inbound as inbound_router
+from tertulia.channels.endpoints import router as channels_router
+from tertulia.config import Settings, get_settings
+from tertulia.contacts.endpoints import router as contacts_router
+from tertulia.conversations.endpoints import router as inbox_router
+from tertulia.kit.bus import InProcessBus, set_bus
+from tertulia.kit.crypto import SecretBox
+from tertulia.kit.db import Database
+from tertulia.kit.errors import error_body, install_error_handlers
+from tertulia.kit.ratelimit import RateLimiter
+from tertulia.realtime.endpoints import router as events_router
+from tertulia.tenancy.endpoints import admin as members_router
+from tertulia.tenancy.endpoints import router as auth_router
+
+log = structlog.get_logger("tertulia.app")
+WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
+
+# Other domains add their routers and start-up work here (kept as lists so app.py stays the one
+# place that shows what the process serves).
+ROUTERS: list[Any] = [auth_router, members_router, inbox_router, contacts_router, channels_router,
+                      inbound_router, events_router]
+LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = []
+
+DESCRIPTION = """Tertulia's API: the inbox of seed 001 (`/admin/...`), login for the panel
+(`/api/auth/...`), the generic inbound channel (`/api/v1/inbound/...`).
+
+Authenticate with the panel's session cookie (send `X-CSRF-Token` on unsafe methods) or with
+`Authorization: Bearer <API token>` (create one with `tertulia token create`). Errors are
+`{"error": {"code", "message"}}`."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
+        app.state.secret_box = SecretBox(settings.resolved_secret_key())
+        app.state.rate_limiter = RateLimiter(settings.redis_url)
+        bus = InProcessBus()
+        set_bus(bus)
+        app.state.bus = bus
+        await bus.start()
+        async with AsyncExitStack() as stack:
+            for hook in LIFESPAN_HOOKS:
+                await stack.enter_async_context(hook(app))
+            log.info("started", action="serve_start", database=app.state.db.dialect)
+            try:
+                yield
+            finally:
+                await bus.stop()
+                await app.state.db.dispose()
+
+    app = FastAPI(title="Tertulia", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            async with request.app.state.db.read_engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means "not ready"
+            return JSONResponse(error_body("not_ready", f"database unavailable: {type(exc).__name__}"),
+                                status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    _mount_web_app(app)
+    return app
+
+
+def _mount_web_app(app: FastAPI) -> None:
+    """Serve the built web app (web/dist) when it exists: assets as files, every panel route as
+    index.html so the client-side router can take over."""
+    if not (WEB_DIST / "index.html").exists():
+        return
+
+    @app.get("/", include_in_schema=False)
+    @app.get("/login", include_in_schema=False)
+    @app.get("/panel_cliente/{rest:path}", include_in_schema=False)
+    async def index(rest: str = "") -> FileResponse:
+        return FileResponse(WEB_DIST / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/assets/{path:path}", include_in_schema=False)
+    async def assets(path: str) -> Response:
+        target = (WEB_DIST / "assets" / path).resolve()
+        if not target.is_file() or (WEB_DIST / "assets").resolve() not in target.parents:
+            return JSONResponse(error_body("not_found", "no such file"), status_code=404)
+        return FileResponse(target, headers={"Cache-Control": "public, max-age=31536000, immutable"})

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+
+from tertulia.channels import repository as repo
+from tertulia.channels import service
+from tertulia.channels.schemas import ChannelCreate, ChannelCreated, ChannelOut, ChannelUpdate
+from tertulia.conversations.schemas import InboundMessage, InboundResult
+from tertulia.conversations.service import ingest_inbound
+from tertulia.kit.web import DbSession
+from tertulia.tenancy.auth import CurrentManager, CurrentPrincipal
+
+router = APIRouter(prefix="/admin", tags=["channels"])
+inbound = APIRouter(tags=["inbound"])
+
+
+@router.get("/channels", response_model=list[ChannelOut])
+async def list_channels(principal: CurrentPrincipal, db: DbSession) -> list[ChannelOut]:
+    return [service.channel_out(c) for c in await repo.list_channels(db, principal.tenant_id)]
+
+
+@router.post("/channels", response_model=ChannelCreated, status_code=201)
+async def create_channel(body: ChannelCreate, principal: CurrentManager, db: DbSession,
+                         request: Request) -> ChannelCreated:
+    """Connect a channel. An `api` channel answers with its inbound token, shown once."""
+    channel, token = await service.create_channel(
+        db, request.app.state.secret_box, principal.tenant_id, body.kind, body.name, body.platform_origin,
+        body.credentials)
+    return ChannelCreated(**service.channel_out(channel).model_dump(), inbound_token=token)
+
+
+@router.get("/channels/{channel_id}", response_model=ChannelOut)
+async def get_channel(channel_id: uuid.UUID, principal: CurrentPrincipal, db: DbSession) -> ChannelOut:
+    return service.channel_out(await service.require_channel(db, principal.tenant_id, channel_id))
+
+
+@router.patch("/channels/{channel_id}", response_model=ChannelOut)
+async def update_channel(channel_id: uuid.UUID, body: ChannelUpdate, principal: CurrentManager, db: DbSession,
+                         request: Request) -> ChannelOut:
+    channel = await service.require_channel(db, principal.tenant_id, channel_id)
+    fields = body.model_dump(exclude_unset=True)
+    if fields.get("name"):
+        channel.name = fields["name"]
+    if fields.get("platform_origin") is not None:
+        channel.platform_origin = fields["platform_origin"]
+    if fields.get("enabled") is not None:
+        channel.enabled = fields["enabled"]
+    if fields.get("credentials") is not None:
+        channel.credentials_encrypted = request.app.state.secret_box.encrypt(fields["credentials"])
+    if "assistant_id" in fields:
+        channel.assistant_id = await service.check_assistant(db, principal.tenant_id, fields["assistant_id"])
+    return service.channel_out(channel)
+
+
+@inbound.post("/api/v1/inbound/{channel_id}", response_model=InboundResult, status_code=202)
+async def post_inbound(channel_id: uuid.UUID, body: InboundMessage, request: Request, db: DbSession) -> InboundResult:
+    """Deliver one customer message through a generic `api` channel
+    (`Authorization: Bearer <inbound token>`). Posting the same `external_message_id` again returns
+    the stored message with `duplicate: true`."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    channel = await service.authenticate_inbound(db, channel_id, token.strip() if scheme.lower() == "bearer" else None)
+    conv, msg, duplicate = await ingest_inbound(db, channel, body)
+    return InboundResult(conversation_id=conv.id, message_id=msg.id, duplicate=duplicate)

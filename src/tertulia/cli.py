@@ -1,0 +1,183 @@
+"""The `tertulia` command. Every command exits non-zero with a one-line error on bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from tertulia.config import Settings, get_settings
+from tertulia.kit.errors import TertuliaError
+
+app = typer.Typer(help="Tertulia: the omnichannel inbox where an AI answers and humans take over.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+tenant_app = typer.Typer(help="Tenants.", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+channel_app = typer.Typer(help="Channels.", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(channel_app, name="channel")
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def run(factory: Callable[[Any], Awaitable[T]], settings: Settings | None = None) -> T:
+    """Run one unit of work against the database and turn domain errors into a one-line exit."""
+    from tertulia.kit.db import Database
+
+    settings = settings or get_settings()
+
+    async def main() -> T:
+        db = Database(settings.resolved_database_url, pool_size=2)
+        try:
+            async with db.session() as session:
+                return await factory(session)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except TertuliaError as exc:
+        fail(exc.message)
+        raise  # unreachable
+
+
+def do_migrate(settings: Settings | None = None) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    settings = settings or get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["database_url"] = settings.resolved_database_url
+    command.upgrade(cfg, "head")
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    try:
+        do_migrate()
+    except Exception as exc:
+        fail(f"migration failed: {exc}")
+    typer.echo("database is up to date")
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="port to listen on")] = 8000) -> None:
+    """Serve the API, the sockets and the web app."""
+    import uvicorn
+
+    from tertulia.app import create_app
+    from tertulia.kit.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
+                proxy_headers=False, ws_ping_interval=20, ws_ping_timeout=20)
+
+
+@app.command()
+def demo() -> None:
+    """Load (or refresh) the demo tenant `demo`, with its owner, contacts and conversations."""
+    from tertulia.demo import DEMO_EMAIL, DEMO_PASSWORD, load_demo
+
+    settings = get_settings()
+    created = run(lambda session: load_demo(session, settings))
+    typer.echo("demo tenant loaded" if created else "demo tenant already present")
+    typer.echo(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+
+
+@tenant_app.command("create")
+def tenant_create(slug: str, name: Annotated[str, typer.Option("--name", help="display name")]) -> None:
+    from tertulia.tenancy.service import create_tenant
+
+    async def work(session: Any) -> Any:
+        return await create_tenant(session, slug, name)
+
+    tenant = run(work)
+    typer.echo(json.dumps({"tenant_id": str(tenant.id), "slug": tenant.slug}))
+
+
+@user_app.command("create")
+def user_create(
+    tenant: Annotated[str, typer.Option("--tenant", help="tenant slug")],
+    email: Annotated[str, typer.Option("--email")],
+    password: Annotated[str, typer.Option("--password")],
+    role: Annotated[str, typer.Option("--role", help="owner|admin|agent")] = "agent",
+    name: Annotated[str | None, typer.Option("--name", help="display name")] = None,
+) -> None:
+    """Create a user (or add an existing one) as a member of a tenant."""
+    from tertulia.tenancy import repository as repo
+    from tertulia.tenancy.service import add_member, check_role, create_user, require_tenant
+
+    async def work(session: Any) -> Any:
+        check_role(role)
+        t = await require_tenant(session, tenant)
+        user = await repo.get_user_by_email(session, email)
+        if user is None:
+            user = await create_user(session, email, password, name)
+        await add_member(session, t, user, role)
+        return user
+
+    user = run(work)
+    typer.echo(json.dumps({"user_id": str(user.id), "email": user.email, "tenant": tenant, "role": role}))
+
+
+@token_app.command("create")
+def token_create(tenant: Annotated[str, typer.Option("--tenant", help="tenant slug")],
+                 name: Annotated[str, typer.Option("--name")]) -> None:
+    """Create an API token; it is printed once, alone on the last line."""
+    from tertulia.tenancy.service import create_api_token, require_tenant
+
+    async def work(session: Any) -> Any:
+        return await create_api_token(session, await require_tenant(session, tenant), name)
+
+    row, token = run(work)
+    typer.echo(f"token '{row.name}' created for {tenant}; it is shown only now:")
+    typer.echo(token)
+
+
+@channel_app.command("create")
+def channel_create(
+    tenant: Annotated[str, typer.Option("--tenant", help="tenant slug")],
+    kind: Annotated[str, typer.Option("--kind", help="whatsapp_cloud|ycloud|instagram|facebook|web|api")],
+    name: Annotated[str, typer.Option("--name")],
+    platform_origin: Annotated[str, typer.Option("--platform-origin")] = "",
+) -> None:
+    """Create a channel; prints {"channel_id", "inbound_token"} as JSON on the last line."""
+    from tertulia.channels.service import create_channel
+    from tertulia.kit.crypto import SecretBox
+    from tertulia.tenancy.service import require_tenant
+
+    settings = get_settings()
+
+    async def work(session: Any) -> Any:
+        t = await require_tenant(session, tenant)
+        box = SecretBox(settings.resolved_secret_key())
+        return await create_channel(session, box, t.id, kind, name, platform_origin)
+
+    channel, token = run(work, settings)
+    typer.echo(json.dumps({"channel_id": str(channel.id), "inbound_token": token}))
+
+
+def main() -> None:  # pragma: no cover
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,84 @@
+"""One settings object for the whole process (prefix TERTULIA_, plus the seeds' own variable names)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _seed_var(name: str) -> AliasChoices:
+    # The seeds name these variables without our prefix; accept both spellings.
+    return AliasChoices(name, f"TERTULIA_{name}")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TERTULIA_", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    log_level: str = "info"
+    # Run background jobs inside `serve` (the embedded default); a deployment with dedicated
+    # `tertulia worker` processes turns this off.
+    inline_worker: bool = True
+    db_pool_size: int = 10
+
+    web_chat_allowed_origins: str = Field(default="", validation_alias=_seed_var("WEB_CHAT_ALLOWED_ORIGINS"))
+    chat_upload_max_bytes: int = Field(
+        default=15 * 1024 * 1024, validation_alias=_seed_var("CHAT_UPLOAD_MAX_BYTES")
+    )
+    uploads_dir: Path | None = Field(default=None, validation_alias=_seed_var("UPLOADS_DIR"))
+    reports_dir: Path | None = Field(default=None, validation_alias=_seed_var("REPORTS_DIR"))
+    testing: bool = Field(default=False, validation_alias=_seed_var("TESTING"))
+
+    @field_validator("redis_url", "secret_key", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tertulia.db').resolve()}"
+
+    @property
+    def resolved_uploads_dir(self) -> Path:
+        return self.uploads_dir or self.data_dir / "uploads"
+
+    @property
+    def resolved_reports_dir(self) -> Path:
+        return self.reports_dir or self.data_dir / "reports"
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.web_chat_allowed_origins.split(",") if o.strip()]
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or one generated once and kept under the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # Exclusive create: two processes starting together must agree on one key.
+        try:
+            with path.open("x") as fh:
+                fh.write(key)
+            path.chmod(0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

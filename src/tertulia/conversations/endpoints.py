@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from tertulia.contacts import repository as contacts_repo
+from tertulia.conversations import repository as repo
+from tertulia.conversations import service
+from tertulia.conversations.schemas import (
+    ChannelSource, ChatSummary, ConversationSendRequest, HumanOverrideRequest, HumanOverrideResult,
+    MessageOut, ReadResult, SendRequest, SendResult,
+)
+from tertulia.kit.pagination import decode_cursor, encode_cursor
+from tertulia.kit.errors import Invalid
+from tertulia.kit.types import OptionalCursorId, Text
+from tertulia.kit.web import DbSession
+from tertulia.tenancy.auth import CurrentPrincipal, Principal
+
+router = APIRouter(prefix="/admin", tags=["inbox"])
+
+HUMAN_FILTER = {"all": None, "human_only": "human_override", "bot_only": "ai_active"}
+
+
+async def _resolve_tag(db: DbSession, tenant_id: uuid.UUID, tag: str) -> uuid.UUID | None:
+    try:
+        tag_id = uuid.UUID(tag)
+    except ValueError:
+        found = await contacts_repo.get_tag_by_key(db, tenant_id, tag.strip().casefold())
+        return found.id if found else None
+    found = await contacts_repo.get_tag(db, tenant_id, tag_id)
+    return found.id if found else None
+
+
+@router.get("/chats/summary", response_model=list[ChatSummary])
+async def chats_summary(
+    principal: CurrentPrincipal, db: DbSession, response: Response,
+    human_filter: Literal["all", "human_only", "bot_only"] = "all",
+    channel: ChannelSource | None = None,
+    tag: Annotated[Text | None, Query(max_length=64, description="tag id or name")] = None,
+    status: Literal["open", "resolved", "snoozed"] | None = None,
+    q: Annotated[Text | None, Query(max_length=200, description="part of the name or phone")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    cursor: Annotated[Text | None, Query(max_length=200, description="from the X-Next-Cursor header")] = None,
+) -> list[ChatSummary]:
+    """The inbox list, most recent first. Page with `offset` (seed 001) or, faster at depth, with
+    the opaque `cursor` returned in the `X-Next-Cursor` header."""
+    tag_id = None
+    if tag:
+        tag_id = await _resolve_tag(db, principal.tenant_id, tag)
+        if tag_id is None:
+            return []
+    after = None
+    if cursor:
+        ts, cid = decode_cursor(cursor, 2)
+        try:
+            after = (datetime.fromisoformat(ts), uuid.UUID(cid))
+        except (TypeError, ValueError) as exc:
+            raise Invalid("the cursor is not one this server issued", code="invalid_cursor") from exc
+    rows = await repo.list_inbox(
+        db, principal.tenant_id, ai_state=HUMAN_FILTER[human_filter], channel_source=channel, status=status,
+        tag_id=tag_id, q=q.strip() if q else None, after=after, limit=limit, offset=0 if after else offset)
+    tags = await contacts_repo.tags_of_contacts(db, principal.tenant_id, [r[0].contact_id for r in rows])
+    items = [service.summary_row(conv, name, phone, origin, tags.get(conv.contact_id, []))
+             for conv, name, phone, origin in rows]
+    if len(rows) == limit:
+        last = rows[-1][0]
+        response.headers["X-Next-Cursor"] = encode_cursor(last.last_message_at.isoformat(), str(last.id))
+    return items
+
+
+@router.get("/chats/{conversation_id}", response_model=ChatSummary)
+async def get_chat(conversation_id: uuid.UUID, principal: CurrentPrincipal, db: DbSession) -> ChatSummary:
+    conv = await service.require_conversation(db, principal.tenant_id, conversation_id)
+    return await service.conversation_summary(db, conv)
+
+
+@router.get("/chats/{conversation_id}/messages", response_model=list[MessageOut])
+async def list_messages(
+    conversation_id: uuid.UUID, principal: CurrentPrincipal, db: DbSession,
+    after_id: OptionalCursorId = None, before_id: OptionalCursorId = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[MessageOut]:
+    """Oldest first. `after_id` returns only newer messages (delta sync); `before_id` pages back."""
+    await service.require_conversation(db, principal.tenant_id, conversation_id)
+    if after_id is not None and before_id is not None:
+        raise Invalid("use after_id or before_id, not both", code="invalid_paging")
+    messages = await repo.list_messages(db, principal.tenant_id, conversation_id, after_id=after_id,
+                                        before_id=before_id, limit=limit)
+    names = await service.author_names(db, messages)
+    return [service.message_out(m, names) for m in messages]
+
+
+@router.post("/chats/{conversation_id}/read", response_model=ReadResult)
+async def mark_read(conversation_id: uuid.UUID, principal: CurrentPrincipal, db: DbSession) -> ReadResult:
+    conv = await service.mark_read(db, principal.tenant_id, conversation_id)
+    return ReadResult(conversation_id=conv.id, unread_count=conv.unread_count)
+
+
+async def _send(db: DbSession, principal: Principal, conversation_id: uuid.UUID, text: str,
+                channel_source: str | None) -> SendResult:
+    conv, msg = await service.send_human_message(db, principal.tenant_id, conversation_id, principal.user_id,
+                                                 text, channel_source)
+    names = await service.author_names(db, [msg])
+    return SendResult(status="queued", conversation_id=conv.id, message_id=msg.id, is_locked=conv.is_locked,
+                      message=service.message_out(msg, names))
+
+
+@router.post("/whatsapp/send", response_model=SendResult, status_code=202)
+async def unified_send(body: SendRequest, principal: CurrentPrincipal, db: DbSession) -> SendResult:
+    """The unified outbox (seed 001): queue a human message on the conversation's channel. A human
+    who writes takes over from the AI, so the conversation comes back with `is_locked: true`."""
+    return await _send(db, principal, body.conversation_id, body.message, body.channel_source)
+
+
+@router.post("/chats/{conversation_id}/messages", response_model=SendResult, status_code=202)
+async def send_in_chat(conversation_id: uuid.UUID, body: ConversationSendRequest, principal: CurrentPrincipal,
+                       db: DbSession) -> SendResult:
+    return await _send(db, principal, conversation_id, body.message, None)
+
+
+@router.post("/conversations/{conversation_id}/human-override", response_model=HumanOverrideResult)
+async def human_override(conversation_id: uuid.UUID, body: HumanOverrideRequest, principal: CurrentPrincipal,
+                         db: DbSession) -> HumanOverrideResult:
+    """Lock (a human has control; the AI sends nothing) or unlock (the AI answers again)."""
+    conv = await service.set_human_override(db, principal.tenant_id, conversation_id, body.locked)
+    return HumanOverrideResult(locked=conv.is_locked)

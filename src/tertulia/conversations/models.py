@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tertulia.kit.db import Base, BigId, utcnow
+
+STATUSES = ("open", "resolved", "snoozed")
+AI_STATES = ("ai_active", "human_override")
+AUTHORS = ("contact", "ai", "human", "system")
+DELIVERY_STATUSES = ("received", "queued", "sent", "delivered", "read", "failed")
+
+
+class Conversation(Base):
+    """A contact on a channel. The inbox list reads only this table's denormalised columns (kept
+    up to date incrementally on every message) plus the contact, so it stays fast at any size."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        UniqueConstraint("tenant_id", "channel_id", "contact_id"),
+        Index("ix_conversations_inbox", "tenant_id", "last_message_at", "id"),
+        Index("ix_conversations_inbox_ai", "tenant_id", "ai_state", "last_message_at", "id"),
+        Index("ix_conversations_inbox_source", "tenant_id", "channel_source", "last_message_at", "id"),
+        Index("ix_conversations_inbox_status", "tenant_id", "status", "last_message_at", "id"),
+        Index(None, "tenant_id", "contact_id"),
+        ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"],
+                             ondelete="CASCADE"),
+        ForeignKeyConstraint(["tenant_id", "channel_id"], ["channels.tenant_id", "channels.id"],
+                             ondelete="CASCADE"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    contact_id: Mapped[uuid.UUID]
+    channel_id: Mapped[uuid.UUID]
+    channel_source: Mapped[str] = mapped_column(String(16))  # copy of the channel's family, for the index
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    ai_state: Mapped[str] = mapped_column(String(16), default="ai_active")
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    unread_count: Mapped[int] = mapped_column(default=0)
+    last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_message_preview: Mapped[str] = mapped_column(String(280), default="")
+    last_inbound_at: Mapped[datetime | None]
+    last_inbound_message_id: Mapped[int | None] = mapped_column(BigId)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_locked(self) -> bool:
+        return self.ai_state == "human_override"
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index(None, "tenant_id", "conversation_id", "id"),
+        UniqueConstraint("tenant_id", "channel_id", "provider_message_id"),
+        Index(None, "tenant_id", "correlation_id"),
+        ForeignKeyConstraint(["tenant_id", "conversation_id"], ["conversations.tenant_id", "conversations.id"],
+                             ondelete="CASCADE"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    conversation_id: Mapped[uuid.UUID]
+    channel_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(8))  # inbound | outbound
+    author: Mapped[str] = mapped_column(String(8))  # contact | ai | human | system
+    author_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    content: Mapped[str] = mapped_column(Text, default="")
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    is_echo: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, field_validator
+
+from tertulia.contacts.schemas import TagOut
+from tertulia.kit.types import Text
+
+MAX_TEXT = 4096  # WhatsApp's limit for a text message body; the strictest of our channels
+
+ChannelSource = Literal["whatsapp", "instagram", "facebook", "web", "api"]
+
+
+class Attachment(BaseModel):
+    type: Literal["image", "video", "audio", "document"]
+    url: Annotated[Text, StringConstraints(min_length=1, max_length=2048)]
+    filename: Annotated[Text, StringConstraints(max_length=255)] | None = None
+    mime_type: Annotated[Text, StringConstraints(max_length=127)] | None = None
+    size: int | None = Field(default=None, ge=0, le=2**40)
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, value: str) -> str:
+        if not (value.startswith(("https://", "http://", "/"))):
+            raise ValueError("an attachment url is absolute (http/https) or a path on this server")
+        return value
+
+
+class ChatSummary(BaseModel):
+    """One row of the inbox list (seed 001 fields first, then ours)."""
+
+    id: uuid.UUID
+    customer_phone: str
+    display_name: str
+    last_message: str
+    timestamp: datetime
+    channel_source: str
+    unread_count: int
+    is_locked: bool
+    platform_origin: str
+    contact_id: uuid.UUID
+    status: str
+    tags: list[TagOut]
+    last_inbound_at: datetime | None
+
+
+class MessageOut(BaseModel):
+    id: int
+    conversation_id: uuid.UUID
+    sender: Literal["user", "agent"]
+    content: str
+    timestamp: datetime
+    attachments: list[Attachment] = []
+    correlation_id: str | None = None
+    author: Literal["contact", "ai", "human", "system"]
+    author_name: str | None = None
+    status: str
+    error: str | None = None
+
+
+MessageText = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
+
+
+class SendRequest(BaseModel):
+    conversation_id: uuid.UUID
+    message: MessageText = Field(examples=["Hola, soy Ana del equipo. Te ayudo con tu pedido."])
+    channel_source: ChannelSource = Field(examples=["whatsapp"])
+
+
+class ConversationSendRequest(BaseModel):
+    message: MessageText
+
+
+class SendResult(BaseModel):
+    status: Literal["queued"]
+    conversation_id: uuid.UUID
+    message_id: int
+    is_locked: bool
+    message: MessageOut
+
+
+class HumanOverrideRequest(BaseModel):
+    locked: bool
+
+
+class HumanOverrideResult(BaseModel):
+    locked: bool
+
+
+class ReadResult(BaseModel):
+    conversation_id: uuid.UUID
+    unread_count: int
+
+
+class InboundContact(BaseModel):
+    external_id: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: Annotated[Text, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    phone: Annotated[Text, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
+
+
+class InboundMessage(BaseModel):
+    external_message_id: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    contact: InboundContact
+    content: Annotated[Text, StringConstraints(max_length=MAX_TEXT * 4)] = ""
+    attachments: list[Attachment] = Field(default_factory=list, max_length=10)
+    timestamp: AwareDatetime | None = None
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "external_message_id": "msg-0001",
+        "contact": {"external_id": "cust-42", "name": "Lucía Pérez", "phone": "+5215512345678"},
+        "content": "Hola, ¿tienen envío a domicilio?",
+    }]}}
+
+
+class InboundResult(BaseModel):
+    conversation_id: uuid.UUID
+    message_id: int
+    duplicate: bool
+
+
+class EventOut(BaseModel):
+    seq: int
+    type: str
+    data: dict[str, object]
+    at: datetime

@@ -1,0 +1,186 @@
+"""Database plumbing: engines for SQLite and PostgreSQL, the declarative base, the unit of work.
+
+The same code and migrations run on both databases. On SQLite we take the transaction control
+away from the driver (SQLAlchemy's documented recipe) so that BEGIN, savepoints and
+`BEGIN IMMEDIATE` for writers behave as they should.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, select
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import Select
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY autoincrements on SQLite
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both databases (SQLite keeps no offset; we store naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class TenantOwned:
+    """Mixin for every row that belongs to one tenant."""
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(index=False)
+
+
+def tenant_select(model: Any, tenant_id: uuid.UUID, *columns: Any) -> Select[Any]:
+    """The one way to read tenant data: a SELECT already filtered to the caller's tenant."""
+    stmt = select(*columns) if columns else select(model)
+    return stmt.where(model.tenant_id == tenant_id)
+
+
+def async_url(url: str) -> str:
+    """Accept plain `sqlite:///` / `postgresql://` URLs and pick the async drivers ourselves."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return str(parsed.set(drivername="sqlite+aiosqlite"))
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    raise ValueError(f"unsupported database URL scheme: {parsed.drivername}")
+
+
+def sync_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(parsed.set(drivername="sqlite"))
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def create_engine(url: str, *, pool_size: int = 10, sqlite_immediate: bool = True) -> AsyncEngine:
+    aurl = make_url(async_url(url))
+    if aurl.get_backend_name() == "sqlite":
+        if aurl.database and aurl.database != ":memory:":
+            Path(aurl.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(aurl, connect_args={"timeout": 30})
+        _install_sqlite_recipe(engine, immediate=sqlite_immediate)
+        return engine
+    return create_async_engine(
+        aurl, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True, pool_recycle=1800
+    )
+
+
+def _install_sqlite_recipe(engine: AsyncEngine, *, immediate: bool) -> None:
+    # SQLite has one writer at a time. A transaction that will write takes the lock when it
+    # begins (BEGIN IMMEDIATE) rather than failing to upgrade a read snapshot later; the reading
+    # engine keeps DEFERRED transactions so reads never wait for writers (WAL).
+    begin_sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin_sql)
+
+
+def is_sqlite(session_or_engine: AsyncSession | AsyncEngine) -> bool:
+    bind = session_or_engine.bind if isinstance(session_or_engine, AsyncSession) else session_or_engine
+    return bind.dialect.name == "sqlite"
+
+
+class Database:
+    """Owns the engine and the session factory of one process."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.engine = create_engine(url, pool_size=pool_size)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        if self.engine.dialect.name == "sqlite":
+            self.read_engine = create_engine(url, sqlite_immediate=False)
+            self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
+        else:
+            self.read_engine = self.engine
+            self.read_sessionmaker = self.sessionmaker
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def session(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commit at the end (publishing its events), roll back on error."""
+        maker = self.sessionmaker if write else self.read_sessionmaker
+        async with maker() as session:
+            try:
+                yield session
+                await commit(session)
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run what was deferred until after commit (event fan-out, job wake-ups)."""
+    await session.commit()
+    callbacks = session.info.pop("after_commit", [])
+    for callback in callbacks:
+        await callback()
+
+
+def after_commit(session: AsyncSession, callback: Any) -> None:
+    """Register an async callable to run once this session's transaction has committed."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+@event.listens_for(AsyncSession.sync_session_class, "after_rollback")
+def _drop_deferred(session: Any) -> None:
+    session.info.pop("after_commit", None)
+    session.info.pop("pending_events", None)
+    session.info.pop("committed_events", None)

@@ -1,0 +1,14 @@
+"""Imports every domain's models so that metadata (Alembic, tests) sees the whole schema."""
+
+from tertulia.channels.models import Channel
+from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
+from tertulia.conversations.models import Conversation, Message
+from tertulia.delivery.models import OutboundDelivery
+from tertulia.kit.db import Base
+from tertulia.realtime.models import TenantEvent
+from tertulia.tenancy.models import ApiToken, AuthSession, Membership, Tenant, TenantSequence, User
+
+__all__ = [
+    "ApiToken", "AuthSession", "Base", "Channel", "Contact", "ContactIdentity", "ContactTag", "Conversation",
+    "Membership", "Message", "OutboundDelivery", "Tag", "Tenant", "TenantEvent", "TenantSequence", "User",
+]

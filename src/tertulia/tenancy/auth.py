@@ -1,0 +1,99 @@
+"""Who is calling: a session cookie (panel) or a Bearer API token (scripts, seed's verify_admin_token)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from tertulia.kit.crypto import tokens_equal
+from tertulia.kit.db import utcnow
+from tertulia.kit.errors import Forbidden, NotAuthenticated
+from tertulia.kit.web import SAFE_METHODS, DbSession
+from tertulia.tenancy import repository as repo
+from tertulia.tenancy import service
+from tertulia.tenancy.models import AuthSession, User
+
+SESSION_COOKIE = "tertulia_session"
+CSRF_HEADER = "X-CSRF-Token"
+MANAGER_ROLES = frozenset({"owner", "admin"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant_id: uuid.UUID
+    tenant_slug: str
+    role: str
+    user_id: uuid.UUID | None = None
+    user_name: str | None = None
+    token_id: uuid.UUID | None = None
+
+    @property
+    def can_manage(self) -> bool:
+        return self.role in MANAGER_ROLES
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+async def load_cookie_session(request: Request, db: DbSession) -> AuthSession | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    return await service.resolve_session(db, token)
+
+
+async def get_auth_session(request: Request, db: DbSession) -> AuthSession:
+    auth = await load_cookie_session(request, db)
+    if auth is None:
+        raise NotAuthenticated("log in first", code="not_authenticated")
+    if request.method not in SAFE_METHODS:
+        check_csrf(request, auth)
+    return auth
+
+
+def check_csrf(request: Request, auth: AuthSession) -> None:
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent or not tokens_equal(sent, auth.csrf_token):
+        raise Forbidden("missing or wrong X-CSRF-Token header", code="csrf_failed")
+
+
+async def get_principal(request: Request, db: DbSession) -> Principal:
+    bearer = _bearer(request)
+    if bearer is not None:
+        token = await service.resolve_api_token(db, bearer)
+        if token is None:
+            raise NotAuthenticated("the API token is unknown or revoked", code="invalid_token")
+        tenant = await repo.get_tenant(db, token.tenant_id)
+        assert tenant is not None
+        if request.method not in SAFE_METHODS:
+            token.last_used_at = utcnow()
+        return Principal(tenant_id=tenant.id, tenant_slug=tenant.slug, role="admin", token_id=token.id)
+    auth = await get_auth_session(request, db)
+    if auth.tenant_id is None:
+        raise Forbidden("choose a tenant first (POST /api/auth/tenant)", code="tenant_not_selected")
+    membership = await repo.get_membership(db, auth.tenant_id, auth.user_id)
+    tenant = await repo.get_tenant(db, auth.tenant_id)
+    if membership is None or tenant is None:
+        raise Forbidden("you are no longer a member of this tenant", code="not_a_member")
+    user = await db.get(User, auth.user_id)
+    return Principal(tenant_id=tenant.id, tenant_slug=tenant.slug, role=membership.role,
+                     user_id=auth.user_id, user_name=user.display_name if user else None)
+
+
+async def get_manager(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if not principal.can_manage:
+        raise Forbidden("only owners and admins can do this", code="forbidden_role")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+CurrentManager = Annotated[Principal, Depends(get_manager)]
+CurrentAuthSession = Annotated[AuthSession, Depends(get_auth_session)]

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tertulia.kit.types import Name, Text
+
+
+class LoginRequest(BaseModel):
+    email: Text = Field(max_length=320, examples=["owner@demo.tertulia.local"])
+    password: Text = Field(max_length=256, examples=["nora-demo-2026"])
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    email: str
+    display_name: str
+
+
+class TenantOut(BaseModel):
+    id: uuid.UUID
+    slug: str
+    name: str
+    role: str
+
+
+class SessionOut(BaseModel):
+    user: UserOut
+    tenant: TenantOut | None
+    tenants: list[TenantOut]
+    csrf_token: str
+
+
+class SelectTenantRequest(BaseModel):
+    slug: Text = Field(max_length=64)
+
+
+class MemberCreate(BaseModel):
+    email: Text = Field(max_length=320)
+    role: Literal["owner", "admin", "agent"] = "agent"
+    password: Text | None = Field(default=None, max_length=256, description="needed when the user is new")
+    display_name: Name | None = None
+
+
+class MemberOut(BaseModel):
+    user_id: uuid.UUID
+    email: str
+    display_name: str
+    role: str
+    created_at: datetime
+
+
+class MemberUpdate(BaseModel):
+    role: Literal["owner", "admin", "agent"]
+
+
+class TokenCreate(BaseModel):
+    name: Name
+
+
+class TokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="shown only once")

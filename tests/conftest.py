@@ -1,0 +1,132 @@
+"""Test harness: the whole suite runs against a real database, chosen by TERTULIA_TEST_DB
+(`sqlite`, the default, or `postgresql`). Each run gets a database of its own (a fresh SQLite file,
+or a new PostgreSQL database dropped at the end), so runs never see each other's rows. Tests do
+not share tenants: each one makes its own with the factories below."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import psycopg
+import pytest
+
+from tertulia.app import create_app
+from tertulia.channels.service import create_channel
+from tertulia.cli import do_migrate
+from tertulia.config import Settings
+from tertulia.kit.crypto import SecretBox
+from tertulia.kit.db import Database
+from tertulia.tenancy.service import add_member, create_api_token, create_tenant, create_user
+
+PG_ADMIN_URL = os.environ.get("TERTULIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_PASSWORD = "s3cret-test-pass"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"tertulia test database: {os.environ.get('TERTULIA_TEST_DB', 'sqlite')}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    kind = os.environ.get("TERTULIA_TEST_DB", "sqlite")
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    if kind != "postgresql":
+        raise pytest.UsageError("TERTULIA_TEST_DB must be sqlite or postgresql")
+    name = f"tertulia_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data_dir = tmp_path_factory.mktemp("data")
+    s = Settings(data_dir=data_dir, database_url=database_url, secret_key="test-secret-" + uuid.uuid4().hex,
+                 TESTING=True, inline_worker=True, db_pool_size=20)
+    do_migrate(s)
+    return s
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def db(app: Any) -> Database:
+    database: Database = app.state.db
+    return database
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://testserver") as c:
+        yield c
+
+
+@dataclass
+class TenantCtx:
+    id: uuid.UUID
+    slug: str
+    owner_email: str
+    token: str
+    channel_id: uuid.UUID
+    inbound_token: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def inbound_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.inbound_token}"}
+
+
+@pytest.fixture
+def make_tenant(db: Database, settings: Settings) -> Any:
+    """Create a fresh tenant with an owner, an API token and an `api` channel."""
+
+    async def factory(slug_prefix: str = "t") -> TenantCtx:
+        slug = f"{slug_prefix}-{uuid.uuid4().hex[:10]}"
+        async with db.session() as session:
+            tenant = await create_tenant(session, slug, f"Tenant {slug}")
+            user = await create_user(session, f"owner@{slug}.test", TEST_PASSWORD, "Owner")
+            await add_member(session, tenant, user, "owner")
+            _, token = await create_api_token(session, tenant, "tests")
+            channel, inbound = await create_channel(session, SecretBox(settings.resolved_secret_key()), tenant.id,
+                                                    "api", "API", "api-test")
+        assert inbound is not None
+        return TenantCtx(id=tenant.id, slug=slug, owner_email=user.email, token=token, channel_id=channel.id,
+                         inbound_token=inbound)
+
+    return factory
+
+
+async def post_inbound(client: httpx2.AsyncClient, t: TenantCtx, text: str = "Hola", *,
+                       external_id: str = "cust-1", message_id: str | None = None, name: str | None = "Cliente",
+                       phone: str | None = None, **extra: Any) -> httpx2.Response:
+    body: dict[str, Any] = {
+        "external_message_id": message_id or uuid.uuid4().hex,
+        "contact": {"external_id": external_id, **({"name": name} if name else {}), **({"phone": phone} if phone else {})},
+        "content": text, **extra,
+    }
+    return await client.post(f"/api/v1/inbound/{t.channel_id}", json=body, headers=t.inbound_headers)
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
