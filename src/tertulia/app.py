@@ -18,6 +18,7 @@ from tertulia.channels.endpoints import router as channels_router
 from tertulia.config import Settings, get_settings
 from tertulia.contacts.endpoints import router as contacts_router
 from tertulia.conversations.endpoints import router as inbox_router
+from tertulia.conversations.media import router as media_router
 from tertulia.kit.bus import InProcessBus, set_bus
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database
@@ -33,7 +34,7 @@ WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 # Other domains add their routers and start-up work here (kept as lists so app.py stays the one
 # place that shows what the process serves).
 ROUTERS: list[Any] = [auth_router, members_router, inbox_router, contacts_router, channels_router,
-                      inbound_router, events_router]
+                      inbound_router, events_router, media_router]
 LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = []
 
 DESCRIPTION = """Tertulia's API: the inbox of seed 001 (`/admin/...`), login for the panel
