@@ -13,6 +13,12 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    # SQLite's FTS5 table for knowledge search (and its shadow tables) is created by hand in
+    # 0002 and has no model; autogenerate must not offer to drop it.
+    return not (type_ == "table" and name is not None and name.startswith("knowledge_chunks_fts"))
+
+
 def _url() -> str:
     return config.attributes.get("database_url") or get_settings().resolved_database_url
 
@@ -20,7 +26,7 @@ def _url() -> str:
 def run_migrations_offline() -> None:
     url = sync_url(_url())
     context.configure(url=url, target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=url.startswith("sqlite"))
+                      render_as_batch=url.startswith("sqlite"), include_name=_include_name)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -33,7 +39,8 @@ def run_migrations_online() -> None:
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
             connection.commit()  # the PRAGMA autobegan a transaction; close it before migrating
         context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
+                          include_name=_include_name)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

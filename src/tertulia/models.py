@@ -1,5 +1,8 @@
 """Imports every domain's models so that metadata (Alembic, tests) sees the whole schema."""
 
+from tertulia.assistants.models import (
+    AiJob, AiTrace, Assistant, ConversationSummary, KnowledgeChunk, KnowledgeEntry, McpServer,
+)
 from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
 from tertulia.conversations.models import Conversation, Message
@@ -9,6 +12,7 @@ from tertulia.realtime.models import TenantEvent
 from tertulia.tenancy.models import ApiToken, AuthSession, Membership, Tenant, TenantSequence, User
 
 __all__ = [
+    "AiJob", "AiTrace", "Assistant", "ConversationSummary", "KnowledgeChunk", "KnowledgeEntry", "McpServer",
     "ApiToken", "AuthSession", "Base", "Channel", "Contact", "ContactIdentity", "ContactTag", "Conversation",
     "Membership", "Message", "OutboundDelivery", "Tag", "Tenant", "TenantEvent", "TenantSequence", "User",
 ]
