@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,11 @@ from tertulia.config import Settings
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database
 from tertulia.tenancy.service import add_member, create_api_token, create_tenant, create_user
+from tests.helpers import TEST_PASSWORD, TenantCtx, post_inbound
+
+__all__ = ["TEST_PASSWORD", "TenantCtx", "post_inbound"]
 
 PG_ADMIN_URL = os.environ.get("TERTULIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-TEST_PASSWORD = "s3cret-test-pass"
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -77,25 +78,6 @@ async def client(app: Any) -> AsyncIterator[httpx2.AsyncClient]:
         yield c
 
 
-@dataclass
-class TenantCtx:
-    id: uuid.UUID
-    slug: str
-    owner_email: str
-    token: str
-    channel_id: uuid.UUID
-    inbound_token: str
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    @property
-    def inbound_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.inbound_token}"}
-
-
 @pytest.fixture
 def make_tenant(db: Database, settings: Settings) -> Any:
     """Create a fresh tenant with an owner, an API token and an `api` channel."""
@@ -114,17 +96,6 @@ def make_tenant(db: Database, settings: Settings) -> Any:
                          inbound_token=inbound)
 
     return factory
-
-
-async def post_inbound(client: httpx2.AsyncClient, t: TenantCtx, text: str = "Hola", *,
-                       external_id: str = "cust-1", message_id: str | None = None, name: str | None = "Cliente",
-                       phone: str | None = None, **extra: Any) -> httpx2.Response:
-    body: dict[str, Any] = {
-        "external_message_id": message_id or uuid.uuid4().hex,
-        "contact": {"external_id": external_id, **({"name": name} if name else {}), **({"phone": phone} if phone else {})},
-        "content": text, **extra,
-    }
-    return await client.post(f"/api/v1/inbound/{t.channel_id}", json=body, headers=t.inbound_headers)
 
 
 @pytest.fixture

@@ -77,7 +77,7 @@ class ContactOut(BaseModel):
 
 
 class ContactUpdate(BaseModel):
-    display_name: Annotated[Text, StringConstraints(max_length=200, strip_whitespace=True)] | None = None
+    display_name: Name | None = None
     phone: Phone = Field(default=None, examples=["+5215512345678"])
     notes: Annotated[Text, StringConstraints(max_length=10_000)] | None = None
     custom_attributes: dict[str, Any] | None = Field(default=None, max_length=100)

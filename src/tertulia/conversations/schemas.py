@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, field_validator
 
 from tertulia.contacts.schemas import TagOut
-from tertulia.kit.types import Text
+from tertulia.kit.types import NonBlank, Text
 
 MAX_TEXT = 4096  # WhatsApp's limit for a text message body; the strictest of our channels
 
@@ -53,7 +53,7 @@ class MessageOut(BaseModel):
     sender: Literal["user", "agent"]
     content: str
     timestamp: datetime
-    attachments: list[Attachment] = []
+    attachments: list[dict[str, Any]] = Field(default_factory=list, description="[{type, url, filename?, mime_type?}]")
     correlation_id: str | None = None
     author: Literal["contact", "ai", "human", "system"]
     author_name: str | None = None
@@ -61,7 +61,7 @@ class MessageOut(BaseModel):
     error: str | None = None
 
 
-MessageText = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
+MessageText = Annotated[NonBlank, StringConstraints(max_length=MAX_TEXT)]
 
 
 class SendRequest(BaseModel):
@@ -96,13 +96,13 @@ class ReadResult(BaseModel):
 
 
 class InboundContact(BaseModel):
-    external_id: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    external_id: Annotated[NonBlank, StringConstraints(max_length=200)]
     name: Annotated[Text, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     phone: Annotated[Text, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
 
 
 class InboundMessage(BaseModel):
-    external_message_id: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    external_message_id: Annotated[NonBlank, StringConstraints(max_length=200)]
     contact: InboundContact
     content: Annotated[Text, StringConstraints(max_length=MAX_TEXT * 4)] = ""
     attachments: list[Attachment] = Field(default_factory=list, max_length=10)

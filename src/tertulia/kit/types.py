@@ -17,12 +17,17 @@ def _no_nul(value: str) -> str:
     return value
 
 
-def _stripped_no_nul(value: str) -> str:
-    return _no_nul(value).strip()
+def _stripped_not_blank(value: str) -> str:
+    # Runs after the length constraints, so blank-after-strip must be caught here.
+    value = _no_nul(value).strip()
+    if not value:
+        raise ValueError("must not be empty")
+    return value
 
 
 Text = Annotated[str, AfterValidator(_no_nul)]
-Name = Annotated[str, AfterValidator(_stripped_no_nul), StringConstraints(min_length=1, max_length=200)]
+NonBlank = Annotated[str, AfterValidator(_stripped_not_blank)]
+Name = Annotated[str, StringConstraints(max_length=200), AfterValidator(_stripped_not_blank)]
 ShortText = Annotated[str, AfterValidator(_no_nul), StringConstraints(max_length=1000)]
 MessageId = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
 OptionalCursorId = Annotated[int | None, Query(ge=1, le=MAX_DB_INT)]

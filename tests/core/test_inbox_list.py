@@ -1,0 +1,82 @@
+"""The inbox list: order, filters, offset and keyset paging."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx2
+
+from tests.helpers import post_inbound
+
+
+async def _seed(client: httpx2.AsyncClient, t, n: int) -> list[str]:
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    names = []
+    for i in range(n):
+        name = f"Cliente {i:02d}"
+        ts = (base + timedelta(minutes=i)).isoformat()
+        r = await post_inbound(client, t, f"hola {i}", external_id=f"c{i}", name=name,
+                               phone=f"+52155123400{i:02d}", timestamp=ts)
+        assert r.status_code == 202, r.text
+        names.append(name)
+    return names
+
+
+async def test_order_offset_and_cursor(client: httpx2.AsyncClient, make_tenant) -> None:
+    t = await make_tenant()
+    names = await _seed(client, t, 7)
+    expected = list(reversed(names))
+    page = await client.get("/admin/chats/summary", params={"limit": 3}, headers=t.headers)
+    assert [r["display_name"] for r in page.json()] == expected[:3]
+    cursor = page.headers["x-next-cursor"]
+    page2 = await client.get("/admin/chats/summary", params={"limit": 3, "cursor": cursor}, headers=t.headers)
+    assert [r["display_name"] for r in page2.json()] == expected[3:6]
+    page3 = await client.get("/admin/chats/summary", params={"limit": 3, "cursor": page2.headers["x-next-cursor"]},
+                             headers=t.headers)
+    assert [r["display_name"] for r in page3.json()] == expected[6:]
+    assert "x-next-cursor" not in page3.headers
+    by_offset = await client.get("/admin/chats/summary", params={"limit": 3, "offset": 3}, headers=t.headers)
+    assert [r["display_name"] for r in by_offset.json()] == expected[3:6]
+    bad = await client.get("/admin/chats/summary", params={"cursor": "not-a-cursor"}, headers=t.headers)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_cursor"
+
+
+async def test_new_message_moves_conversation_to_top(client: httpx2.AsyncClient, make_tenant) -> None:
+    t = await make_tenant()
+    names = await _seed(client, t, 3)
+    await post_inbound(client, t, "¡sigo aquí!", external_id="c0")
+    rows = (await client.get("/admin/chats/summary", headers=t.headers)).json()
+    assert rows[0]["display_name"] == names[0] and rows[0]["last_message"] == "¡sigo aquí!"
+
+
+async def test_filters_tag_channel_status_and_search(client: httpx2.AsyncClient, make_tenant) -> None:
+    t = await make_tenant()
+    await _seed(client, t, 4)
+    rows = (await client.get("/admin/chats/summary", headers=t.headers)).json()
+    vip = (await client.post("/admin/tags", headers=t.headers, json={"name": "VIP", "color": "#22c55e"})).json()
+    late = (await client.post("/admin/tags", headers=t.headers, json={"name": "Pago pendiente", "color": "#ef4444"})).json()
+    target = rows[2]
+    assert (await client.put(f"/admin/contacts/{target['contact_id']}/tags/{vip['id']}", headers=t.headers)).status_code == 200
+    assert (await client.put(f"/admin/contacts/{target['contact_id']}/tags/{late['id']}", headers=t.headers)).status_code == 200
+
+    by_id = (await client.get("/admin/chats/summary", params={"tag": vip["id"]}, headers=t.headers)).json()
+    by_name = (await client.get("/admin/chats/summary", params={"tag": "vip"}, headers=t.headers)).json()
+    assert [r["id"] for r in by_id] == [r["id"] for r in by_name] == [target["id"]]
+    # most recently applied first: the "active" tag
+    assert [tag["name"] for tag in by_id[0]["tags"]] == ["Pago pendiente", "VIP"]
+    assert (await client.get("/admin/chats/summary", params={"tag": "nope"}, headers=t.headers)).json() == []
+
+    assert len((await client.get("/admin/chats/summary", params={"channel": "api"}, headers=t.headers)).json()) == 4
+    assert (await client.get("/admin/chats/summary", params={"channel": "whatsapp"}, headers=t.headers)).json() == []
+    assert len((await client.get("/admin/chats/summary", params={"status": "open"}, headers=t.headers)).json()) == 4
+    assert (await client.get("/admin/chats/summary", params={"status": "resolved"}, headers=t.headers)).json() == []
+
+    found = (await client.get("/admin/chats/summary", params={"q": "cliente 01"}, headers=t.headers)).json()
+    assert [r["display_name"] for r in found] == ["Cliente 01"]
+    by_phone = (await client.get("/admin/chats/summary", params={"q": "5512340003"}, headers=t.headers)).json()
+    assert [r["display_name"] for r in by_phone] == ["Cliente 03"]
+    assert (await client.get("/admin/chats/summary", params={"q": "100%_"}, headers=t.headers)).json() == []
+    bad = await client.get("/admin/chats/summary", params={"human_filter": "robots"}, headers=t.headers)
+    assert bad.status_code == 422
+    assert (await client.get("/admin/chats/summary", params={"limit": 101}, headers=t.headers)).status_code == 422
+    assert (await client.get("/admin/chats/summary", params={"limit": 0}, headers=t.headers)).status_code == 422

@@ -1,0 +1,116 @@
+"""Tenant isolation, checked over every route the app serves: a caller of tenant B who uses tenant A's
+ids gets 404 (or 401 where a channel token authenticates) and none of A's data. The routes are
+enumerated from the app, so a new route fails this test until it is listed in `BODIES`/`PARAMS`."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import httpx2
+from fastapi.routing import APIRoute, APIWebSocketRoute
+from starlette.routing import BaseRoute
+
+from tests.helpers import TenantCtx, post_inbound
+
+# Routes that serve no tenant data at all.
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+          "/api/auth/login", "/api/auth/logout", "/api/auth/me", "/api/auth/tenant"}
+# Routes authenticated by something other than the caller's tenant (a channel's own token).
+CHANNEL_TOKEN_ROUTES = {"/api/v1/inbound/{channel_id}"}
+
+# A valid body for every route that takes one, so the request reaches the tenant check.
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/admin/whatsapp/send"): {"conversation_id": "{conversation_id}", "message": "hola", "channel_source": "api"},
+    ("POST", "/admin/chats/{conversation_id}/messages"): {"message": "hola"},
+    ("POST", "/admin/conversations/{conversation_id}/human-override"): {"locked": True},
+    ("PATCH", "/admin/contacts/{contact_id}"): {"notes": "x"},
+    ("PATCH", "/admin/tags/{tag_id}"): {"name": "renamed"},
+    ("PATCH", "/admin/channels/{channel_id}"): {"name": "renamed"},
+    ("PATCH", "/admin/members/{user_id}"): {"role": "agent"},
+    ("POST", "/admin/members"): {"email": "b-member@example.test", "password": "b-member-pass-1", "role": "agent"},
+    ("POST", "/admin/tags"): {"name": "B-tag"},
+    ("POST", "/admin/tokens"): {"name": "b"},
+    ("POST", "/admin/channels"): {"kind": "api", "name": "B channel"},
+    ("POST", "/api/v1/inbound/{channel_id}"): {"external_message_id": "iso-1", "contact": {"external_id": "x"},
+                                               "content": "hola"},
+}
+
+
+async def _resources(client: httpx2.AsyncClient, a: TenantCtx) -> dict[str, str]:
+    r = await post_inbound(client, a, "secreto de A", external_id="a-contact", name="Contacto de A")
+    conv_id = r.json()["conversation_id"]
+    row = (await client.get("/admin/chats/summary", headers=a.headers)).json()[0]
+    tag = (await client.post("/admin/tags", headers=a.headers, json={"name": "A-tag"})).json()
+    await client.put(f"/admin/contacts/{row['contact_id']}/tags/{tag['id']}", headers=a.headers)
+    token = (await client.post("/admin/tokens", headers=a.headers, json={"name": "other"})).json()
+    members = (await client.get("/admin/members", headers=a.headers)).json()
+    return {
+        "conversation_id": conv_id, "contact_id": row["contact_id"], "tag_id": tag["id"],
+        "channel_id": str(a.channel_id), "message_id": str(r.json()["message_id"]), "token_id": token["id"],
+        "user_id": members[0]["user_id"], "tenant_id": str(a.id), "correlation_id": str(uuid.uuid4()),
+    }
+
+
+def _fill(template: Any, values: dict[str, str]) -> Any:
+    if isinstance(template, str):
+        return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
+    if isinstance(template, dict):
+        return {k: _fill(v, values) for k, v in template.items()}
+    return template
+
+
+def iter_routes(routes: list[BaseRoute]) -> list[tuple[str, BaseRoute]]:
+    """Every (full path, route) the app serves, through included routers."""
+    found: list[tuple[str, BaseRoute]] = []
+    for route in routes:
+        if hasattr(route, "effective_candidates"):  # an included router
+            for candidate in route.effective_candidates():
+                if hasattr(candidate, "effective_candidates"):
+                    found.extend(iter_routes([candidate]))
+                else:
+                    found.append((candidate.path, candidate.original_route))
+        else:
+            found.append((getattr(route, "path", ""), route))
+    return found
+
+
+async def test_every_route_is_tenant_isolated(app: Any, client: httpx2.AsyncClient, make_tenant) -> None:
+    a, b = await make_tenant("a"), await make_tenant("b")
+    values = await _resources(client, a)
+    secrets = {values[k] for k in ("conversation_id", "contact_id", "tag_id", "channel_id", "token_id")} | {
+        "secreto de A", "Contacto de A", "A-tag"}
+    checked = 0
+    routes = iter_routes(app.routes)
+    assert any(path == "/admin/chats/summary" for path, _ in routes)
+    for path, route in routes:
+        if isinstance(route, APIWebSocketRoute) or not isinstance(route, APIRoute):
+            continue  # sockets are covered by the realtime tests; the rest are docs and static files
+        if path in PUBLIC:
+            continue
+        params = re.findall(r"\{(\w+)(?::\w+)?\}", path)
+        unknown = [p for p in params if p not in values and p != "path"]
+        assert not unknown, f"{path}: add a tenant-A value for {unknown} to this test"
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            url = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values.get(m.group(1), "file.bin"), path)
+            body = BODIES.get((method, path))
+            if method in ("POST", "PUT", "PATCH") and body is None and route.body_field is not None:
+                raise AssertionError(f"{method} {path}: add a valid body to BODIES")
+            headers = b.inbound_headers if path in CHANNEL_TOKEN_ROUTES else b.headers
+            resp = await client.request(method, url, headers=headers, json=_fill(body, values) if body else None)
+            checked += 1
+            if params:
+                expected = {401} if path in CHANNEL_TOKEN_ROUTES else {404}
+                assert resp.status_code in expected, f"{method} {url} as tenant B → {resp.status_code} {resp.text[:200]}"
+                assert "error" in resp.json()
+            else:
+                assert resp.status_code < 500, f"{method} {url} → {resp.status_code}"
+            leaked = [s for s in secrets if s in resp.text]
+            assert not leaked, f"{method} {url} leaked tenant A data: {leaked}"
+    assert checked > 20
+    # and tenant A's data is untouched by B's attempts
+    row = (await client.get("/admin/chats/summary", headers=a.headers)).json()[0]
+    assert row["is_locked"] is False and row["last_message"] == "secreto de A"
+    contact = (await client.get(f"/admin/contacts/{values['contact_id']}", headers=a.headers)).json()
+    assert contact["notes"] == "" and [t["name"] for t in contact["tags"]] == ["A-tag"]

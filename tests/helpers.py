@@ -1,0 +1,41 @@
+"""Helpers shared by tests (import them from here; conftest re-exports them)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+
+TEST_PASSWORD = "s3cret-test-pass"
+
+
+@dataclass
+class TenantCtx:
+    id: uuid.UUID
+    slug: str
+    owner_email: str
+    token: str
+    channel_id: uuid.UUID
+    inbound_token: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def inbound_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.inbound_token}"}
+
+
+async def post_inbound(client: httpx2.AsyncClient, t: TenantCtx, text: str = "Hola", *,
+                       external_id: str = "cust-1", message_id: str | None = None, name: str | None = "Cliente",
+                       phone: str | None = None, **extra: Any) -> httpx2.Response:
+    body: dict[str, Any] = {
+        "external_message_id": message_id or uuid.uuid4().hex,
+        "contact": {"external_id": external_id, **({"name": name} if name else {}), **({"phone": phone} if phone else {})},
+        "content": text, **extra,
+    }
+    return await client.post(f"/api/v1/inbound/{t.channel_id}", json=body, headers=t.inbound_headers)
