@@ -176,9 +176,10 @@ async def ingest_inbound(session: AsyncSession, channel: Channel, body: InboundM
     existing = await repo.find_message_by_provider_id(session, tenant_id, channel.id, body.external_message_id)
     if existing is not None:
         return await require_conversation(session, tenant_id, existing.conversation_id), existing, True
-    at = body.timestamp.astimezone(UTC) if body.timestamp else utcnow()
     contact = await _upsert_identity(session, channel, body)
-    conv = await _upsert_conversation(session, channel, contact, at)
+    conv = await _upsert_conversation(session, channel, contact, body.timestamp or utcnow())
+    # Stamped after the conversation lock, so server times follow the order of message ids.
+    at = body.timestamp.astimezone(UTC) if body.timestamp else utcnow()
     msg = Message(
         tenant_id=tenant_id, conversation_id=conv.id, channel_id=channel.id, direction="inbound", author="contact",
         content=body.content, attachments=[a.model_dump(exclude_none=True) for a in body.attachments],

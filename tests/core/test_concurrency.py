@@ -1,0 +1,56 @@
+"""Races the database must settle: duplicate deliveries of one message and concurrent event writers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx2
+
+from tests.helpers import post_inbound
+
+
+async def test_fifty_identical_inbound_posts_make_one_message(client: httpx2.AsyncClient, make_tenant) -> None:
+    t = await make_tenant()
+    responses = await asyncio.gather(*[
+        post_inbound(client, t, "¿tienen stock?", external_id="racer", message_id="same-id") for _ in range(50)])
+    assert all(r.status_code == 202 for r in responses), {r.status_code for r in responses}
+    bodies = [r.json() for r in responses]
+    assert sum(1 for b in bodies if not b["duplicate"]) == 1
+    assert len({b["message_id"] for b in bodies}) == 1
+    assert len({b["conversation_id"] for b in bodies}) == 1
+    rows = (await client.get("/admin/chats/summary", headers=t.headers)).json()
+    assert len(rows) == 1 and rows[0]["unread_count"] == 1
+    msgs = (await client.get(f"/admin/chats/{rows[0]['id']}/messages", headers=t.headers)).json()
+    assert len(msgs) == 1
+    contacts = (await client.get("/admin/contacts", headers=t.headers)).json()
+    assert len(contacts) == 1
+
+
+async def test_concurrent_writers_make_a_gapless_event_sequence(client: httpx2.AsyncClient, make_tenant) -> None:
+    t = await make_tenant()
+    other = await make_tenant()
+    jobs = [post_inbound(client, t, f"hola {i}", external_id=f"c{i % 7}") for i in range(40)]
+    jobs += [client.post("/admin/tags", headers=t.headers, json={"name": f"tag {i}"}) for i in range(10)]
+    jobs += [post_inbound(client, other, f"otro {i}", external_id="o") for i in range(10)]
+    results = await asyncio.gather(*jobs)
+    assert all(r.status_code in (201, 202) for r in results)
+    events = (await client.get("/admin/events", params={"after": 0, "limit": 1000}, headers=t.headers)).json()
+    seqs = [e["seq"] for e in events]
+    # every inbound message makes message.created + conversation.updated; every tag one tag.created
+    assert seqs == list(range(1, 40 * 2 + 10 + 1))
+    assert sum(1 for e in events if e["type"] == "message.created") == 40
+    assert sum(1 for e in events if e["type"] == "tag.created") == 10
+    tail = (await client.get("/admin/events", params={"after": 85}, headers=t.headers)).json()
+    assert [e["seq"] for e in tail] == [86, 87, 88, 89, 90]
+    other_events = (await client.get("/admin/events", headers=other.headers)).json()
+    assert [e["seq"] for e in other_events] == list(range(1, 21))
+
+
+async def test_concurrent_messages_keep_counters_exact(client: httpx2.AsyncClient, make_tenant) -> None:
+    t = await make_tenant()
+    await asyncio.gather(*[post_inbound(client, t, f"m{i}", external_id="same") for i in range(30)])
+    row = (await client.get("/admin/chats/summary", headers=t.headers)).json()[0]
+    assert row["unread_count"] == 30
+    msgs = (await client.get(f"/admin/chats/{row['id']}/messages", headers=t.headers)).json()
+    assert len(msgs) == 30
+    assert row["last_message"] == msgs[-1]["content"]
