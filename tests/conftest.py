@@ -26,6 +26,9 @@ from tests.helpers import TEST_PASSWORD, TenantCtx, post_inbound
 
 __all__ = ["TEST_PASSWORD", "TenantCtx", "post_inbound"]
 
+# Fake LLM vendor servers on 127.0.0.1 (fixtures `fake_openai`, `fake_anthropic`).
+pytest_plugins = ["tests.fakes.fixtures"]
+
 PG_ADMIN_URL = os.environ.get("TERTULIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -54,7 +57,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data_dir = tmp_path_factory.mktemp("data")
     s = Settings(data_dir=data_dir, database_url=database_url, secret_key="test-secret-" + uuid.uuid4().hex,
-                 TESTING=True, inline_worker=True, db_pool_size=20)
+                 TESTING=True, inline_worker=True, db_pool_size=20,
+                 # every test logs in from the same address; the per-email limit is what tests exercise
+                 login_limit_per_address="10000/minute")
     do_migrate(s)
     return s
 

@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     # `tertulia worker` processes turns this off.
     inline_worker: bool = True
     db_pool_size: int = 10
+    # Login attempts allowed per client address and per email (the `limits` notation).
+    login_limit_per_address: str = "30/minute"
+    login_limit_per_email: str = "10/minute"
+    # Prefix of this installation's Redis channels (lets several installations, or test runs,
+    # share one Redis without hearing each other's events).
+    redis_prefix: str = "tertulia"
+    # Tenant events older than this are deleted; a socket resuming from before them is told to resync.
+    event_retention_days: float = Field(default=7.0, gt=0)
 
     web_chat_allowed_origins: str = Field(default="", validation_alias=_seed_var("WEB_CHAT_ALLOWED_ORIGINS"))
     chat_upload_max_bytes: int = Field(

@@ -41,8 +41,10 @@ async def login(body: LoginRequest, request: Request, response: Response, db: Db
     """Log in with email and password. Sets an HttpOnly session cookie; send the returned
     `csrf_token` as `X-CSRF-Token` on every unsafe request."""
     limiter = request.app.state.rate_limiter
-    await limiter.check("20/minute", "login-ip", _client_address(request), message="too many login attempts")
-    await limiter.check("10/minute", "login-email", body.email.strip().lower(), message="too many login attempts")
+    await limiter.check(settings.login_limit_per_address, "login-ip", _client_address(request),
+                        message="too many login attempts")
+    await limiter.check(settings.login_limit_per_email, "login-email", body.email.strip().lower(),
+                        message="too many login attempts")
     result = await service.login(db, body.email, body.password, request.headers.get("user-agent"))
     response.set_cookie(
         SESSION_COOKIE, result.session_token, httponly=True, samesite="lax",

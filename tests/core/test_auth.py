@@ -1,0 +1,110 @@
+"""Login sessions, CSRF, API tokens, tenant choice and roles."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx2
+
+from tests.helpers import TEST_PASSWORD, post_inbound
+
+
+async def login(client: httpx2.AsyncClient, email: str, password: str = TEST_PASSWORD) -> httpx2.Response:
+    return await client.post("/api/auth/login", json={"email": email, "password": password})
+
+
+async def test_login_cookie_csrf_and_logout(client: httpx2.AsyncClient, make_tenant) -> None:
+    t = await make_tenant()
+    r = await login(client, t.owner_email.upper())
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["user"]["email"] == t.owner_email and body["tenant"]["slug"] == t.slug
+    assert body["tenant"]["role"] == "owner"
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    csrf = body["csrf_token"]
+
+    assert (await client.get("/api/auth/me")).json()["user"]["email"] == t.owner_email
+    assert (await client.get("/admin/chats/summary")).status_code == 200
+    # unsafe method with the cookie but without the CSRF header is refused
+    no_csrf = await client.post("/admin/tags", json={"name": "x"})
+    assert no_csrf.status_code == 403 and no_csrf.json()["error"]["code"] == "csrf_failed"
+    wrong = await client.post("/admin/tags", json={"name": "x"}, headers={"X-CSRF-Token": "nope"})
+    assert wrong.status_code == 403
+    ok = await client.post("/admin/tags", json={"name": "x"}, headers={"X-CSRF-Token": csrf})
+    assert ok.status_code == 201
+
+    out = await client.post("/api/auth/logout")
+    assert out.status_code == 204
+    assert (await client.get("/api/auth/me")).status_code == 401
+    # the old cookie value is revoked server-side, not only forgotten by this client
+    client.cookies.set("tertulia_session", r.cookies.get("tertulia_session") or "", domain="testserver.local")
+    assert (await client.get("/admin/chats/summary")).status_code == 401
+
+
+async def test_failed_login_does_not_say_whether_the_email_exists(client: httpx2.AsyncClient, make_tenant) -> None:
+    t = await make_tenant()
+    wrong_password = await login(client, t.owner_email, "not-the-password")
+    unknown_email = await login(client, f"nobody-{uuid.uuid4().hex}@example.test", "whatever-password")
+    assert wrong_password.status_code == unknown_email.status_code == 401
+    assert wrong_password.json() == unknown_email.json()
+
+
+async def test_login_is_rate_limited_per_email(client: httpx2.AsyncClient, make_tenant) -> None:
+    t = await make_tenant()
+    statuses = [(await login(client, t.owner_email, "bad-password-x")).status_code for _ in range(12)]
+    assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
+    limited = await login(client, t.owner_email)  # even the right password waits now
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
+
+
+async def test_api_tokens_and_revocation(client: httpx2.AsyncClient, make_tenant) -> None:
+    t = await make_tenant()
+    created = await client.post("/admin/tokens", headers=t.headers, json={"name": "script"})
+    assert created.status_code == 201
+    token = created.json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/admin/chats/summary", headers=auth)).status_code == 200
+    listed = (await client.get("/admin/tokens", headers=t.headers)).json()
+    assert all("token" not in row for row in listed)  # never shown again
+    assert (await client.delete(f"/admin/tokens/{created.json()['id']}", headers=t.headers)).status_code == 204
+    revoked = await client.get("/admin/chats/summary", headers=auth)
+    assert revoked.status_code == 401 and revoked.json()["error"]["code"] == "invalid_token"
+    assert (await client.get("/admin/chats/summary", headers={"Authorization": "Bearer trt_made_up"})).status_code == 401
+    assert (await client.get("/admin/chats/summary")).status_code == 401
+
+
+async def test_user_in_two_tenants_picks_one(client: httpx2.AsyncClient, make_tenant) -> None:
+    a, b = await make_tenant(), await make_tenant()
+    await post_inbound(client, b, "solo en B", external_id="x")
+    # add A's owner to B as an agent
+    r = await client.post("/admin/members", headers=b.headers, json={"email": a.owner_email, "role": "agent"})
+    assert r.status_code == 201, r.text
+    body = (await login(client, a.owner_email)).json()
+    assert body["tenant"] is None and {x["slug"] for x in body["tenants"]} == {a.slug, b.slug}
+    csrf = {"X-CSRF-Token": body["csrf_token"]}
+    assert (await client.get("/admin/chats/summary")).json()["error"]["code"] == "tenant_not_selected"
+    assert (await client.post("/api/auth/tenant", json={"slug": "not-mine"}, headers=csrf)).status_code == 404
+    chosen = await client.post("/api/auth/tenant", json={"slug": b.slug}, headers=csrf)
+    assert chosen.json()["tenant"]["role"] == "agent"
+    rows = (await client.get("/admin/chats/summary")).json()
+    assert [r["last_message"] for r in rows] == ["solo en B"]
+    # an agent reads and replies but does not manage tokens or members
+    assert (await client.post("/admin/tokens", json={"name": "x"}, headers=csrf)).status_code == 403
+    assert (await client.get("/admin/members")).status_code == 403
+    sent = await client.post(f"/admin/chats/{rows[0]['id']}/messages", json={"message": "hola"}, headers=csrf)
+    assert sent.status_code == 202
+
+
+async def test_last_owner_cannot_be_removed(client: httpx2.AsyncClient, make_tenant) -> None:
+    t = await make_tenant()
+    owner = (await client.get("/admin/members", headers=t.headers)).json()[0]
+    # an API token acts as an admin: it cannot touch an owner at all
+    r = await client.delete(f"/admin/members/{owner['user_id']}", headers=t.headers)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_role"
+    csrf = {"X-CSRF-Token": (await login(client, t.owner_email)).json()["csrf_token"]}
+    r = await client.delete(f"/admin/members/{owner['user_id']}", headers=csrf)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "last_owner"
+    weak = await client.post("/admin/members", headers=t.headers,
+                             json={"email": "new@example.test", "password": "short", "role": "agent"})
+    assert weak.status_code == 422 and weak.json()["error"]["code"] == "weak_password"
