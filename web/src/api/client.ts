@@ -1,0 +1,84 @@
+// A small fetch wrapper: same-origin cookies, the CSRF header on unsafe methods, typed errors.
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: FieldError[] = [],
+  ) {
+    super(message);
+  }
+
+  /** The message for one field of the request body (`display_name`, `phone`...), if any. */
+  fieldMessage(field: string): string | undefined {
+    return this.details.find((d) => d.field === field || d.field.endsWith(`.${field}`))?.message;
+  }
+}
+
+let csrfToken: string | null = null;
+
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+
+/** Called when the server says the session is gone, so the app can show the login page. */
+let onUnauthorized: () => void = () => {};
+export function setUnauthorizedHandler(handler: () => void): void {
+  onUnauthorized = handler;
+}
+
+export interface RawResponse<T> {
+  data: T;
+  headers: Headers;
+}
+
+export async function requestRaw<T>(method: string, path: string, body?: unknown): Promise<RawResponse<T>> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && method !== "HEAD" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "network_error", "network error");
+  }
+  if (response.status === 204) return { data: undefined as T, headers: response.headers };
+  const text = await response.text();
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  if (!response.ok) {
+    const err = (json as { error?: { code?: string; message?: string; details?: FieldError[] } } | null)?.error;
+    if (response.status === 401 && !path.startsWith("/api/auth/login")) onUnauthorized();
+    throw new ApiError(response.status, err?.code ?? `http_${response.status}`, err?.message ?? response.statusText,
+      err?.details ?? []);
+  }
+  return { data: json as T, headers: response.headers };
+}
+
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  return (await requestRaw<T>(method, path, body)).data;
+}
+
+export function query(params: Record<string, string | number | undefined | null>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") search.set(key, String(value));
+  }
+  const s = search.toString();
+  return s ? `?${s}` : "";
+}

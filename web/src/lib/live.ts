@@ -1,0 +1,81 @@
+// Server events → TanStack Query caches. Each event patches what is cached; nothing is refetched.
+import type { QueryClient } from "@tanstack/react-query";
+import { keys, type ChatFilters, type ChatPage } from "../api/endpoints";
+import type { ChatSummary, Contact, Message, Tag } from "../api/types";
+import {
+  addMessage, patchChatRow, retagChats, retagContact, upsertChatRow, upsertTag, type MessageWindow, type Paged,
+} from "./cache";
+import type { ServerEvent } from "./socket";
+
+export function applyEvent(client: QueryClient, event: ServerEvent): void {
+  switch (event.type) {
+    case "message.created":
+    case "message.updated": {
+      const message = event.data as Message;
+      client.setQueryData<MessageWindow>(keys.messages(message.conversation_id), (w) => addMessage(w, message));
+      return;
+    }
+    case "conversation.updated": {
+      const row = event.data as ChatSummary;
+      applyConversation(client, row);
+      return;
+    }
+    case "contact.updated": {
+      const contact = event.data as Contact;
+      client.setQueryData<Contact>(keys.contact(contact.id), (old) => (old ? { ...old, ...contact } : old));
+      // The list shows the contact's name, phone and tags: patch every row of that contact.
+      for (const [key, data] of client.getQueriesData<Paged<ChatPage>>({ queryKey: keys.chatsRoot })) {
+        if (!data) continue;
+        let next = data;
+        for (const page of data.pages) {
+          for (const row of page.rows) {
+            if (row.contact_id === contact.id) {
+              next = patchChatRow(next, row.id, {
+                display_name: contact.display_name, customer_phone: contact.phone ?? "", tags: contact.tags ?? row.tags,
+              }) ?? next;
+            }
+          }
+        }
+        if (next !== data) client.setQueryData(key, next);
+      }
+      return;
+    }
+    case "tag.created":
+    case "tag.updated":
+    case "tag.deleted": {
+      const tag = event.data as Tag;
+      applyTag(client, tag, event.type === "tag.deleted");
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+export function applyConversation(client: QueryClient, row: ChatSummary): void {
+  client.setQueryData<ChatSummary>(keys.chat(row.id), row);
+  for (const [key, data] of client.getQueriesData<Paged<ChatPage>>({ queryKey: keys.chatsRoot })) {
+    const filters = key[1] as ChatFilters | undefined;
+    if (!filters || !data) continue;
+    client.setQueryData(key, upsertChatRow(data, row, filters));
+  }
+}
+
+export function applyTag(client: QueryClient, tag: Tag, deleted: boolean): void {
+  client.setQueryData<Tag[]>(keys.tags, (tags) => upsertTag(tags, tag, deleted));
+  for (const [key, data] of client.getQueriesData<Paged<ChatPage>>({ queryKey: keys.chatsRoot })) {
+    if (data) client.setQueryData(key, retagChats(data, tag, deleted));
+  }
+  for (const [key, data] of client.getQueriesData<Contact>({ queryKey: ["contact"] })) {
+    if (data) client.setQueryData(key, retagContact(data, tag, deleted));
+  }
+}
+
+/** Patch a row everywhere it is cached without moving it (e.g. unread count reset on read). */
+export function patchConversation(client: QueryClient, id: string, patch: Partial<ChatSummary>): void {
+  client.setQueryData<ChatSummary>(keys.chat(id), (old) => (old ? { ...old, ...patch } : old));
+  for (const [key, data] of client.getQueriesData<Paged<ChatPage>>({ queryKey: keys.chatsRoot })) {
+    const next = patchChatRow(data, id, patch);
+    if (next !== data) client.setQueryData(key, next);
+  }
+}
