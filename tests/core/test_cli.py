@@ -1,0 +1,61 @@
+"""The CLI commands scripts rely on, run as real processes against the test database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx2
+
+from tertulia.config import Settings
+
+CLI = [sys.executable, "-m", "tertulia.cli"]
+
+
+def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TERTULIA_DATABASE_URL": settings.resolved_database_url,
+           "TERTULIA_DATA_DIR": str(settings.data_dir), "TERTULIA_SECRET_KEY": settings.secret_key or ""}
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2])
+
+
+async def test_cli_creates_what_scripts_need(settings: Settings, client: httpx2.AsyncClient) -> None:
+    slug = f"cli-{uuid.uuid4().hex[:8]}"
+    assert run_cli(settings, "migrate").returncode == 0
+    created = run_cli(settings, "tenant", "create", slug, "--name", "CLI Co")
+    assert created.returncode == 0, created.stderr
+    dup = run_cli(settings, "tenant", "create", slug, "--name", "CLI Co")
+    assert dup.returncode != 0 and dup.stderr.strip().count("\n") == 0 and "already exists" in dup.stderr
+    assert run_cli(settings, "tenant", "create", "Bad Slug!", "--name", "x").returncode != 0
+
+    weak = run_cli(settings, "user", "create", "--tenant", slug, "--email", f"o@{slug}.test", "--password", "123",
+                   "--role", "owner")
+    assert weak.returncode != 0 and "password" in weak.stderr
+    unknown = run_cli(settings, "user", "create", "--tenant", "no-such-tenant", "--email", "x@y.test",
+                      "--password", "long-enough-pass", "--role", "owner")
+    assert unknown.returncode != 0 and "no tenant" in unknown.stderr
+    bad_role = run_cli(settings, "user", "create", "--tenant", slug, "--email", "x@y.test",
+                       "--password", "long-enough-pass", "--role", "boss")
+    assert bad_role.returncode != 0
+    ok = run_cli(settings, "user", "create", "--tenant", slug, "--email", f"o@{slug}.test",
+                 "--password", "long-enough-pass", "--role", "owner")
+    assert ok.returncode == 0, ok.stderr
+
+    token_out = run_cli(settings, "token", "create", "--tenant", slug, "--name", "ci")
+    assert token_out.returncode == 0, token_out.stderr
+    token = token_out.stdout.strip().splitlines()[-1]
+    channel_out = run_cli(settings, "channel", "create", "--tenant", slug, "--kind", "api", "--name", "Shop")
+    channel = json.loads(channel_out.stdout.strip().splitlines()[-1])
+    assert set(channel) == {"channel_id", "inbound_token"}
+    assert run_cli(settings, "channel", "create", "--tenant", slug, "--kind", "telex", "--name", "x").returncode != 0
+
+    r = await client.post(f"/api/v1/inbound/{channel['channel_id']}",
+                          headers={"Authorization": f"Bearer {channel['inbound_token']}"},
+                          json={"external_message_id": "1", "contact": {"external_id": "c"}, "content": "desde CLI"})
+    assert r.status_code == 202
+    rows = (await client.get("/admin/chats/summary", headers={"Authorization": f"Bearer {token}"})).json()
+    assert [row["last_message"] for row in rows] == ["desde CLI"]
