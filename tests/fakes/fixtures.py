@@ -1,0 +1,43 @@
+"""Pytest fixtures for the fake vendor servers. One server per kind for the whole session (starting
+uvicorn costs ~50 ms), reset before each test so scripts and recorded requests never leak."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fakes.anthropic_server import FakeAnthropicServer
+from tests.fakes.openai_server import FakeOpenAIServer
+
+
+@pytest.fixture(scope="session")
+def _fake_openai_server() -> Iterator[FakeOpenAIServer]:
+    server = FakeOpenAIServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def _fake_anthropic_server() -> Iterator[FakeAnthropicServer]:
+    server = FakeAnthropicServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_openai(_fake_openai_server: FakeOpenAIServer) -> Iterator[FakeOpenAIServer]:
+    """An OpenAI-compatible server on 127.0.0.1: give `fake_openai.base_url` to the provider."""
+    _fake_openai_server.reset()
+    yield _fake_openai_server
+    _fake_openai_server.reset()
+
+
+@pytest.fixture
+def fake_anthropic(_fake_anthropic_server: FakeAnthropicServer) -> Iterator[FakeAnthropicServer]:
+    """An Anthropic Messages API server on 127.0.0.1: give `fake_anthropic.base_url` to the provider."""
+    _fake_anthropic_server.reset()
+    yield _fake_anthropic_server
+    _fake_anthropic_server.reset()
