@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     redis_prefix: str = "tertulia"
     # Tenant events older than this are deleted; a socket resuming from before them is told to resync.
     event_retention_days: float = Field(default=7.0, gt=0)
+    # MCP servers over stdio run a command on this machine: only when the operator allows it.
+    allow_stdio_mcp: bool = False
 
     web_chat_allowed_origins: str = Field(default="", validation_alias=_seed_var("WEB_CHAT_ALLOWED_ORIGINS"))
     chat_upload_max_bytes: int = Field(
