@@ -87,6 +87,14 @@ export function ConversationList({ selectedId, onSelect }: { selectedId: string 
           <input type="search" aria-label={t("list.search")} placeholder={t("list.search")} value={search}
             onChange={(e) => setSearch(e.target.value)} />
         </div>
+        <div className="segmented" role="radiogroup" aria-label={t("list.owner")}>
+          {ownerOptions.map((o) => (
+            <button key={o} type="button" role="radio" aria-checked={humanFilter === o}
+              className={humanFilter === o ? "is-on" : undefined} onClick={() => setHumanFilter(o)}>
+              {t(`list.owner.${o}` as MessageKey)}
+            </button>
+          ))}
+        </div>
         <div className="filters" role="group" aria-label={t("list.filters")}>
           <select aria-label={t("list.tag")} value={tag} onChange={(e) => setTag(e.target.value)}>
             <option value="">{t("list.anyTag")}</option>
@@ -95,9 +103,6 @@ export function ConversationList({ selectedId, onSelect }: { selectedId: string 
           <select aria-label={t("list.channel")} value={channel} onChange={(e) => setChannel(e.target.value)}>
             <option value="">{t("list.anyChannel")}</option>
             {CHANNELS.map((c) => <option key={c} value={c}>{t(`channel.${c}` as MessageKey)}</option>)}
-          </select>
-          <select aria-label={t("list.owner")} value={humanFilter} onChange={(e) => setHumanFilter(e.target.value as HumanFilter)}>
-            {ownerOptions.map((o) => <option key={o} value={o}>{t(`list.owner.${o}` as MessageKey)}</option>)}
           </select>
         </div>
       </div>

@@ -12,7 +12,7 @@ const I18nContext = createContext<I18n | null>(null);
 const LANG_KEY = "tertulia.lang";
 
 export function I18nProvider({ children }: { children: ReactNode }) {
-  const [lang, setLangState] = useState<Lang>(() => pickLang(localStorage.getItem(LANG_KEY), navigator.languages));
+  const [lang, setLangState] = useState<Lang>(() => pickLang(localStorage.getItem(LANG_KEY)));
   const setLang = useCallback((next: Lang) => {
     localStorage.setItem(LANG_KEY, next);
     setLangState(next);

@@ -27,9 +27,9 @@ const es = {
   "list.owner": "Quién responde",
   "list.anyTag": "Todas las etiquetas",
   "list.anyChannel": "Todos los canales",
-  "list.owner.all": "IA y humanos",
-  "list.owner.bot_only": "Responde la IA",
-  "list.owner.human_only": "Control humano",
+  "list.owner.all": "Todas",
+  "list.owner.bot_only": "IA",
+  "list.owner.human_only": "Humano",
   "list.empty": "No hay conversaciones con estos filtros.",
   "list.loading": "Cargando conversaciones…",
   "list.loadingMore": "Cargando más…",
@@ -150,9 +150,9 @@ const en: Record<MessageKey, string> = {
   "list.owner": "Who replies",
   "list.anyTag": "All tags",
   "list.anyChannel": "All channels",
-  "list.owner.all": "AI and humans",
-  "list.owner.bot_only": "AI replying",
-  "list.owner.human_only": "Human control",
+  "list.owner.all": "All",
+  "list.owner.bot_only": "AI",
+  "list.owner.human_only": "Human",
   "list.empty": "No conversations match these filters.",
   "list.loading": "Loading conversations…",
   "list.loadingMore": "Loading more…",
@@ -260,8 +260,7 @@ export function translator(lang: Lang): Translate {
   };
 }
 
-export function pickLang(stored: string | null, navigatorLangs: readonly string[] = []): Lang {
-  if (stored === "es" || stored === "en") return stored;
-  // Spanish unless the browser clearly prefers English.
-  return navigatorLangs[0]?.toLowerCase().startsWith("en") ? "en" : "es";
+/** The language chosen before (kept in the browser), else Spanish: the product's language. */
+export function pickLang(stored: string | null): Lang {
+  return stored === "es" || stored === "en" ? stored : "es";
 }
