@@ -10,11 +10,18 @@ from tertulia.contacts import repository as contacts_repo
 from tertulia.conversations import repository as repo
 from tertulia.conversations import service
 from tertulia.conversations.schemas import (
-    ChannelSource, ChatSummary, ConversationSendRequest, HumanOverrideRequest, HumanOverrideResult,
-    MessageOut, ReadResult, SendRequest, SendResult,
+    ChannelSource,
+    ChatSummary,
+    ConversationSendRequest,
+    HumanOverrideRequest,
+    HumanOverrideResult,
+    MessageOut,
+    ReadResult,
+    SendRequest,
+    SendResult,
 )
-from tertulia.kit.pagination import decode_cursor, encode_cursor
 from tertulia.kit.errors import Invalid
+from tertulia.kit.pagination import decode_cursor, encode_cursor
 from tertulia.kit.types import OptionalCursorId, Text
 from tertulia.kit.web import DbSession
 from tertulia.tenancy.auth import CurrentPrincipal, Principal

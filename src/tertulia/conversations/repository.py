@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, tuple_
+from sqlalchemy import and_, exists, func, or_, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.channels.models import Channel

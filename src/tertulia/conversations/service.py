@@ -169,7 +169,8 @@ async def _upsert_conversation(session: AsyncSession, channel: Channel, contact:
     return await require_conversation(session, channel.tenant_id, conv.id, for_update=True)
 
 
-async def ingest_inbound(session: AsyncSession, channel: Channel, body: InboundMessage) -> tuple[Conversation, Message, bool]:
+async def ingest_inbound(session: AsyncSession, channel: Channel,
+                         body: InboundMessage) -> tuple[Conversation, Message, bool]:
     """Store one inbound message exactly once (the database enforces uniqueness of the provider's
     message id per channel, also when two deliveries of it race)."""
     tenant_id = channel.tenant_id

@@ -13,8 +13,17 @@ from tertulia.tenancy import service
 from tertulia.tenancy.auth import SESSION_COOKIE, CurrentAuthSession, CurrentManager, load_cookie_session
 from tertulia.tenancy.models import ApiToken, AuthSession, Membership, User
 from tertulia.tenancy.schemas import (
-    LoginRequest, MemberCreate, MemberOut, MemberUpdate, SelectTenantRequest, SessionOut, TenantOut,
-    TokenCreate, TokenCreated, TokenOut, UserOut,
+    LoginRequest,
+    MemberCreate,
+    MemberOut,
+    MemberUpdate,
+    SelectTenantRequest,
+    SessionOut,
+    TenantOut,
+    TokenCreate,
+    TokenCreated,
+    TokenOut,
+    UserOut,
 )
 
 router = APIRouter(tags=["auth"])
