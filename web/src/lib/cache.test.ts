@@ -1,0 +1,137 @@
+import { describe, expect, it } from "vitest";
+import { QueryClient } from "@tanstack/react-query";
+import { keys, type ChatFilters, type ChatPage } from "../api/endpoints";
+import type { ChatSummary, Contact, Message, Tag } from "../api/types";
+import { activeTag, flattenChats, mergeMessages, upsertChatRow, type MessageWindow, type Paged } from "./cache";
+import { applyEvent } from "./live";
+
+const ALL: ChatFilters = { human_filter: "all", channel: "", tag: "", q: "" };
+const vip: Tag = { id: "t-vip", name: "VIP", color: "#22c55e" };
+
+function row(id: string, minute: number, extra: Partial<ChatSummary> = {}): ChatSummary {
+  return {
+    id, customer_phone: "+5215500000000", display_name: `Contact ${id}`, last_message: `hello ${id}`,
+    timestamp: new Date(Date.UTC(2026, 2, 15, 10, minute)).toISOString(), channel_source: "whatsapp",
+    unread_count: 0, is_locked: false, platform_origin: "", contact_id: `contact-${id}`, status: "open", tags: [],
+    last_inbound_at: null, ...extra,
+  };
+}
+
+function msg(id: number, conversation = "a"): Message {
+  return {
+    id, conversation_id: conversation, sender: "user", content: `m${id}`, timestamp: new Date(2026, 2, 15, 10, id).toISOString(),
+    attachments: [], correlation_id: null, author: "contact", author_name: null, status: "received", error: null,
+  };
+}
+
+function paged(...pages: ChatPage[]): Paged<ChatPage> {
+  return { pages, pageParams: pages.map((_, i) => (i === 0 ? null : `c${i}`)) };
+}
+
+describe("upsertChatRow", () => {
+  it("moves a conversation with a new message to the top", () => {
+    const data = paged({ rows: [row("a", 30), row("b", 20), row("c", 10)], nextCursor: null });
+    const next = upsertChatRow(data, row("c", 40, { last_message: "new" }), ALL);
+    expect(flattenChats(next).map((r) => r.id)).toEqual(["c", "a", "b"]);
+    expect(flattenChats(next)[0].last_message).toBe("new");
+  });
+
+  it("adds a new conversation and never duplicates one", () => {
+    const data = paged({ rows: [row("a", 30)], nextCursor: "x" }, { rows: [row("b", 20)], nextCursor: null });
+    let next = upsertChatRow(data, row("n", 50), ALL);
+    next = upsertChatRow(next, row("b", 55), ALL);
+    expect(flattenChats(next).map((r) => r.id)).toEqual(["b", "n", "a"]);
+  });
+
+  it("drops a row that no longer matches the list's filters", () => {
+    const botOnly: ChatFilters = { ...ALL, human_filter: "bot_only" };
+    const data = paged({ rows: [row("a", 30), row("b", 20)], nextCursor: null });
+    const next = upsertChatRow(data, row("a", 30, { is_locked: true }), botOnly);
+    expect(flattenChats(next).map((r) => r.id)).toEqual(["b"]);
+  });
+
+  it("respects channel, tag and search filters", () => {
+    const data = paged({ rows: [], nextCursor: null });
+    expect(flattenChats(upsertChatRow(data, row("a", 1, { channel_source: "instagram" }), { ...ALL, channel: "whatsapp" }))).toEqual([]);
+    expect(flattenChats(upsertChatRow(data, row("a", 1), { ...ALL, tag: vip.id }))).toEqual([]);
+    expect(flattenChats(upsertChatRow(data, row("a", 1, { tags: [vip] }), { ...ALL, tag: vip.id }))).toHaveLength(1);
+    expect(flattenChats(upsertChatRow(data, row("a", 1, { display_name: "Lucía Pérez" }), { ...ALL, q: "lucía" }))).toHaveLength(1);
+    expect(flattenChats(upsertChatRow(data, row("a", 1), { ...ALL, q: "5500" }))).toHaveLength(1);
+    expect(flattenChats(upsertChatRow(data, row("a", 1), { ...ALL, q: "nobody" }))).toEqual([]);
+  });
+
+  it("leaves an old row to the pages not loaded yet", () => {
+    const data = paged({ rows: [row("a", 30), row("b", 20)], nextCursor: "more" });
+    expect(flattenChats(upsertChatRow(data, row("z", 1), ALL)).map((r) => r.id)).toEqual(["a", "b"]);
+  });
+});
+
+describe("mergeMessages", () => {
+  it("keeps messages in id order without duplicates, the newer copy winning", () => {
+    const merged = mergeMessages([msg(1), msg(3)], [msg(2), { ...msg(3), status: "read" }]);
+    expect(merged.map((m) => m.id)).toEqual([1, 2, 3]);
+    expect(merged[2].status).toBe("read");
+  });
+});
+
+describe("activeTag", () => {
+  it("is the most recently applied tag (listed first by the server)", () => {
+    expect(activeTag([vip, { id: "t2", name: "Old", color: "#000000" }])).toBe(vip);
+    expect(activeTag([])).toBeUndefined();
+  });
+});
+
+describe("applyEvent", () => {
+  function setup() {
+    const client = new QueryClient();
+    client.setQueryData(keys.chats(ALL), paged({ rows: [row("a", 30), row("b", 20)], nextCursor: null }));
+    client.setQueryData(keys.chats({ ...ALL, human_filter: "human_only" }), paged({ rows: [], nextCursor: null }));
+    client.setQueryData<MessageWindow>(keys.messages("b"), { messages: [msg(1, "b")], hasOlder: false });
+    return client;
+  }
+
+  it("message.created appends to the open chat once", () => {
+    const client = setup();
+    applyEvent(client, { seq: 1, type: "message.created", data: msg(2, "b") });
+    applyEvent(client, { seq: 2, type: "message.created", data: msg(2, "b") });
+    expect(client.getQueryData<MessageWindow>(keys.messages("b"))!.messages.map((m) => m.id)).toEqual([1, 2]);
+    // A chat that is not cached is left to load when opened.
+    applyEvent(client, { seq: 3, type: "message.created", data: msg(9, "zzz") });
+    expect(client.getQueryData(keys.messages("zzz"))).toBeUndefined();
+  });
+
+  it("conversation.updated reorders every cached list by its own filters", () => {
+    const client = setup();
+    applyEvent(client, { seq: 1, type: "conversation.updated", data: row("b", 45, { is_locked: true, unread_count: 2 }) });
+    const all = flattenChats(client.getQueryData(keys.chats(ALL)));
+    expect(all.map((r) => r.id)).toEqual(["b", "a"]);
+    expect(all[0].unread_count).toBe(2);
+    const human = flattenChats(client.getQueryData(keys.chats({ ...ALL, human_filter: "human_only" })));
+    expect(human.map((r) => r.id)).toEqual(["b"]);
+    expect(client.getQueryData<ChatSummary>(keys.chat("b"))!.is_locked).toBe(true);
+  });
+
+  it("tag.updated and tag.deleted reach rows, contacts and the tag list", () => {
+    const client = setup();
+    applyEvent(client, { seq: 1, type: "conversation.updated", data: row("a", 50, { tags: [vip] }) });
+    const contact = { id: "contact-a", tags: [vip] } as Contact;
+    client.setQueryData(keys.contact("contact-a"), contact);
+    client.setQueryData(keys.tags, [vip]);
+    applyEvent(client, { seq: 2, type: "tag.updated", data: { ...vip, name: "Gold" } });
+    expect(flattenChats(client.getQueryData(keys.chats(ALL)))[0].tags[0].name).toBe("Gold");
+    expect(client.getQueryData<Contact>(keys.contact("contact-a"))!.tags[0].name).toBe("Gold");
+    applyEvent(client, { seq: 3, type: "tag.deleted", data: vip });
+    expect(flattenChats(client.getQueryData(keys.chats(ALL)))[0].tags).toEqual([]);
+    expect(client.getQueryData<Tag[]>(keys.tags)).toEqual([]);
+    applyEvent(client, { seq: 4, type: "tag.created", data: vip });
+    expect(client.getQueryData<Tag[]>(keys.tags)).toEqual([vip]);
+  });
+
+  it("contact.updated renames the contact's rows", () => {
+    const client = setup();
+    applyEvent(client, { seq: 1, type: "contact.updated", data: { id: "contact-a", display_name: "Ana", phone: "+34600000000", tags: [] } });
+    const a = flattenChats(client.getQueryData(keys.chats(ALL))).find((r) => r.id === "a")!;
+    expect(a.display_name).toBe("Ana");
+    expect(a.customer_phone).toBe("+34600000000");
+  });
+});
