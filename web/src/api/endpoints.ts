@@ -1,5 +1,5 @@
 import { query, request, requestRaw } from "./client";
-import type { AiTrace, ChatSummary, ChatSummaryText, Contact, Message, SendResult, Session, Tag } from "./types";
+import type { AiTrace, Assistant, ChatSummary, ChatSummaryText, Contact, Message, SendResult, Session, Tag } from "./types";
 
 export type HumanFilter = "all" | "human_only" | "bot_only";
 
@@ -53,6 +53,7 @@ export const api = {
 
   summary: (id: string) => request<ChatSummaryText>("GET", `/admin/chats/${id}/summary`),
   refreshSummary: (id: string) => request<ChatSummaryText>("POST", `/admin/chats/${id}/summary`),
+  assistants: () => request<Assistant[]>("GET", "/admin/assistants"),
   trace: (correlationId: string) => request<AiTrace>("GET", `/admin/logs/ai/${encodeURIComponent(correlationId)}`),
 };
 
@@ -67,4 +68,5 @@ export const keys = {
   tags: ["tags"] as const,
   summary: (id: string) => ["summary", id] as const,
   trace: (cid: string) => ["trace", cid] as const,
+  assistants: ["assistants"] as const,
 };

@@ -96,18 +96,32 @@ export interface ChatSummaryText {
   handoff_brief: string | null;
 }
 
-/** The AI trace of one reply. Only a few fields are relied on; the rest is shown as given. */
+/** The AI trace of one reply (`GET /admin/logs/ai/{correlation_id}`). */
 export interface AiTrace {
-  correlation_id?: string;
-  assistant?: string | { name?: string } | null;
-  provider?: string | null;
-  model?: string | null;
-  outcome?: string | null;
-  latency_ms?: number | null;
-  tokens?: Record<string, number> | number | null;
-  sources?: Array<Record<string, unknown> | string>;
-  steps?: Array<Record<string, unknown>>;
-  [key: string]: unknown;
+  correlation_id: string;
+  conversation_id: string | null;
+  assistant_id: string | null;
+  provider: string;
+  model: string;
+  sources: Array<{ title?: string; content?: string; score?: number; [k: string]: unknown }>;
+  steps: Array<Record<string, unknown>>;
+  reasoning?: string[];
+  tools_used?: Array<Record<string, unknown>>;
+  output?: string;
+  tokens_in?: number;
+  tokens_out?: number;
+  ttft_ms?: number | null;
+  latency_ms?: number;
+  outcome: string;
+  error?: string | null;
+  created_at?: string;
+}
+
+export interface Assistant {
+  id: string;
+  name: string;
+  provider: string;
+  model: string;
 }
 
 /** Every frame the event socket sends. */

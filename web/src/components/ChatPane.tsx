@@ -9,6 +9,7 @@ import { useI18n, useLiveState, useNow } from "../lib/context";
 import { dayKey, formatDayLabel, isOnline } from "../lib/dates";
 import type { MessageKey } from "../lib/i18n";
 import { applyConversation, patchConversation } from "../lib/live";
+import { useAssistantName } from "../lib/assistant";
 import { Avatar } from "./common";
 import { HandIcon, SendIcon, SparkIcon } from "./icons";
 import { MessageBubble } from "./MessageBubble";
@@ -181,6 +182,7 @@ function MessageList({ conversationId, window: win, onWhy, lang }: {
     if (el.scrollTop < 120) void loadOlder();
   }
 
+  const assistantName = useAssistantName();
   const labels = { today: t("chat.today"), yesterday: t("chat.yesterday") };
   let previousDay = "";
   return (
@@ -199,7 +201,7 @@ function MessageList({ conversationId, window: win, onWhy, lang }: {
                   <span>{formatDayLabel(m.timestamp, lang, labels)}</span>
                 </div>
               )}
-              <MessageBubble message={m} onWhy={onWhy} />
+              <MessageBubble message={m} onWhy={onWhy} assistantName={assistantName} />
             </Fragment>
           );
         })}

@@ -5,10 +5,9 @@ import { formatTime } from "../lib/dates";
 import type { MessageKey } from "../lib/i18n";
 import { AlertIcon, CheckIcon, ClockIcon, DoubleCheckIcon, DownloadIcon, FileIcon, SparkIcon } from "./icons";
 
-/** The assistant's name in the seeds; shown on every AI message. */
-export const ASSISTANT_NAME = "Nora";
-
-export const MessageBubble = memo(function MessageBubble({ message: m, onWhy }: { message: Message; onWhy: (cid: string) => void }) {
+export const MessageBubble = memo(function MessageBubble({ message: m, onWhy, assistantName }: {
+  message: Message; onWhy: (cid: string) => void; assistantName: string;
+}) {
   const { t, lang } = useI18n();
   if (m.author === "system") {
     return (
@@ -18,7 +17,7 @@ export const MessageBubble = memo(function MessageBubble({ message: m, onWhy }: 
     );
   }
   const outbound = m.author !== "contact";
-  const who = m.author === "ai" ? ASSISTANT_NAME : m.author === "human" ? (m.author_name || t("chat.agent")) : null;
+  const who = m.author === "ai" ? assistantName : m.author === "human" ? (m.author_name || t("chat.agent")) : null;
   return (
     <div className={`msg-row ${outbound ? "out" : "in"}`}>
       <article className={`bubble bubble-${m.author}${m.status === "failed" ? " is-failed" : ""}`}

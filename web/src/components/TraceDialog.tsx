@@ -2,6 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import { ApiError } from "../api/client";
 import { api, keys } from "../api/endpoints";
 import type { AiTrace } from "../api/types";
+import { useAssistantName } from "../lib/assistant";
 import { useI18n } from "../lib/context";
 import { Dialog } from "./common";
 
@@ -11,20 +12,8 @@ function show(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function assistantName(trace: AiTrace): unknown {
-  const a = trace.assistant;
-  return a && typeof a === "object" ? a.name : a;
-}
-
-function tokensText(tokens: AiTrace["tokens"]): string {
-  if (tokens === null || tokens === undefined) return "—";
-  if (typeof tokens === "number") return String(tokens);
-  return Object.entries(tokens).map(([k, v]) => `${k}: ${v}`).join(" · ");
-}
-
-function latencyText(trace: AiTrace): string {
-  const ms = trace.latency_ms ?? (trace.latency as number | undefined);
-  return typeof ms === "number" ? `${Math.round(ms)} ms` : "—";
+function ms(value: number | null | undefined): string {
+  return typeof value === "number" ? `${Math.round(value)} ms` : "—";
 }
 
 /** The "why?" of an AI reply: the trace recorded under its correlation id. */
@@ -37,65 +26,82 @@ export function TraceDialog({ correlationId, onClose }: { correlationId: string;
       {trace.isError && (
         <p role="alert">{trace.error instanceof ApiError && trace.error.status === 404 ? t("trace.notFound") : String(trace.error.message)}</p>
       )}
-      {trace.data && <TraceBody trace={trace.data} correlationId={correlationId} />}
+      {trace.data && <TraceBody trace={trace.data} />}
     </Dialog>
   );
 }
 
-function TraceBody({ trace, correlationId }: { trace: AiTrace; correlationId: string }) {
+function TraceBody({ trace }: { trace: AiTrace }) {
   const { t } = useI18n();
+  const assistant = useAssistantName(trace.assistant_id);
   const sources = Array.isArray(trace.sources) ? trace.sources : [];
   const steps = Array.isArray(trace.steps) ? trace.steps : [];
+  const tokens = trace.tokens_in !== undefined || trace.tokens_out !== undefined
+    ? `${trace.tokens_in ?? 0} → ${trace.tokens_out ?? 0}` : "—";
   return (
     <div className="trace">
       <dl className="trace-grid">
-        <div><dt>{t("trace.assistant")}</dt><dd>{show(assistantName(trace))}</dd></div>
+        <div><dt>{t("trace.assistant")}</dt><dd>{assistant}</dd></div>
         <div><dt>{t("trace.provider")}</dt><dd>{show(trace.provider)}</dd></div>
         <div><dt>{t("trace.model")}</dt><dd>{show(trace.model)}</dd></div>
-        <div><dt>{t("trace.latency")}</dt><dd>{latencyText(trace)}</dd></div>
-        <div><dt>{t("trace.tokens")}</dt><dd>{tokensText(trace.tokens)}</dd></div>
-        <div><dt>{t("trace.outcome")}</dt><dd><span className={`outcome outcome-${show(trace.outcome)}`}>{show(trace.outcome)}</span></dd></div>
+        <div><dt>{t("trace.latency")}</dt><dd>{ms(trace.latency_ms)}{trace.ttft_ms ? <span className="muted small"> · TTFT {ms(trace.ttft_ms)}</span> : null}</dd></div>
+        <div><dt>{t("trace.tokens")}</dt><dd>{tokens}</dd></div>
+        <div><dt>{t("trace.outcome")}</dt><dd><span className={`outcome outcome-${trace.outcome}`}>{show(trace.outcome)}</span></dd></div>
       </dl>
-      <p className="trace-id muted">correlation_id: <code>{correlationId}</code></p>
+      {trace.error && <p className="form-error" role="alert">{trace.error}</p>}
+      <p className="trace-id muted">correlation_id: <code>{trace.correlation_id}</code></p>
       <h3>{t("trace.sources")}</h3>
       {sources.length === 0 ? <p className="muted">{t("trace.noSources")}</p> : (
         <ul className="trace-sources">
-          {sources.map((s, i) => {
-            if (typeof s === "string") return <li key={i}>{s}</li>;
-            const title = s.title ?? s.name ?? s.document ?? s.id;
-            const excerpt = s.excerpt ?? s.snippet ?? s.text ?? s.content;
-            const score = typeof s.score === "number" ? s.score.toFixed(2) : null;
-            return (
-              <li key={i}>
-                <strong>{show(title)}</strong>{score && <span className="muted"> · {score}</span>}
-                {excerpt !== undefined && <p className="trace-excerpt">{show(excerpt)}</p>}
-              </li>
-            );
-          })}
+          {sources.map((s, i) => (
+            <li key={i}>
+              <strong>{show(s.title ?? s.entry_id)}</strong>
+              {typeof s.score === "number" && <span className="muted"> · {s.score.toFixed(2)}</span>}
+              {s.content && <p className="trace-excerpt">{s.content}</p>}
+            </li>
+          ))}
         </ul>
       )}
       <h3>{t("trace.steps")}</h3>
       <ol className="trace-steps">
-        {steps.map((step, i) => {
-          const { type, kind, name, tool, tool_calls, ...rest } = step as Record<string, unknown>;
-          const calls = Array.isArray(tool_calls) ? tool_calls as Record<string, unknown>[] : [];
-          return (
-            <li key={i}>
-              <div className="step-head">
-                <span className="step-kind">{show(type ?? kind ?? "step")}</span>
-                {(name ?? tool) !== undefined && <strong>{show(name ?? tool)}</strong>}
-              </div>
-              {calls.map((c, j) => (
-                <div key={j} className="tool-call">
-                  <span className="muted">{t("trace.tool")}:</span> <strong>{show(c.name ?? c.tool)}</strong>
-                  <pre>{JSON.stringify({ ...c, name: undefined, tool: undefined }, null, 2)}</pre>
-                </div>
-              ))}
-              {Object.keys(rest).length > 0 && <pre>{JSON.stringify(rest, null, 2)}</pre>}
-            </li>
-          );
-        })}
+        {steps.map((step, i) => <Step key={i} step={step} />)}
       </ol>
+      {trace.output && (
+        <>
+          <h3>{t("trace.output")}</h3>
+          <p className="trace-output">{trace.output}</p>
+        </>
+      )}
     </div>
+  );
+}
+
+function Step({ step }: { step: Record<string, unknown> }) {
+  const { t } = useI18n();
+  const type = String(step.type ?? "step");
+  const calls = Array.isArray(step.tool_calls) ? (step.tool_calls as Array<Record<string, unknown>>) : [];
+  return (
+    <li>
+      <div className="step-head">
+        <span className={`step-kind step-${type}`}>{type === "tool" ? t("trace.tool") : type}</span>
+        {typeof step.name === "string" && <strong>{step.name}</strong>}
+        {typeof step.duration_ms === "number" && <span className="muted small">{ms(step.duration_ms)}</span>}
+      </div>
+      {typeof step.reasoning === "string" && step.reasoning && <p className="trace-excerpt"><em>{step.reasoning}</em></p>}
+      {typeof step.text === "string" && step.text && <p className="trace-excerpt">{step.text}</p>}
+      {calls.map((c, j) => (
+        <div key={j} className="tool-call">
+          <span className="muted">{t("trace.toolCall")}</span> <strong>{show(c.name)}</strong>
+          <pre>{JSON.stringify(c.arguments ?? {}, null, 2)}</pre>
+        </div>
+      ))}
+      {type === "tool" && (
+        <>
+          <pre aria-label={t("trace.arguments")}>{JSON.stringify(step.arguments ?? {}, null, 2)}</pre>
+          {"result" in step && <pre aria-label={t("trace.result")}>{JSON.stringify(step.result, null, 2)}</pre>}
+        </>
+      )}
+      {typeof step.error === "string" && <p className="form-error">{step.error}</p>}
+    </li>
   );
 }
