@@ -125,6 +125,47 @@ class StreamAborted(Exception):
     """Raised inside a streaming body to make uvicorn cut the connection mid-response."""
 
 
+class ThreadedUvicorn:
+    """Any ASGI app served by uvicorn on 127.0.0.1 (a free port) from a thread of its own."""
+
+    def __init__(self, app: Any, *, name: str = "server", lifespan: str = "off") -> None:
+        self.app = app
+        self.name = name
+        self.lifespan = lifespan
+        self.port = 0
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        # Bind the socket ourselves: the port is known before the server runs and nobody can take
+        # it in between.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(self.app, lifespan=self.lifespan, log_level="warning", access_log=False,
+                                timeout_graceful_shutdown=2)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
+                                        name=f"{self.name}:{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not start")
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
 class FakeVendorServer:
     """Base of the OpenAI and Anthropic fakes. Subclasses build the routes and the wire format."""
 
@@ -134,8 +175,7 @@ class FakeVendorServer:
         self._requests: list[RecordedRequest] = []
         self._gates: list[Gate] = []
         self.api_key: str | None = None  # when set, requests without it get a 401
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http: ThreadedUvicorn | None = None
         self.port = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -143,28 +183,14 @@ class FakeVendorServer:
         raise NotImplementedError
 
     def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(Starlette(routes=self.routes()), lifespan="off", log_level="warning",
-                                access_log=False, timeout_graceful_shutdown=2)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name=f"{type(self).__name__}:{self.port}", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"{type(self).__name__} did not start")
-            time.sleep(0.005)
+        self._http = ThreadedUvicorn(Starlette(routes=self.routes()), name=type(self).__name__)
+        self._http.start()
+        self.port = self._http.port
 
     def stop(self) -> None:
         self.release_all()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._http is not None:
+            self._http.stop()
 
     def reset(self) -> None:
         """Forget scripts, requests and the API key (between tests sharing one server)."""
