@@ -90,7 +90,7 @@ def message_out(msg: Message, names: dict[uuid.UUID, str] | None = None) -> Mess
     return MessageOut(
         id=msg.id, conversation_id=msg.conversation_id, sender="user" if msg.author == "contact" else "agent",
         content=msg.content, timestamp=msg.created_at, attachments=msg.attachments or [],
-        correlation_id=msg.correlation_id, author=msg.author,  # type: ignore[arg-type]
+        correlation_id=msg.correlation_id, author=msg.author,
         author_name=(names or {}).get(msg.author_user_id) if msg.author_user_id else None,
         status=msg.status, error=msg.error,
     )
@@ -144,8 +144,9 @@ async def _upsert_identity(session: AsyncSession, channel: Channel, body: Inboun
         except IntegrityError:  # another request created this identity first; use theirs
             identity = await contacts_repo.get_identity(session, tenant_id, channel.id, body.contact.external_id)
             assert identity is not None
-    contact = await contacts_repo.get_contact(session, tenant_id, identity.contact_id)
-    assert contact is not None
+    found = await contacts_repo.get_contact(session, tenant_id, identity.contact_id)
+    assert found is not None
+    contact = found
     if body.contact.name and contact.display_name in ("", identity.external_id):
         contact.display_name = body.contact.name
     if body.contact.phone and not contact.phone:

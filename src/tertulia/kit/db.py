@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, overload
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, select
 from sqlalchemy.engine import Dialect, make_url
@@ -65,6 +65,15 @@ class TenantOwned:
     """Mixin for every row that belongs to one tenant."""
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(index=False)
+
+
+M = TypeVar("M")
+
+
+@overload
+def tenant_select(model: type[M], tenant_id: uuid.UUID) -> Select[M]: ...
+@overload
+def tenant_select(model: Any, tenant_id: uuid.UUID, *columns: Any) -> Select[Any]: ...
 
 
 def tenant_select(model: Any, tenant_id: uuid.UUID, *columns: Any) -> Select[Any]:
@@ -127,7 +136,7 @@ def _install_sqlite_recipe(engine: AsyncEngine, *, immediate: bool) -> None:
 
 def is_sqlite(session_or_engine: AsyncSession | AsyncEngine) -> bool:
     bind = session_or_engine.bind if isinstance(session_or_engine, AsyncSession) else session_or_engine
-    return bind.dialect.name == "sqlite"
+    return bind is not None and bind.dialect.name == "sqlite"
 
 
 class Database:

@@ -69,11 +69,9 @@ def _write_pending_events(session: Session) -> None:
             .returning(TenantSequence.last_event_seq)
         ).scalar_one()
         first = last - len(items) + 1
-        rows = [
+        session.execute(insert(TenantEvent), [
             {"tenant_id": tenant_id, "seq": first + i, "type": t, "payload": d, "created_at": now}
             for i, (t, d) in enumerate(items)
-        ]
-        session.execute(insert(TenantEvent), rows)
+        ])
         committed.setdefault(tenant_id, []).extend(
-            event_frame(r["seq"], r["type"], r["payload"], now) for r in rows
-        )
+            event_frame(first + i, t, d, now) for i, (t, d) in enumerate(items))
