@@ -13,6 +13,9 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from tertulia.assistants.endpoints import mcp_router as mcp_invoke_router
+from tertulia.assistants.endpoints import router as assistants_router
+from tertulia.assistants.tasks import inline_worker as ai_inline_worker
 from tertulia.channels.endpoints import inbound as inbound_router
 from tertulia.channels.endpoints import router as channels_router
 from tertulia.config import Settings, get_settings
@@ -34,8 +37,9 @@ WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 # Other domains add their routers and start-up work here (kept as lists so app.py stays the one
 # place that shows what the process serves).
 ROUTERS: list[Any] = [auth_router, members_router, inbox_router, contacts_router, channels_router,
-                      inbound_router, events_router, media_router]
-LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = []
+                      inbound_router, events_router, media_router,
+                      assistants_router, mcp_invoke_router]
+LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = [ai_inline_worker]
 
 DESCRIPTION = """Tertulia's API: the inbox of seed 001 (`/admin/...`), login for the panel
 (`/api/auth/...`), the generic inbound channel (`/api/v1/inbound/...`).

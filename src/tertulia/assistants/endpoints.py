@@ -1,0 +1,251 @@
+"""The assistant's API: assistants and knowledge (owners/admins), AI traces and conversation
+summaries (any member), and `POST /mcp/invoke` (seed 002) to run one tool by hand."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, File, Form, Path, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
+
+from tertulia.assistants import repository as repo
+from tertulia.assistants import service
+from tertulia.assistants.models import AiTrace
+from tertulia.assistants.schemas import (
+    AssistantCreate,
+    AssistantOut,
+    AssistantUpdate,
+    InvokeBody,
+    KnowledgeCreate,
+    KnowledgeOut,
+    KnowledgeUpdate,
+    SummaryOut,
+    TraceOut,
+)
+from tertulia.assistants.summaries import refresh_summary, summary_is_fresh
+from tertulia.assistants.tools import ToolContext, ToolError, available_tools, result_text, run_tool
+from tertulia.conversations import service as conversations
+from tertulia.kit.db import Database
+from tertulia.kit.errors import Invalid, NotFound, TertuliaError, error_body
+from tertulia.kit.web import DbSession
+from tertulia.tenancy.auth import CurrentManager, CurrentPrincipal
+
+log = structlog.get_logger("tertulia.assistants.api")
+
+router = APIRouter(prefix="/admin", tags=["assistant"])
+mcp_router = APIRouter(tags=["assistant"])
+
+MAX_UPLOAD_BYTES = 1024 * 1024
+UPLOAD_SUFFIXES = (".txt", ".md", ".markdown")
+CorrelationId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+# --- assistants ---------------------------------------------------------------------------
+
+@router.get("/assistants", response_model=list[AssistantOut])
+async def list_assistants(principal: CurrentManager, db: DbSession) -> list[AssistantOut]:
+    return [await service.assistant_out(db, a) for a in await repo.list_assistants(db, principal.tenant_id)]
+
+
+@router.post("/assistants", response_model=AssistantOut, status_code=201)
+async def create_assistant(body: AssistantCreate, principal: CurrentManager, db: DbSession,
+                           request: Request) -> AssistantOut:
+    """Create an assistant. Link it to channels with `PATCH /admin/channels/{id} {assistant_id}`."""
+    assistant = await service.create_assistant(db, request.app.state.secret_box, principal.tenant_id, body)
+    return await service.assistant_out(db, assistant)
+
+
+@router.get("/assistants/{assistant_id}", response_model=AssistantOut)
+async def get_assistant(assistant_id: uuid.UUID, principal: CurrentManager, db: DbSession) -> AssistantOut:
+    return await service.assistant_out(db, await service.require_assistant(db, principal.tenant_id, assistant_id))
+
+
+@router.patch("/assistants/{assistant_id}", response_model=AssistantOut)
+async def update_assistant(assistant_id: uuid.UUID, body: AssistantUpdate, principal: CurrentManager,
+                           db: DbSession, request: Request) -> AssistantOut:
+    """Change any field; `api_key` replaces the stored key (`null` or `""` removes it)."""
+    assistant = await service.require_assistant(db, principal.tenant_id, assistant_id)
+    await service.update_assistant(db, request.app.state.secret_box, assistant, body)
+    return await service.assistant_out(db, assistant)
+
+
+@router.delete("/assistants/{assistant_id}", status_code=204)
+async def delete_assistant(assistant_id: uuid.UUID, principal: CurrentManager, db: DbSession) -> Response:
+    await service.delete_assistant(db, await service.require_assistant(db, principal.tenant_id, assistant_id))
+    return Response(status_code=204)
+
+
+@router.get("/assistants/{assistant_id}/tools")
+async def list_tools(assistant_id: uuid.UUID, principal: CurrentManager, db: DbSession) -> list[dict[str, Any]]:
+    """The tools this assistant may call (built-in and MCP), as offered to the model."""
+    assistant = await service.require_assistant(db, principal.tenant_id, assistant_id)
+    specs = await available_tools(db, principal.tenant_id, list(assistant.enabled_tools or []))
+    return [{"name": s.name, "description": s.description, "parameters": s.parameters} for s in specs]
+
+
+# --- knowledge ----------------------------------------------------------------------------
+
+@router.get("/assistants/{assistant_id}/knowledge", response_model=list[KnowledgeOut])
+async def list_knowledge(assistant_id: uuid.UUID, principal: CurrentManager, db: DbSession) -> list[KnowledgeOut]:
+    assistant = await service.require_assistant(db, principal.tenant_id, assistant_id)
+    return [service.knowledge_out(e) for e in await repo.list_entries(db, principal.tenant_id, assistant.id)]
+
+
+@router.post("/assistants/{assistant_id}/knowledge", response_model=KnowledgeOut, status_code=201)
+async def add_knowledge(assistant_id: uuid.UUID, body: KnowledgeCreate, principal: CurrentManager,
+                        db: DbSession) -> KnowledgeOut:
+    """Add an entry (an FAQ answer, a policy, product text); it is searchable at once."""
+    assistant = await service.require_assistant(db, principal.tenant_id, assistant_id)
+    return service.knowledge_out(await service.add_knowledge(db, assistant, body))
+
+
+@router.post("/assistants/{assistant_id}/knowledge/upload", response_model=KnowledgeOut, status_code=201)
+async def upload_knowledge(assistant_id: uuid.UUID, principal: CurrentManager, db: DbSession,
+                           file: Annotated[UploadFile, File(description="a .txt or .md document, UTF-8, up to 1 MB")],
+                           title: Annotated[str | None, Form(max_length=300)] = None) -> KnowledgeOut:
+    """Upload a `.txt`/`.md` document as one entry (multipart field `file`, optional `title`)."""
+    assistant = await service.require_assistant(db, principal.tenant_id, assistant_id)
+    filename = (file.filename or "").strip().replace("\\", "/").rsplit("/", 1)[-1][:300]
+    if not filename.lower().endswith(UPLOAD_SUFFIXES):
+        raise TertuliaError("only .txt and .md documents can be uploaded as knowledge",
+                            code="unsupported_media_type", status_code=415)
+    raw = await file.read(MAX_UPLOAD_BYTES + 1)
+    if len(raw) > MAX_UPLOAD_BYTES:
+        raise TertuliaError("the document is larger than 1 MB; split it into several entries",
+                            code="payload_too_large", status_code=413)
+    body = service.knowledge_from_upload(filename, raw, title.strip() if title and title.strip() else None)
+    return service.knowledge_out(await service.add_knowledge(db, assistant, body, source_filename=filename))
+
+
+@router.patch("/assistants/{assistant_id}/knowledge/{entry_id}", response_model=KnowledgeOut)
+async def update_knowledge(assistant_id: uuid.UUID, entry_id: uuid.UUID, body: KnowledgeUpdate,
+                           principal: CurrentManager, db: DbSession) -> KnowledgeOut:
+    assistant = await service.require_assistant(db, principal.tenant_id, assistant_id)
+    entry = await service.require_entry(db, assistant, entry_id)
+    return service.knowledge_out(await service.update_knowledge(db, assistant, entry, body))
+
+
+@router.delete("/assistants/{assistant_id}/knowledge/{entry_id}", status_code=204)
+async def delete_knowledge(assistant_id: uuid.UUID, entry_id: uuid.UUID, principal: CurrentManager,
+                           db: DbSession) -> Response:
+    assistant = await service.require_assistant(db, principal.tenant_id, assistant_id)
+    await service.delete_knowledge(db, await service.require_entry(db, assistant, entry_id))
+    return Response(status_code=204)
+
+
+# --- traces and summaries -----------------------------------------------------------------
+
+def trace_out(trace: AiTrace) -> TraceOut:
+    steps = list(trace.steps or [])
+    return TraceOut(
+        correlation_id=trace.correlation_id, conversation_id=trace.conversation_id, assistant_id=trace.assistant_id,
+        provider=trace.provider, model=trace.model, input_messages=list(trace.input_messages or []),
+        sources=list(trace.sources or []), steps=steps,
+        reasoning=[s["reasoning"] for s in steps if s.get("type") == "model" and s.get("reasoning")],
+        tools_used=[s for s in steps if s.get("type") == "tool"], output=trace.output, tokens_in=trace.tokens_in,
+        tokens_out=trace.tokens_out, ttft_ms=trace.ttft_ms, latency_ms=trace.latency_ms, outcome=trace.outcome,
+        error=trace.error, reply_message_id=trace.reply_message_id, created_at=trace.created_at,
+    )
+
+
+@router.get("/logs/ai/{correlation_id}", response_model=TraceOut)
+async def get_ai_log(correlation_id: CorrelationId, principal: CurrentPrincipal, db: DbSession) -> TraceOut:
+    """What happened behind one AI reply: the input, the sources retrieved, each step (reasoning,
+    tool calls with arguments, results and durations), tokens, latency and outcome."""
+    trace = await repo.get_trace(db, principal.tenant_id, correlation_id)
+    if trace is None:
+        raise NotFound("no AI trace with this correlation id", code="trace_not_found")
+    return trace_out(trace)
+
+
+async def _summary(request: Request, principal: Any, conversation_id: uuid.UUID, *, force: bool) -> SummaryOut:
+    database: Database = request.app.state.db
+    async with database.session() as session:
+        conv = await conversations.require_conversation(session, principal.tenant_id, conversation_id)
+        row = await refresh_summary(session, conv, force=force)
+        out = SummaryOut(summary=row.summary, generated_at=row.generated_at, message_count=row.message_count,
+                         handoff_brief=row.handoff_brief)
+    return out
+
+
+@router.get("/chats/{conversation_id}/summary", response_model=SummaryOut)
+async def get_chat_summary(conversation_id: uuid.UUID, principal: CurrentPrincipal, db: DbSession,
+                           request: Request) -> SummaryOut:
+    """The conversation's rolling summary; regenerated first when newer messages exist."""
+    await conversations.require_conversation(db, principal.tenant_id, conversation_id)
+    if await summary_is_fresh(db, principal.tenant_id, conversation_id):
+        row = await repo.get_summary(db, principal.tenant_id, conversation_id)
+        assert row is not None
+        return SummaryOut(summary=row.summary, generated_at=row.generated_at, message_count=row.message_count,
+                          handoff_brief=row.handoff_brief)
+    # Stale: write it in a transaction of its own (this request's session is read-only).
+    return await _summary(request, principal, conversation_id, force=False)
+
+
+@router.post("/chats/{conversation_id}/summary", response_model=SummaryOut)
+async def regenerate_chat_summary(conversation_id: uuid.UUID, principal: CurrentPrincipal,
+                                  request: Request) -> SummaryOut:
+    return await _summary(request, principal, conversation_id, force=True)
+
+
+# --- manual tool invocation (seed 002) ----------------------------------------------------
+
+def _uuid_arg(args: dict[str, Any], name: str, given: uuid.UUID | None) -> uuid.UUID | None:
+    raw = args.pop(name, None)
+    if given is not None:
+        return given
+    if raw is None:
+        return None
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError as exc:
+        raise Invalid(f"{name} must be a UUID", code="invalid_arguments") from exc
+
+
+TOOL_ERROR_STATUS = {"unknown_tool": (404, "unknown_tool"), "invalid_arguments": (422, "invalid_arguments"),
+                     "failed": (409, "tool_refused")}
+
+
+@mcp_router.post("/mcp/invoke")
+async def invoke_tool(body: InvokeBody, principal: CurrentPrincipal, request: Request) -> Any:
+    """Run one tool for the caller's tenant (built-in, registered, or `mcp__<server>__<tool>`) and
+    return the events it produced, ending with `assistant_done` carrying `metadata.result`.
+    Conversation tools (`add_tag`, `remove_tag`, `update_contact`, `handoff_to_human`) need a
+    `conversation_id`; `search_knowledge` uses the conversation's assistant or `assistant_id`."""
+    args = dict(body.args)
+    conversation_id = _uuid_arg(args, "conversation_id", body.conversation_id)
+    assistant_id = _uuid_arg(args, "assistant_id", body.assistant_id)
+    database: Database = request.app.state.db
+    events: list[dict[str, Any]] = [{"type": "tool_call", "metadata": {"tool": body.tool, "args": args}}]
+    try:
+        async with database.session() as session:
+            ctx = ToolContext(tenant_id=principal.tenant_id, assistant_id=assistant_id)
+            if conversation_id is not None:
+                conv = await conversations.require_conversation(session, principal.tenant_id, conversation_id)
+                ctx.conversation_id, ctx.contact_id = conv.id, conv.contact_id
+                if ctx.assistant_id is None:
+                    linked = await repo.assistant_for_channel(session, principal.tenant_id, conv.channel_id)
+                    ctx.assistant_id = linked.id if linked is not None else None
+            if ctx.assistant_id is None and body.tool == "search_knowledge":
+                assistants = await repo.list_assistants(session, principal.tenant_id)
+                ctx.assistant_id = assistants[0].id if len(assistants) == 1 else None
+            result = await run_tool(session, ctx, body.tool, args)
+            produced = [{"type": t, "data": d} for _, t, d in session.info.get("pending_events", [])]
+    except ToolError as exc:
+        status, code = TOOL_ERROR_STATUS.get(exc.kind, (400, "tool_error"))
+        raise TertuliaError(exc.message, code=code, status_code=status) from exc
+    except TertuliaError:
+        raise
+    except Exception as exc:
+        log.exception("mcp_tool_call_failed", action="mcp_tool_call", tool=body.tool,
+                      tenant_id=str(principal.tenant_id))
+        return JSONResponse(error_body("tool_failed", f"the tool '{body.tool}' failed unexpectedly: "
+                                       f"{type(exc).__name__}: {exc}"), status_code=500)
+    log.info("mcp_tool_call", action="mcp_tool_call", tool=body.tool, tenant_id=str(principal.tenant_id))
+    events.extend(produced)
+    events.append({"type": "assistant_done", "content": result_text(result),
+                   "metadata": {"tool": body.tool, "result": result}})
+    return events
+

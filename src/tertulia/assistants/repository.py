@@ -1,0 +1,299 @@
+"""SQL for assistants, knowledge search, the AI job queue, traces and summaries (tenant-filtered;
+the job claim is the one query that spans tenants, as a queue must)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Float, String, and_, bindparam, cast, delete, func, literal, literal_column, select, text, update
+from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tertulia.assistants.models import (
+    AiJob,
+    AiTrace,
+    Assistant,
+    ConversationSummary,
+    KnowledgeChunk,
+    KnowledgeEntry,
+)
+from tertulia.channels.models import Channel
+from tertulia.conversations.models import Message
+from tertulia.kit.db import is_sqlite, tenant_select, utcnow
+
+# PostgreSQL text-search configuration per assistant language (stemming and stop words).
+TS_CONFIGS = {"es": "spanish", "en": "english", "pt": "portuguese", "fr": "french", "it": "italian",
+              "de": "german", "ca": "simple"}
+SAFE_TERM = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def ts_config(language: str) -> str:
+    return TS_CONFIGS.get(language[:2].lower(), "simple")
+
+
+def search_vector(language: str, title: Any, content: Any) -> Any:
+    """PostgreSQL: the chunk's tsvector, its title weighted above its body."""
+    cfg = cast(literal(ts_config(language)), REGCONFIG)
+    return func.setweight(func.to_tsvector(cfg, title), literal_column("'A'")).op("||")(
+        func.setweight(func.to_tsvector(cfg, content), literal_column("'B'")))
+
+
+# --- assistants ---------------------------------------------------------------------------
+
+async def get_assistant(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> Assistant | None:
+    stmt = tenant_select(Assistant, tenant_id).where(Assistant.id == assistant_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_assistants(session: AsyncSession, tenant_id: uuid.UUID) -> list[Assistant]:
+    stmt = tenant_select(Assistant, tenant_id).order_by(Assistant.created_at, Assistant.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def assistant_for_channel(session: AsyncSession, tenant_id: uuid.UUID,
+                                channel_id: uuid.UUID) -> Assistant | None:
+    """The channel's assistant when it is enabled (one indexed lookup per inbound message)."""
+    stmt = (tenant_select(Assistant, tenant_id)
+            .join(Channel, and_(Channel.tenant_id == Assistant.tenant_id, Channel.assistant_id == Assistant.id))
+            .where(Channel.id == channel_id, Assistant.enabled.is_(True)))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def unlink_channels(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> None:
+    await session.execute(update(Channel).where(Channel.tenant_id == tenant_id, Channel.assistant_id == assistant_id)
+                          .values(assistant_id=None).execution_options(synchronize_session=False))
+
+
+async def channels_of_assistant(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> list[uuid.UUID]:
+    stmt = tenant_select(Channel, tenant_id, Channel.id).where(Channel.assistant_id == assistant_id)
+    return list((await session.execute(stmt)).scalars())
+
+
+# --- knowledge ----------------------------------------------------------------------------
+
+async def get_entry(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID,
+                    entry_id: uuid.UUID) -> KnowledgeEntry | None:
+    stmt = tenant_select(KnowledgeEntry, tenant_id).where(
+        KnowledgeEntry.assistant_id == assistant_id, KnowledgeEntry.id == entry_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_entries(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> list[KnowledgeEntry]:
+    stmt = (tenant_select(KnowledgeEntry, tenant_id).where(KnowledgeEntry.assistant_id == assistant_id)
+            .order_by(KnowledgeEntry.created_at, KnowledgeEntry.id))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def count_entries(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> int:
+    stmt = tenant_select(KnowledgeEntry, tenant_id, func.count()).where(KnowledgeEntry.assistant_id == assistant_id)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def replace_chunks(session: AsyncSession, entry: KnowledgeEntry, pieces: list[str], language: str) -> None:
+    """Rewrite an entry's chunks (SQLite's triggers keep FTS5 in step; PostgreSQL gets its
+    tsvector computed here, title weighted above body)."""
+    await session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.tenant_id == entry.tenant_id,
+                                                       KnowledgeChunk.entry_id == entry.id))
+    for position, piece in enumerate(pieces):
+        chunk = KnowledgeChunk(tenant_id=entry.tenant_id, assistant_id=entry.assistant_id, entry_id=entry.id,
+                               position=position, title=entry.title, content=piece)
+        if not is_sqlite(session):
+            chunk.search_vector = search_vector(language, literal(entry.title), literal(piece))
+        session.add(chunk)
+    await session.flush()
+
+
+async def reindex_assistant(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID,
+                            language: str) -> None:
+    """After a language change, PostgreSQL's stemming must follow (FTS5 is language-neutral)."""
+    if is_sqlite(session):
+        return
+    await session.execute(
+        update(KnowledgeChunk).where(KnowledgeChunk.tenant_id == tenant_id, KnowledgeChunk.assistant_id == assistant_id)
+        .values(search_vector=search_vector(language, KnowledgeChunk.title, KnowledgeChunk.content))
+        .execution_options(synchronize_session=False))
+
+
+@dataclass
+class Hit:
+    chunk_id: int
+    entry_id: uuid.UUID
+    title: str
+    content: str
+    score: float
+
+
+async def search_chunks(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID,
+                        terms: list[str], language: str, limit: int = 4) -> list[Hit]:
+    """Full-text search of one assistant's knowledge for any of the (stemmed) terms, best first.
+    Terms match as word prefixes on both databases so that a crude stem still finds its word."""
+    clean = [t for t in (SAFE_TERM.sub("", term) for term in terms) if t]
+    if not clean:
+        return []
+    if is_sqlite(session):
+        match = " OR ".join(f'"{t}"*' for t in clean)
+        stmt = text(
+            "SELECT c.id, c.entry_id, c.title, c.content, bm25(knowledge_chunks_fts, 4.0, 1.0) AS score "
+            "FROM knowledge_chunks_fts JOIN knowledge_chunks AS c ON c.id = knowledge_chunks_fts.rowid "
+            "WHERE knowledge_chunks_fts MATCH :match AND c.tenant_id = :tenant_id "
+            "AND c.assistant_id = :assistant_id ORDER BY score LIMIT :limit"
+        ).bindparams(bindparam("tenant_id", type_=KnowledgeChunk.tenant_id.type),
+                     bindparam("assistant_id", type_=KnowledgeChunk.assistant_id.type)).columns(
+            id=KnowledgeChunk.id.type, entry_id=KnowledgeChunk.entry_id.type, title=String(), content=String(),
+            score=Float())
+        rows = await session.execute(
+            stmt, {"match": match, "tenant_id": tenant_id, "assistant_id": assistant_id, "limit": limit})
+        # bm25 is lower-is-better; flip it so both databases rank "higher is better".
+        return [Hit(r.id, r.entry_id, r.title, r.content, -float(r.score)) for r in rows]
+    query = func.to_tsquery(cast(literal(ts_config(language)), REGCONFIG), " | ".join(f"{t}:*" for t in clean))
+    rank = func.ts_rank(KnowledgeChunk.search_vector, query).label("score")
+    stmt = (tenant_select(KnowledgeChunk, tenant_id, KnowledgeChunk.id, KnowledgeChunk.entry_id, KnowledgeChunk.title,
+                          KnowledgeChunk.content, rank)
+            .where(KnowledgeChunk.assistant_id == assistant_id, KnowledgeChunk.search_vector.op("@@")(query))
+            .order_by(rank.desc(), KnowledgeChunk.id).limit(limit))
+    return [Hit(r.id, r.entry_id, r.title, r.content, float(r.score)) for r in await session.execute(stmt)]
+
+
+# --- jobs ---------------------------------------------------------------------------------
+
+@dataclass
+class ClaimedJob:
+    id: int
+    tenant_id: uuid.UUID
+    conversation_id: uuid.UUID
+    assistant_id: uuid.UUID
+    turn_message_id: int
+    lease_token: str
+    attempts: int
+
+
+async def arm_job(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
+                  assistant_id: uuid.UUID, message_id: int, run_after: datetime) -> None:
+    """Schedule (or push back) the conversation's one job. Runs inside the ingest transaction,
+    which holds the conversation's row lock, so two messages of one conversation never race here."""
+    values: dict[str, Any] = {
+        "state": "pending", "run_after": run_after, "assistant_id": assistant_id, "attempts": 0,
+        "lease_token": None, "locked_until": None, "last_error": None, "updated_at": utcnow(),
+        "last_inbound_message_id": message_id,
+    }
+    result = await session.execute(
+        update(AiJob).where(AiJob.tenant_id == tenant_id, AiJob.conversation_id == conversation_id,
+                            AiJob.last_inbound_message_id <= message_id)
+        .values(**values).execution_options(synchronize_session=False))
+    if result.rowcount:  # type: ignore[attr-defined]
+        return
+    exists = (await session.execute(tenant_select(AiJob, tenant_id, AiJob.id)
+                                    .where(AiJob.conversation_id == conversation_id))).scalar_one_or_none()
+    if exists is not None:  # the job already covers a newer message (a late, older delivery)
+        return
+    try:
+        async with session.begin_nested():
+            session.add(AiJob(tenant_id=tenant_id, conversation_id=conversation_id, assistant_id=assistant_id,
+                              state="pending", run_after=run_after, last_inbound_message_id=message_id))
+            await session.flush()
+    except IntegrityError:  # created concurrently: push it instead
+        await session.execute(
+            update(AiJob).where(AiJob.tenant_id == tenant_id, AiJob.conversation_id == conversation_id)
+            .values(**values).execution_options(synchronize_session=False))
+
+
+async def claim_jobs(session: AsyncSession, now: datetime, lease: timedelta, limit: int) -> list[ClaimedJob]:
+    """Take due jobs (and jobs whose worker's lease ran out) under a fresh lease. On PostgreSQL
+    concurrent workers skip each other's rows; SQLite has one writer at a time anyway."""
+    due = (select(AiJob.id)
+           .where(((AiJob.state == "pending") & (AiJob.run_after <= now))
+                  | ((AiJob.state == "running") & (AiJob.locked_until < now)))
+           .order_by(AiJob.run_after).limit(limit))
+    if not is_sqlite(session):
+        due = due.with_for_update(skip_locked=True)
+    ids = list((await session.execute(due)).scalars())
+    claimed: list[ClaimedJob] = []
+    for job_id in ids:
+        token = uuid.uuid4().hex
+        row = (await session.execute(
+            update(AiJob).where(AiJob.id == job_id)
+            .values(state="running", lease_token=token, locked_until=now + lease, attempts=AiJob.attempts + 1,
+                    updated_at=now)
+            .returning(AiJob.tenant_id, AiJob.conversation_id, AiJob.assistant_id, AiJob.last_inbound_message_id,
+                       AiJob.attempts)
+            .execution_options(synchronize_session=False))).one()
+        claimed.append(ClaimedJob(job_id, row.tenant_id, row.conversation_id, row.assistant_id,
+                                  row.last_inbound_message_id, token, row.attempts))
+    return claimed
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    stmt = select(func.min(AiJob.run_after)).where(AiJob.state == "pending")
+    value: datetime | None = (await session.execute(stmt)).scalar_one_or_none()
+    return value
+
+
+async def finish_job(session: AsyncSession, job: ClaimedJob) -> bool:
+    """Mark the turn done, unless a newer message re-armed the job meanwhile (lease cleared)."""
+    result = await session.execute(
+        update(AiJob).where(AiJob.id == job.id, AiJob.lease_token == job.lease_token)
+        .values(state="idle", lease_token=None, locked_until=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def retry_job(session: AsyncSession, job: ClaimedJob, run_after: datetime, error: str) -> None:
+    await session.execute(
+        update(AiJob).where(AiJob.id == job.id, AiJob.lease_token == job.lease_token)
+        .values(state="pending", lease_token=None, locked_until=None, run_after=run_after, last_error=error,
+                updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+
+
+async def extend_lease(session: AsyncSession, job: ClaimedJob, until: datetime) -> None:
+    await session.execute(update(AiJob).where(AiJob.id == job.id, AiJob.lease_token == job.lease_token)
+                          .values(locked_until=until).execution_options(synchronize_session=False))
+
+
+# --- traces -------------------------------------------------------------------------------
+
+async def get_trace(session: AsyncSession, tenant_id: uuid.UUID, correlation_id: str) -> AiTrace | None:
+    stmt = tenant_select(AiTrace, tenant_id).where(AiTrace.correlation_id == correlation_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def turn_answered(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
+                        message_id: int) -> bool:
+    stmt = tenant_select(AiTrace, tenant_id, AiTrace.id).where(
+        AiTrace.conversation_id == conversation_id, AiTrace.answered_message_id == message_id)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def traces_of_conversation(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
+                                 limit: int = 20) -> list[AiTrace]:
+    stmt = (tenant_select(AiTrace, tenant_id).where(AiTrace.conversation_id == conversation_id)
+            .order_by(AiTrace.created_at.desc(), AiTrace.id.desc()).limit(limit))
+    return list((await session.execute(stmt)).scalars())
+
+
+# --- summaries and history ----------------------------------------------------------------
+
+async def get_summary(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> ConversationSummary | None:
+    stmt = tenant_select(ConversationSummary, tenant_id).where(ConversationSummary.conversation_id == conversation_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def recent_messages(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID, limit: int,
+                          up_to_id: int | None = None) -> list[Message]:
+    stmt = tenant_select(Message, tenant_id).where(Message.conversation_id == conversation_id)
+    if up_to_id is not None:
+        stmt = stmt.where(Message.id <= up_to_id)
+    stmt = stmt.order_by(Message.id.desc()).limit(limit)
+    return list(reversed((await session.execute(stmt)).scalars().all()))
+
+
+async def message_stats(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> tuple[int, int | None]:
+    stmt = tenant_select(Message, tenant_id, func.count(), func.max(Message.id)).where(
+        Message.conversation_id == conversation_id)
+    count, last_id = (await session.execute(stmt)).one()
+    return int(count), last_id

@@ -1,0 +1,138 @@
+"""The AI worker: claims due turns from the durable job table and runs them.
+
+It runs inside `tertulia serve` (the embedded default, `inline_worker`) and as `tertulia worker`
+processes; any number of them share the table. In-process it is woken right after an inbound
+message commits; otherwise it polls. A worker that dies mid-turn leaves its lease to expire, and
+another worker takes the turn over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select
+
+from tertulia.assistants import repository as repo
+from tertulia.assistants import service
+from tertulia.assistants.models import AiJob
+from tertulia.assistants.orchestrator import EngineConfig, Orchestrator
+from tertulia.kit.crypto import SecretBox
+from tertulia.kit.db import Database, utcnow
+
+log = structlog.get_logger("tertulia.assistants.worker")
+
+
+class AiWorker:
+    def __init__(self, db: Database, secret_box: SecretBox, *, config: EngineConfig | None = None,
+                 concurrency: int = 8, poll_seconds: float = 1.0) -> None:
+        self.db = db
+        self.orchestrator = Orchestrator(db, secret_box, config)
+        self.concurrency = concurrency
+        self.poll_seconds = poll_seconds
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._wake = asyncio.Event()
+        self._running: set[asyncio.Task[str]] = set()
+        self._stopping = False
+
+    @property
+    def config(self) -> EngineConfig:
+        return self.orchestrator.config
+
+    def notify(self, _due_at: datetime | None = None) -> None:
+        self._wake.set()
+
+    async def _next_wake(self) -> datetime | None:
+        """When the next job becomes due (a pending one's debounce, or a running one's lease)."""
+        async with self.db.session(write=False) as session:
+            pending = (await session.execute(
+                select(func.min(AiJob.run_after)).where(AiJob.state == "pending"))).scalar_one_or_none()
+            stale = (await session.execute(
+                select(func.min(AiJob.locked_until)).where(AiJob.state == "running"))).scalar_one_or_none()
+        times = [t for t in (pending, stale) if t is not None]
+        return min(times) if times else None
+
+    async def run_once(self) -> int:
+        """Claim what is due (up to the free slots) and start it; returns how many started."""
+        free = self.concurrency - len(self._running)
+        if free <= 0:
+            return 0
+        async with self.db.session() as session:
+            jobs = await repo.claim_jobs(session, utcnow(), timedelta(seconds=self.config.lease_seconds), free)
+        for job in jobs:
+            task = asyncio.create_task(self.orchestrator.run_job(job), name=f"ai-turn-{job.id}")
+            self._running.add(task)
+            task.add_done_callback(self._done)
+        return len(jobs)
+
+    def _done(self, task: asyncio.Task[str]) -> None:
+        self._running.discard(task)
+        self._wake.set()  # a slot is free
+
+    async def run(self) -> None:
+        service.job_listeners.append(self.notify)
+        log.info("ai_worker_started", action="ai_worker_start", worker=self.name)
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                try:
+                    started = await self.run_once()
+                    if started and len(self._running) < self.concurrency:
+                        continue  # there may be more due right now
+                    due = await self._next_wake()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the database is away: keep trying at the poll interval
+                    log.warning("ai_worker_error", worker=self.name, error=f"{type(exc).__name__}: {exc}")
+                    due = None
+                timeout = self.poll_seconds
+                if due is not None and len(self._running) < self.concurrency:
+                    # Never spin: a job that is due but was not ours to claim is retried shortly.
+                    timeout = min(timeout, max(0.02, (due - utcnow()).total_seconds()))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+        finally:
+            with contextlib.suppress(ValueError):
+                service.job_listeners.remove(self.notify)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+
+@asynccontextmanager
+async def inline_worker(app: Any) -> AsyncIterator[None]:
+    """Lifespan hook: the embedded deployment runs the AI worker inside the web process."""
+    settings = app.state.settings
+    if not settings.inline_worker:
+        yield
+        return
+    worker = AiWorker(app.state.db, app.state.secret_box)
+    app.state.ai_worker = worker
+    task = asyncio.create_task(worker.run(), name="ai-worker")
+    try:
+        yield
+    finally:
+        await worker.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def run_worker_forever(db: Database, secret_box: SecretBox, *, concurrency: int = 8,
+                             poll_seconds: float = 1.0) -> None:
+    worker = AiWorker(db, secret_box, concurrency=concurrency, poll_seconds=poll_seconds)
+    try:
+        await worker.run()
+    finally:
+        await worker.stop()

@@ -1,0 +1,141 @@
+"""Plain-text helpers for retrieval: chunking entries, turning a question into search terms, and
+measuring how much of a question a passage covers. No model, no network: this is what lets the
+offline assistant answer from the knowledge base in the customer's language."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+CHUNK_CHARS = 700
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
+SENTENCE_END = re.compile(r"(?<=[.!?¡¿…])\s+|\n+")
+
+# Words that say nothing about the topic. Questions are short, so one filler word matching a
+# passage must not count as "found something".
+STOPWORDS: dict[str, frozenset[str]] = {
+    "es": frozenset("""
+        a al algo algun alguna alguno algunos ante antes aqui asi aun bien cada como con cual cuales
+        cuando cuanto cuanta cuantos cuantas de del desde donde dos el ella ellas ello ellos en entre
+        era eres es esa ese eso esta estan estar este esto estoy estas estos fue gracias ha haber hace
+        hacen hacer hago han hasta hay he hola la las le les lo los mas me mi mis mucho muy nada ni no
+        nos nosotros o otra otro para pero poco por porque puede pueden puedo pues que quien quiero
+        quisiera saber se sea ser si sin sobre son soy su sus tal tambien te tengo tener tiene tienen
+        toda todo todos tu tus un una uno unos unas usted ustedes vosotros y ya yo buenas buenos dias
+        tardes noches favor necesito quería queria gustaria podria podrian tienes vez veces decir
+        dime digan informacion info ok vale alli ahi cosa cosas
+    """.split()),
+    "en": frozenset("""
+        a about an and any are as at be been but by can could did do does for from get got have hello
+        hi how i if in is it its me my need no not of on or our please so some tell than thanks that
+        the their them then there these they this to too us want was we what when where which who why
+        will with would you your hey know info information
+    """.split()),
+}
+
+ALL_STOPWORDS = STOPWORDS["es"] | STOPWORDS["en"]
+GREETINGS = frozenset("hola buenas buenos dias tardes noches saludos hello hi hey good morning afternoon evening".split())
+HUMAN_WORDS = {
+    "es": ("persona", "humano", "humana", "agente", "asesor", "asesora", "operador", "operadora", "encargado"),
+    "en": ("human", "person", "agent", "representative", "operator", "someone"),
+}
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics: "Envíos" and "envios" are the same word to a customer."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(fold(text))
+
+
+def stem(word: str) -> str:
+    """A deliberately crude stem (plural and a few verb endings) used as a prefix: enough for
+    "envíos" to meet "envío" and "horarios" to meet "horario" in both languages."""
+    for suffix in ("ciones", "siones", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def search_terms(text: str, language: str = "es") -> list[str]:
+    """The distinct topical words of a question, stemmed, in order of appearance."""
+    # Customers do not always write in the assistant's language: drop filler words of both.
+    stop = STOPWORDS.get(language[:2], frozenset()) | ALL_STOPWORDS
+    seen: list[str] = []
+    for w in words(text):
+        if len(w) < 3 or w in stop:
+            continue
+        s = stem(w)
+        if s not in seen:
+            seen.append(s)
+    return seen[:16]
+
+
+def covered_terms(terms: list[str], text: str) -> list[str]:
+    """Which of the terms occur in the text (as a word prefix, accents ignored)."""
+    present = words(text)
+    return [t for t in terms if any(w.startswith(t) for w in present)]
+
+
+def is_greeting_only(text: str, language: str = "es") -> bool:
+    ws = words(text)
+    return bool(ws) and any(w in GREETINGS for w in ws) and not search_terms(text, language)
+
+
+def asks_for_human(text: str, language: str = "es") -> bool:
+    ws = set(words(text))
+    candidates = HUMAN_WORDS.get(language[:2], ()) + HUMAN_WORDS["es"] + HUMAN_WORDS["en"]
+    return any(w in ws for w in candidates) and len(ws) <= 14
+
+
+def chunk_text(text: str, limit: int = CHUNK_CHARS) -> list[str]:
+    """Split an entry into passages of at most ~`limit` characters, on paragraph and then sentence
+    boundaries, so that a quoted passage reads as whole sentences."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    pieces: list[str] = []
+    for para in paragraphs:
+        if len(para) <= limit:
+            pieces.append(para)
+            continue
+        current = ""
+        for sentence in (s.strip() for s in SENTENCE_END.split(para) if s.strip()):
+            while len(sentence) > limit:  # a run-on "sentence": cut at a space
+                cut = sentence.rfind(" ", 0, limit)
+                cut = cut if cut > limit // 2 else limit
+                if current:
+                    pieces.append(current)
+                    current = ""
+                pieces.append(sentence[:cut].strip())
+                sentence = sentence[cut:].strip()
+            if current and len(current) + 1 + len(sentence) > limit:
+                pieces.append(current)
+                current = sentence
+            else:
+                current = f"{current} {sentence}".strip()
+        if current:
+            pieces.append(current)
+    chunks: list[str] = []
+    for piece in pieces:  # merge short neighbours so one passage carries enough context
+        if chunks and len(chunks[-1]) + 2 + len(piece) <= limit:
+            chunks[-1] = f"{chunks[-1]}\n\n{piece}"
+        else:
+            chunks.append(piece)
+    return chunks or ([text.strip()] if text.strip() else [])
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
+
+
+def best_sentences(terms: list[str], text: str, limit: int = 3, max_chars: int = 600) -> str:
+    """The passage's sentences that answer the question best, in their original order."""
+    parts = sentences(text)
+    if len(text) <= max_chars or not parts:
+        return text.strip()
+    scored = sorted(range(len(parts)), key=lambda i: (-len(covered_terms(terms, parts[i])), i))
+    keep = sorted(i for i in scored[:limit] if covered_terms(terms, parts[i])) or [0]
+    out = " ".join(parts[i] for i in keep)
+    return out if len(out) <= max_chars else out[: max_chars - 1].rsplit(" ", 1)[0] + "…"
