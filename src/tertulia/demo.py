@@ -1,0 +1,246 @@
+"""The demo tenant (`tertulia demo`): Café Aurora and its assistant Nora, with ~40 conversations.
+
+Loading is one transaction that writes rows directly, in bulk, shaped exactly as the live paths
+(`ingest_inbound`, `add_outbound_message`, `send_human_message`) would have left them: the same
+authors, statuses, delivery rows and denormalised conversation counters. It records no tenant
+events, since nothing happened live; a panel that connects afterwards reads the inbox from the API.
+
+It is idempotent: when the `demo` tenant exists, nothing is written to the database and only missing
+attachment files are regenerated (they live in the data directory, which may have been wiped).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tertulia import demo_content as content
+from tertulia.channels.models import Channel
+from tertulia.channels.service import create_channel
+from tertulia.config import Settings
+from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
+from tertulia.conversations.media import content_type_of, media_root, media_url
+from tertulia.conversations.models import Conversation, Message
+from tertulia.conversations.service import preview_of
+from tertulia.delivery.models import OutboundDelivery
+from tertulia.demo_media import cake_png, latte_png, pdf_bytes, receipt_png, voice_note_wav, write_if_changed
+from tertulia.demo_video import coffee_webm
+from tertulia.kit.crypto import SecretBox
+from tertulia.kit.db import utcnow
+from tertulia.tenancy import repository as tenancy_repo
+from tertulia.tenancy.models import User
+from tertulia.tenancy.service import add_member, create_tenant, create_user
+
+DEMO_SLUG = "demo"
+DEMO_EMAIL = "ana@cafe-aurora.example"
+DEMO_PASSWORD = "nora-demo-2026"  # also the agent's (diego@cafe-aurora.example): a demo, not a secret
+
+# Conversations whose last message is more recent than this still show their unread messages;
+# older ones have been read by the team.
+UNREAD_WINDOW = timedelta(hours=12)
+
+
+def _generate(spec: dict[str, Any]) -> bytes:
+    kind = spec["kind"]
+    if kind == "latte":
+        return latte_png()
+    if kind == "latte_dark":
+        return latte_png(coffee=(74, 44, 26), table=(120, 84, 60))
+    if kind == "cake":
+        return cake_png()
+    if kind == "receipt":
+        return receipt_png()
+    if kind == "voice":
+        return voice_note_wav(spec["seconds"], pitch=spec["pitch"], seed=len(spec["filename"]))
+    if kind == "video":
+        return coffee_webm()
+    if kind == "pdf":
+        title, lines = content.PDF_DOCUMENTS[spec["doc"]]
+        return pdf_bytes(title, lines)
+    raise ValueError(f"unknown demo media kind {kind!r}")
+
+
+def write_media_files(data_dir: Path, tenant_id: uuid.UUID, *, only_missing: bool = False) -> dict[str, dict[str, Any]]:
+    """Generate the demo's attachment files under the tenant's media folder; returns, per media key,
+    the attachment as messages carry it (for the files it wrote)."""
+    root = media_root(data_dir, tenant_id)
+    attachments: dict[str, dict[str, Any]] = {}
+    for key, spec in content.MEDIA.items():
+        path = root / spec["filename"]
+        if only_missing and path.is_file():
+            continue
+        data = _generate(spec)
+        write_if_changed(path, data)
+        attachments[key] = {"type": spec["type"], "url": media_url(tenant_id, spec["filename"]),
+                            "filename": spec["filename"], "mime_type": content_type_of(path), "size": len(data)}
+    return attachments
+
+
+def _provider_id(source: str, seed: str) -> str | None:
+    """Message ids in each platform's own shape (stable per message, unique per channel)."""
+    digest = hashlib.sha256(seed.encode()).hexdigest()
+    if source == "whatsapp":
+        return "wamid.HBgN" + digest[:40].upper()
+    if source in ("instagram", "facebook"):
+        return "m_" + digest[:43]
+    if source == "api":
+        return "tienda-" + digest[:16]
+    return None  # the web widget's messages are ours; there is no provider id
+
+
+@dataclass
+class _Loaded:
+    channels: dict[str, Channel]
+    tags: dict[str, Tag]
+    users: dict[str, User]
+    media: dict[str, dict[str, Any]]
+    contacts: dict[str, Contact] = field(default_factory=dict)
+
+
+async def _user(session: AsyncSession, email: str, name: str) -> User:
+    user = await tenancy_repo.get_user_by_email(session, email)
+    return user if user is not None else await create_user(session, email, DEMO_PASSWORD, name)
+
+
+async def load_demo(session: AsyncSession, settings: Settings) -> bool:
+    """Create the demo tenant; False (and only missing files regenerated) when it already exists."""
+    existing = await tenancy_repo.get_tenant_by_slug(session, DEMO_SLUG)
+    if existing is not None:
+        write_media_files(settings.data_dir, existing.id, only_missing=True)
+        return False
+
+    now = utcnow()
+    tenant = await create_tenant(session, DEMO_SLUG, content.BUSINESS_NAME)
+    owner = await _user(session, DEMO_EMAIL, content.OWNER_NAME)
+    agent = await _user(session, content.AGENT_EMAIL, content.AGENT_NAME)
+    await add_member(session, tenant, owner, "owner")
+    await add_member(session, tenant, agent, "agent")
+
+    box = SecretBox(settings.resolved_secret_key())
+    channels: dict[str, Channel] = {}
+    for source, (kind, name, origin) in content.CHANNELS.items():
+        channels[source], _ = await create_channel(session, box, tenant.id, kind, name, origin)
+
+    tags = {name: Tag(id=uuid.uuid4(), tenant_id=tenant.id, name=name, name_key=name.casefold(), color=color,
+                      created_at=now - timedelta(days=30))
+            for name, color in content.TAGS.items()}
+    session.add_all(tags.values())
+
+    loaded = _Loaded(channels=channels, tags=tags, users={"owner": owner, "agent": agent},
+                     media=write_media_files(settings.data_dir, tenant.id))
+    plans = [_plan(loaded, tenant.id, script, index, now) for index, script in enumerate(content.SCRIPTS)]
+
+    session.add_all(loaded.contacts.values())
+    await session.flush()
+    session.add_all([p.identity for p in plans])
+    session.add_all([link for p in plans for link in p.tag_links])
+    session.add_all([p.conversation for p in plans])
+    await session.flush()
+    # Inserted in time order, so message ids grow with time as they do live.
+    messages = sorted((m for p in plans for m in p.messages), key=lambda m: m.created_at)
+    session.add_all(messages)
+    await session.flush()
+    deliveries = []
+    for plan in plans:
+        inbound = [m for m in plan.messages if m.direction == "inbound"]
+        plan.conversation.last_inbound_message_id = inbound[-1].id if inbound else None
+        for msg in plan.messages:
+            if msg.direction == "outbound":
+                failed = msg.status == "failed"
+                deliveries.append(OutboundDelivery(
+                    tenant_id=tenant.id, message_id=msg.id, channel_id=msg.channel_id,
+                    state="failed" if failed else "done", attempts=1, next_attempt_at=msg.created_at,
+                    last_error=msg.error, created_at=msg.created_at, updated_at=msg.updated_at))
+    session.add_all(deliveries)
+    await session.flush()
+    return True
+
+
+@dataclass
+class _Plan:
+    conversation: Conversation
+    identity: ContactIdentity
+    messages: list[Message]
+    tag_links: list[ContactTag]
+
+
+def _plan(loaded: _Loaded, tenant_id: uuid.UUID, script: content.Script, index: int, now: datetime) -> _Plan:
+    channel = loaded.channels[script.channel]
+    source = channel.source
+    # Turn times, counted back from the last message.
+    times: list[datetime] = [now - timedelta(minutes=script.ago)]
+    for turn in reversed(script.turns[1:]):
+        times.append(times[-1] - timedelta(seconds=turn.gap))
+    times.reverse()
+
+    key = script.contact_key or f"contact-{index}"
+    contact = loaded.contacts.get(key)
+    if contact is None:
+        contact = Contact(id=uuid.uuid4(), tenant_id=tenant_id, display_name=script.name, phone=script.phone,
+                          notes=script.notes, custom_attributes=dict(script.attributes), created_at=times[0],
+                          updated_at=times[0])
+        loaded.contacts[key] = contact
+    contact.created_at = min(contact.created_at, times[0])
+    inbound_times = [t for t, turn in zip(times, script.turns, strict=True) if turn.who == "c"]
+    if inbound_times:
+        seen = inbound_times[-1]
+        if script.online:  # still on the chat a moment ago
+            seen = max(seen, now - timedelta(seconds=40 + 50 * (index % 4)))
+        contact.last_seen_at = max(contact.last_seen_at or seen, seen)
+
+    conv = Conversation(
+        id=uuid.uuid4(), tenant_id=tenant_id, contact_id=contact.id, channel_id=channel.id, channel_source=source,
+        status=script.status, created_at=times[0], updated_at=times[-1],
+    )
+    messages: list[Message] = []
+    for n, (turn, at) in enumerate(zip(script.turns, times, strict=True)):
+        attachments = [dict(loaded.media[turn.media])] if turn.media else []
+        seed = f"{tenant_id}:{index}:{n}"
+        if turn.who == "c":
+            messages.append(Message(
+                tenant_id=tenant_id, conversation_id=conv.id, channel_id=channel.id, direction="inbound",
+                author="contact", content=turn.text, attachments=attachments, status="received",
+                provider_message_id=_provider_id(source, seed) or f"web-{uuid.uuid4().hex}",
+                created_at=at, updated_at=at))
+            continue
+        later_reply = any(t.who == "c" for t in script.turns[n + 1:])
+        status = turn.status or ("read" if later_reply else "sent" if now - at < timedelta(minutes=1)
+                                 else "delivered")
+        human = turn.who in ("owner", "agent")
+        messages.append(Message(
+            tenant_id=tenant_id, conversation_id=conv.id, channel_id=channel.id, direction="outbound",
+            author="human" if human else "ai", author_user_id=loaded.users[turn.who].id if human else None,
+            content=turn.text, attachments=attachments, status=status, error=turn.error,
+            provider_message_id=None if status == "failed" else _provider_id(source, seed),
+            correlation_id=None if human else str(uuid.uuid4()), created_at=at, updated_at=at))
+
+    # The counters, as the live paths keep them.
+    last = messages[-1]
+    conv.last_message_at = last.created_at
+    conv.last_message_preview = preview_of(last.content, last.attachments)
+    conv.last_inbound_at = inbound_times[-1] if inbound_times else None
+    wrote = [n for n, t in enumerate(script.turns) if t.who in ("owner", "agent")]
+    conv.ai_state = "human_override" if (script.locked if script.locked is not None else bool(wrote)) \
+        else "ai_active"
+    if script.unread is not None:
+        conv.unread_count = script.unread
+    elif now - times[-1] <= UNREAD_WINDOW:
+        # Every inbound message counts until a human answers (a human send marks the chat read).
+        after = wrote[-1] + 1 if wrote else 0
+        conv.unread_count = sum(1 for t in script.turns[after:] if t.who == "c")
+    else:
+        conv.unread_count = 0
+
+    identity = ContactIdentity(tenant_id=tenant_id, contact_id=contact.id, channel_id=channel.id,
+                               external_id=script.external_id, created_at=times[0])
+    # The first tag listed is the most recently applied (the contact's "active" tag in the list).
+    links = [ContactTag(tenant_id=tenant_id, contact_id=contact.id, tag_id=loaded.tags[name].id,
+                        applied_at=min(now, times[0] + timedelta(minutes=5 * (len(script.tags) - i))))
+             for i, name in enumerate(script.tags)]
+    return _Plan(conversation=conv, identity=identity, messages=messages, tag_links=links)
