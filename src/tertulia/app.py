@@ -15,6 +15,8 @@ from sqlalchemy import text
 
 from tertulia.assistants.endpoints import mcp_router as mcp_invoke_router
 from tertulia.assistants.endpoints import router as assistants_router
+from tertulia.assistants.mcp import mcp_lifespan
+from tertulia.assistants.mcp_endpoints import router as mcp_servers_router
 from tertulia.assistants.tasks import inline_worker as ai_inline_worker
 from tertulia.channels.endpoints import inbound as inbound_router
 from tertulia.channels.endpoints import router as channels_router
@@ -38,8 +40,8 @@ WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 # place that shows what the process serves).
 ROUTERS: list[Any] = [auth_router, members_router, inbox_router, contacts_router, channels_router,
                       inbound_router, events_router, media_router,
-                      assistants_router, mcp_invoke_router]
-LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = [ai_inline_worker]
+                      assistants_router, mcp_invoke_router, mcp_servers_router]
+LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = [mcp_lifespan, ai_inline_worker]
 
 DESCRIPTION = """Tertulia's API: the inbox of seed 001 (`/admin/...`), login for the panel
 (`/api/auth/...`), the generic inbound channel (`/api/v1/inbound/...`).
