@@ -24,12 +24,14 @@ from tertulia.config import Settings, get_settings
 from tertulia.contacts.endpoints import router as contacts_router
 from tertulia.conversations.endpoints import router as inbox_router
 from tertulia.conversations.media import router as media_router
-from tertulia.kit.bus import InProcessBus, set_bus
+from tertulia.kit.bus import create_bus, set_bus
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database
 from tertulia.kit.errors import error_body, install_error_handlers
 from tertulia.kit.ratelimit import RateLimiter
 from tertulia.realtime.endpoints import router as events_router
+from tertulia.realtime.gateway import realtime_lifespan
+from tertulia.realtime.gateway import router as events_socket_router
 from tertulia.tenancy.endpoints import admin as members_router
 from tertulia.tenancy.endpoints import router as auth_router
 
@@ -39,9 +41,9 @@ WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 # Other domains add their routers and start-up work here (kept as lists so app.py stays the one
 # place that shows what the process serves).
 ROUTERS: list[Any] = [auth_router, members_router, inbox_router, contacts_router, channels_router,
-                      inbound_router, events_router, media_router,
+                      inbound_router, events_router, media_router, events_socket_router,
                       assistants_router, mcp_invoke_router, mcp_servers_router]
-LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = [mcp_lifespan, ai_inline_worker]
+LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = [realtime_lifespan, mcp_lifespan, ai_inline_worker]
 
 DESCRIPTION = """Tertulia's API: the inbox of seed 001 (`/admin/...`), login for the panel
 (`/api/auth/...`), the generic inbound channel (`/api/v1/inbound/...`).
@@ -60,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
         app.state.secret_box = SecretBox(settings.resolved_secret_key())
         app.state.rate_limiter = RateLimiter(settings.redis_url)
-        bus = InProcessBus()
+        bus = create_bus(settings)
         set_bus(bus)
         app.state.bus = bus
         await bus.start()
