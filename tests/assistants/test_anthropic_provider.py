@@ -45,6 +45,13 @@ class Collector:
     def text(self) -> list[str]:
         return [d.text for d in self.deltas if d.text]
 
+    async def wait_for_text(self, n: int, within: float = 5.0) -> None:
+        """The server sends before the client reads: wait (with a deadline) for n text deltas."""
+        deadline = time.monotonic() + within
+        while len(self.text) < n:
+            assert time.monotonic() < deadline, f"only {len(self.text)} text deltas arrived"
+            await asyncio.sleep(0.005)
+
 
 async def test_streams_text_and_thinking_with_usage_and_a_separate_system_prompt(
         fake_anthropic: FakeAnthropicServer) -> None:
@@ -164,6 +171,7 @@ async def test_a_held_stream_continues_when_released(fake_anthropic: FakeAnthrop
     seen = Collector()
     task = asyncio.create_task(provider(fake_anthropic).complete(request(), seen))
     await gate.wait_reached()
-    assert seen.text == ["Uno "]
+    await seen.wait_for_text(1)
+    assert seen.text == ["Uno "]  # and nothing more while the server holds the rest
     gate.release()
     assert (await asyncio.wait_for(task, 5)).text == "Uno dos tres."

@@ -46,6 +46,13 @@ class Collector:
     def text(self) -> list[str]:
         return [d.text for d in self.deltas if d.text]
 
+    async def wait_for_text(self, n: int, within: float = 5.0) -> None:
+        """The server sends before the client reads: wait (with a deadline) for n text deltas."""
+        deadline = time.monotonic() + within
+        while len(self.text) < n:
+            assert time.monotonic() < deadline, f"only {len(self.text)} text deltas arrived"
+            await asyncio.sleep(0.005)
+
 
 async def test_streams_text_in_order_with_usage_and_sends_what_it_was_given(fake_openai: FakeOpenAIServer) -> None:
     fake_openai.api_key = "sk-test"
@@ -221,7 +228,8 @@ async def test_a_held_stream_continues_when_released(fake_openai: FakeOpenAIServ
     seen = Collector()
     task = asyncio.create_task(provider(fake_openai).complete(request(), seen))
     await gate.wait_reached()
-    assert seen.text == ["Uno ", "dos "]
+    await seen.wait_for_text(2)
+    assert seen.text == ["Uno ", "dos "]  # and nothing more while the server holds the rest
     gate.release()
     result = await asyncio.wait_for(task, 5)
     assert result.text == "Uno dos tres."
