@@ -21,6 +21,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia import demo_content as content
+from tertulia.assistants.demo import ensure_demo_assistant
+from tertulia.assistants.models import AiTrace, Assistant
+from tertulia.assistants.orchestrator import Orchestrator, history_messages, message_dict
+from tertulia.assistants.providers.base import ChatMessage
+from tertulia.assistants.tools import BUILTIN_TOOLS, HANDOFF_TOOL, SEARCH_TOOL
 from tertulia.channels.models import Channel
 from tertulia.channels.service import create_channel
 from tertulia.config import Settings
@@ -41,9 +46,9 @@ DEMO_SLUG = "demo"
 DEMO_EMAIL = "ana@cafe-aurora.example"
 DEMO_PASSWORD = "nora-demo-2026"  # also the agent's (diego@cafe-aurora.example): a demo, not a secret
 
-# Conversations whose last message is more recent than this still show their unread messages;
-# older ones have been read by the team.
-UNREAD_WINDOW = timedelta(hours=12)
+# The story: the team last went through the inbox this long before the demo was loaded, so what
+# customers wrote since then is unread (unless a human answered it, which marks a chat read).
+LAST_READ = timedelta(minutes=90)
 
 
 def _generate(spec: dict[str, Any]) -> bytes:
@@ -158,12 +163,43 @@ async def load_demo(session: AsyncSession, settings: Settings) -> bool:
                     state="failed" if failed else "done", attempts=1, next_attempt_at=msg.created_at,
                     last_error=msg.error, created_at=msg.created_at, updated_at=msg.updated_at))
     session.add_all(deliveries)
+    # Nora (offline, with her knowledge of the café) answers on every channel; each of her replies
+    # in the history gets the trace a live run leaves, so "why did the AI say this?" works too.
+    nora = await ensure_demo_assistant(session, tenant.id)
+    session.add_all([_trace(nora, plan, msg) for plan in plans for msg in plan.messages if msg.author == "ai"])
     await session.flush()
     return True
 
 
+def _trace(nora: Assistant, plan: _Plan, reply: Message) -> AiTrace:
+    """The trace a live offline run would have left behind this reply (`GET /admin/logs/ai/{id}`)."""
+    before = [m for m in plan.messages if m.created_at < reply.created_at]
+    turn = next((m for m in reversed(before) if m.author == "contact"), None)
+    # Only the first reply after a customer message answers that turn (the live engine's rule).
+    answered = turn is not None and not any(m.author == "ai" and m.created_at > turn.created_at for m in before)
+    contact = plan.contact
+    contact_line = f"Customer: {contact.display_name}" + (f" ({contact.phone})" if contact.phone else "")
+    tools = [BUILTIN_TOOLS[SEARCH_TOOL].spec, BUILTIN_TOOLS[HANDOFF_TOOL].spec]
+    system = Orchestrator._system_prompt(nora, contact_line, "", tools)
+    inputs = [message_dict(m) for m in (ChatMessage(role="system", content=system), *history_messages(before))]
+    tokens_in = sum(len(str(m["content"]).split()) for m in inputs)
+    tokens_out = len(reply.content.split())
+    latency = 900.0 + 37.0 * tokens_out
+    return AiTrace(
+        tenant_id=reply.tenant_id, correlation_id=reply.correlation_id, conversation_id=reply.conversation_id,
+        assistant_id=nora.id, turn_message_id=turn.id if turn else None,
+        answered_message_id=turn.id if turn and answered else None, reply_message_id=reply.id,
+        provider="offline", model="offline", input_messages=inputs, sources=[],
+        steps=[{"type": "model", "round": 1, "text": reply.content, "reasoning": None, "tool_calls": [],
+                "tokens_in": tokens_in, "tokens_out": tokens_out, "finish_reason": "stop", "duration_ms": latency}],
+        output=reply.content, tokens_in=tokens_in, tokens_out=tokens_out, ttft_ms=latency / 3, latency_ms=latency,
+        outcome="sent", error=None, created_at=reply.created_at,
+    )
+
+
 @dataclass
 class _Plan:
+    contact: Contact
     conversation: Conversation
     identity: ContactIdentity
     messages: list[Message]
@@ -230,12 +266,10 @@ def _plan(loaded: _Loaded, tenant_id: uuid.UUID, script: content.Script, index: 
         else "ai_active"
     if script.unread is not None:
         conv.unread_count = script.unread
-    elif now - times[-1] <= UNREAD_WINDOW:
-        # Every inbound message counts until a human answers (a human send marks the chat read).
-        after = wrote[-1] + 1 if wrote else 0
-        conv.unread_count = sum(1 for t in script.turns[after:] if t.who == "c")
     else:
-        conv.unread_count = 0
+        after = wrote[-1] + 1 if wrote else 0
+        conv.unread_count = sum(1 for t, at in zip(script.turns[after:], times[after:], strict=True)
+                                if t.who == "c" and at > now - LAST_READ)
 
     identity = ContactIdentity(tenant_id=tenant_id, contact_id=contact.id, channel_id=channel.id,
                                external_id=script.external_id, created_at=times[0])
@@ -243,4 +277,4 @@ def _plan(loaded: _Loaded, tenant_id: uuid.UUID, script: content.Script, index: 
     links = [ContactTag(tenant_id=tenant_id, contact_id=contact.id, tag_id=loaded.tags[name].id,
                         applied_at=min(now, times[0] + timedelta(minutes=5 * (len(script.tags) - i))))
              for i, name in enumerate(script.tags)]
-    return _Plan(conversation=conv, identity=identity, messages=messages, tag_links=links)
+    return _Plan(contact=contact, conversation=conv, identity=identity, messages=messages, tag_links=links)

@@ -160,14 +160,9 @@ async def get_ai_log(correlation_id: CorrelationId, principal: CurrentPrincipal,
     return trace_out(trace)
 
 
-async def _summary(request: Request, principal: Any, conversation_id: uuid.UUID, *, force: bool) -> SummaryOut:
-    database: Database = request.app.state.db
-    async with database.session() as session:
-        conv = await conversations.require_conversation(session, principal.tenant_id, conversation_id)
-        row = await refresh_summary(session, conv, force=force)
-        out = SummaryOut(summary=row.summary, generated_at=row.generated_at, message_count=row.message_count,
-                         handoff_brief=row.handoff_brief)
-    return out
+def summary_out(row: Any) -> SummaryOut:
+    return SummaryOut(summary=row.summary, generated_at=row.generated_at, message_count=row.message_count,
+                      handoff_brief=row.handoff_brief)
 
 
 @router.get("/chats/{conversation_id}/summary", response_model=SummaryOut)
@@ -178,16 +173,22 @@ async def get_chat_summary(conversation_id: uuid.UUID, principal: CurrentPrincip
     if await summary_is_fresh(db, principal.tenant_id, conversation_id):
         row = await repo.get_summary(db, principal.tenant_id, conversation_id)
         assert row is not None
-        return SummaryOut(summary=row.summary, generated_at=row.generated_at, message_count=row.message_count,
-                          handoff_brief=row.handoff_brief)
-    # Stale: write it in a transaction of its own (this request's session is read-only).
-    return await _summary(request, principal, conversation_id, force=False)
+        return summary_out(row)
+    # Stale: regenerate it in a write transaction of its own (a GET's session only reads; on
+    # SQLite it holds no write lock, so this cannot wait on ourselves).
+    await db.rollback()
+    database: Database = request.app.state.db
+    async with database.session() as session:
+        conv = await conversations.require_conversation(session, principal.tenant_id, conversation_id)
+        return summary_out(await refresh_summary(session, conv, force=False))
 
 
 @router.post("/chats/{conversation_id}/summary", response_model=SummaryOut)
 async def regenerate_chat_summary(conversation_id: uuid.UUID, principal: CurrentPrincipal,
-                                  request: Request) -> SummaryOut:
-    return await _summary(request, principal, conversation_id, force=True)
+                                  db: DbSession) -> SummaryOut:
+    """Regenerate the summary now."""
+    conv = await conversations.require_conversation(db, principal.tenant_id, conversation_id)
+    return summary_out(await refresh_summary(db, conv, force=True))
 
 
 # --- manual tool invocation (seed 002) ----------------------------------------------------
@@ -209,7 +210,7 @@ TOOL_ERROR_STATUS = {"unknown_tool": (404, "unknown_tool"), "invalid_arguments":
 
 
 @mcp_router.post("/mcp/invoke")
-async def invoke_tool(body: InvokeBody, principal: CurrentPrincipal, request: Request) -> Any:
+async def invoke_tool(body: InvokeBody, principal: CurrentPrincipal, db: DbSession) -> Any:
     """Run one tool for the caller's tenant (built-in, registered, or `mcp__<server>__<tool>`) and
     return the events it produced, ending with `assistant_done` carrying `metadata.result`.
     Conversation tools (`add_tag`, `remove_tag`, `update_contact`, `handoff_to_human`) need a
@@ -217,35 +218,33 @@ async def invoke_tool(body: InvokeBody, principal: CurrentPrincipal, request: Re
     args = dict(body.args)
     conversation_id = _uuid_arg(args, "conversation_id", body.conversation_id)
     assistant_id = _uuid_arg(args, "assistant_id", body.assistant_id)
-    database: Database = request.app.state.db
     events: list[dict[str, Any]] = [{"type": "tool_call", "metadata": {"tool": body.tool, "args": args}}]
+    ctx = ToolContext(tenant_id=principal.tenant_id, assistant_id=assistant_id)
+    if conversation_id is not None:
+        conv = await conversations.require_conversation(db, principal.tenant_id, conversation_id)
+        ctx.conversation_id, ctx.contact_id = conv.id, conv.contact_id
+        if ctx.assistant_id is None:
+            linked = await repo.assistant_for_channel(db, principal.tenant_id, conv.channel_id)
+            ctx.assistant_id = linked.id if linked is not None else None
+    if ctx.assistant_id is None and body.tool == "search_knowledge":
+        assistants = await repo.list_assistants(db, principal.tenant_id)
+        ctx.assistant_id = assistants[0].id if len(assistants) == 1 else None
     try:
-        async with database.session() as session:
-            ctx = ToolContext(tenant_id=principal.tenant_id, assistant_id=assistant_id)
-            if conversation_id is not None:
-                conv = await conversations.require_conversation(session, principal.tenant_id, conversation_id)
-                ctx.conversation_id, ctx.contact_id = conv.id, conv.contact_id
-                if ctx.assistant_id is None:
-                    linked = await repo.assistant_for_channel(session, principal.tenant_id, conv.channel_id)
-                    ctx.assistant_id = linked.id if linked is not None else None
-            if ctx.assistant_id is None and body.tool == "search_knowledge":
-                assistants = await repo.list_assistants(session, principal.tenant_id)
-                ctx.assistant_id = assistants[0].id if len(assistants) == 1 else None
-            result = await run_tool(session, ctx, body.tool, args)
-            produced = [{"type": t, "data": d} for _, t, d in session.info.get("pending_events", [])]
+        result = await run_tool(db, ctx, body.tool, args)
     except ToolError as exc:
         status, code = TOOL_ERROR_STATUS.get(exc.kind, (400, "tool_error"))
         raise TertuliaError(exc.message, code=code, status_code=status) from exc
     except TertuliaError:
         raise
     except Exception as exc:
+        await db.rollback()  # nothing half-done by the failed tool is kept
         log.exception("mcp_tool_call_failed", action="mcp_tool_call", tool=body.tool,
                       tenant_id=str(principal.tenant_id))
         return JSONResponse(error_body("tool_failed", f"the tool '{body.tool}' failed unexpectedly: "
                                        f"{type(exc).__name__}: {exc}"), status_code=500)
+    # The tenant events the tool recorded; they are written and published when this request commits.
+    events.extend({"type": t, "data": d} for _, t, d in db.info.get("pending_events", []))
     log.info("mcp_tool_call", action="mcp_tool_call", tool=body.tool, tenant_id=str(principal.tenant_id))
-    events.extend(produced)
     events.append({"type": "assistant_done", "content": result_text(result),
                    "metadata": {"tool": body.tool, "result": result}})
     return events
-
