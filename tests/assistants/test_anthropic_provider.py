@@ -175,3 +175,23 @@ async def test_a_held_stream_continues_when_released(fake_anthropic: FakeAnthrop
     assert seen.text == ["Uno "]  # and nothing more while the server holds the rest
     gate.release()
     assert (await asyncio.wait_for(task, 5)).text == "Uno dos tres."
+
+
+async def test_a_history_opening_with_the_assistant_is_accepted(fake_anthropic: FakeAnthropicServer) -> None:
+    fake_anthropic.reply("Claro.")
+    history = [ChatMessage("system", "Eres Nora."), ChatMessage("assistant", "¡Hola! Soy Nora."),
+               ChatMessage("user", "¿Abrís el domingo?")]
+    assert (await provider(fake_anthropic).complete(request(*history))).text == "Claro."
+    sent = fake_anthropic.last_request.json["messages"]
+    assert sent[0]["role"] == "user" and sent[1] == {"role": "assistant",
+                                                     "content": [{"type": "text", "text": "¡Hola! Soy Nora."}]}
+
+
+async def test_a_malformed_history_is_a_clear_non_retryable_error(fake_anthropic: FakeAnthropicServer) -> None:
+    fake_anthropic.reply("nunca")
+    history = [ChatMessage("user", "Hola"),
+               ChatMessage("assistant", "", tool_calls=[ToolCall("toolu_1", "add_tag", {"tag": "vip"})])]
+    with pytest.raises(ProviderError) as caught:
+        await provider(fake_anthropic).complete(request(*history))
+    assert caught.value.code == "provider_bad_request" and not caught.value.retryable
+    assert "toolu_1" in caught.value.message and len(fake_anthropic.requests) == 1

@@ -251,3 +251,12 @@ async def test_an_unreachable_server_is_a_retryable_connection_failure() -> None
         await p.complete(request())
     assert caught.value.retryable and caught.value.code == "provider_unavailable"
     assert "could not reach" in caught.value.message
+
+
+async def test_a_tool_result_without_its_call_is_a_clear_non_retryable_error(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.reply("nunca")
+    history = [ChatMessage("user", "Hola"), ChatMessage("tool", "{}", tool_call_id="call_x", name="add_tag")]
+    with pytest.raises(ProviderError) as caught:
+        await provider(fake_openai).complete(request(*history))
+    assert caught.value.code == "provider_bad_request" and not caught.value.retryable
+    assert "role 'tool' must be a response" in caught.value.message and len(fake_openai.requests) == 1

@@ -62,6 +62,31 @@ def error_body(status: int, message: str) -> dict[str, Any]:
             "request_id": f"req_{uuid.uuid4().hex[:24]}"}
 
 
+def _check_messages(body: dict[str, Any]) -> str:
+    messages = body.get("messages") or []
+    if not messages:
+        return "messages: at least one message is required"
+    if messages[0].get("role") != "user":
+        return 'messages: first message must use the "user" role'
+    if "max_tokens" not in body:
+        return "max_tokens: Field required"
+    pending: set[str] = set()
+    for i, m in enumerate(messages):
+        content = m.get("content")
+        blocks = content if isinstance(content, list) else [{"type": "text", "text": content}]
+        for block in blocks:
+            if block.get("type") == "text" and not block.get("text"):
+                return f"messages.{i}: text content blocks must be non-empty"
+        results = {b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"}
+        if pending and results != pending:
+            return (f"messages.{i}: `tool_use` ids were found without `tool_result` blocks immediately after: "
+                    f"{', '.join(sorted(pending - results))}")
+        pending = {b["id"] for b in blocks if b.get("type") == "tool_use"} if m.get("role") == "assistant" else set()
+    if pending:
+        return f"`tool_use` ids were found without `tool_result` blocks: {', '.join(sorted(pending))}"
+    return ""
+
+
 def _sent_key(request: Request) -> str | None:
     # SDK 2.x sends `Authorization: Bearer`; the API also takes `x-api-key`, preferring it.
     if request.headers.get("x-api-key"):
@@ -99,6 +124,9 @@ class FakeAnthropicServer(FakeVendorServer):
         if isinstance(script, Failing):
             return await self.answer_failure(request, script, error_body)
         body = rec.json
+        problem = _check_messages(body)
+        if problem:  # what the real API refuses, so a malformed history fails the test visibly
+            return JSONResponse(error_body(400, problem), status_code=400)
         model = script.model or str(body.get("model", "claude-fake"))
         if not body.get("stream"):
             return JSONResponse(_message(script, model))

@@ -108,11 +108,40 @@ class FakeOpenAIServer(FakeVendorServer):
         if isinstance(script, Failing):
             return await self.answer_failure(request, script, error_body)
         body = rec.json
+        problem = _check_messages(body)
+        if problem:  # what the real API refuses, so a malformed history fails the test visibly
+            return JSONResponse(error_body(400, problem), status_code=400)
         model = script.model or str(body.get("model", "fake-model"))
         if not body.get("stream"):
             return JSONResponse(_completion(script, model))
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return await self.stream_events(request, script, _chunks(script, model, include_usage))
+
+
+def _check_messages(body: dict[str, Any]) -> str:
+    messages = body.get("messages") or []
+    if not messages:
+        return "[] is too short - 'messages'"
+    open_calls: set[str] = set()
+    for i, m in enumerate(messages):
+        role = m.get("role")
+        if role not in ("system", "developer", "user", "assistant", "tool"):
+            return f"Invalid value for 'messages[{i}].role': {role!r}"
+        if role == "tool":
+            if m.get("tool_call_id") not in open_calls:
+                return ("Invalid parameter: messages with role 'tool' must be a response to a preceeding "
+                        "message with 'tool_calls'.")
+            open_calls.discard(m["tool_call_id"])
+            continue
+        if open_calls:
+            return ("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+                    f"'tool_call_id'. The following tool_call_ids did not have response messages: "
+                    f"{', '.join(sorted(open_calls))}")
+        if role == "assistant":
+            open_calls = {c["id"] for c in m.get("tool_calls") or []}
+    if open_calls:
+        return f"tool_call_ids without response messages: {', '.join(sorted(open_calls))}"
+    return ""
 
 
 def _pieces(script: OpenAIReply) -> list[tuple[str, Any]]:

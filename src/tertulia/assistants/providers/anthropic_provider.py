@@ -162,6 +162,10 @@ def to_anthropic_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
             add("assistant", blocks)
         elif m.content:
             add("user", [{"type": "text", "text": m.content}])
+    if turns and turns[0]["role"] != "user":
+        # The Messages API rejects a conversation that opens with the assistant (a greeting sent
+        # first, or a history window that starts mid-conversation).
+        turns.insert(0, {"role": "user", "content": [{"type": "text", "text": "(conversation so far)"}]})
     return turns
 
 
