@@ -7,12 +7,14 @@ import re
 import socket
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 from mcp.server.mcpserver import MCPServer
@@ -26,6 +28,7 @@ from tests.fakes.harness import ThreadedUvicorn
 from tests.helpers import TenantCtx
 
 SHOP_KEY = "llave-secreta-de-la-tienda"
+RELEASE_SLOW = threading.Event()  # lets the slow tool finish when the test is done with it
 VENDOR_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -41,6 +44,12 @@ def build_shop_server() -> MCPServer:
     def add(a: int, b: int) -> int:
         """Add two integers."""
         return a + b
+
+    @server.tool()
+    async def slow_report() -> str:
+        """A report that takes far too long."""
+        await anyio.to_thread.run_sync(RELEASE_SLOW.wait)
+        return "late"
 
     @server.tool(name="orders.cancel")
     def cancel_order(order_id: str) -> str:
@@ -68,6 +77,7 @@ def shop_url() -> Iterator[str]:
                              lifespan="on")
     served.start()
     yield f"{served.url}/mcp"
+    RELEASE_SLOW.set()
     served.stop()
 
 
@@ -135,6 +145,19 @@ async def test_tool_failures_and_bad_calls(client: httpx2.AsyncClient, make_tena
         with pytest.raises(mcp.UnknownMcpTool) as unknown:
             await mcp.call_mcp_tool(session, t.id, "mcp__tienda__borrar_todo", {})
         assert unknown.value.status_code == 404
+
+
+async def test_a_tool_that_does_not_answer_in_time_is_an_error_result(
+        client: httpx2.AsyncClient, make_tenant: Any, db: Database, shop_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    t = await make_tenant("mcp")
+    assert (await register(client, t, "tienda", shop_url, headers={"X-Shop-Key": SHOP_KEY})).status_code == 201
+    monkeypatch.setattr(mcp, "CALL_TIMEOUT", 0.5)
+    started = time.monotonic()
+    async with db.session() as session:
+        result = await mcp.call_mcp_tool(session, t.id, "mcp__tienda__slow_report", {})
+    assert time.monotonic() - started < 5
+    assert result["is_error"] is True and "did not answer: no answer within 0.5 s" in result["content"]
 
 
 async def test_a_server_that_fails_is_skipped_and_the_others_still_answer(

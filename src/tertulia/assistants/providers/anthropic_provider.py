@@ -39,6 +39,10 @@ TRANSIENT_ERROR_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_
 
 
 class AnthropicProvider:
+    """`timeout` bounds each wait on the network (connecting, the first byte, the gap between two
+    streamed chunks), not the whole answer; `max_retries` more attempts follow a transient failure
+    (429, 5xx, timeouts, connection errors) as long as nothing was streamed yet."""
+
     name = "anthropic"
 
     def __init__(self, base_url: str | None, api_key: str | None, *, timeout: float = 60,

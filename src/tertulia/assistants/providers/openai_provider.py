@@ -39,6 +39,10 @@ PLACEHOLDER_API_KEY = "not-needed"
 
 
 class OpenAIProvider:
+    """`timeout` bounds each wait on the network (connecting, the first byte, the gap between two
+    streamed chunks), not the whole answer; `max_retries` more attempts follow a transient failure
+    (429, 5xx, timeouts, connection errors) as long as nothing was streamed yet."""
+
     name = "openai"
 
     def __init__(self, base_url: str | None, api_key: str | None, *, timeout: float = 60,
