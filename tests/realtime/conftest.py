@@ -24,7 +24,7 @@ from tests.helpers import TEST_PASSWORD, TenantCtx
 class LiveServer:
     base_url: str  # http://127.0.0.1:PORT
     host: str  # 127.0.0.1:PORT
-    server: uvicorn.Server
+    server: uvicorn.Server | None = None  # None for servers in other processes
 
     @property
     def ws_url(self) -> str:
@@ -72,8 +72,8 @@ async def open_socket(server: LiveServer, cookie: str | None, *, after: int | No
     return await connect(url, additional_headers=headers, open_timeout=10, **kwargs)
 
 
-async def next_frame(ws: ClientConnection, timeout: float = 10.0, *, skip_pings: bool = True) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+async def next_frame(ws: ClientConnection, within: float = 10.0, *, skip_pings: bool = True) -> dict[str, Any]:
+    deadline = time.monotonic() + within
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -84,9 +84,9 @@ async def next_frame(ws: ClientConnection, timeout: float = 10.0, *, skip_pings:
         return frame
 
 
-async def frames_until(ws: ClientConnection, predicate: Any, timeout: float = 10.0) -> list[dict[str, Any]]:
+async def frames_until(ws: ClientConnection, predicate: Any, within: float = 10.0) -> list[dict[str, Any]]:
     """Every frame up to and including the first one matching `predicate`."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     seen: list[dict[str, Any]] = []
     while True:
         frame = await next_frame(ws, max(0.01, deadline - time.monotonic()))
@@ -95,10 +95,10 @@ async def frames_until(ws: ClientConnection, predicate: Any, timeout: float = 10
             return seen
 
 
-async def close_code(ws: ClientConnection, timeout: float = 10.0) -> int | None:
+async def close_code(ws: ClientConnection, within: float = 10.0) -> int | None:
     """Read until the server closes the socket; the close code it sent."""
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 await ws.recv()
     except ConnectionClosed as closed:
