@@ -110,25 +110,25 @@ function ContactForm({ contact }: { contact: Contact }) {
           <span className="muted small">{t("contact.lastSeen", { when: formatRelative(contact.last_seen_at, lang) })}</span>
         )}
       </div>
-      <label className="field">
-        <span>{t("contact.name")}</span>
-        <input value={name} onChange={(e) => setName(e.target.value)} maxLength={200} aria-invalid={!!nameError}
-          aria-describedby={nameError ? "err-name" : undefined} />
+      <div className="field">
+        <label htmlFor="contact-name">{t("contact.name")}</label>
+        <input id="contact-name" value={name} onChange={(e) => setName(e.target.value)} maxLength={200}
+          aria-invalid={!!nameError} aria-describedby={nameError ? "err-name" : undefined} />
         {nameError && <span className="field-error" id="err-name" role="alert">{nameError}</span>}
-      </label>
-      <label className="field">
-        <span>{t("contact.phone")}</span>
-        <input value={phone} onChange={(e) => setPhone(e.target.value)} inputMode="tel" placeholder="+5215512345678"
-          aria-invalid={!!phoneError} aria-describedby={phoneError ? "err-phone" : "hint-phone"} />
+      </div>
+      <div className="field">
+        <label htmlFor="contact-phone">{t("contact.phone")}</label>
+        <input id="contact-phone" value={phone} onChange={(e) => setPhone(e.target.value)} inputMode="tel"
+          placeholder="+5215512345678" aria-invalid={!!phoneError} aria-describedby={phoneError ? "err-phone" : "hint-phone"} />
         {phoneError ? <span className="field-error" id="err-phone" role="alert">{phoneError}</span>
           : <span className="field-hint" id="hint-phone">{t("contact.phoneHint")}</span>}
-      </label>
-      <label className="field">
-        <span>{t("contact.notes")}</span>
-        <textarea value={notes} onChange={(e) => setNotes(e.target.value)} rows={3} aria-invalid={!!notesError}
-          aria-describedby={notesError ? "err-notes" : undefined} />
+      </div>
+      <div className="field">
+        <label htmlFor="contact-notes">{t("contact.notes")}</label>
+        <textarea id="contact-notes" value={notes} onChange={(e) => setNotes(e.target.value)} rows={3}
+          aria-invalid={!!notesError} aria-describedby={notesError ? "err-notes" : undefined} />
         {notesError && <span className="field-error" id="err-notes" role="alert">{notesError}</span>}
-      </label>
+      </div>
       {generalError && <p className="form-error" role="alert">{generalError}</p>}
       <div className="form-actions">
         {done && !dirty && <span className="saved" role="status">{t("contact.saved")}</span>}

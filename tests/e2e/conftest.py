@@ -1,0 +1,188 @@
+"""End-to-end harness: a real `tertulia serve` subprocess (its own data directory and database, the
+demo tenant loaded with `tertulia migrate && tertulia demo`) driven through the system Chromium.
+
+The server can be stopped and started again on the same port and database (`E2EServer.restart`),
+which the reconnect test uses. Every test gets a fresh browser context already logged in as the
+demo owner (one login for the whole run: the login endpoint is rate limited, as it should be)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import psycopg
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ROOT = Path(__file__).resolve().parents[2]
+TERTULIA = str(Path(sys.executable).parent / "tertulia")
+ARTIFACTS = ROOT / "test-artifacts"
+PG_ADMIN_URL = os.environ.get("TERTULIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DEMO_EMAIL = "ana@cafe-aurora.example"
+DEMO_PASSWORD = "nora-demo-2026"
+VIEWPORT = {"width": 1440, "height": 900}
+
+SKIP_REASON = "/usr/bin/chromium is not installed (apt-get install -y chromium): the end-to-end tests need a real browser"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class E2EServer:
+    env: dict[str, str]
+    port: int
+    log_path: Path
+    channel_id: str = ""
+    inbound_token: str = ""
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run([TERTULIA, *args], env=self.env, cwd=ROOT, capture_output=True, timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"tertulia {' '.join(args)} failed:\n{done.stdout.decode()}\n{done.stderr.decode()}")
+        return done.stdout.decode()
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen([TERTULIA, "serve", "--port", str(self.port)], env=self.env, cwd=ROOT,
+                                        stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"tertulia serve exited:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx2.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx2.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("tertulia serve did not become healthy within 60 s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def post_inbound(self, text: str, *, external_id: str, name: str | None = None) -> dict[str, Any]:
+        """A customer's message through the generic API channel, as an integration would post it."""
+        body: dict[str, Any] = {"external_message_id": uuid.uuid4().hex, "content": text,
+                                "contact": {"external_id": external_id, **({"name": name} if name else {})}}
+        response = httpx2.post(f"{self.url}/api/v1/inbound/{self.channel_id}", json=body, timeout=10,
+                               headers={"Authorization": f"Bearer {self.inbound_token}"})
+        assert response.status_code in (200, 201, 202), response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+
+@pytest.fixture(scope="session")
+def e2e_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    kind = os.environ.get("TERTULIA_TEST_DB", "sqlite")
+    if kind != "postgresql":
+        yield f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'e2e.db'}"
+        return
+    name = f"tertulia_e2e_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def e2e_server(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EServer]:
+    if not CHROMIUM.exists():
+        pytest.skip(SKIP_REASON)
+    if not (ROOT / "web" / "dist" / "index.html").exists():
+        if shutil.which("npm") is None:
+            pytest.fail("web/dist is missing and npm is not available to build it (run `make install`)")
+        subprocess.run(["npm", "run", "build"], cwd=ROOT / "web", check=True, capture_output=True, timeout=300)
+    data_dir = tmp_path_factory.mktemp("e2e-data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TERTULIA_")}
+    env.update({
+        "TERTULIA_DATA_DIR": str(data_dir), "TERTULIA_DATABASE_URL": e2e_database_url,
+        "TERTULIA_SECRET_KEY": "e2e-" + uuid.uuid4().hex, "TERTULIA_LOG_LEVEL": "WARNING",
+    })
+    server = E2EServer(env=env, port=_free_port(), log_path=data_dir / "serve.log")
+    server.cli("migrate")
+    server.cli("demo")
+    created = json.loads(server.cli("channel", "create", "--tenant", "demo", "--kind", "api", "--name", "Pruebas E2E"))
+    server.channel_id, server.inbound_token = created["channel_id"], created["inbound_token"]
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+async def browser(e2e_server: E2EServer) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        await b.close()
+
+
+@pytest.fixture(scope="session")
+async def logged_in_state(browser: Any, e2e_server: E2EServer) -> dict[str, Any]:
+    """Cookies of one real login through the page, reused by every test's context."""
+    context = await browser.new_context(viewport=VIEWPORT, locale="es-ES")
+    page = await context.new_page()
+    await page.goto(f"{e2e_server.url}/login")
+    await page.get_by_label("Correo electrónico").fill(DEMO_EMAIL)
+    await page.get_by_label("Contraseña").fill(DEMO_PASSWORD)
+    await page.get_by_role("button", name="Entrar").click()
+    await page.wait_for_url("**/panel_cliente/demo/chat**")
+    state: dict[str, Any] = await context.storage_state()
+    await context.close()
+    return state
+
+
+@pytest.fixture
+async def page(browser: Any, logged_in_state: dict[str, Any], e2e_server: E2EServer) -> AsyncIterator[Any]:
+    context = await browser.new_context(viewport=VIEWPORT, locale="es-ES", storage_state=logged_in_state)
+    context.set_default_timeout(15_000)
+    pg = await context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    await pg.goto(f"{e2e_server.url}/panel_cliente/demo/chat")
+    yield pg
+    await context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def api(e2e_server: E2EServer, logged_in_state: dict[str, Any]) -> Iterator[httpx2.Client]:
+    """The REST API as the same logged-in owner (to know what the page should show)."""
+    cookies = {c["name"]: c["value"] for c in logged_in_state["cookies"]}
+    with httpx2.Client(base_url=e2e_server.url, cookies=cookies, timeout=10) as client:
+        me = client.get("/api/auth/me").json()
+        client.headers["X-CSRF-Token"] = me["csrf_token"]
+        yield client
