@@ -24,8 +24,10 @@ from starlette.responses import JSONResponse
 from tertulia.assistants import mcp
 from tertulia.assistants.models import McpServer
 from tertulia.kit.db import Database
+from tests.assistants.conftest import ai_messages, make_assistant, trace_of, wait_until
+from tests.fakes import FakeOpenAIServer
 from tests.fakes.harness import ThreadedUvicorn
-from tests.helpers import TenantCtx
+from tests.helpers import TenantCtx, post_inbound
 
 SHOP_KEY = "llave-secreta-de-la-tienda"
 RELEASE_SLOW = threading.Event()  # lets the slow tool finish when the test is done with it
@@ -264,3 +266,24 @@ def test_namespaced_names_fit_every_vendor() -> None:
     odd = mcp.namespaced("tienda", "pedidos/cancelar pedido")
     assert all(VENDOR_NAME.match(n) for n in (long, odd)) and len(long) == 64
     assert mcp.namespaced("tienda", "a.b") != mcp.namespaced("tienda", "a_b")
+
+
+async def test_the_assistant_calls_an_mcp_tool_during_a_reply(
+        client: httpx2.AsyncClient, make_tenant: Any, shop_url: str, fake_openai: FakeOpenAIServer) -> None:
+    t = await make_tenant("mcp")
+    assert (await register(client, t, "tienda", shop_url, headers={"X-Shop-Key": SHOP_KEY})).status_code == 201
+    await make_assistant(client, t, provider="openai", model="qwen3:8b", base_url=fake_openai.base_url)
+    fake_openai.tool_call("mcp__tienda__stock_lookup", {"sku": "CAFE-1"})
+    fake_openai.reply("Nos quedan 3 unidades del café CAFE-1.")
+
+    conv = (await post_inbound(client, t, "¿Tienen CAFE-1?")).json()["conversation_id"]
+    [reply] = await wait_until(lambda: ai_messages(client, t, conv), what="the AI's reply")
+    assert reply["content"] == "Nos quedan 3 unidades del café CAFE-1."
+
+    first, second = fake_openai.requests
+    offered = {tool["function"]["name"]: tool["function"] for tool in first.json["tools"]}
+    assert offered["mcp__tienda__stock_lookup"]["parameters"]["required"] == ["sku"]
+    tool_message = second.json["messages"][-1]
+    assert tool_message["role"] == "tool" and "CAFE-1: 3 unidades" in tool_message["content"]
+    trace = await trace_of(client, t, reply["correlation_id"])
+    assert [s["name"] for s in trace["tools_used"]] == ["mcp__tienda__stock_lookup"]
