@@ -287,3 +287,20 @@ async def test_the_assistant_calls_an_mcp_tool_during_a_reply(
     assert tool_message["role"] == "tool" and "CAFE-1: 3 unidades" in tool_message["content"]
     trace = await trace_of(client, t, reply["correlation_id"])
     assert [s["name"] for s in trace["tools_used"]] == ["mcp__tienda__stock_lookup"]
+
+
+async def test_agents_cannot_manage_mcp_servers(client: httpx2.AsyncClient, make_tenant: Any, app: Any) -> None:
+    t = await make_tenant("mcp")
+    email = f"agente@{t.slug}.test"
+    r = await client.post("/admin/members", headers=t.headers,
+                          json={"email": email, "password": "agente-pass-123", "role": "agent"})
+    assert r.status_code == 201, r.text
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://testserver") as agent:
+        login = await agent.post("/api/auth/login", json={"email": email, "password": "agente-pass-123"})
+        assert login.status_code == 200, login.text
+        csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+        listed = await agent.get("/admin/mcp-servers")
+        assert listed.status_code == 403 and listed.json()["error"]["code"] == "forbidden_role"
+        created = await agent.post("/admin/mcp-servers", json={"name": "tienda", "url": "https://example.com/mcp"},
+                                   headers=csrf)
+        assert created.status_code == 403
