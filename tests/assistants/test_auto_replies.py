@@ -60,7 +60,7 @@ async def test_offline_answers_from_knowledge_naming_its_source(client: Any, mak
     assert reply["sender"] == "agent" and reply["correlation_id"] and reply["status"] in ("queued", "sent")
     trace = await trace_of(client, t, reply["correlation_id"])
     assert trace["outcome"] == "sent" and trace["provider"] == "offline"
-    assert [s["title"] for s in trace["sources"]][0] == "Horario de atención"
+    assert trace["sources"][0]["title"] == "Horario de atención"
     assert trace["tools_used"][0]["name"] == "search_knowledge"
     assert trace["tools_used"][0]["arguments"]["query"] == "¿Cuál es su horario de atención?"
     assert trace["output"] == reply["content"] and trace["latency_ms"] > 0 and trace["ttft_ms"] is not None

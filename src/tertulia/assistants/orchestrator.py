@@ -36,6 +36,7 @@ from tertulia.assistants.providers.base import (
     ProviderError,
     ProviderRequest,
     ProviderResult,
+    Role,
     StreamDelta,
     ToolSpec,
 )
@@ -121,7 +122,7 @@ def history_messages(messages: list[Message]) -> list[ChatMessage]:
             text = f"{text}\n[sent {kinds}]".strip()
         if not text:
             continue
-        role = "user" if m.author == "contact" else "assistant"
+        role: Role = "user" if m.author == "contact" else "assistant"
         if out and out[-1].role == role:
             out[-1].content = f"{out[-1].content}\n{text}"
         else:
@@ -174,16 +175,14 @@ class Orchestrator:
 
     async def _load(self, session: AsyncSession, job: ClaimedJob,
                     state: RunState) -> tuple[Assistant, ProviderRequest, ToolContext] | None:
-        conv = await conversations_repo.get_conversation(session, job.tenant_id, job.conversation_id)
-        assistant = await repo.get_assistant(session, job.tenant_id, job.assistant_id)
-        if conv is None or assistant is None or not assistant.enabled:
-            return None
-        linked = await repo.assistant_for_channel(session, job.tenant_id, conv.channel_id)
-        if linked is None or linked.id != assistant.id:
+        conv, assistant = await repo.conversation_and_assistant(session, job.tenant_id, job.conversation_id)
+        # Still the channel's assistant, and still enabled (it may have changed since scheduling).
+        if conv is None or assistant is None or assistant.id != job.assistant_id:
             return None
         state.provider, state.model = assistant.provider, assistant.model or assistant.provider
         contact = await contacts_repo.get_contact(session, job.tenant_id, conv.contact_id)
-        tags = (await contacts_repo.tags_of_contacts(session, job.tenant_id, [conv.contact_id])).get(conv.contact_id, [])
+        tags_by_contact = await contacts_repo.tags_of_contacts(session, job.tenant_id, [conv.contact_id])
+        tags = tags_by_contact.get(conv.contact_id, [])
         history = history_messages(await repo.recent_messages(
             session, job.tenant_id, conv.id, self.config.history_limit, up_to_id=job.turn_message_id))
         ctx = ToolContext(tenant_id=job.tenant_id, conversation_id=conv.id, contact_id=conv.contact_id,

@@ -23,7 +23,7 @@ from tertulia.assistants.models import (
     KnowledgeEntry,
 )
 from tertulia.channels.models import Channel
-from tertulia.conversations.models import Message
+from tertulia.conversations.models import Conversation, Message
 from tertulia.kit.db import is_sqlite, tenant_select, utcnow
 
 # PostgreSQL text-search configuration per assistant language (stemming and stop words).
@@ -64,12 +64,25 @@ async def assistant_for_channel(session: AsyncSession, tenant_id: uuid.UUID,
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def conversation_and_assistant(session: AsyncSession, tenant_id: uuid.UUID,
+                                     conversation_id: uuid.UUID) -> tuple[Conversation | None, Assistant | None]:
+    """A conversation and its channel's enabled assistant, in one round trip (the AI turn's first read)."""
+    stmt = (tenant_select(Conversation, tenant_id, Conversation, Assistant)
+            .join(Channel, and_(Channel.tenant_id == Conversation.tenant_id, Channel.id == Conversation.channel_id))
+            .outerjoin(Assistant, and_(Assistant.tenant_id == Channel.tenant_id, Assistant.id == Channel.assistant_id,
+                                       Assistant.enabled.is_(True)))
+            .where(Conversation.id == conversation_id))
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
 async def unlink_channels(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> None:
     await session.execute(update(Channel).where(Channel.tenant_id == tenant_id, Channel.assistant_id == assistant_id)
                           .values(assistant_id=None).execution_options(synchronize_session=False))
 
 
-async def channels_of_assistant(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> list[uuid.UUID]:
+async def channels_of_assistant(session: AsyncSession, tenant_id: uuid.UUID,
+                                assistant_id: uuid.UUID) -> list[uuid.UUID]:
     stmt = tenant_select(Channel, tenant_id, Channel.id).where(Channel.assistant_id == assistant_id)
     return list((await session.execute(stmt)).scalars())
 
@@ -152,11 +165,11 @@ async def search_chunks(session: AsyncSession, tenant_id: uuid.UUID, assistant_i
         return [Hit(r.id, r.entry_id, r.title, r.content, -float(r.score)) for r in rows]
     query = func.to_tsquery(cast(literal(ts_config(language)), REGCONFIG), " | ".join(f"{t}:*" for t in clean))
     rank = func.ts_rank(KnowledgeChunk.search_vector, query).label("score")
-    stmt = (tenant_select(KnowledgeChunk, tenant_id, KnowledgeChunk.id, KnowledgeChunk.entry_id, KnowledgeChunk.title,
-                          KnowledgeChunk.content, rank)
-            .where(KnowledgeChunk.assistant_id == assistant_id, KnowledgeChunk.search_vector.op("@@")(query))
-            .order_by(rank.desc(), KnowledgeChunk.id).limit(limit))
-    return [Hit(r.id, r.entry_id, r.title, r.content, float(r.score)) for r in await session.execute(stmt)]
+    ranked = (tenant_select(KnowledgeChunk, tenant_id, KnowledgeChunk.id, KnowledgeChunk.entry_id,
+                            KnowledgeChunk.title, KnowledgeChunk.content, rank)
+              .where(KnowledgeChunk.assistant_id == assistant_id, KnowledgeChunk.search_vector.op("@@")(query))
+              .order_by(rank.desc(), KnowledgeChunk.id).limit(limit))
+    return [Hit(r.id, r.entry_id, r.title, r.content, float(r.score)) for r in await session.execute(ranked)]
 
 
 # --- jobs ---------------------------------------------------------------------------------
@@ -211,20 +224,18 @@ async def claim_jobs(session: AsyncSession, now: datetime, lease: timedelta, lim
            .order_by(AiJob.run_after).limit(limit))
     if not is_sqlite(session):
         due = due.with_for_update(skip_locked=True)
-    ids = list((await session.execute(due)).scalars())
-    claimed: list[ClaimedJob] = []
-    for job_id in ids:
-        token = uuid.uuid4().hex
-        row = (await session.execute(
-            update(AiJob).where(AiJob.id == job_id)
-            .values(state="running", lease_token=token, locked_until=now + lease, attempts=AiJob.attempts + 1,
-                    updated_at=now)
-            .returning(AiJob.tenant_id, AiJob.conversation_id, AiJob.assistant_id, AiJob.last_inbound_message_id,
-                       AiJob.attempts)
-            .execution_options(synchronize_session=False))).one()
-        claimed.append(ClaimedJob(job_id, row.tenant_id, row.conversation_id, row.assistant_id,
-                                  row.last_inbound_message_id, token, row.attempts))
-    return claimed
+    # One statement claims the batch; the lease token is shared by the batch (a lease is always
+    # checked together with the job's id).
+    token = uuid.uuid4().hex
+    rows = await session.execute(
+        update(AiJob).where(AiJob.id.in_(due.scalar_subquery()))
+        .values(state="running", lease_token=token, locked_until=now + lease, attempts=AiJob.attempts + 1,
+                updated_at=now)
+        .returning(AiJob.id, AiJob.tenant_id, AiJob.conversation_id, AiJob.assistant_id,
+                   AiJob.last_inbound_message_id, AiJob.attempts)
+        .execution_options(synchronize_session=False))
+    return [ClaimedJob(r.id, r.tenant_id, r.conversation_id, r.assistant_id, r.last_inbound_message_id, token,
+                       r.attempts) for r in rows]
 
 
 async def next_due_at(session: AsyncSession) -> datetime | None:
@@ -278,7 +289,8 @@ async def traces_of_conversation(session: AsyncSession, tenant_id: uuid.UUID, co
 
 # --- summaries and history ----------------------------------------------------------------
 
-async def get_summary(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> ConversationSummary | None:
+async def get_summary(session: AsyncSession, tenant_id: uuid.UUID,
+                      conversation_id: uuid.UUID) -> ConversationSummary | None:
     stmt = tenant_select(ConversationSummary, tenant_id).where(ConversationSummary.conversation_id == conversation_id)
     return (await session.execute(stmt)).scalar_one_or_none()
 
@@ -292,7 +304,8 @@ async def recent_messages(session: AsyncSession, tenant_id: uuid.UUID, conversat
     return list(reversed((await session.execute(stmt)).scalars().all()))
 
 
-async def message_stats(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> tuple[int, int | None]:
+async def message_stats(session: AsyncSession, tenant_id: uuid.UUID,
+                        conversation_id: uuid.UUID) -> tuple[int, int | None]:
     stmt = tenant_select(Message, tenant_id, func.count(), func.max(Message.id)).where(
         Message.conversation_id == conversation_id)
     count, last_id = (await session.execute(stmt)).one()

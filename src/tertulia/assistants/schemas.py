@@ -56,7 +56,8 @@ class AssistantCreate(BaseModel):
     language: Language = "es"
     provider: ProviderName = "offline"
     model: Annotated[Text, StringConstraints(max_length=200)] = ""
-    base_url: BaseUrl = Field(default=None, description="OpenAI-compatible or Anthropic endpoint; empty for the vendor's")
+    base_url: BaseUrl = Field(default=None,
+                              description="OpenAI-compatible or Anthropic endpoint; empty for the vendor's")
     api_key: ApiKey | None = Field(default=None, description="write-only: stored encrypted, never returned")
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     max_output_tokens: Annotated[int, Field(ge=1, le=200_000)] | None = None

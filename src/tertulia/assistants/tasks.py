@@ -51,12 +51,11 @@ class AiWorker:
 
     async def _next_wake(self) -> datetime | None:
         """When the next job becomes due (a pending one's debounce, or a running one's lease)."""
+        pending = select(func.min(AiJob.run_after)).where(AiJob.state == "pending").scalar_subquery()
+        stale = select(func.min(AiJob.locked_until)).where(AiJob.state == "running").scalar_subquery()
         async with self.db.session(write=False) as session:
-            pending = (await session.execute(
-                select(func.min(AiJob.run_after)).where(AiJob.state == "pending"))).scalar_one_or_none()
-            stale = (await session.execute(
-                select(func.min(AiJob.locked_until)).where(AiJob.state == "running"))).scalar_one_or_none()
-        times = [t for t in (pending, stale) if t is not None]
+            row = (await session.execute(select(pending, stale))).one()
+        times = [t for t in row if t is not None]
         return min(times) if times else None
 
     async def run_once(self) -> int:
@@ -73,8 +72,9 @@ class AiWorker:
         return len(jobs)
 
     def _done(self, task: asyncio.Task[str]) -> None:
+        if len(self._running) >= self.concurrency:
+            self._wake.set()  # a slot is free again and work may be waiting for it
         self._running.discard(task)
-        self._wake.set()  # a slot is free
 
     async def run(self) -> None:
         service.job_listeners.append(self.notify)
@@ -83,9 +83,10 @@ class AiWorker:
             while not self._stopping:
                 self._wake.clear()
                 try:
+                    free = self.concurrency - len(self._running)
                     started = await self.run_once()
-                    if started and len(self._running) < self.concurrency:
-                        continue  # there may be more due right now
+                    if free > 0 and started == free:
+                        continue  # every free slot was filled: there may be more due right now
                     due = await self._next_wake()
                 except asyncio.CancelledError:
                     raise

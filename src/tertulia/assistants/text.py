@@ -34,7 +34,8 @@ STOPWORDS: dict[str, frozenset[str]] = {
 }
 
 ALL_STOPWORDS = STOPWORDS["es"] | STOPWORDS["en"]
-GREETINGS = frozenset("hola buenas buenos dias tardes noches saludos hello hi hey good morning afternoon evening".split())
+GREETINGS = frozenset(
+    "hola buenas buenos dias tardes noches saludos hello hi hey good morning afternoon evening".split())
 HUMAN_WORDS = {
     "es": ("persona", "humano", "humana", "agente", "asesor", "asesora", "operador", "operadora", "encargado"),
     "en": ("human", "person", "agent", "representative", "operator", "someone"),

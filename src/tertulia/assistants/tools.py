@@ -196,7 +196,8 @@ async def _mcp_module() -> Any | None:
     return mcp
 
 
-async def available_tools(session: AsyncSession, tenant_id: uuid.UUID, enabled: list[str] | None = None) -> list[ToolSpec]:
+async def available_tools(session: AsyncSession, tenant_id: uuid.UUID,
+                          enabled: list[str] | None = None) -> list[ToolSpec]:
     """The specs offered to a model: enabled built-ins and registered tools, then MCP tools."""
     specs = [t.spec for t in (*BUILTIN_TOOLS.values(), *EXTRA_TOOLS.values())
              if enabled is None or tool_enabled(t.spec.name, enabled)]

@@ -1,0 +1,171 @@
+"""What the AI engine adds on top of the model: with an instant fake provider (no network, no
+thinking), measure
+
+1. commit → provider request: from the commit of the inbound message's transaction to the
+   moment the provider is called (debounce 0, so this is the engine alone: wake-up, claim with a
+   lease, context read, knowledge retrieval, prompt assembly);
+2. per streamed delta: the time the engine's delta callback takes, per delta;
+3. commit → reply committed (for context): the whole turn with an instant model, including the
+   posting transaction that re-checks ownership and writes the message, its delivery row and the
+   trace.
+
+The app runs in this process (the in-process worker of `tertulia serve`), driven through its ASGI
+interface, because the instants measured are internal ones. Targets: p95 of (1) under 20 ms and
+of (2) under 1 ms.
+
+    .venv/bin/python bench/ai_overhead.py                         # SQLite in a scratch directory
+    .venv/bin/python bench/ai_overhead.py --database postgresql   # a scratch PostgreSQL database
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import structlog
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Stats, pg_create_database, pg_drop_database, scratch_pg_url
+
+from tertulia.app import create_app
+from tertulia.assistants.providers import provider_overrides
+from tertulia.assistants.providers.base import ProviderRequest, ProviderResult, StreamDelta
+from tertulia.channels.service import create_channel
+from tertulia.cli import do_migrate
+from tertulia.config import Settings
+from tertulia.conversations import service as conversations
+from tertulia.kit.crypto import SecretBox
+from tertulia.kit.db import after_commit
+from tertulia.tenancy.service import create_api_token, create_tenant
+
+DELTAS_PER_REPLY = 100
+
+
+class InstantProvider:
+    """Answers at once, streaming a reply in many small deltas, and times the engine's callback."""
+
+    name = "instant"
+
+    def __init__(self) -> None:
+        self.requested_at: list[float] = []
+        self.delta_costs: list[float] = []
+        self.calls = asyncio.Event()
+
+    async def complete(self, request: ProviderRequest, on_delta: Any = None) -> ProviderResult:
+        self.requested_at.append(time.perf_counter())
+        words = [f"palabra{i} " for i in range(DELTAS_PER_REPLY)]
+        if on_delta is not None:
+            for w in words:
+                start = time.perf_counter()
+                await on_delta(StreamDelta(text=w))
+                self.delta_costs.append(time.perf_counter() - start)
+        self.calls.set()
+        return ProviderResult(text="".join(words).strip(), tokens_in=50, tokens_out=DELTAS_PER_REPLY, model="instant")
+
+
+async def run(database_url: str, data_dir: Path, turns: int, warmup: int) -> None:
+    settings = Settings(data_dir=data_dir, database_url=database_url, secret_key="bench-" + uuid.uuid4().hex,
+                        inline_worker=True, log_level="warning")
+    do_migrate(settings)
+    app = create_app(settings)
+    provider = InstantProvider()
+    committed_at: dict[int, float] = {}
+
+    async def stamp_commit(session: Any, conv: Any, msg: Any) -> None:
+        message_id = msg.id
+
+        async def stamp() -> None:
+            committed_at[message_id] = time.perf_counter()
+
+        after_commit(session, stamp)
+
+    # First in the list, so its after-commit callback runs before anything else after COMMIT.
+    conversations.inbound_hooks.insert(0, stamp_commit)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # keep the output to figures
+
+    async with app.router.lifespan_context(app):
+        db = app.state.db
+        async with db.session() as session:
+            tenant = await create_tenant(session, f"bench-{uuid.uuid4().hex[:8]}", "Bench")
+            _, token = await create_api_token(session, tenant, "bench")
+            channel, inbound = await create_channel(session, SecretBox(settings.resolved_secret_key()), tenant.id,
+                                                    "api", "API", "bench")
+        auth = {"Authorization": f"Bearer {token}"}
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://bench") as client:
+            r = await client.post("/admin/assistants", json={"name": "Nora", "provider": "openai", "model": "instant",
+                                                             "debounce_seconds": 0}, headers=auth)
+            assistant_id = r.json()["id"]
+            provider_overrides[uuid.UUID(assistant_id)] = lambda _a: provider
+            await client.patch(f"/admin/channels/{channel.id}", json={"assistant_id": assistant_id}, headers=auth)
+            for i in range(3):
+                await client.post(f"/admin/assistants/{assistant_id}/knowledge", headers=auth, json={
+                    "title": f"Tema {i}", "content": f"Información sobre envíos, horarios y precios número {i}."})
+
+            sub = app.state.bus.subscribe(tenant.id, maxsize=100_000)
+            to_provider: list[float] = []
+            to_reply: list[float] = []
+            for i in range(warmup + turns):
+                provider.calls.clear()
+                before = len(provider.requested_at)
+                r = await client.post(f"/api/v1/inbound/{channel.id}", headers={"Authorization": f"Bearer {inbound}"},
+                                      json={"external_message_id": uuid.uuid4().hex,
+                                            "contact": {"external_id": f"c{i % 50}", "name": f"Cliente {i % 50}"},
+                                            "content": "¿Cuánto cuesta el envío y cuál es el horario?"})
+                message_id = r.json()["message_id"]
+                await asyncio.wait_for(provider.calls.wait(), 10)
+                reply_at = await _wait_reply(sub, message_id)
+                if i >= warmup:
+                    to_provider.append(provider.requested_at[before] - committed_at[message_id])
+                    to_reply.append(reply_at - committed_at[message_id])
+            deltas = provider.delta_costs[warmup * DELTAS_PER_REPLY:]
+    conversations.inbound_hooks.remove(stamp_commit)
+
+    print(f"database: {database_url.split(':', 1)[0]}   turns: {turns}   deltas per reply: {DELTAS_PER_REPLY}")
+    _line("commit → provider request", Stats.of(to_provider), target=20.0)
+    _line("engine time per streamed delta", Stats.of(deltas), target=1.0, precision=4)
+    _line("commit → reply committed (context)", Stats.of(to_reply))
+
+
+async def _wait_reply(sub: Any, message_id: int) -> float:
+    """Wait for the AI reply's `message.created` event on the live feed; returns when it came."""
+    while True:
+        event = await asyncio.wait_for(sub.queue.get(), 10)
+        data = event.get("data", {}) if isinstance(event, dict) else {}
+        if event.get("type") == "message.created" and data.get("author") == "ai" and data.get("id", 0) > message_id:
+            return time.perf_counter()
+
+
+def _line(label: str, s: Stats, *, target: float | None = None, precision: int = 2) -> None:
+    verdict = "" if target is None else f"   target p95 < {target:g} ms: {'met' if s.p95_ms < target else 'MISSED'}"
+    f = f".{precision}f"
+    print(f"{label:<38} p50 {s.p50_ms:{f}} ms   p95 {s.p95_ms:{f}} ms   max {s.max_ms:{f}} ms   (n={s.n}){verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tertulia-bench-ai-") as tmp:
+        data_dir = Path(tmp)
+        if args.database == "sqlite":
+            asyncio.run(run(f"sqlite:///{data_dir / 'bench.db'}", data_dir, args.turns, args.warmup))
+            return
+        url = scratch_pg_url("tertulia_bench_ai")
+        pg_create_database(url)
+        try:
+            asyncio.run(run(url, data_dir, args.turns, args.warmup))
+        finally:
+            pg_drop_database(url)
+
+
+if __name__ == "__main__":
+    main()
