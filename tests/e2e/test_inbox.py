@@ -75,6 +75,10 @@ async def test_login_shows_the_inbox_most_recent_first(browser: Any, e2e_server:
         # The screenshot of the inbox with a conversation open (an artifact to look at).
         await open_chat(page, expected[1])
         await expect(page.locator(".bubble").first).to_be_visible()
+        await expect(page.locator(".summary-text")).not_to_be_empty()
+        # Opening the chat reads it: its unread badge goes.
+        await expect(row(page, expected[1]).locator(".badge")).to_have_count(0)
+        await page.mouse.move(0, 0)
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "inbox.png"))
     finally:

@@ -78,10 +78,9 @@ function OpenChat({ conversationId, userName }: { conversationId: string; userNa
   const unread = chat.data?.unread_count ?? 0;
   useEffect(() => {
     if (unread === 0 || document.visibilityState !== "visible") return;
-    const id = setTimeout(() => {
-      api.markRead(conversationId).then(() => patchConversation(client, conversationId, { unread_count: 0 })).catch(() => {});
-    }, 300);
-    return () => clearTimeout(id);
+    // The badge goes at once; the server's own update follows as an event.
+    patchConversation(client, conversationId, { unread_count: 0 });
+    api.markRead(conversationId).catch(() => {});
   }, [unread, conversationId, client]);
 
   const row = chat.data;

@@ -37,9 +37,9 @@ export function TagManager({ onClose }: { onClose: () => void }) {
   return (
     <Dialog title={t("tags.manage")} onClose={onClose}>
       <form className="tag-create" onSubmit={submit} aria-label={t("tags.new")}>
+        <input type="color" aria-label={t("tags.color")} value={color} onChange={(e) => setColor(e.target.value)} />
         <input aria-label={t("tags.name")} placeholder={t("tags.new")} value={name} maxLength={64}
           onChange={(e) => setName(e.target.value)} aria-invalid={create.isError} />
-        <input type="color" aria-label={t("tags.color")} value={color} onChange={(e) => setColor(e.target.value)} />
         <button type="submit" className="btn btn-primary btn-sm" disabled={!name.trim() || create.isPending}>{t("tags.create")}</button>
       </form>
       {create.isError && <p className="form-error" role="alert">{errorText(create.error)}</p>}

@@ -97,8 +97,14 @@ function Step({ step }: { step: Record<string, unknown> }) {
       ))}
       {type === "tool" && (
         <>
-          <pre aria-label={t("trace.arguments")}>{JSON.stringify(step.arguments ?? {}, null, 2)}</pre>
-          {"result" in step && <pre aria-label={t("trace.result")}>{JSON.stringify(step.result, null, 2)}</pre>}
+          <span className="pre-caption">{t("trace.arguments")}</span>
+          <pre>{JSON.stringify(step.arguments ?? {}, null, 2)}</pre>
+          {"result" in step && (
+            <>
+              <span className="pre-caption">{t("trace.result")}</span>
+              <pre>{JSON.stringify(step.result, null, 2)}</pre>
+            </>
+          )}
         </>
       )}
       {typeof step.error === "string" && <p className="form-error">{step.error}</p>}
