@@ -175,6 +175,9 @@ async def test_a_server_that_fails_is_skipped_and_the_others_still_answer(
         tools = await mcp.mcp_tools_for_tenant(session, t.id)
     assert time.monotonic() - started < mcp.LIST_TIMEOUT
     assert {ref.server_name for _, ref in tools} == {"tienda"}
+    async with db.session() as session:  # a call aimed at the dead server says so, it is not "unknown"
+        down = await mcp.call_mcp_tool(session, t.id, "mcp__caida__consultar", {})
+    assert down["is_error"] is True and "the MCP server 'caida' did not answer" in down["content"]
 
     r = await client.get(f"/admin/mcp-servers/{wrong.json()['id']}/tools", headers=t.headers)
     assert r.status_code == 502 and r.json()["error"]["code"] == "mcp_unavailable"

@@ -269,7 +269,7 @@ async def mcp_tools_for_tenant(session: AsyncSession, tenant_id: uuid.UUID, secr
     one that fails is logged and skipped. `secret_box` and `allow_stdio` default to the app's."""
     box = _box(secret_box)
     stdio_ok = runtime.allow_stdio if allow_stdio is None else allow_stdio
-    targets = [_target(s, box) for s in await enabled_servers(session, tenant_id) if _allowed(s, stdio_ok)]
+    targets = _targets(await enabled_servers(session, tenant_id), box, stdio_ok, tenant_id)
     if not targets:
         return []
     results = await asyncio.gather(*(_server_tools(t) for t in targets), return_exceptions=True)
@@ -342,7 +342,11 @@ async def call_mcp_tool(session: AsyncSession, tenant_id: uuid.UUID, *call: Any,
     if not isinstance(args, dict):
         raise InvalidToolArguments(f"the arguments of '{name}' must be a JSON object")
 
-    spec, ref, target = await _resolve(session, tenant_id, box, name, stdio_ok)
+    try:
+        spec, ref, target = await _resolve(session, tenant_id, box, name, stdio_ok)
+    except _ServerDown as exc:
+        return {"tool": name, "server": exc.server, "is_error": True,
+                "content": f"the MCP server '{exc.server}' did not answer: {exc}", "structured": None}
     _check_arguments(spec, args)
 
     started = time.monotonic()
@@ -362,20 +366,42 @@ async def call_mcp_tool(session: AsyncSession, tenant_id: uuid.UUID, *call: Any,
 
 async def _resolve(session: AsyncSession, tenant_id: uuid.UUID, box: SecretBox, name: str,
                    stdio_ok: bool) -> tuple[ToolSpec, McpToolRef, _Target]:
-    servers = [s for s in await enabled_servers(session, tenant_id) if _allowed(s, stdio_ok)]
-    # Ask first the server whose cleaned name prefixes the tool's: usually the only one asked.
-    servers.sort(key=lambda s: not name.startswith(f"mcp__{_UNSAFE.sub('_', s.name).strip('_')}__"))
+    """Find the tool the way mcp_tools_for_tenant named it (same servers, same order, so the same
+    names). McpUnavailable when the server the name points at is down; UnknownMcpTool otherwise."""
     taken: set[str] = set()
-    for server in servers:
-        target = _target(server, box)
+    down: list[tuple[str, str]] = []
+    for target in _targets(await enabled_servers(session, tenant_id), box, stdio_ok, tenant_id):
         try:
             tools = await _server_tools(target)
-        except McpUnavailable:
+        except McpUnavailable as exc:
+            down.append((target.name, str(exc)))
             continue
         for spec, ref in _specs_for(target, tools, taken):
             if spec.name == name:
                 return spec, ref, target
+    for server_name, error in down:
+        if name.startswith(f"mcp__{_UNSAFE.sub('_', server_name).strip('_')}__"):
+            raise _ServerDown(server_name, error)
     raise UnknownMcpTool(f"unknown tool '{name}': no enabled MCP server of this tenant offers it")
+
+
+class _ServerDown(McpUnavailable):
+    def __init__(self, server: str, error: str) -> None:
+        super().__init__(error)
+        self.server = server
+
+
+def _targets(servers: list[McpServer], box: SecretBox, stdio_ok: bool, tenant_id: uuid.UUID) -> list[_Target]:
+    out: list[_Target] = []
+    for server in servers:
+        if not _allowed(server, stdio_ok):
+            continue
+        try:
+            out.append(_target(server, box))
+        except ValueError as exc:  # headers encrypted under another installation's secret
+            log.warning("mcp_server_unreadable", action="mcp_tools", tenant_id=str(tenant_id), server=server.name,
+                        error=str(exc))
+    return out
 
 
 def _check_arguments(spec: ToolSpec, args: dict[str, Any]) -> None:
