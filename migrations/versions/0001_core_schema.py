@@ -108,6 +108,15 @@ def upgrade() -> None:
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contacts_tenant_id_display_name'), ['tenant_id', 'display_name'], unique=False)
         batch_op.create_index(batch_op.f('ix_contacts_tenant_id_phone'), ['tenant_id', 'phone'], unique=False)
+    # Trigram indexes for `q` (name or phone fragment) on PostgreSQL; empty partial indexes on
+    # SQLite (see contacts/models.py). pg_trgm is a trusted extension: the database owner may add it.
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
+    op.create_index('ix_contacts_display_name_trgm', 'contacts', [sa.text('lower(display_name)')], unique=False,
+                    postgresql_using='gin', postgresql_ops={'lower(display_name)': 'gin_trgm_ops'},
+                    sqlite_where=sa.text('0'))
+    op.create_index('ix_contacts_phone_trgm', 'contacts', ['phone'], unique=False, postgresql_using='gin',
+                    postgresql_ops={'phone': 'gin_trgm_ops'}, sqlite_where=sa.text('0'))
 
     op.create_table('memberships',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -294,6 +303,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_memberships_user_id'))
 
     op.drop_table('memberships')
+    op.drop_index('ix_contacts_phone_trgm', table_name='contacts')
+    op.drop_index('ix_contacts_display_name_trgm', table_name='contacts')
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contacts_tenant_id_phone'))
         batch_op.drop_index(batch_op.f('ix_contacts_tenant_id_display_name'))

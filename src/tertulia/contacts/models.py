@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tertulia.kit.db import Base, utcnow
@@ -27,6 +27,16 @@ class Contact(Base):
     last_seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# Search by part of a name or phone (`q` of the inbox and contact lists: LIKE '%...%') is served
+# on PostgreSQL by trigram GIN indexes (pg_trgm), so a rare fragment is found without reading
+# every contact. SQLite has no such index: there they are partial indexes over no rows
+# (WHERE 0) that cost nothing, so both databases share one schema.
+Index("ix_contacts_display_name_trgm", func.lower(Contact.display_name).label("display_name_lower"),
+      postgresql_using="gin", postgresql_ops={"display_name_lower": "gin_trgm_ops"}, sqlite_where=text("0"))
+Index("ix_contacts_phone_trgm", Contact.phone, postgresql_using="gin", postgresql_ops={"phone": "gin_trgm_ops"},
+      sqlite_where=text("0"))
 
 
 class ContactIdentity(Base):

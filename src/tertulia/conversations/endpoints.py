@@ -70,11 +70,9 @@ async def chats_summary(
     rows = await repo.list_inbox(
         db, principal.tenant_id, ai_state=HUMAN_FILTER[human_filter], channel_source=channel, status=status,
         tag_id=tag_id, q=q.strip() if q else None, after=after, limit=limit, offset=0 if after else offset)
-    tags = await contacts_repo.tags_of_contacts(db, principal.tenant_id, [r[0].contact_id for r in rows])
-    items = [service.summary_row(conv, name, phone, origin, tags.get(conv.contact_id, []))
-             for conv, name, phone, origin in rows]
+    items = [service.summary_row(r.conversation, r.display_name, r.phone, r.platform_origin, r.tags) for r in rows]
     if len(rows) == limit:
-        last = rows[-1][0]
+        last = rows[-1].conversation
         response.headers["X-Next-Cursor"] = encode_cursor(last.last_message_at.isoformat(), str(last.id))
     return items
 

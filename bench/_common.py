@@ -1,0 +1,132 @@
+"""Helpers shared by the bench scripts: a scratch database, a real server on loopback, percentiles.
+
+Bench scripts measure the app as a client sees it, so they start `uvicorn` in a subprocess (the
+same server `tertulia serve` runs) instead of calling the ASGI app in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import psycopg
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN_URL = os.environ.get("TERTULIA_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def pg_admin_url_for(url: str) -> str:
+    """The maintenance database on the same server as `url` (to create or drop `url`'s database)."""
+    return make_url(url).set(database="postgres").render_as_string(hide_password=False)
+
+
+def pg_database_exists(url: str) -> bool:
+    name = make_url(url).database
+    with psycopg.connect(pg_admin_url_for(url), autocommit=True) as conn:
+        row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    return row is not None
+
+
+def pg_create_database(url: str) -> None:
+    name = make_url(url).database
+    with psycopg.connect(pg_admin_url_for(url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def pg_drop_database(url: str) -> None:
+    name = make_url(url).database
+    with psycopg.connect(pg_admin_url_for(url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def scratch_pg_url(prefix: str) -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+@contextmanager
+def running_server(database_url: str, data_dir: Path, *, secret_key: str = "bench-secret-key",
+                   extra_env: dict[str, str] | None = None, timeout: float = 60.0) -> Iterator[str]:
+    """Serve the app with uvicorn on a free loopback port; yield its base URL; stop it at the end."""
+    port = free_port()
+    env = {**os.environ, "TERTULIA_DATABASE_URL": database_url, "TERTULIA_DATA_DIR": str(data_dir),
+           "TERTULIA_SECRET_KEY": secret_key, "TERTULIA_LOG_LEVEL": "warning", **(extra_env or {})}
+    cmd = [sys.executable, "-m", "uvicorn", "tertulia.app:create_app", "--factory", "--host", "127.0.0.1",
+           "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited with code {proc.returncode} before it was ready")
+            try:
+                if httpx2.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server was not ready within {timeout:.0f}s")
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass(frozen=True)
+class Stats:
+    n: int
+    mean_ms: float
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+
+    @classmethod
+    def of(cls, samples_s: list[float]) -> Stats:
+        ms = sorted(s * 1000 for s in samples_s)
+        return cls(n=len(ms), mean_ms=statistics.fmean(ms), p50_ms=percentile(ms, 50), p95_ms=percentile(ms, 95),
+                   max_ms=ms[-1])
+
+
+def percentile(sorted_values: list[float], pct: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default), on already sorted values."""
+    if not sorted_values:
+        raise ValueError("no samples")
+    k = (len(sorted_values) - 1) * pct / 100
+    lo = int(k)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
+
+
+def time_calls(call: Callable[[], object], n: int, *, warmup: int = 5) -> Stats:
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - start)
+    return Stats.of(samples)
