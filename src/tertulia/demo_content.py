@@ -140,7 +140,7 @@ class Script:
     phone: str | None = None
     tags: tuple[str, ...] = ()
     locked: bool | None = None  # default: under human control when a human wrote
-    unread: int | None = None  # default: the contact's messages after the team's last reply (recent chats)
+    unread: int | None = None  # default: what the contact wrote since the team last read (demo.LAST_READ)
     online: bool = False
     status: str = "open"
     notes: str = ""
