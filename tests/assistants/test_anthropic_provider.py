@@ -162,7 +162,7 @@ async def test_a_stall_times_out_as_a_retryable_error(fake_anthropic: FakeAnthro
     with pytest.raises(ProviderError) as caught:
         await provider(fake_anthropic, timeout=0.3, max_retries=0).complete(request())
     assert caught.value.retryable and "did not answer within 0.3 s" in caught.value.message
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # bounded by the timeout, not the 60 s default (slack for a busy machine)
 
 
 async def test_a_held_stream_continues_when_released(fake_anthropic: FakeAnthropicServer) -> None:

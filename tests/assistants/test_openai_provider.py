@@ -201,7 +201,7 @@ async def test_a_stall_before_the_first_byte_times_out_and_is_retryable(fake_ope
         await provider(fake_openai, timeout=0.3, max_retries=0).complete(request())
     assert caught.value.retryable and caught.value.code == "provider_unavailable"
     assert "did not answer within 0.3 s" in caught.value.message
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # bounded by the timeout, not the 60 s default (slack for a busy machine)
 
 
 async def test_a_stall_then_a_good_answer_on_retry(fake_openai: FakeOpenAIServer) -> None:
