@@ -238,7 +238,11 @@ async def run_tool(session: AsyncSession, ctx: ToolContext, name: str, args: Any
         if spec is None or mcp is None:
             raise ToolError(f"unknown tool '{name}'", kind="unknown_tool")
         checked = check_arguments(spec, args)
-        return await mcp.call_mcp_tool(session, ctx.tenant_id, name, checked)
+        try:
+            return await mcp.call_mcp_tool(session, ctx.tenant_id, name, checked)
+        except TertuliaError as exc:  # the server no longer offers it, or rejected the arguments
+            kind = {404: "unknown_tool", 422: "invalid_arguments"}.get(exc.status_code, "failed")
+            raise ToolError(exc.message, kind=kind) from exc
     raise ToolError(f"unknown tool '{name}'", kind="unknown_tool")
 
 
