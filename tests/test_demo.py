@@ -269,3 +269,26 @@ def test_demo_video_plays_in_chromium(tmp_path: Path) -> None:
     # The coffee at the brim, the orange logo on the mug and the wooden counter.
     assert close(colours[0], (92, 54, 32)) and close(colours[1], (232, 118, 40)) and close(colours[2], (120, 78, 50)), \
         colours
+
+
+def test_generated_pdf_and_wav_are_well_formed() -> None:
+    """Hand-written files that real readers accept: a PDF whose cross-reference table points at its
+    objects, and a WAV the standard library reads back."""
+    import io
+    import re
+    import wave
+
+    from tertulia.demo_media import pdf_bytes, voice_note_wav
+
+    data = pdf_bytes("Menú Café Aurora", ["# Café (de olla)", "Latte \\ avena  ........  $62"])
+    start = int(re.search(rb"startxref\n(\d+)\n%%EOF", data).group(1))  # type: ignore[union-attr]
+    assert data[start:start + 4] == b"xref"
+    offsets = [int(o) for o in re.findall(rb"(\d{10}) 00000 n", data[start:])]
+    assert offsets and all(data[o:].startswith(f"{i} 0 obj".encode()) for i, o in enumerate(offsets, 1))
+    stream = re.search(rb"/Length (\d+) >>\nstream\n", data)
+    assert stream and data[stream.end() + int(stream.group(1)):].startswith(b"endstream")
+    assert "Menú Café Aurora".encode("cp1252") in data and b"\\(de olla\\)" in data
+
+    with wave.open(io.BytesIO(voice_note_wav(1.5)), "rb") as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 16000)
+        assert w.getnframes() == 24000
