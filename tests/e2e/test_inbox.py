@@ -322,3 +322,66 @@ async def test_ai_summary_refresh_with_handoff_brief(page: Page, api: httpx2.Cli
     await expect(summary).not_to_contain_text("no está disponible")
     await expect(summary.locator(".summary-text")).not_to_be_empty()
     await expect(summary).to_contain_text("Generado")
+
+
+async def test_a_hundred_thousand_conversations_scroll_in_a_window_of_rows(page: Page) -> None:
+    """The list is virtualized over keyset pages: scrolling through 100,000 conversations keeps a
+    few dozen rows in the page, and each page is asked for with the cursor the previous one gave."""
+    total, per_page = 100_000, 5_000
+    cursors: list[str | None] = []
+
+    def fake_row(i: int) -> dict[str, Any]:
+        return {"id": f"00000000-0000-4000-8000-{i:012d}", "customer_phone": f"+52155{i:08d}",
+                "display_name": f"Contacto {i:06d}", "last_message": f"Mensaje {i}",
+                "timestamp": "2026-01-01T00:00:00Z", "channel_source": ("whatsapp", "instagram", "facebook", "web")[i % 4],
+                "unread_count": i % 3, "is_locked": i % 5 == 0, "platform_origin": "", "contact_id": str(uuid.uuid4()),
+                "status": "open", "tags": [], "last_inbound_at": None}
+
+    async def serve_page(route: Any) -> None:
+        cursor = re.search(r"cursor=([^&]+)", route.request.url)
+        start = int(cursor.group(1)) if cursor else 0
+        cursors.append(cursor.group(1) if cursor else None)
+        rows = [fake_row(i) for i in range(start, min(total, start + per_page))]
+        headers = {"X-Next-Cursor": str(start + per_page)} if start + per_page < total else {}
+        await route.fulfill(status=200, json=rows, headers=headers)
+
+    await page.route(re.compile(r".*/admin/chats/summary\?.*"), serve_page)
+    await page.reload()
+    listbox = page.get_by_role("listbox", name="Conversaciones")
+    await expect(conversations(page).first).to_contain_text("Contacto 000000")
+    scroller = page.locator(".list-scroll")
+    last = page.locator(".conv-row .conv-name").last
+    for _ in range(total // per_page + 5):
+        await scroller.evaluate("el => { el.scrollTop = el.scrollHeight; }")
+        if await last.inner_text() == f"Contacto {total - 1:06d}":
+            break
+        await page.wait_for_timeout(50)
+    await expect(last).to_have_text(f"Contacto {total - 1:06d}")
+    assert await page.locator(".conv-row").count() < 60
+    assert await listbox.evaluate("el => el.scrollHeight") >= total * 70
+    # Each next page asked for once, in order (the first page may also have been asked for by the
+    # page load that the route was installed during).
+    assert [c for c in cursors if c is not None] == [str(n) for n in range(per_page, total, per_page)]
+    # Back to the top in one jump: the first rows are drawn again.
+    await scroller.evaluate("el => { el.scrollTop = 0; }")
+    await expect(conversations(page).first).to_contain_text("Contacto 000000")
+
+
+async def test_older_messages_load_when_scrolling_up(page: Page, api: httpx2.Client, e2e_server: E2EServer) -> None:
+    external = f"e2e-{uuid.uuid4().hex[:8]}"
+    name = f"Cliente Historial {external[-4:]}"
+    first = e2e_server.post_inbound("Mensaje 01 (el más antiguo)", external_id=external, name=name)
+    # A human holds the conversation, so only the customer's 60 messages are in it.
+    assert api.post(f"/admin/conversations/{first['conversation_id']}/human-override",
+                    json={"locked": True}).status_code == 200
+    for n in range(2, 61):
+        e2e_server.post_inbound(f"Mensaje {n:02d}", external_id=external)
+    await open_chat(page, name)
+    log = page.get_by_role("log", name="Mensajes")
+    await expect(log.locator(".bubble").last).to_contain_text("Mensaje 60")
+    oldest = log.locator(".bubble").filter(has_text="Mensaje 01")
+    await expect(oldest).to_have_count(0)  # only the latest page is loaded at first
+    await log.evaluate("el => { el.scrollTop = 0; }")
+    await expect(oldest).to_be_visible()
+    await expect(log.get_by_text("Inicio de la conversación")).to_be_visible()
+    assert await log.locator(".bubble").count() == 60
