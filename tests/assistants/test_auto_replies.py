@@ -4,6 +4,7 @@ worker runs the turn, and what a user would see comes out of the inbox API."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from typing import Any
 
@@ -13,6 +14,7 @@ from tertulia.assistants.models import AiJob, AiTrace
 from tertulia.assistants.orchestrator import Orchestrator
 from tertulia.assistants.providers.base import ProviderError
 from tertulia.assistants.repository import ClaimedJob
+from tertulia.assistants.tasks import AiWorker
 from tertulia.kit.db import utcnow
 from tests.assistants.conftest import (
     ScriptedProvider,
@@ -255,3 +257,25 @@ async def test_disabled_assistant_or_unlinked_channel_stays_silent(client: Any, 
         jobs = (await s.execute(select(AiJob).where(AiJob.tenant_id == t.id))).scalars().all()
     assert jobs == []
     assert await ai_messages(client, t, conv) == []
+
+
+async def test_two_workers_share_the_queue_without_double_replies(client: Any, make_tenant: Any, db: Any,
+                                                                 inject: Any, app: Any) -> None:
+    t = await make_tenant()
+    nora = await make_assistant(client, t, provider="openai", model="scripted-1")
+    inject(nora["id"], ScriptedProvider(text("Respuesta")))
+    other = AiWorker(db, app.state.secret_box, concurrency=4, poll_seconds=0.02)  # as `tertulia worker` would
+    runner = asyncio.create_task(other.run())
+    try:
+        posted = await asyncio.gather(*(post_inbound(client, t, f"pregunta {i}", external_id=f"c{i}")
+                                        for i in range(12)))
+        convs = [r.json()["conversation_id"] for r in posted]
+        for conv in convs:
+            await wait_until(lambda conv=conv: job_idle(db, t.id, conv), what="every turn to finish")
+        for conv in convs:
+            assert [m["content"] for m in await ai_messages(client, t, conv)] == ["Respuesta"]
+    finally:
+        await other.stop()
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner

@@ -158,9 +158,9 @@ class Orchestrator:
             return await self._post(job, state, outcome_if_posted="handoff", assistant=None)
         async with self.db.session(write=False) as session:
             loaded = await self._load(session, job, state)
-        if loaded is None:
+        if isinstance(loaded, str):  # nothing to answer any more: do not spend a model call on it
             return await self._post(job, state, outcome_if_posted="superseded", assistant=None,
-                                    superseded_reason="the assistant is disabled or was unlinked from the channel")
+                                    superseded_reason=loaded)
         assistant, request, ctx = loaded
         try:
             provider = build_provider(assistant, self.secret_box)
@@ -174,11 +174,18 @@ class Orchestrator:
                                 assistant=assistant, ctx=ctx)
 
     async def _load(self, session: AsyncSession, job: ClaimedJob,
-                    state: RunState) -> tuple[Assistant, ProviderRequest, ToolContext] | None:
+                    state: RunState) -> tuple[Assistant, ProviderRequest, ToolContext] | str:
+        """The turn's context, or why there is no turn to answer any more."""
         conv, assistant = await repo.conversation_and_assistant(session, job.tenant_id, job.conversation_id)
         # Still the channel's assistant, and still enabled (it may have changed since scheduling).
-        if conv is None or assistant is None or assistant.id != job.assistant_id:
-            return None
+        if conv is None:
+            return "the conversation no longer exists"
+        if assistant is None or assistant.id != job.assistant_id:
+            return "the assistant is disabled or was unlinked from the channel"
+        if conv.ai_state != "ai_active":
+            return "a person took over the conversation"
+        if (conv.last_inbound_message_id or 0) > job.turn_message_id:
+            return "a newer customer message arrived"
         state.provider, state.model = assistant.provider, assistant.model or assistant.provider
         contact = await contacts_repo.get_contact(session, job.tenant_id, conv.contact_id)
         tags_by_contact = await contacts_repo.tags_of_contacts(session, job.tenant_id, [conv.contact_id])
