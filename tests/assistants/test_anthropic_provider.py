@@ -195,3 +195,15 @@ async def test_a_malformed_history_is_a_clear_non_retryable_error(fake_anthropic
         await provider(fake_anthropic).complete(request(*history))
     assert caught.value.code == "provider_bad_request" and not caught.value.retryable
     assert "toolu_1" in caught.value.message and len(fake_anthropic.requests) == 1
+
+
+async def test_a_final_round_without_tools_still_declares_the_ones_in_the_history(
+        fake_anthropic: FakeAnthropicServer) -> None:
+    fake_anthropic.reply("Aquí tienes la respuesta final.")
+    history = [ChatMessage("user", "Etiquétame"),
+               ChatMessage("assistant", "", tool_calls=[ToolCall("toolu_1", "add_tag", {"tag": "vip"})]),
+               ChatMessage("tool", '{"ok": true}', tool_call_id="toolu_1", name="add_tag")]
+    result = await provider(fake_anthropic).complete(request(*history))  # no tools offered this round
+    assert result.text == "Aquí tienes la respuesta final." and result.tool_calls == []
+    sent = fake_anthropic.last_request.json
+    assert [t["name"] for t in sent["tools"]] == ["add_tag"] and sent["tool_choice"] == {"type": "none"}

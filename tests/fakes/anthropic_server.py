@@ -70,6 +70,10 @@ def _check_messages(body: dict[str, Any]) -> str:
         return 'messages: first message must use the "user" role'
     if "max_tokens" not in body:
         return "max_tokens: Field required"
+    uses_tools = any(isinstance(m.get("content"), list) and any(b.get("type") in ("tool_use", "tool_result")
+                                                                for b in m["content"]) for m in messages)
+    if uses_tools and not body.get("tools"):
+        return "Requests which include `tool_use` or `tool_result` blocks must define tools."
     pending: set[str] = set()
     for i, m in enumerate(messages):
         content = m.get("content")

@@ -84,6 +84,15 @@ class AnthropicProvider:
         if request.tools:
             params["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters}
                                for t in request.tools]
+        else:
+            used = sorted({c.name for m in request.messages for c in m.tool_calls})
+            if used:
+                # A last round without tools (the orchestrator's way to ask for a final answer) still
+                # carries tool_use/tool_result blocks, and the API refuses those unless tools are
+                # defined: declare the ones used and forbid calling them.
+                params["tools"] = [{"name": n, "description": "not available now", "input_schema": {"type": "object"}}
+                                   for n in used]
+                params["tool_choice"] = {"type": "none"}
         # No temperature: API version 2026-10-21 (what SDK 2.x speaks) rejects sampling parameters
         # with a 400, and the SDK no longer accepts them.
         return params
