@@ -5,7 +5,7 @@ import { api, keys } from "../api/endpoints";
 import type { ChatSummary, Message } from "../api/types";
 import { mergeMessages, type MessageWindow } from "../lib/cache";
 import { channelColor } from "../lib/channels";
-import { useI18n, useLiveState, useNow } from "../lib/context";
+import { useDocumentVisible, useI18n, useLiveState, useNow } from "../lib/context";
 import { dayKey, formatDayLabel, isOnline } from "../lib/dates";
 import type { MessageKey } from "../lib/i18n";
 import { applyConversation, patchConversation } from "../lib/live";
@@ -76,12 +76,13 @@ function OpenChat({ conversationId, userName }: { conversationId: string; userNa
 
   // Opening a chat (and new messages arriving while it is open and visible) marks it read.
   const unread = chat.data?.unread_count ?? 0;
+  const visible = useDocumentVisible();
   useEffect(() => {
-    if (unread === 0 || document.visibilityState !== "visible") return;
+    if (unread === 0 || !visible) return;
     // The badge goes at once; the server's own update follows as an event.
     patchConversation(client, conversationId, { unread_count: 0 });
     api.markRead(conversationId).catch(() => {});
-  }, [unread, conversationId, client]);
+  }, [unread, visible, conversationId, client]);
 
   const row = chat.data;
   const lock = useMutation({
@@ -160,6 +161,19 @@ function MessageList({ conversationId, window: win, onWhy, lang }: {
     }
   }, [lastId, firstId]);
 
+  // Images and players take their height only once loaded: stay pinned to the bottom as they do.
+  const inner = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = ref.current;
+    const content = inner.current;
+    if (!el || !content || typeof ResizeObserver === "undefined") return;
+    const observer = new ResizeObserver(() => {
+      if (stickToBottom.current && !anchor.current) el.scrollTop = el.scrollHeight;
+    });
+    observer.observe(content);
+    return () => observer.disconnect();
+  }, []);
+
   async function loadOlder() {
     if (!win || !win.hasOlder || loadingOlder || firstId === undefined) return;
     setLoadingOlder(true);
@@ -186,7 +200,7 @@ function MessageList({ conversationId, window: win, onWhy, lang }: {
   let previousDay = "";
   return (
     <div className="messages" ref={ref} onScroll={onScroll} role="log" aria-label={t("chat.messages")} aria-live="polite">
-      <div className="messages-inner">
+      <div className="messages-inner" ref={inner}>
         {loadingOlder && <p className="day-sep" role="status"><span>{t("chat.loadingOlder")}</span></p>}
         {win && !win.hasOlder && win.messages.length > 0 && <p className="day-sep start"><span>{t("chat.start")}</span></p>}
         {win?.messages.map((m: Message) => {

@@ -42,3 +42,14 @@ export function useNow(ms = 30_000): number {
   }, [ms]);
   return now;
 }
+
+/** Whether the tab is being looked at (a chat open in a hidden tab is not "read"). */
+export function useDocumentVisible(): boolean {
+  const [visible, setVisible] = useState(() => document.visibilityState === "visible");
+  useEffect(() => {
+    const update = () => setVisible(document.visibilityState === "visible");
+    document.addEventListener("visibilitychange", update);
+    return () => document.removeEventListener("visibilitychange", update);
+  }, []);
+  return visible;
+}
