@@ -117,6 +117,16 @@ describe("EventSocket", () => {
     expect(h.socket.lastSeq).toBe(900);
   });
 
+  it("starts afresh, reloading, when the server refuses the resume point", () => {
+    const h = harness();
+    h.socket.start();
+    h.sockets[0].send({ type: "hello", seq: 7 });
+    h.sockets[0].drop(4400);
+    expect(h.resyncs()).toBe(1);
+    h.timers[0].fn();
+    expect(h.sockets[1].url).toBe("ws://h/ws/events");
+  });
+
   it("stop() closes the socket and never reconnects", () => {
     const h = harness();
     h.socket.start();

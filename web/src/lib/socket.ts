@@ -14,6 +14,7 @@ export interface ServerEvent {
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_BAD_ORIGIN = 4403;
 export const CLOSE_TOO_SLOW = 4408;
+export const CLOSE_BAD_REQUEST = 4400;
 
 /** Delay before reconnect attempt `attempt` (0-based): 0.5 s doubling to 30 s, with "equal jitter"
  * (half fixed, half random) so a server restart is not met by every tab at the same instant. */
@@ -145,6 +146,11 @@ export class EventSocket {
       if (this.stopped) return;
       if (ev.code === CLOSE_UNAUTHENTICATED) return this.setState("unauthorized");
       if (ev.code === CLOSE_BAD_ORIGIN) return this.setState("forbidden");
+      if (ev.code === CLOSE_BAD_REQUEST && this.lastSeq !== null) {
+        // The server refused our `after`: start again from its head and reload what is shown.
+        this.lastSeq = null;
+        this.handlers.onResync();
+      }
       this.scheduleReconnect(ev.code === CLOSE_TOO_SLOW);
     };
     socket.onerror = () => {
