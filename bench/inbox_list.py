@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import sys
@@ -316,6 +317,7 @@ class Case:
     rows: int = 0
     api: Stats | None = None
     sql: Stats | None = None
+    db_plan_ms: float | None = None
     db_exec_ms: float | None = None
 
 
@@ -421,47 +423,52 @@ def measure(engine: Engine, tenant_id: uuid.UUID, base_url: str, headers: dict[s
             case.api = Stats.of(api_samples[case.label])
             case.sql = Stats.of(sql_samples[case.label])
             if engine.dialect.name == "postgresql":
-                case.db_exec_ms = _execution_ms(conn, tenant_id, case, explain)
+                case.db_plan_ms, case.db_exec_ms = _server_ms(conn, tenant_id, case, explain)
         conn.rollback()
     return Stats.of(floor_samples)
 
 
-def _execution_ms(conn: Any, tenant_id: uuid.UUID, case: Case, show_plan: bool) -> float:
-    """Server-side execution time (EXPLAIN ANALYZE) of the case's statements, median of five."""
-    total = 0.0
+def _server_ms(conn: Any, tenant_id: uuid.UUID, case: Case, show_plan: bool) -> tuple[float, float]:
+    """Server-side planning and execution times (EXPLAIN ANALYZE) of the case's statements, each
+    the median of five runs, summed over the statements."""
+    plan_total = exec_total = 0.0
     for stmt in sql_statements(conn, tenant_id, case.filters):
         # psycopg adapts the parameters' Python values (UUIDs, aware datetimes) as the app sends them.
         compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-        params = compiled.params
-        times = []
+        planning, execution = [], []
         plan = ""
         for _ in range(5):
             plan = "\n".join(r[0] for r in conn.exec_driver_sql(
-                "EXPLAIN (ANALYZE, BUFFERS) " + compiled.string, params).all())
-            found = re.search(r"Execution Time: ([\d.]+) ms", plan)
-            assert found is not None
-            times.append(float(found.group(1)))
+                "EXPLAIN (ANALYZE, BUFFERS) " + compiled.string, compiled.params).all())
+            planned = re.search(r"Planning Time: ([\d.]+) ms", plan)
+            executed = re.search(r"Execution Time: ([\d.]+) ms", plan)
+            assert planned is not None and executed is not None
+            planning.append(float(planned.group(1)))
+            execution.append(float(executed.group(1)))
         if show_plan:
-            print(f"\n-- {case.label}\n{plan}", file=sys.stderr)
-        total += sorted(times)[2]
-    return total
+            print(f"\n-- {case.label}\n{compiled.string}\n{plan}", file=sys.stderr)
+        plan_total += sorted(planning)[2]
+        exec_total += sorted(execution)[2]
+    return plan_total, exec_total
 
 
-def print_table(cases: list[Case], floor: Stats, requests: int, dialect: str) -> None:
+def print_table(cases: list[Case], floor: Stats, requests: int, dialect: str, load_before: float) -> None:
     head = (f"{'case':<28} {'rows':>4}  {'API p50':>8} {'p95':>7} {'mean':>7}   "
-            f"{'SQL p50':>8} {'p95':>7} {'mean':>7}  {'API/SQL p95':>11}")
+            f"{'SQL p50':>8} {'p95':>7} {'mean':>7}  {'API/SQL p50':>11} {'p95':>5}")
     if dialect == "postgresql":
-        head += f"  {'db exec':>7}"
-    print(f"\nGET /admin/chats/summary on {dialect}, {requests} sequential requests per case, times in ms")
+        head += f"  {'db plan':>7} {'exec':>6}"
+    print(f"\nGET /admin/chats/summary on {dialect}, {requests} sequential requests per case (cases interleaved), "
+          f"times in ms; {os.cpu_count()} cores, load average {load_before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after")
     print(head)
     print("-" * len(head))
     for c in cases:
         assert c.api and c.sql
         line = (f"{c.label:<28} {c.rows:>4}  {c.api.p50_ms:>8.2f} {c.api.p95_ms:>7.2f} {c.api.mean_ms:>7.2f}   "
                 f"{c.sql.p50_ms:>8.2f} {c.sql.p95_ms:>7.2f} {c.sql.mean_ms:>7.2f}  "
-                f"{c.api.p95_ms / c.sql.p95_ms:>10.1f}x")
-        if c.db_exec_ms is not None:
-            line += f"  {c.db_exec_ms:>7.2f}"
+                f"{c.api.p50_ms / c.sql.p50_ms:>10.1f}x {c.api.p95_ms / c.sql.p95_ms:>4.1f}x")
+        if c.db_plan_ms is not None and c.db_exec_ms is not None:
+            line += f"  {c.db_plan_ms:>7.2f} {c.db_exec_ms:>6.2f}"
         print(line)
     print(f"{'GET /healthz (HTTP floor)':<28} {'':>4}  {floor.p50_ms:>8.2f} {floor.p95_ms:>7.2f} "
           f"{floor.mean_ms:>7.2f}")
@@ -537,10 +544,11 @@ def main() -> int:
                                              "created_at": datetime.now(UTC)}])
         headers = {"Authorization": f"Bearer {token}"}
         print(f"tenant {MAIN_SLUG}: {n_conv} conversations", file=sys.stderr)
+        load_before = os.getloadavg()[0]
         with running_server(url, Path(tmp.name), secret_key=SECRET) as base_url:
             cases = build_cases(engine, tenant_id, base_url, headers, args.deep_pages)
             floor = measure(engine, tenant_id, base_url, headers, cases, args.requests, args.explain)
-        print_table(cases, floor, args.requests, engine.dialect.name)
+        print_table(cases, floor, args.requests, engine.dialect.name, load_before)
         print(json.dumps({"dialect": engine.dialect.name, "cases": {
             c.label: {"api_p95_ms": round(c.api.p95_ms, 2), "sql_p95_ms": round(c.sql.p95_ms, 2)}
             for c in cases if c.api and c.sql}}), file=sys.stderr)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -38,12 +38,12 @@ async def find_conversation(session: AsyncSession, tenant_id: uuid.UUID, channel
 
 # `q` (a fragment of a name or phone) is resolved to contacts first when it matches few of them:
 # their ids come from the trigram indexes, then only their conversations are sorted. When it
-# matches many, walking the inbox index newest first fills a page within a few hundred rows. The
+# matches many, walking the inbox index newest first fills a page within a few thousand rows. The
 # choice is made on the real count (never reading more ids than this): the planner cannot
 # estimate a LIKE '%...%' pattern, and takes the LIMITed walk even when it must pass every
 # conversation of the tenant to find a handful. (Tags need no such help: the planner knows each
 # tag's frequency and picks the right plan itself.)
-SPARSE_Q_CONTACTS = 500
+SPARSE_Q_CONTACTS = 1000
 
 
 def matching_contacts_query(tenant_id: uuid.UUID, q: str, limit: int = SPARSE_Q_CONTACTS + 1) -> Select[Any]:
@@ -89,8 +89,13 @@ def inbox_query(
     if status:
         stmt = stmt.where(Conversation.status == status)
     if tag_id:
+        # The tag id is written into the SQL text, not bound, so each tag gets its own plan: once a
+        # bound statement is prepared, PostgreSQL may settle on one generic plan for every tag,
+        # and the plan that suits a rare tag (start from its few contacts) is ruinous for a common
+        # one (walk the inbox in order) and the other way round. It is a UUID, never user text.
+        tag = bindparam("inbox_tag_id", uuid.UUID(str(tag_id)), type_=ContactTag.tag_id.type, literal_execute=True)
         stmt = stmt.where(exists().where(
-            ContactTag.tenant_id == tenant_id, ContactTag.tag_id == tag_id,
+            ContactTag.tenant_id == tenant_id, ContactTag.tag_id == tag,
             ContactTag.contact_id == Conversation.contact_id))
     if q:
         stmt = stmt.where(_q_condition(q))
