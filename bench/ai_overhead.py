@@ -35,6 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Stats, pg_create_database, pg_drop_database, scratch_pg_url
 
 from tertulia.app import create_app
+from tertulia.assistants import repository as ai_repo
+from tertulia.assistants import tasks as ai_tasks
+from tertulia.assistants.orchestrator import Orchestrator
 from tertulia.assistants.providers import provider_overrides
 from tertulia.assistants.providers.base import ProviderRequest, ProviderResult, StreamDelta
 from tertulia.channels.service import create_channel
@@ -70,13 +73,45 @@ class InstantProvider:
         return ProviderResult(text="".join(words).strip(), tokens_in=50, tokens_out=DELTAS_PER_REPLY, model="instant")
 
 
+class Breakdown:
+    """Instants of each turn inside the engine, keyed by the turn's message id: when the worker
+    started the claim, when the claim committed, when the context was read."""
+
+    def __init__(self) -> None:
+        self.claim_started: dict[int, float] = {}
+        self.claimed: dict[int, float] = {}
+        self.loaded: dict[int, float] = {}
+
+    def install(self) -> None:
+        claim, load = ai_repo.claim_jobs, Orchestrator._load
+
+        async def timed_claim(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            jobs = await claim(*args, **kwargs)
+            for job in jobs:
+                self.claim_started[job.turn_message_id] = started
+                self.claimed[job.turn_message_id] = time.perf_counter()
+            return jobs
+
+        async def timed_load(engine: Orchestrator, job: Any, state: Any) -> Any:
+            result = await load(engine, job, state)
+            self.loaded[job.turn_message_id] = time.perf_counter()
+            return result
+
+        ai_tasks.repo.claim_jobs = timed_claim  # type: ignore[method-assign]
+        Orchestrator._load = timed_load  # type: ignore[method-assign]
+
+
 async def run(database_url: str, data_dir: Path, turns: int, warmup: int) -> None:
     settings = Settings(data_dir=data_dir, database_url=database_url, secret_key="bench-" + uuid.uuid4().hex,
                         inline_worker=True, log_level="warning")
     do_migrate(settings)
     app = create_app(settings)
     provider = InstantProvider()
+    breakdown = Breakdown()
+    breakdown.install()
     committed_at: dict[int, float] = {}
+    measured: list[tuple[int, float]] = []
 
     async def stamp_commit(session: Any, conv: Any, msg: Any) -> None:
         message_id = msg.id
@@ -122,6 +157,7 @@ async def run(database_url: str, data_dir: Path, turns: int, warmup: int) -> Non
                 await asyncio.wait_for(provider.calls.wait(), 10)
                 reply_at = await _wait_reply(sub, message_id)
                 if i >= warmup:
+                    measured.append((message_id, provider.requested_at[before]))
                     to_provider.append(provider.requested_at[before] - committed_at[message_id])
                     to_reply.append(reply_at - committed_at[message_id])
             deltas = provider.delta_costs[warmup * DELTAS_PER_REPLY:]
@@ -131,6 +167,12 @@ async def run(database_url: str, data_dir: Path, turns: int, warmup: int) -> Non
     _line("commit → provider request", Stats.of(to_provider), target=20.0)
     _line("engine time per streamed delta", Stats.of(deltas), target=1.0, precision=4)
     _line("commit → reply committed (context)", Stats.of(to_reply))
+    print("where commit → provider request goes:")
+    b = breakdown
+    _line("  commit → worker starts the claim", Stats.of([b.claim_started[m] - committed_at[m] for m, _ in measured]))
+    _line("  claim (one write transaction)", Stats.of([b.claimed[m] - b.claim_started[m] for m, _ in measured]))
+    _line("  context read (parallel reads)", Stats.of([b.loaded[m] - b.claimed[m] for m, _ in measured]))
+    _line("  prompt → provider called", Stats.of([at - b.loaded[m] for m, at in measured]))
 
 
 async def _wait_reply(sub: Any, message_id: int) -> float:

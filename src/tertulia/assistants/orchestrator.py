@@ -19,9 +19,10 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -54,6 +55,7 @@ from tertulia.assistants.tools import (
     run_tool,
 )
 from tertulia.contacts import repository as contacts_repo
+from tertulia.contacts.models import Contact, Tag
 from tertulia.conversations import repository as conversations_repo
 from tertulia.conversations import service as conversations
 from tertulia.conversations.models import Message
@@ -61,6 +63,7 @@ from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database, utcnow
 
 log = structlog.get_logger("tertulia.assistants.orchestrator")
+T = TypeVar("T")
 
 LANGUAGE_NAMES = {"es": "Spanish", "en": "English", "pt": "Portuguese", "fr": "French", "it": "Italian",
                   "de": "German", "ca": "Catalan"}
@@ -156,8 +159,7 @@ class Orchestrator:
             state.handoff_reason = f"the AI could not complete its reply after {job.attempts - 1} attempts"
             state.error = state.handoff_reason
             return await self._post(job, state, outcome_if_posted="handoff", assistant=None)
-        async with self.db.session(write=False) as session:
-            loaded = await self._load(session, job, state)
+        loaded = await self._load(job, state)
         if isinstance(loaded, str):  # nothing to answer any more: do not spend a model call on it
             return await self._post(job, state, outcome_if_posted="superseded", assistant=None,
                                     superseded_reason=loaded)
@@ -173,10 +175,19 @@ class Orchestrator:
         return await self._post(job, state, outcome_if_posted="handoff" if state.handoff_reason else "sent",
                                 assistant=assistant, ctx=ctx)
 
-    async def _load(self, session: AsyncSession, job: ClaimedJob,
-                    state: RunState) -> tuple[Assistant, ProviderRequest, ToolContext] | str:
-        """The turn's context, or why there is no turn to answer any more."""
-        conv, assistant = await repo.conversation_and_assistant(session, job.tenant_id, job.conversation_id)
+    async def _read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async with self.db.session(write=False) as session:
+            return await work(session)
+
+    async def _load(self, job: ClaimedJob, state: RunState) -> tuple[Assistant, ProviderRequest, ToolContext] | str:
+        """The turn's context, or why there is no turn to answer any more. Independent reads run
+        side by side on their own read connections: this is most of the time between a
+        customer's message and the model's request."""
+        tenant_id = job.tenant_id
+        (conv, assistant), messages = await asyncio.gather(
+            self._read(lambda s: repo.conversation_and_assistant(s, tenant_id, job.conversation_id)),
+            self._read(lambda s: repo.recent_messages(s, tenant_id, job.conversation_id, self.config.history_limit,
+                                                      up_to_id=job.turn_message_id)))
         # Still the channel's assistant, and still enabled (it may have changed since scheduling).
         if conv is None:
             return "the conversation no longer exists"
@@ -187,26 +198,29 @@ class Orchestrator:
         if (conv.last_inbound_message_id or 0) > job.turn_message_id:
             return "a newer customer message arrived"
         state.provider, state.model = assistant.provider, assistant.model or assistant.provider
-        contact = await contacts_repo.get_contact(session, job.tenant_id, conv.contact_id)
-        tags_by_contact = await contacts_repo.tags_of_contacts(session, job.tenant_id, [conv.contact_id])
-        tags = tags_by_contact.get(conv.contact_id, [])
-        history = history_messages(await repo.recent_messages(
-            session, job.tenant_id, conv.id, self.config.history_limit, up_to_id=job.turn_message_id))
-        ctx = ToolContext(tenant_id=job.tenant_id, conversation_id=conv.id, contact_id=conv.contact_id,
+        history = history_messages(messages)
+        ctx = ToolContext(tenant_id=tenant_id, conversation_id=conv.id, contact_id=conv.contact_id,
                           assistant_id=assistant.id, language=assistant.language)
         turn = history[-1].content if history and history[-1].role == "user" else ""
-        if assistant.provider == "offline":
-            # The offline assistant looks things up itself (a search_knowledge call in the trace).
-            tools = [BUILTIN_TOOLS[SEARCH_TOOL].spec, BUILTIN_TOOLS[HANDOFF_TOOL].spec]
-            knowledge = ""
-        else:
-            tools = await available_tools(session, job.tenant_id, list(assistant.enabled_tools or []))
-            hits = await repo.search_chunks(session, job.tenant_id, assistant.id,
-                                            search_terms(turn, assistant.language), assistant.language,
-                                            limit=self.config.knowledge_hits) if turn else []
-            ctx.sources.extend({"entry_id": str(h.entry_id), "chunk_id": h.chunk_id, "title": h.title,
-                                "content": h.content, "score": round(h.score, 4)} for h in hits)
-            knowledge = "\n".join(f"[{i}] «{h.title}»: {h.content}" for i, h in enumerate(hits, 1))
+        offline = assistant.provider == "offline"
+
+        async def contact_and_tags(s: AsyncSession) -> tuple[Contact | None, list[Tag]]:
+            contact = await contacts_repo.get_contact(s, tenant_id, conv.contact_id)
+            tags = (await contacts_repo.tags_of_contacts(s, tenant_id, [conv.contact_id])).get(conv.contact_id, [])
+            return contact, list(tags)
+
+        async def tools_and_hits(s: AsyncSession) -> tuple[list[ToolSpec], list[repo.Hit]]:
+            if offline:  # the offline assistant looks things up itself (a search_knowledge call in the trace)
+                return [BUILTIN_TOOLS[SEARCH_TOOL].spec, BUILTIN_TOOLS[HANDOFF_TOOL].spec], []
+            hits = await repo.search_chunks(s, tenant_id, assistant.id, search_terms(turn, assistant.language),
+                                            assistant.language, limit=self.config.knowledge_hits) if turn else []
+            return await available_tools(s, tenant_id, list(assistant.enabled_tools or [])), hits
+
+        (contact, tags), (tools, hits) = await asyncio.gather(self._read(contact_and_tags),
+                                                              self._read(tools_and_hits))
+        ctx.sources.extend({"entry_id": str(h.entry_id), "chunk_id": h.chunk_id, "title": h.title,
+                            "content": h.content, "score": round(h.score, 4)} for h in hits)
+        knowledge = "\n".join(f"[{i}] «{h.title}»: {h.content}" for i, h in enumerate(hits, 1))
         contact_line = ""
         if contact is not None:
             contact_line = f"Customer: {contact.display_name}"
@@ -217,10 +231,10 @@ class Orchestrator:
             if contact.notes:
                 contact_line += f". Notes: {contact.notes[:1000]}"
         system = self._system_prompt(assistant, contact_line, knowledge, tools)
-        messages = [ChatMessage(role="system", content=system), *history]
-        request = ProviderRequest(model=assistant.model, messages=messages, tools=tools,
+        prompt = [ChatMessage(role="system", content=system), *history]
+        request = ProviderRequest(model=assistant.model, messages=prompt, tools=tools,
                                   temperature=assistant.temperature, max_output_tokens=assistant.max_output_tokens)
-        state.input_messages = [message_dict(m) for m in messages]
+        state.input_messages = [message_dict(m) for m in prompt]
         return assistant, request, ctx
 
     @staticmethod
