@@ -114,6 +114,7 @@ function OpenChat({ conversationId, userName }: { conversationId: string; userNa
                 {t(`channel.${row.channel_source}` as MessageKey)}
               </span>
               {row.customer_phone && <span>{row.customer_phone}</span>}
+              {row.platform_origin && <span className="origin" title={row.platform_origin}>{t("chat.via", { origin: row.platform_origin })}</span>}
               {online && <span className="online-text">{t("list.online")}</span>}
             </p>
           )}
