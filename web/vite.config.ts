@@ -2,9 +2,9 @@
 import { defineConfig } from "vite";
 import react from "@vitejs/plugin-react";
 
-// The API runs on `tertulia serve` (127.0.0.1:8000); in development Vite proxies every server path to
-// it, the event socket included, so cookies and the same-origin check behave as in production.
-const backend = "http://127.0.0.1:8000";
+// The API runs on `tertulia serve` (127.0.0.1:8000, or TERTULIA_DEV_BACKEND); in development Vite
+// proxies every server path to it, the event socket included, so cookies behave as in production.
+const backend = process.env.TERTULIA_DEV_BACKEND ?? "http://127.0.0.1:8000";
 const proxied = ["/api", "/admin", "/media", "/healthz"];
 
 export default defineConfig({
