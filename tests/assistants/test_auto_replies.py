@@ -8,6 +8,7 @@ import contextlib
 import uuid
 from typing import Any
 
+import structlog.testing
 from sqlalchemy import select, update
 
 from tertulia.assistants.models import AiJob, AiTrace
@@ -279,3 +280,19 @@ async def test_two_workers_share_the_queue_without_double_replies(client: Any, m
         runner.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await runner
+
+
+async def test_each_run_writes_one_ai_reply_log_line(client: Any, make_tenant: Any, inject: Any) -> None:
+    t = await make_tenant()
+    nora = await make_assistant(client, t, provider="openai", model="scripted-1")
+    inject(nora["id"], ScriptedProvider(text("Hola")))
+    with structlog.testing.capture_logs() as logs:
+        conv = (await post_inbound(client, t, "hola")).json()["conversation_id"]
+        reply = (await wait_until(lambda: ai_messages(client, t, conv), what="the reply"))[0]
+        lines = await wait_until(lambda: _ai_reply_lines(logs, reply["correlation_id"]), what="the log line")
+    assert len(lines) == 1
+    assert lines[0]["outcome"] == "sent" and lines[0]["latency_ms"] > 0 and lines[0]["conversation_id"] == conv
+
+
+async def _ai_reply_lines(logs: list[dict[str, Any]], correlation_id: str) -> list[dict[str, Any]]:
+    return [entry for entry in logs if entry.get("action") == "ai_reply" and entry.get("correlation_id") == correlation_id]
