@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { ApiError } from "../api/client";
 import { api, keys } from "../api/endpoints";
-import type { ChatSummary, Contact } from "../api/types";
+import type { Contact } from "../api/types";
 import { channelColor } from "../lib/channels";
 import { useI18n } from "../lib/context";
 import { formatRelative } from "../lib/dates";
@@ -41,11 +41,6 @@ function useContactSaved() {
   return (contact: Contact) => {
     client.setQueryData(keys.contact(contact.id), contact);
     applyEvent(client, { seq: -1, type: "contact.updated", data: contact });
-    for (const [key, row] of client.getQueriesData<ChatSummary>({ queryKey: ["chat"] })) {
-      if (row && row.contact_id === contact.id) {
-        client.setQueryData(key, { ...row, display_name: contact.display_name, customer_phone: contact.phone ?? "", tags: contact.tags });
-      }
-    }
   };
 }
 

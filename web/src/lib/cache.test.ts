@@ -134,4 +134,11 @@ describe("applyEvent", () => {
     expect(a.display_name).toBe("Ana");
     expect(a.customer_phone).toBe("+34600000000");
   });
+
+  it("contact.updated renames the open chat's header too", () => {
+    const client = setup();
+    client.setQueryData(keys.chat("a"), row("a", 30));
+    applyEvent(client, { seq: 1, type: "contact.updated", data: { id: "contact-a", display_name: "Ana", phone: null, tags: [vip] } });
+    expect(client.getQueryData<ChatSummary>(keys.chat("a"))).toMatchObject({ display_name: "Ana", customer_phone: "", tags: [vip] });
+  });
 });

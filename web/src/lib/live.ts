@@ -38,6 +38,13 @@ export function applyEvent(client: QueryClient, event: ServerEvent): void {
         }
         if (next !== data) client.setQueryData(key, next);
       }
+      for (const [key, row] of client.getQueriesData<ChatSummary>({ queryKey: ["chat"] })) {
+        if (row && row.contact_id === contact.id) {
+          client.setQueryData<ChatSummary>(key, {
+            ...row, display_name: contact.display_name, customer_phone: contact.phone ?? "", tags: contact.tags ?? row.tags,
+          });
+        }
+      }
       return;
     }
     case "tag.created":
