@@ -385,3 +385,28 @@ async def test_older_messages_load_when_scrolling_up(page: Page, api: httpx2.Cli
     await expect(oldest).to_be_visible()
     await expect(log.get_by_text("Inicio de la conversación")).to_be_visible()
     assert await log.locator(".bubble").count() == 60
+
+
+async def test_another_agents_changes_show_without_reload(page: Page, browser: Any, logged_in_state: dict[str, Any],
+                                                          e2e_server: E2EServer, api: httpx2.Client) -> None:
+    target = summary_rows(api)[5]
+    other_context = await browser.new_context(viewport=VIEWPORT, locale="es-ES", storage_state=logged_in_state)
+    other = await other_context.new_page()
+    try:
+        await other.goto(f"{e2e_server.url}/panel_cliente/demo/chat")
+        await expect(other.get_by_role("status", name="En vivo")).to_be_visible()
+        await expect(page.get_by_role("status", name="En vivo")).to_be_visible()
+        await open_chat(page, target["display_name"])
+        renamed = f"{target['display_name']} (otra pestaña)"
+        await page.get_by_label("Nombre", exact=True).fill(renamed)
+        await page.get_by_role("button", name="Guardar contacto").click()
+        await expect(row(other, renamed)).to_be_visible()
+
+        tag_name = f"Compartida {uuid.uuid4().hex[:4]}"
+        await page.get_by_role("button", name="Gestionar etiquetas").click()
+        dialog = page.get_by_role("dialog", name="Gestionar etiquetas")
+        await dialog.get_by_label("Nombre de la etiqueta").fill(tag_name)
+        await dialog.get_by_role("button", name="Crear etiqueta").click()
+        await expect(other.get_by_label("Etiqueta", exact=True).locator("option", has_text=tag_name)).to_have_count(1)
+    finally:
+        await other_context.close()
