@@ -108,15 +108,17 @@ def upgrade() -> None:
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contacts_tenant_id_display_name'), ['tenant_id', 'display_name'], unique=False)
         batch_op.create_index(batch_op.f('ix_contacts_tenant_id_phone'), ['tenant_id', 'phone'], unique=False)
-    # Trigram indexes for `q` (name or phone fragment) on PostgreSQL; empty partial indexes on
-    # SQLite (see contacts/models.py). pg_trgm is a trusted extension: the database owner may add it.
+    # Trigram indexes for `q` (name or phone fragment) led by tenant_id on PostgreSQL; empty
+    # partial indexes on SQLite (see contacts/models.py). Both extensions are trusted: the
+    # database owner may add them.
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
-    op.create_index('ix_contacts_display_name_trgm', 'contacts', [sa.text('lower(display_name)')], unique=False,
-                    postgresql_using='gin', postgresql_ops={'lower(display_name)': 'gin_trgm_ops'},
+        op.execute('CREATE EXTENSION IF NOT EXISTS btree_gin')
+    op.create_index('ix_contacts_display_name_trgm', 'contacts', ['tenant_id', sa.text('lower(display_name)')],
+                    unique=False, postgresql_using='gin', postgresql_ops={'lower(display_name)': 'gin_trgm_ops'},
                     sqlite_where=sa.text('0'))
-    op.create_index('ix_contacts_phone_trgm', 'contacts', ['phone'], unique=False, postgresql_using='gin',
-                    postgresql_ops={'phone': 'gin_trgm_ops'}, sqlite_where=sa.text('0'))
+    op.create_index('ix_contacts_phone_trgm', 'contacts', ['tenant_id', 'phone'], unique=False,
+                    postgresql_using='gin', postgresql_ops={'phone': 'gin_trgm_ops'}, sqlite_where=sa.text('0'))
 
     op.create_table('memberships',
     sa.Column('id', sa.Uuid(), nullable=False),
