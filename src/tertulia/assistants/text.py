@@ -36,10 +36,16 @@ STOPWORDS: dict[str, frozenset[str]] = {
 ALL_STOPWORDS = STOPWORDS["es"] | STOPWORDS["en"]
 GREETINGS = frozenset(
     "hola buenas buenos dias tardes noches saludos hello hi hey good morning afternoon evening".split())
-HUMAN_WORDS = {
-    "es": ("persona", "humano", "humana", "agente", "asesor", "asesora", "operador", "operadora", "encargado"),
-    "en": ("human", "person", "agent", "representative", "operator", "someone"),
-}
+ACKNOWLEDGEMENTS = frozenset("""
+    gracias muchas mil ok okay vale perfecto genial listo excelente super bueno buenisimo entendido dale sale
+    claro chido thanks thank great perfect cool fine got it sure
+""".split())
+# Asking for a person: a request verb followed by who they want, or an unambiguous word alone.
+HUMAN_REQUEST = re.compile(
+    r"\b(hablar|comunicarme|comunicar|contactar|pasame|pasar|atienda|atiende|atender|quiero|necesito|talk|speak|"
+    r"chat|want|need)\b.{0,40}\b(persona|humano|humana|agente|asesor|asesora|operador|operadora|encargado|"
+    r"encargada|alguien|human|person|agent|representative|someone|somebody)\b"
+    r"|\b(humano|human being|real person|persona real|asesor humano)\b")
 
 
 def fold(text: str) -> str:
@@ -87,9 +93,14 @@ def is_greeting_only(text: str, language: str = "es") -> bool:
 
 
 def asks_for_human(text: str, language: str = "es") -> bool:
-    ws = set(words(text))
-    candidates = HUMAN_WORDS.get(language[:2], ()) + HUMAN_WORDS["es"] + HUMAN_WORDS["en"]
-    return any(w in ws for w in candidates) and len(ws) <= 14
+    return HUMAN_REQUEST.search(fold(text)) is not None
+
+
+def is_acknowledgement(text: str, language: str = "es") -> bool:
+    """"Gracias", "ok", "perfecto": nothing to look up, nothing to hand over."""
+    ws = words(text)
+    return (bool(ws) and any(w in ACKNOWLEDGEMENTS for w in ws)
+            and all(w in ACKNOWLEDGEMENTS or w in ALL_STOPWORDS for w in ws))
 
 
 def chunk_text(text: str, limit: int = CHUNK_CHARS) -> list[str]:

@@ -21,7 +21,14 @@ from tertulia.assistants.providers.base import (
     StreamDelta,
     ToolCall,
 )
-from tertulia.assistants.text import asks_for_human, best_sentences, covered_terms, is_greeting_only, search_terms
+from tertulia.assistants.text import (
+    asks_for_human,
+    best_sentences,
+    covered_terms,
+    is_acknowledgement,
+    is_greeting_only,
+    search_terms,
+)
 
 # A passage must cover at least this share of the question's topical words to count as an answer.
 MIN_COVERAGE = 0.34
@@ -29,6 +36,7 @@ MIN_COVERAGE = 0.34
 PHRASES: dict[str, dict[str, str]] = {
     "es": {
         "greeting": "¡Hola! Soy {name}. ¿En qué te puedo ayudar?",
+        "ack": "¡Con gusto! Si necesitas algo más, aquí estoy.",
         "answer": "{text}\n\n(Fuente: «{title}»)",
         "also": "También te puede servir «{title}».",
         "no_match": "No encontré información sobre «{query}» en la base de conocimiento.",
@@ -37,6 +45,7 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "en": {
         "greeting": "Hi! I'm {name}. How can I help you?",
+        "ack": "You're welcome! If you need anything else, I'm here.",
         "answer": "{text}\n\n(Source: “{title}”)",
         "also": "“{title}” may help too.",
         "no_match": "I found nothing about “{query}” in the knowledge base.",
@@ -81,6 +90,8 @@ class OfflineProvider:
             return await self._say(p["greeting"].format(name=self.assistant_name), on_delta)
         if asks_for_human(question, self.language):
             return self._call("handoff_to_human", {"reason": p["asked_human"]})
+        if is_acknowledgement(question, self.language):
+            return await self._say(p["ack"], on_delta)
         return self._call("search_knowledge", {"query": question[:500]})
 
     async def _answer(self, question: str, tool_result: str, on_delta: OnDelta | None) -> ProviderResult:
