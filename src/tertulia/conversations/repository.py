@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, tuple_
+from sqlalchemy import Integer, Select, and_, bindparam, exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -48,7 +48,7 @@ SPARSE_Q_CONTACTS = 1000
 
 def matching_contacts_query(tenant_id: uuid.UUID, q: str, limit: int = SPARSE_Q_CONTACTS + 1) -> Select[Any]:
     """Contacts whose name or phone contains `q`, at most `limit` of them."""
-    return tenant_select(Contact, tenant_id, Contact.id).where(_q_condition(q)).limit(limit)
+    return tenant_select(Contact, tenant_id, Contact.id).where(_q_condition(q)).limit(_literal_int(limit))
 
 
 def narrow_q_to_contacts(filters: dict[str, Any], matching: Sequence[uuid.UUID]) -> dict[str, Any] | None:
@@ -103,10 +103,16 @@ def inbox_query(
         stmt = stmt.where(Conversation.contact_id.in_(contact_ids))
     if after is not None:
         stmt = stmt.where(tuple_(Conversation.last_message_at, Conversation.id) < tuple_(*after))
-    stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
+    # LIMIT and OFFSET are written into the SQL text too: a generic plan that does not know the
+    # page is 20 rows prefers to fetch and sort every match over walking the index in order.
+    stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(_literal_int(limit))
     if offset:
-        stmt = stmt.offset(offset)
+        stmt = stmt.offset(_literal_int(offset))
     return stmt
+
+
+def _literal_int(value: int) -> Any:
+    return bindparam(None, int(value), type_=Integer(), literal_execute=True)
 
 
 def inbox_page_query(tenant_id: uuid.UUID, **filters: Any) -> Select[Any]:
