@@ -178,7 +178,7 @@ async def run(database_url: str, data_dir: Path, turns: int, warmup: int) -> Non
 async def _wait_reply(sub: Any, message_id: int) -> float:
     """Wait for the AI reply's `message.created` event on the live feed; returns when it came."""
     while True:
-        event = await asyncio.wait_for(sub.queue.get(), 10)
+        event = await asyncio.wait_for(sub.get(), 10)
         data = event.get("data", {}) if isinstance(event, dict) else {}
         if event.get("type") == "message.created" and data.get("author") == "ai" and data.get("id", 0) > message_id:
             return time.perf_counter()

@@ -42,12 +42,15 @@ class AiWorker:
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[str]] = set()
         self._stopping = False
+        self._hint: datetime | None = None  # when work announced in this process becomes due
 
     @property
     def config(self) -> EngineConfig:
         return self.orchestrator.config
 
-    def notify(self, _due_at: datetime | None = None) -> None:
+    def notify(self, due_at: datetime | None = None) -> None:
+        due_at = due_at or utcnow()
+        self._hint = due_at if self._hint is None else min(self._hint, due_at)
         self._wake.set()
 
     async def _next_wake(self) -> datetime | None:
@@ -83,21 +86,32 @@ class AiWorker:
         try:
             while not self._stopping:
                 self._wake.clear()
+                now = utcnow()
                 try:
+                    # Announced work that is due now is claimed straight away; otherwise a read
+                    # says whether anything is due before taking SQLite's write lock to claim.
+                    hinted = self._hint is not None and self._hint <= now
+                    if hinted:
+                        self._hint = None
+                    due = None if hinted else await self._next_wake()
                     free = self.concurrency - len(self._running)
-                    started = await self.run_once()
-                    if free > 0 and started == free:
-                        continue  # every free slot was filled: there may be more due right now
-                    due = await self._next_wake()
+                    if free > 0 and (hinted or (due is not None and due <= now)):
+                        started = await self.run_once()
+                        if started == free:
+                            continue  # every free slot was filled: there may be more due right now
+                        due = await self._next_wake()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # the database is away: keep trying at the poll interval
                     log.warning("ai_worker_error", worker=self.name, error=f"{type(exc).__name__}: {exc}")
                     due = None
                 timeout = self.poll_seconds
+                now = utcnow()
                 if due is not None and len(self._running) < self.concurrency:
                     # Never spin: a job that is due but was not ours to claim is retried shortly.
-                    timeout = min(timeout, max(0.02, (due - utcnow()).total_seconds()))
+                    timeout = min(timeout, max(0.02, (due - now).total_seconds()))
+                if self._hint is not None:
+                    timeout = min(timeout, max(0.0, (self._hint - now).total_seconds()))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
         finally:
