@@ -128,6 +128,9 @@ async def test_keyboard_moves_through_conversations_and_focuses_the_composer(pag
     await expect(page.get_by_role("heading", level=2, name=names[0])).to_be_visible()
     await page.keyboard.press("/")
     await expect(page.get_by_label("Escribe un mensaje")).to_be_focused()
+    # Alt+↓ moves on even while writing.
+    await page.keyboard.press("Alt+ArrowDown")
+    await expect(page.get_by_role("heading", level=2, name=names[1])).to_be_visible()
 
 
 async def test_sending_takes_over_and_the_ai_can_be_given_back(page: Page, api: httpx2.Client) -> None:

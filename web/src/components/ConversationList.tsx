@@ -62,19 +62,42 @@ export function ConversationList({ selectedId, onSelect }: { selectedId: string 
 
   const selectedIndex = rows.findIndex((r) => r.id === selectedId);
 
-  function onKeyDown(e: KeyboardEvent<HTMLDivElement>) {
-    let next = -1;
-    if (e.key === "ArrowDown") next = Math.min(rows.length - 1, selectedIndex + 1);
-    else if (e.key === "ArrowUp") next = Math.max(0, selectedIndex < 0 ? 0 : selectedIndex - 1);
-    else if (e.key === "Home") next = 0;
-    else if (e.key === "End") next = rows.length - 1;
-    else return;
-    e.preventDefault();
-    if (next >= 0 && rows[next]) {
-      onSelect(rows[next].id);
-      virtualizer.scrollToIndex(next, { align: "auto" });
+  function nextIndex(key: string): number | null {
+    if (key === "ArrowDown") return Math.min(rows.length - 1, selectedIndex + 1);
+    if (key === "ArrowUp") return Math.max(0, selectedIndex < 0 ? 0 : selectedIndex - 1);
+    if (key === "Home") return 0;
+    if (key === "End") return rows.length - 1;
+    return null;
+  }
+
+  function goTo(index: number) {
+    if (index >= 0 && rows[index]) {
+      onSelect(rows[index].id);
+      virtualizer.scrollToIndex(index, { align: "auto" });
     }
   }
+
+  function onKeyDown(e: KeyboardEvent<HTMLDivElement>) {
+    const next = nextIndex(e.key);
+    if (next === null) return;
+    e.preventDefault();
+    goTo(next);
+  }
+
+  // Alt+↑/↓ move through conversations from anywhere, the composer included.
+  const goToRef = useRef({ nextIndex, goTo });
+  goToRef.current = { nextIndex, goTo };
+  useEffect(() => {
+    const onKey = (e: globalThis.KeyboardEvent) => {
+      if (!e.altKey || (e.key !== "ArrowDown" && e.key !== "ArrowUp") || document.querySelector("dialog[open]")) return;
+      const next = goToRef.current.nextIndex(e.key);
+      if (next === null) return;
+      e.preventDefault();
+      goToRef.current.goTo(next);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
 
   const ownerOptions: HumanFilter[] = ["all", "bot_only", "human_only"];
 
