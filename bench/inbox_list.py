@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -48,6 +49,7 @@ from _common import (
 from tertulia.cli import do_migrate
 from tertulia.config import Settings
 from tertulia.conversations.repository import (
+    CUSTOM_PLANS,
     inbox_page_query,
     matching_contacts_query,
     narrow_q_to_contacts,
@@ -317,6 +319,7 @@ class Case:
     rows: int = 0
     api: Stats | None = None
     sql: Stats | None = None
+    driver: Stats | None = None  # the same SQL text, precompiled, on a bare psycopg connection
     db_plan_ms: float | None = None
     db_exec_ms: float | None = None
 
@@ -376,6 +379,8 @@ def sql_statements(conn: Any, tenant_id: uuid.UUID, filters: dict[str, Any]) -> 
 def run_sql(conn: Any, tenant_id: uuid.UUID, filters: dict[str, Any]) -> list[Any]:
     """What `conversations.repository.list_inbox` runs, on a plain synchronous connection (Core
     rows: one per conversation and tag, the conversation's id first)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(CUSTOM_PLANS)
     if filters.get("q"):
         matching = conn.execute(matching_contacts_query(tenant_id, filters["q"])).scalars().all()
         narrowed = narrow_q_to_contacts(filters, matching)
@@ -387,26 +392,46 @@ def run_sql(conn: Any, tenant_id: uuid.UUID, filters: dict[str, Any]) -> list[An
 
 def measure(engine: Engine, tenant_id: uuid.UUID, base_url: str, headers: dict[str, str], cases: list[Case],
             requests: int, explain: bool) -> Stats:
-    """Time every case through the API and as raw SQL, interleaved (one of each per round) so that
-    load from other processes on the machine falls on all cases alike."""
+    """Time every case through the API, through SQLAlchemy (the repository's statements built and
+    run as the app does) and on PostgreSQL as bare SQL on psycopg, interleaved (one of each per
+    round) so that load from other processes on the machine falls on all cases alike."""
     api_samples: dict[str, list[float]] = {c.label: [] for c in cases}
     sql_samples: dict[str, list[float]] = {c.label: [] for c in cases}
+    driver_samples: dict[str, list[float]] = {c.label: [] for c in cases}
     floor_samples: list[float] = []
-    with httpx2.Client(base_url=base_url, headers=headers, timeout=30) as client, engine.connect() as conn:
+    is_pg = engine.dialect.name == "postgresql"
+    with httpx2.Client(base_url=base_url, headers=headers, timeout=30) as client, engine.connect() as conn, \
+            _driver_connection(engine) as raw:
         def api_call(case: Case) -> int:
             resp = client.get("/admin/chats/summary", params=case.params)
             resp.raise_for_status()
             return len(resp.json())
 
+        compiled: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for case in cases:
             case.rows = api_call(case)
             sql_rows = len({row[0] for row in run_sql(conn, tenant_id, case.filters)})
             if sql_rows != case.rows:
                 raise AssertionError(f"{case.label}: the endpoint returned {case.rows} rows, the SQL {sql_rows}")
-        for _ in range(5):  # warm caches and both sides' prepared statements
+            if is_pg:
+                compiled[case.label] = [
+                    (c.string, c.params) for c in (
+                        stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+                        for stmt in sql_statements(conn, tenant_id, case.filters))]
+
+        def driver_call(case: Case) -> None:
+            with raw.cursor() as cur:
+                cur.execute(str(CUSTOM_PLANS))
+                for sql, params in compiled[case.label]:
+                    cur.execute(sql, params)
+                    cur.fetchall()
+
+        for _ in range(5):  # warm caches and every side's prepared statements
             for case in cases:
                 api_call(case)
                 run_sql(conn, tenant_id, case.filters)
+                if is_pg:
+                    driver_call(case)
         clock = time.perf_counter
         for _ in tqdm(range(requests), desc="measuring", unit="round", leave=False):
             start = clock()
@@ -419,13 +444,29 @@ def measure(engine: Engine, tenant_id: uuid.UUID, base_url: str, headers: dict[s
                 start = clock()
                 run_sql(conn, tenant_id, case.filters)
                 sql_samples[case.label].append(clock() - start)
+                if is_pg:
+                    start = clock()
+                    driver_call(case)
+                    driver_samples[case.label].append(clock() - start)
         for case in cases:
             case.api = Stats.of(api_samples[case.label])
             case.sql = Stats.of(sql_samples[case.label])
-            if engine.dialect.name == "postgresql":
+            if is_pg:
+                case.driver = Stats.of(driver_samples[case.label])
                 case.db_plan_ms, case.db_exec_ms = _server_ms(conn, tenant_id, case, explain)
         conn.rollback()
     return Stats.of(floor_samples)
+
+
+@contextmanager
+def _driver_connection(engine: Engine) -> Iterator[Any]:
+    if engine.dialect.name != "postgresql":
+        yield None
+        return
+    url = make_url(engine.url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url) as raw:
+        yield raw
+        raw.rollback()
 
 
 def _server_ms(conn: Any, tenant_id: uuid.UUID, case: Case, show_plan: bool) -> tuple[float, float]:
@@ -453,28 +494,37 @@ def _server_ms(conn: Any, tenant_id: uuid.UUID, case: Case, show_plan: bool) -> 
 
 
 def print_table(cases: list[Case], floor: Stats, requests: int, dialect: str, load_before: float) -> None:
-    head = (f"{'case':<28} {'rows':>4}  {'API p50':>8} {'p95':>7} {'mean':>7}   "
-            f"{'SQL p50':>8} {'p95':>7} {'mean':>7}  {'API/SQL p50':>11} {'p95':>5}")
-    if dialect == "postgresql":
-        head += f"  {'db plan':>7} {'exec':>6}"
-    print(f"\nGET /admin/chats/summary on {dialect}, {requests} sequential requests per case (cases interleaved), "
+    pg = dialect == "postgresql"
+    head = (f"{'case':<26} {'rows':>4}  {'API p50':>7} {'p95':>6} {'mean':>6}  "
+            f"{'SQLA p50':>8} {'p95':>6}")
+    if pg:
+        head += f"  {'psycopg p50':>11} {'p95':>5}  {'db plan':>7} {'exec':>5}"
+    head += f"  {'API/SQLA p95':>12}"
+    if pg:
+        head += f" {'API/psycopg p95':>15}"
+    print(f"\nGET /admin/chats/summary on {dialect}: {requests} requests per case (cases interleaved), "
           f"times in ms; {os.cpu_count()} cores, load average {load_before:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after")
     print(head)
     print("-" * len(head))
     for c in cases:
         assert c.api and c.sql
-        line = (f"{c.label:<28} {c.rows:>4}  {c.api.p50_ms:>8.2f} {c.api.p95_ms:>7.2f} {c.api.mean_ms:>7.2f}   "
-                f"{c.sql.p50_ms:>8.2f} {c.sql.p95_ms:>7.2f} {c.sql.mean_ms:>7.2f}  "
-                f"{c.api.p50_ms / c.sql.p50_ms:>10.1f}x {c.api.p95_ms / c.sql.p95_ms:>4.1f}x")
-        if c.db_plan_ms is not None and c.db_exec_ms is not None:
-            line += f"  {c.db_plan_ms:>7.2f} {c.db_exec_ms:>6.2f}"
+        line = (f"{c.label:<26} {c.rows:>4}  {c.api.p50_ms:>7.2f} {c.api.p95_ms:>6.2f} {c.api.mean_ms:>6.2f}  "
+                f"{c.sql.p50_ms:>8.2f} {c.sql.p95_ms:>6.2f}")
+        if pg:
+            assert c.driver and c.db_plan_ms is not None and c.db_exec_ms is not None
+            line += (f"  {c.driver.p50_ms:>11.2f} {c.driver.p95_ms:>5.2f}  {c.db_plan_ms:>7.2f} "
+                     f"{c.db_exec_ms:>5.2f}")
+        line += f"  {c.api.p95_ms / c.sql.p95_ms:>11.1f}x"
+        if pg:
+            assert c.driver
+            line += f" {c.api.p95_ms / c.driver.p95_ms:>14.1f}x"
         print(line)
-    print(f"{'GET /healthz (HTTP floor)':<28} {'':>4}  {floor.p50_ms:>8.2f} {floor.p95_ms:>7.2f} "
-          f"{floor.mean_ms:>7.2f}")
+    print(f"{'GET /healthz (HTTP floor)':<26} {'':>4}  {floor.p50_ms:>7.2f} {floor.p95_ms:>6.2f} "
+          f"{floor.mean_ms:>6.2f}")
     worst = max(cases, key=lambda c: c.api.p95_ms if c.api else 0)
     assert worst.api
-    print(f"\nslowest p95: {worst.label} at {worst.api.p95_ms:.2f} ms (target < 20 ms on PostgreSQL)")
+    print(f"\nslowest API p95: {worst.label} at {worst.api.p95_ms:.2f} ms (target < 20 ms on PostgreSQL)")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, and_, bindparam, exists, func, or_, select, tuple_
+from sqlalchemy import Select, and_, exists, func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -16,7 +16,7 @@ from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactTag, Tag
 from tertulia.contacts.repository import like_pattern
 from tertulia.conversations.models import Conversation, Message
-from tertulia.kit.db import tenant_select
+from tertulia.kit.db import is_sqlite, tenant_select
 
 
 async def get_conversation(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
@@ -48,7 +48,7 @@ SPARSE_Q_CONTACTS = 1000
 
 def matching_contacts_query(tenant_id: uuid.UUID, q: str, limit: int = SPARSE_Q_CONTACTS + 1) -> Select[Any]:
     """Contacts whose name or phone contains `q`, at most `limit` of them."""
-    return tenant_select(Contact, tenant_id, Contact.id).where(_q_condition(q)).limit(_literal_int(limit))
+    return tenant_select(Contact, tenant_id, Contact.id).where(_q_condition(q)).limit(limit)
 
 
 def narrow_q_to_contacts(filters: dict[str, Any], matching: Sequence[uuid.UUID]) -> dict[str, Any] | None:
@@ -89,13 +89,8 @@ def inbox_query(
     if status:
         stmt = stmt.where(Conversation.status == status)
     if tag_id:
-        # The tag id is written into the SQL text, not bound, so each tag gets its own plan: once a
-        # bound statement is prepared, PostgreSQL may settle on one generic plan for every tag,
-        # and the plan that suits a rare tag (start from its few contacts) is ruinous for a common
-        # one (walk the inbox in order) and the other way round. It is a UUID, never user text.
-        tag = bindparam("inbox_tag_id", uuid.UUID(str(tag_id)), type_=ContactTag.tag_id.type, literal_execute=True)
         stmt = stmt.where(exists().where(
-            ContactTag.tenant_id == tenant_id, ContactTag.tag_id == tag,
+            ContactTag.tenant_id == tenant_id, ContactTag.tag_id == tag_id,
             ContactTag.contact_id == Conversation.contact_id))
     if q:
         stmt = stmt.where(_q_condition(q))
@@ -103,16 +98,10 @@ def inbox_query(
         stmt = stmt.where(Conversation.contact_id.in_(contact_ids))
     if after is not None:
         stmt = stmt.where(tuple_(Conversation.last_message_at, Conversation.id) < tuple_(*after))
-    # LIMIT and OFFSET are written into the SQL text too: a generic plan that does not know the
-    # page is 20 rows prefers to fetch and sort every match over walking the index in order.
-    stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(_literal_int(limit))
+    stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
     if offset:
-        stmt = stmt.offset(_literal_int(offset))
+        stmt = stmt.offset(offset)
     return stmt
-
-
-def _literal_int(value: int) -> Any:
-    return bindparam(None, int(value), type_=Integer(), literal_execute=True)
 
 
 def inbox_page_query(tenant_id: uuid.UUID, **filters: Any) -> Select[Any]:
@@ -148,9 +137,19 @@ def group_inbox_rows(rows: Sequence[Any]) -> list[InboxRow]:
     return grouped
 
 
+# The inbox list's best plan depends on values a prepared statement's generic plan does not see:
+# the tenant's size (one tenant may hold half the table), the tag's frequency, the page size. Once
+# a statement has run a few times, PostgreSQL may settle on a generic plan, e.g. one that starts
+# from a tag's links and sorts them all, fine for a rare tag and 20x slower for a common one.
+# Planning each list afresh costs well under a millisecond; SET LOCAL ends with the transaction.
+CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
 async def list_inbox(session: AsyncSession, tenant_id: uuid.UUID, **filters: Any) -> list[InboxRow]:
     """The inbox list with each conversation's tags: one statement, preceded for `q` by the
     contact lookup that chooses its plan (see SPARSE_Q_CONTACTS)."""
+    if not is_sqlite(session):
+        await session.execute(CUSTOM_PLANS)
     if filters.get("q"):
         matching = (await session.execute(matching_contacts_query(tenant_id, filters["q"]))).scalars().all()
         narrowed = narrow_q_to_contacts(filters, matching)
