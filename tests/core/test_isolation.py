@@ -35,6 +35,13 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/admin/channels"): {"kind": "api", "name": "B channel"},
     ("POST", "/api/v1/inbound/{channel_id}"): {"external_message_id": "iso-1", "contact": {"external_id": "x"},
                                                "content": "hola"},
+    ("POST", "/admin/assistants"): {"name": "B assistant"},
+    ("PATCH", "/admin/assistants/{assistant_id}"): {"name": "renamed"},
+    ("POST", "/admin/assistants/{assistant_id}/knowledge"): {"title": "B", "content": "B"},
+    ("POST", "/admin/assistants/{assistant_id}/knowledge/upload"): {},  # multipart; the id is checked first
+    ("PATCH", "/admin/assistants/{assistant_id}/knowledge/{entry_id}"): {"title": "renamed"},
+    ("POST", "/admin/mcp-servers"): {"name": "b-server", "url": "http://127.0.0.1:9/mcp"},
+    ("POST", "/mcp/invoke"): {"tool": "add_tag", "args": {"name": "B"}, "conversation_id": "{conversation_id}"},
 }
 
 
@@ -46,7 +53,13 @@ async def _resources(client: httpx2.AsyncClient, a: TenantCtx) -> dict[str, str]
     await client.put(f"/admin/contacts/{row['contact_id']}/tags/{tag['id']}", headers=a.headers)
     token = (await client.post("/admin/tokens", headers=a.headers, json={"name": "other"})).json()
     members = (await client.get("/admin/members", headers=a.headers)).json()
+    assistant = (await client.post("/admin/assistants", headers=a.headers, json={"name": "Nora de A"})).json()
+    entry = (await client.post(f"/admin/assistants/{assistant['id']}/knowledge", headers=a.headers,
+                               json={"title": "A", "content": "conocimiento de A"})).json()
+    server = (await client.post("/admin/mcp-servers", headers=a.headers,
+                                json={"name": "a-server", "url": "http://127.0.0.1:9/mcp"})).json()
     return {
+        "assistant_id": assistant["id"], "entry_id": entry["id"], "server_id": server["id"],
         "conversation_id": conv_id, "contact_id": row["contact_id"], "tag_id": tag["id"],
         "channel_id": str(a.channel_id), "message_id": str(r.json()["message_id"]), "token_id": token["id"],
         "user_id": members[0]["user_id"], "tenant_id": str(a.id), "correlation_id": str(uuid.uuid4()),

@@ -102,11 +102,16 @@ async def add_knowledge(assistant_id: uuid.UUID, body: KnowledgeCreate, principa
 
 
 @router.post("/assistants/{assistant_id}/knowledge/upload", response_model=KnowledgeOut, status_code=201)
-async def upload_knowledge(assistant_id: uuid.UUID, principal: CurrentManager, db: DbSession,
-                           file: Annotated[UploadFile, File(description="a .txt or .md document, UTF-8, up to 1 MB")],
-                           title: Annotated[str | None, Form(max_length=300)] = None) -> KnowledgeOut:
+async def upload_knowledge(
+    assistant_id: uuid.UUID, principal: CurrentManager, db: DbSession,
+    file: Annotated[UploadFile | None, File(description="a .txt or .md document, UTF-8, up to 1 MB")] = None,
+    title: Annotated[str | None, Form(max_length=300)] = None,
+) -> KnowledgeOut:
     """Upload a `.txt`/`.md` document as one entry (multipart field `file`, optional `title`)."""
+    # The assistant is checked first: another tenant's id is a 404 whatever the body holds.
     assistant = await service.require_assistant(db, principal.tenant_id, assistant_id)
+    if file is None:
+        raise Invalid("send the document as the multipart field 'file'", code="file_required")
     filename = (file.filename or "").strip().replace("\\", "/").rsplit("/", 1)[-1][:300]
     if not filename.lower().endswith(UPLOAD_SUFFIXES):
         raise TertuliaError("only .txt and .md documents can be uploaded as knowledge",
