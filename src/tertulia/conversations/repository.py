@@ -73,15 +73,12 @@ def inbox_query(
     contact_ids: Sequence[uuid.UUID] | None = None,
     after: tuple[datetime, uuid.UUID] | None = None, limit: int = 20, offset: int = 0,
 ) -> Any:
-    """The inbox list: most recent first, keyset-paged on (last_message_at, id). Each filter has an
-    index that leads with (tenant_id, filter column, last_message_at, id); `contact_ids` limits the
-    list to those contacts' conversations (see SPARSE_Q_CONTACTS)."""
-    stmt = (
-        tenant_select(Conversation, tenant_id, Conversation, Contact.display_name, Contact.phone,
-                      Channel.platform_origin)
-        .join(Contact, and_(Contact.tenant_id == Conversation.tenant_id, Contact.id == Conversation.contact_id))
-        .join(Channel, and_(Channel.tenant_id == Conversation.tenant_id, Channel.id == Conversation.channel_id))
-    )
+    """The inbox list's page of conversations: most recent first, keyset-paged on
+    (last_message_at, id). Each filter has an index that leads with (tenant_id, filter column,
+    last_message_at, id); `contact_ids` limits the list to those contacts' conversations (see
+    SPARSE_Q_CONTACTS). Contacts are joined only when `q` needs them: inbox_page_query joins the
+    rest to the page's rows alone, not to every candidate the filters pass over."""
+    stmt = tenant_select(Conversation, tenant_id)
     if ai_state:
         stmt = stmt.where(Conversation.ai_state == ai_state)
     if channel_source:
@@ -93,7 +90,8 @@ def inbox_query(
             ContactTag.tenant_id == tenant_id, ContactTag.tag_id == tag_id,
             ContactTag.contact_id == Conversation.contact_id))
     if q:
-        stmt = stmt.where(_q_condition(q))
+        stmt = stmt.join(Contact, and_(Contact.tenant_id == Conversation.tenant_id,
+                                       Contact.id == Conversation.contact_id)).where(_q_condition(q))
     if contact_ids is not None:
         stmt = stmt.where(Conversation.contact_id.in_(contact_ids))
     if after is not None:
@@ -104,13 +102,15 @@ def inbox_query(
     return stmt
 
 
-def inbox_page_query(tenant_id: uuid.UUID, **filters: Any) -> Select[Any]:
+def inbox_page_query(tenant_id: uuid.UUID, **filters: Any) -> Select[Conversation, str, str | None, str, Tag]:
     """inbox_query's page together with each row's tags (most recently applied first), so one
     statement serves the whole list: a row per (conversation, tag), or one with no tag."""
     page = inbox_query(tenant_id, **filters).subquery("page")
     conversation = aliased(Conversation, page)
     return (
-        select(conversation, page.c.display_name, page.c.phone, page.c.platform_origin, Tag)
+        select(conversation, Contact.display_name, Contact.phone, Channel.platform_origin, Tag)
+        .join(Contact, and_(Contact.tenant_id == tenant_id, Contact.id == page.c.contact_id))
+        .join(Channel, and_(Channel.tenant_id == tenant_id, Channel.id == page.c.channel_id))
         .outerjoin(ContactTag, and_(ContactTag.tenant_id == tenant_id, ContactTag.contact_id == page.c.contact_id))
         .outerjoin(Tag, and_(Tag.tenant_id == tenant_id, Tag.id == ContactTag.tag_id))
         .order_by(page.c.last_message_at.desc(), page.c.id.desc(), ContactTag.applied_at.desc(), Tag.name)
