@@ -49,7 +49,7 @@ from _common import (
 from tertulia.cli import do_migrate
 from tertulia.config import Settings
 from tertulia.conversations.repository import (
-    CUSTOM_PLANS,
+    INBOX_PLANNER_SETTINGS,
     inbox_page_query,
     matching_contacts_query,
     narrow_q_to_contacts,
@@ -380,7 +380,7 @@ def run_sql(conn: Any, tenant_id: uuid.UUID, filters: dict[str, Any]) -> list[An
     """What `conversations.repository.list_inbox` runs, on a plain synchronous connection (Core
     rows: one per conversation and tag, the conversation's id first)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(CUSTOM_PLANS)
+        conn.execute(INBOX_PLANNER_SETTINGS)
     if filters.get("q"):
         matching = conn.execute(matching_contacts_query(tenant_id, filters["q"])).scalars().all()
         narrowed = narrow_q_to_contacts(filters, matching)
@@ -421,7 +421,7 @@ def measure(engine: Engine, tenant_id: uuid.UUID, base_url: str, headers: dict[s
 
         def driver_call(case: Case) -> None:
             with raw.cursor() as cur:
-                cur.execute(str(CUSTOM_PLANS))
+                cur.execute(str(INBOX_PLANNER_SETTINGS))
                 for sql, params in compiled[case.label]:
                     cur.execute(sql, params)
                     cur.fetchall()
