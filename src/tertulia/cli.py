@@ -88,8 +88,11 @@ def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    # No permessage-deflate on WebSockets: its per-connection zlib state costs ~40 KB per socket
+    # (measured in bench/realtime.py), more than everything else an idle socket holds, and our
+    # frames are small JSON.
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
-                proxy_headers=False, ws_ping_interval=20, ws_ping_timeout=20)
+                proxy_headers=False, ws_ping_interval=20, ws_ping_timeout=20, ws_per_message_deflate=False)
 
 
 @app.command()

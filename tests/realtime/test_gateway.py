@@ -269,7 +269,7 @@ async def test_a_bus_without_redis_still_delivers_locally() -> None:
         tenant = uuid.uuid4()
         sub = bus.subscribe(tenant)
         await bus.publish(tenant, [{"seq": 1, "type": "message.created", "data": {}}])
-        assert sub.queue.get_nowait()["seq"] == 1
+        assert sub.get_nowait()["seq"] == 1
         sub.close()
     finally:
         await bus.stop()

@@ -42,14 +42,20 @@ class Bus(Protocol):
 
 class Subscription:
     """A bounded queue of one subscriber. When it overflows the subscriber is marked `lagging`
-    instead of slowing the publisher; the socket layer then drops it (the client resumes by seq)."""
+    instead of slowing the publisher; the socket layer then drops it (the client resumes by seq).
 
-    __slots__ = ("bus", "lagging", "on_overflow", "queue", "tenant_id")
+    Hand-rolled rather than an `asyncio.Queue`: one list and, only while someone waits, one
+    future. Thousands of idle sockets each hold one of these, and an asyncio.Queue costs about
+    3 KB empty (four deques)."""
+
+    __slots__ = ("_items", "_waiter", "bus", "lagging", "maxsize", "on_overflow", "tenant_id")
 
     def __init__(self, bus: InProcessBus, tenant_id: uuid.UUID, maxsize: int) -> None:
         self.bus = bus
         self.tenant_id = tenant_id
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        self.maxsize = maxsize
+        self._items: list[Event] = []
+        self._waiter: asyncio.Future[None] | None = None
         self.lagging = False
         # Called once, synchronously, when the queue overflows (the socket uses it to stop
         # waiting on a send that the client is not reading).
@@ -58,12 +64,33 @@ class Subscription:
     def offer(self, event: Event) -> None:
         if self.lagging:
             return
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if len(self._items) >= self.maxsize:
             self.lagging = True
+            self._items.clear()
             if self.on_overflow is not None:
                 self.on_overflow()
+            return
+        self._items.append(event)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Event:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)  # short lists: cheaper than a deque per subscriber
+
+    def get_nowait(self) -> Event:
+        if not self._items:
+            raise LookupError("no pending event")
+        return self._items.pop(0)
+
+    def qsize(self) -> int:
+        return len(self._items)
 
     def close(self) -> None:
         self.bus.unsubscribe(self)

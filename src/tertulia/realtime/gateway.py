@@ -161,7 +161,7 @@ class Gateway:
             else:
                 last = replayed
         while True:
-            event = await sub.queue.get()
+            event = await sub.get()
             seq = event.get("seq")
             if seq is None:
                 if event.get("type") == SYNC_MARKER["type"]:

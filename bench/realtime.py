@@ -1,0 +1,369 @@
+"""Live events: latency across processes, and the memory of idle sockets.
+
+1. Latency: two `tertulia serve` processes on one PostgreSQL, joined by Redis. A sender process
+   posts inbound messages to process A at a fixed rate (open loop: 200 messages/s for 30 s by
+   default); an agent socket on process B receives them. For each message: the time from the POST
+   being issued to its `message.created` frame arriving on the socket (p50/p95/p99/max).
+2. Memory: a fresh `tertulia serve` process; RSS after 20 warm-up sockets, then after 5,000 more
+   idle authenticated sockets (each received its `hello`); the difference per socket.
+
+Targets: p99 under 50 ms; under 30 KB per idle socket.
+
+    .venv/bin/python bench/realtime.py [--rate 200] [--seconds 30] [--sockets 5000]
+
+Needs PostgreSQL (TERTULIA_BENCH_PG_URL, default postgresql://postgres@127.0.0.1:5432/postgres) and
+Redis (TERTULIA_BENCH_REDIS_URL, default redis://127.0.0.1:6379/0). It creates and drops a scratch
+database and uses a Redis channel prefix of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import psycopg
+import redis
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN_URL = os.environ.get("TERTULIA_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TERTULIA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+PASSWORD = "bench-pass-1234"
+SECRET = "bench-secret-" + uuid.uuid4().hex
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(sorted_values: list[float], pct: float) -> float:
+    k = (len(sorted_values) - 1) * pct / 100
+    lo = int(k)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def raise_open_files_limit(wanted: int) -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = min(hard, max(soft, wanted)) if hard != resource.RLIM_INFINITY else max(soft, wanted)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))  # children inherit it
+    return target
+
+
+# ---- setup: a scratch database with one tenant ----
+
+@dataclass
+class Tenant:
+    slug: str
+    email: str
+    channel_id: str
+    inbound_token: str
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    name = f"tertulia_bench_rt_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def prepare(database_url: str, data_dir: Path) -> Tenant:
+    from tertulia.channels.service import create_channel
+    from tertulia.cli import do_migrate
+    from tertulia.config import Settings
+    from tertulia.kit.crypto import SecretBox
+    from tertulia.kit.db import Database
+    from tertulia.tenancy.service import add_member, create_tenant, create_user
+
+    settings = Settings(data_dir=data_dir, database_url=database_url, secret_key=SECRET)
+    do_migrate(settings)
+
+    async def work() -> Tenant:
+        db = Database(database_url, pool_size=2)
+        try:
+            async with db.session() as session:
+                tenant = await create_tenant(session, "bench", "Bench")
+                user = await create_user(session, "agent@bench.test", PASSWORD, "Agent")
+                await add_member(session, tenant, user, "owner")
+                channel, token = await create_channel(session, SecretBox(SECRET), tenant.id, "api", "API", "bench")
+            assert token is not None
+            return Tenant("bench", user.email, str(channel.id), token)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(work())
+
+
+# ---- servers ----
+
+@dataclass
+class Server:
+    base_url: str
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.base_url.removeprefix("http") + "/ws/events"
+
+
+@contextmanager
+def serve(database_url: str, data_dir: Path, prefix: str, log: Path) -> Iterator[Server]:
+    port = free_port()
+    env = {**os.environ, "TERTULIA_DATABASE_URL": database_url, "TERTULIA_REDIS_URL": REDIS_URL,
+           "TERTULIA_REDIS_PREFIX": prefix, "TERTULIA_SECRET_KEY": SECRET, "TERTULIA_DATA_DIR": str(data_dir),
+           "TERTULIA_LOG_LEVEL": "warning"}
+    with log.open("wb") as fh:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "tertulia"), "serve", "--port", str(port)],
+                                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        server = Server(f"http://127.0.0.1:{port}", proc)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"tertulia serve exited ({proc.returncode}); see {log}")
+                try:
+                    if httpx2.get(f"{server.base_url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx2.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"tertulia serve not ready within 60 s; see {log}")
+                time.sleep(0.1)
+            yield server
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_for_subscribers(prefix: str, count: int) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    channel = f"{prefix}:events"
+    deadline = time.monotonic() + 30
+    try:
+        while dict(client.pubsub_numsub(channel)).get(channel.encode(), 0) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the servers did not subscribe to Redis")
+            time.sleep(0.05)
+    finally:
+        client.close()
+
+
+def login(base_url: str, tenant: Tenant) -> str:
+    response = httpx2.post(f"{base_url}/api/auth/login", json={"email": tenant.email, "password": PASSWORD},
+                           timeout=10)
+    response.raise_for_status()
+    return "; ".join(f"{k}={v}" for k, v in response.cookies.items())
+
+
+# ---- 1. latency ----
+
+def sender_main(base_url: str, tenant: Tenant, rate: float, seconds: float, start_at: float,
+                out: Connection) -> None:
+    """Runs in its own process: open-loop POSTs at `rate`, recording when each one was issued."""
+    sent: dict[int, float] = {}
+    post_ms: list[float] = []
+    errors: list[str] = []
+
+    async def main() -> None:
+        limits = httpx2.Limits(max_connections=100, max_keepalive_connections=100)
+        headers = {"Authorization": f"Bearer {tenant.inbound_token}"}
+        async with httpx2.AsyncClient(base_url=base_url, limits=limits, timeout=30, headers=headers) as http:
+            async def post(i: int) -> None:
+                body = {"external_message_id": f"bench-{i}-{uuid.uuid4().hex[:6]}",
+                        "contact": {"external_id": f"cliente-{i % 50}", "name": f"Cliente {i % 50}"},
+                        "content": f"bench-{i}"}
+                sent[i] = time.monotonic()
+                try:
+                    response = await http.post(f"/api/v1/inbound/{tenant.channel_id}", json=body)
+                    if response.status_code != 202:
+                        errors.append(f"{response.status_code} {response.text[:200]}")
+                except httpx2.HTTPError as exc:
+                    errors.append(repr(exc))
+                post_ms.append((time.monotonic() - sent[i]) * 1000)
+
+            tasks = []
+            total = int(rate * seconds)
+            await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+            for i in range(total):
+                delay = start_at + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(post(i)))
+            await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+    out.send({"sent": sent, "post_ms": post_ms, "errors": errors[:20], "error_count": len(errors)})
+    out.close()
+
+
+async def receive_until(ws: ClientConnection, total: int, arrived: dict[int, float], deadline: float) -> None:
+    while len(arrived) < total:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        try:
+            raw = await asyncio.wait_for(ws.recv(), remaining)
+        except TimeoutError:
+            return
+        now = time.monotonic()
+        frame = json.loads(raw)
+        if frame.get("type") == "message.created":
+            content = frame["data"].get("content", "")
+            if content.startswith("bench-"):
+                arrived.setdefault(int(content.removeprefix("bench-")), now)
+
+
+def bench_latency(a: Server, b: Server, tenant: Tenant, rate: float, seconds: float) -> dict[str, Any]:
+    cookie = login(b.base_url, tenant)
+    total = int(rate * seconds)
+    arrived: dict[int, float] = {}
+
+    async def main() -> dict[str, Any]:
+        async with connect(b.ws_url, additional_headers={"Cookie": cookie, "Origin": b.base_url},
+                           max_queue=None) as ws:
+            hello = json.loads(await ws.recv())
+            assert hello["type"] == "hello", hello
+            parent, child = multiprocessing.Pipe(duplex=False)
+            start_at = time.monotonic() + 1.0
+            sender = multiprocessing.get_context("spawn").Process(
+                target=sender_main, args=(a.base_url, tenant, rate, seconds, start_at, child))
+            sender.start()
+            await receive_until(ws, total, arrived, start_at + seconds + 30)
+            result: dict[str, Any] = await asyncio.to_thread(parent.recv)
+            sender.join()
+            return result
+
+    result = asyncio.run(main())
+    sent: dict[int, float] = result["sent"]
+    latencies = sorted((arrived[i] - sent[i]) * 1000 for i in arrived if i in sent)
+    post_ms = sorted(result["post_ms"])
+    return {
+        "messages": total, "received": len(latencies), "post_errors": result["error_count"],
+        "error_samples": result["errors"],
+        "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
+        "p99_ms": percentile(latencies, 99), "max_ms": latencies[-1], "mean_ms": statistics.fmean(latencies),
+        "post_p50_ms": percentile(post_ms, 50), "post_p99_ms": percentile(post_ms, 99),
+    }
+
+
+# ---- 2. memory of idle sockets ----
+
+def bench_memory(server: Server, tenant: Tenant, sockets: int, compression: str | None) -> dict[str, Any]:
+    cookie = login(server.base_url, tenant)
+    headers = {"Cookie": cookie, "Origin": server.base_url}
+
+    async def open_many(n: int, into: list[ClientConnection]) -> None:
+        gate = asyncio.Semaphore(100)
+
+        async def one() -> None:
+            async with gate:
+                ws = await connect(server.ws_url, additional_headers=headers, open_timeout=60,
+                                   ping_interval=None, max_queue=4, compression=compression)
+                hello = json.loads(await ws.recv())
+                assert hello["type"] == "hello", hello
+                into.append(ws)
+
+        await asyncio.gather(*(one() for _ in range(n)))
+
+    async def main() -> dict[str, Any]:
+        conns: list[ClientConnection] = []
+        # Warm-up: imports, pools, caches and the allocator's high-water mark from opening sockets
+        # concurrently; the per-socket figure is the slope between the two later readings.
+        warm = min(1000, max(20, sockets // 5))
+        await open_many(warm, conns)
+        await asyncio.sleep(3)
+        before = rss_kib(server.proc.pid)
+        started = time.monotonic()
+        await open_many(sockets - warm, conns)
+        open_s = time.monotonic() - started
+        await asyncio.sleep(3)  # let the server settle
+        after = rss_kib(server.proc.pid)
+        await asyncio.gather(*(ws.close() for ws in conns), return_exceptions=True)
+        return {"sockets": sockets, "measured": sockets - warm, "warm": warm, "rss_before_mib": before / 1024,
+                "rss_after_mib": after / 1024, "per_socket_kib": (after - before) / (sockets - warm),
+                "open_seconds": open_s}
+
+    return asyncio.run(main())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=200.0, help="messages per second")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--sockets", type=int, default=5000, help="idle sockets for the memory run")
+    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--no-compression", action="store_true",
+                        help="idle sockets do not offer permessage-deflate (browsers do)")
+    args = parser.parse_args()
+
+    limit = raise_open_files_limit(args.sockets * 2 + 1000)
+    if limit < args.sockets + 500:
+        sys.exit(f"the open-files limit ({limit}) is too low for {args.sockets} sockets")
+    prefix = f"tertulia-bench-{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory(prefix="tertulia-bench-rt-") as tmp, scratch_database() as database_url:
+        data_dir = Path(tmp)
+        tenant = prepare(database_url, data_dir)
+        if not args.skip_latency:
+            with serve(database_url, data_dir, prefix, data_dir / "a.log") as a, \
+                    serve(database_url, data_dir, prefix, data_dir / "b.log") as b:
+                wait_for_subscribers(prefix, 2)
+                r = bench_latency(a, b, tenant, args.rate, args.seconds)
+            print(f"latency: {r['messages']} inbound messages at {args.rate:.0f}/s for {args.seconds:.0f} s, "
+                  f"POSTed to process A, received on an agent socket on process B (Redis between them)")
+            print(f"  received {r['received']}/{r['messages']}, POST errors {r['post_errors']}")
+            for sample in r["error_samples"][:3]:
+                print(f"  error: {sample}")
+            print(f"  POST issued -> frame on socket: p50 {r['p50_ms']:.1f} ms  p95 {r['p95_ms']:.1f} ms  "
+                  f"p99 {r['p99_ms']:.1f} ms  max {r['max_ms']:.1f} ms  (target p99 < 50 ms)")
+            print(f"  POST response time: p50 {r['post_p50_ms']:.1f} ms  p99 {r['post_p99_ms']:.1f} ms")
+        if not args.skip_memory:
+            with serve(database_url, data_dir, prefix + "-m", data_dir / "m.log") as server:
+                m = bench_memory(server, tenant, args.sockets, None if args.no_compression else "deflate")
+            print(f"memory: {m['sockets']} idle sockets on one process "
+                  f"({'without' if args.no_compression else 'offering'} permessage-deflate, as browsers do)")
+            print(f"  RSS with {m['warm']} sockets {m['rss_before_mib']:.1f} MiB -> with {m['sockets']} "
+                  f"{m['rss_after_mib']:.1f} MiB: {m['per_socket_kib']:.1f} KiB per socket over the last "
+                  f"{m['measured']}  (target < 30 KB)")
+
+
+if __name__ == "__main__":
+    main()
