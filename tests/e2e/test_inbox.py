@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
@@ -36,6 +37,16 @@ async def open_chat(page: Page, name: str) -> None:
     await expect(page.get_by_role("heading", level=2, name=name)).to_be_visible()
 
 
+async def expect_list_starts_with(page: Page, expected: list[str], k: int = 8) -> None:
+    """The list shows these conversations first, in this order (only rows in view exist: it is virtualized)."""
+    want = expected[:k]
+    assert want, "nothing to compare"
+    names = page.locator(".conv-row .conv-name")
+    for i, name in enumerate(want):
+        await expect(names.nth(i)).to_have_text(name)
+    assert await names_shown(page, len(want)) == want
+
+
 def summary_rows(api: httpx2.Client, **params: Any) -> list[dict[str, Any]]:
     response = api.get("/admin/chats/summary", params={"limit": 100, **params})
     assert response.status_code == 200, response.text
@@ -60,8 +71,7 @@ async def test_login_shows_the_inbox_most_recent_first(browser: Any, e2e_server:
         await expect(page.get_by_role("status", name="En vivo")).to_be_visible()
 
         expected = [r["display_name"] for r in summary_rows(api)][:8]
-        await expect(conversations(page).first).to_be_visible()
-        assert await names_shown(page, 8) == expected
+        await expect_list_starts_with(page, expected)
 
         # Each row carries its channel's colour on the left border.
         for source, colour in CHANNEL_BORDERS.items():
@@ -91,25 +101,22 @@ async def test_filters_by_tag_channel_and_who_replies(page: Page, api: httpx2.Cl
     tag = next(t for t in tags if summary_rows(api, tag=t["id"]))
     await page.get_by_label("Etiqueta", exact=True).select_option(label=tag["name"])
     expected = [r["display_name"] for r in summary_rows(api, tag=tag["id"])]
-    await expect(page.locator(".conv-row .conv-name")).to_have_text(expected)
+    await expect_list_starts_with(page, expected)
     await page.get_by_label("Etiqueta", exact=True).select_option(label="Todas las etiquetas")
 
     await page.get_by_label("Canal", exact=True).select_option(label="Instagram")
     expected = [r["display_name"] for r in summary_rows(api, channel="instagram")]
-    assert expected
-    await expect(page.locator(".conv-row .conv-name")).to_have_text(expected)
+    await expect_list_starts_with(page, expected)
     for source in await page.locator(".conv-row").evaluate_all("els => els.map(e => e.dataset.channel)"):
         assert source == "instagram"
     await page.get_by_label("Canal", exact=True).select_option(label="Todos los canales")
 
     await page.get_by_role("radio", name="Humano").click()
-    expected = [r["display_name"] for r in summary_rows(api, human_filter="human_only")][:10]
-    await expect(page.locator(".conv-row .conv-name").nth(0)).to_have_text(expected[0])
-    assert await names_shown(page, len(expected)) == expected
+    expected = [r["display_name"] for r in summary_rows(api, human_filter="human_only")]
+    await expect_list_starts_with(page, expected)
     await page.get_by_role("radio", name="IA", exact=True).click()
-    expected = [r["display_name"] for r in summary_rows(api, human_filter="bot_only")][:10]
-    await expect(page.locator(".conv-row .conv-name").nth(0)).to_have_text(expected[0])
-    assert await names_shown(page, len(expected)) == expected
+    expected = [r["display_name"] for r in summary_rows(api, human_filter="bot_only")]
+    await expect_list_starts_with(page, expected)
 
     await page.get_by_role("searchbox", name="Buscar por nombre o número").fill(expected[0].split()[0])
     await expect(conversations(page).first).to_contain_text(expected[0])
@@ -354,11 +361,12 @@ async def test_a_hundred_thousand_conversations_scroll_in_a_window_of_rows(page:
     await expect(conversations(page).first).to_contain_text("Contacto 000000")
     scroller = page.locator(".list-scroll")
     last = page.locator(".conv-row .conv-name").last
-    for _ in range(total // per_page + 5):
+    deadline = time.monotonic() + 90  # 20 pages of 5,000 rows, built in Python, on a shared machine
+    while time.monotonic() < deadline:
         await scroller.evaluate("el => { el.scrollTop = el.scrollHeight; }")
         if await last.inner_text() == f"Contacto {total - 1:06d}":
             break
-        await page.wait_for_timeout(50)
+        await page.wait_for_timeout(100)
     await expect(last).to_have_text(f"Contacto {total - 1:06d}")
     assert await page.locator(".conv-row").count() < 60
     assert await listbox.evaluate("el => el.scrollHeight") >= total * 70
