@@ -21,11 +21,13 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import structlog
-from fastapi import APIRouter, FastAPI, WebSocket
-from starlette.websockets import WebSocketDisconnect, WebSocketState
+from fastapi import APIRouter, FastAPI
+from starlette.requests import cookie_parser
+from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
 
 from tertulia.config import Settings
 from tertulia.kit.bus import SYNC_MARKER, Event, InProcessBus, Subscription
@@ -84,18 +86,26 @@ class Gateway:
 
     # ---- one connection ----
 
-    async def serve(self, ws: WebSocket) -> None:
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Plain ASGI rather than Starlette's WebSocket and FastAPI's route machinery: an idle
+        socket then holds a few hundred bytes of our own state, not a stack of wrappers."""
+        ws = RawSocket(scope, receive, send)
+        if (await receive())["type"] != "websocket.connect":
+            return
         await ws.accept()
-        if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), self.settings):
+        headers = ws.headers()
+        # The header list is not needed after this point; each idle socket would keep ~1 KB of it.
+        scope["headers"] = []
+        if not origin_allowed(headers.get("origin"), headers.get("host"), self.settings):
             await reject(ws, CLOSE_FORBIDDEN_ORIGIN, "WS_FORBIDDEN_ORIGIN", "this origin may not open the event socket")
             return
         try:
-            after = parse_after(ws.query_params.get("after"))
+            after = parse_after(ws.query_param("after"))
         except ValueError:
             await reject(ws, CLOSE_BAD_REQUEST, "WS_BAD_REQUEST",
                          f"`after` must be a whole number between 0 and {MAX_DB_INT}")
             return
-        tenant_id = await self._authenticate(ws)
+        tenant_id = await self._authenticate(cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE))
         if tenant_id is None:
             await reject(ws, CLOSE_UNAUTHORIZED, "WS_UNAUTHORIZED", "log in first: no valid session for this socket")
             return
@@ -107,9 +117,17 @@ class Gateway:
         pump = asyncio.create_task(self._pump(ws, sub, after), name="ws-events-pump")
         # The queue overflowed: the pump may be stuck in a send the client is not reading.
         sub.on_overflow = pump.cancel
-        reader = asyncio.create_task(_read_until_disconnect(ws), name="ws-events-reader")
+        reader = asyncio.create_task(ws.read_until_disconnect(), name="ws-events-reader")
+        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake(_: object) -> None:
+            if not finished.done():
+                finished.set_result(None)
+
+        pump.add_done_callback(wake)
+        reader.add_done_callback(wake)
         try:
-            await asyncio.wait({pump, reader}, return_when=asyncio.FIRST_COMPLETED)
+            await finished
         finally:
             sub.on_overflow = None
             sub.close()
@@ -119,22 +137,21 @@ class Gateway:
             for task in (pump, reader):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        if reader.done() and not reader.cancelled():
+        if reader.done() and not reader.cancelled() and reader.exception() is None:
             return  # the client left
         if sub.lagging:
             log.info("ws_client_too_slow", action="ws_events_drop", tenant_id=str(tenant_id))
-            await close_quietly(ws, CLOSE_TOO_SLOW, "too slow: reconnect with ?after=<last seq>",
-                                self.config.close_timeout_seconds)
+            await ws.close(CLOSE_TOO_SLOW, "too slow: reconnect with ?after=<last seq>",
+                           self.config.close_timeout_seconds)
             return
         error = pump.exception() if pump.done() and not pump.cancelled() else None
-        if error is not None and not isinstance(error, (WebSocketDisconnect, OSError)):
+        if error is not None and not isinstance(error, OSError):
             log.error("ws_pump_failed", action="ws_events", tenant_id=str(tenant_id),
                       error=f"{type(error).__name__}: {error}")
-            await close_quietly(ws, CLOSE_SERVER_ERROR, "server error: reconnect with ?after=<last seq>",
-                                self.config.close_timeout_seconds)
+            await ws.close(CLOSE_SERVER_ERROR, "server error: reconnect with ?after=<last seq>",
+                           self.config.close_timeout_seconds)
 
-    async def _authenticate(self, ws: WebSocket) -> uuid.UUID | None:
-        token = ws.cookies.get(SESSION_COOKIE)
+    async def _authenticate(self, token: str | None) -> uuid.UUID | None:
         if not token:
             return None
         async with self.db.session(write=False) as session:
@@ -149,7 +166,7 @@ class Gateway:
         async with self.db.session(write=False) as session:
             return await repo.head_seq(session, sub.tenant_id)
 
-    async def _pump(self, ws: WebSocket, sub: Subscription, after: int | None) -> None:
+    async def _pump(self, ws: RawSocket, sub: Subscription, after: int | None) -> None:
         head = await self._head(sub)
         await send_frame(ws, {"type": "hello", "seq": head})
         last = head
@@ -180,7 +197,7 @@ class Gateway:
             await send_frame(ws, event)
             last = seq
 
-    async def _catch_up(self, ws: WebSocket, sub: Subscription, last: int) -> int:
+    async def _catch_up(self, ws: RawSocket, sub: Subscription, last: int) -> int:
         replayed = await self._replay(ws, sub, last, None)
         if replayed is not None:
             return replayed
@@ -188,7 +205,7 @@ class Gateway:
         await send_frame(ws, {"type": "resync", "seq": head})
         return head
 
-    async def _replay(self, ws: WebSocket, sub: Subscription, after: int, upto: int | None) -> int | None:
+    async def _replay(self, ws: RawSocket, sub: Subscription, after: int, upto: int | None) -> int | None:
         """Send the stored events after `after` (up to `upto`, or all). Returns the last seq sent,
         or None when the next one is no longer kept (the caller tells the client to resync)."""
         last = after
@@ -242,43 +259,75 @@ def encode(frame: Event) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
-async def send_frame(ws: WebSocket, frame: Event) -> None:
-    await ws.send_text(encode(frame))
+class RawSocket:
+    """The few WebSocket operations the gateway needs, straight on the ASGI interface."""
 
+    __slots__ = ("closed", "receive", "scope", "send")
 
-async def reject(ws: WebSocket, code: int, error_code: str, message: str) -> None:
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-        await send_frame(ws, {"type": "error", "metadata": {"code": error_code}, "message": message})
-    await close_quietly(ws, code, message[:120], 5.0)
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.closed = False
 
+    def headers(self) -> dict[str, str]:
+        return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.scope["headers"]}
 
-async def close_quietly(ws: WebSocket, code: int, reason: str, within: float) -> None:
-    """Close unless already closed; give up after `within` seconds (a client that does not read
-    never lets the close frame through; the server then drops the connection)."""
-    if ws.application_state != WebSocketState.CONNECTED:
-        return
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
-        async with asyncio.timeout(within):
-            await ws.close(code, reason)
+    def query_param(self, name: str) -> str | None:
+        values = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get(name)
+        return values[0] if values else None
 
+    async def accept(self) -> None:
+        await self.send({"type": "websocket.accept"})
 
-async def _read_until_disconnect(ws: WebSocket) -> None:
-    """Consume what the client sends (`{"type": "pong"}` and nothing else matters) so it never
-    piles up, and notice when the client goes away."""
-    while True:
-        message = await ws.receive()
-        if message["type"] == "websocket.disconnect":
+    async def send_frame(self, frame: Event) -> None:
+        await self.send({"type": "websocket.send", "text": encode(frame)})
+
+    async def close(self, code: int, reason: str, within: float) -> None:
+        """Close unless already closed; give up after `within` seconds (a client that does not
+        read never lets the close frame through)."""
+        if self.closed:
             return
+        self.closed = True
+        with contextlib.suppress(OSError, RuntimeError, TimeoutError):
+            async with asyncio.timeout(within):
+                await self.send({"type": "websocket.close", "code": code, "reason": reason})
+
+    async def read_until_disconnect(self) -> None:
+        """Consume what the client sends (`{"type": "pong"}`; nothing else matters) so it never
+        piles up, and notice when the client goes away."""
+        while True:
+            message = await self.receive()
+            if message["type"] == "websocket.disconnect":
+                self.closed = True
+                return
 
 
-@router.websocket("/ws/events")
-async def events_socket(websocket: WebSocket) -> None:
-    gateway: Gateway | None = getattr(websocket.app.state, "gateway", None)
-    if gateway is None:  # the app was started without the realtime lifespan hook
-        await websocket.accept()
-        await reject(websocket, CLOSE_SERVER_ERROR, "WS_UNAVAILABLE", "live events are not running in this process")
-        return
-    await gateway.serve(websocket)
+async def send_frame(ws: RawSocket, frame: Event) -> None:
+    await ws.send_frame(frame)
+
+
+async def reject(ws: RawSocket, code: int, error_code: str, message: str) -> None:
+    with contextlib.suppress(OSError, RuntimeError):
+        await ws.send_frame({"type": "error", "metadata": {"code": error_code}, "message": message})
+    await ws.close(code, message[:120], 5.0)
+
+
+class EventsSocket:
+    """`GET /ws/events` as a plain ASGI endpoint (mounted with a Starlette WebSocketRoute)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gateway: Gateway | None = getattr(scope["app"].state, "gateway", None)
+        if gateway is None:  # the app was started without the realtime lifespan hook
+            ws = RawSocket(scope, receive, send)
+            await receive()
+            await ws.accept()
+            await reject(ws, CLOSE_SERVER_ERROR, "WS_UNAVAILABLE", "live events are not running in this process")
+            return
+        await gateway.serve(scope, receive, send)
+
+
+router.routes.append(WebSocketRoute("/ws/events", EventsSocket(), name="events_socket"))
 
 
 @asynccontextmanager
