@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx2
+
 from tertulia.assistants.providers.base import ToolSpec
 from tertulia.assistants.tools import EXTRA_TOOLS, Tool
 from tests.assistants.conftest import add_knowledge, ai_messages, make_assistant, messages_of, wait_until
@@ -209,3 +211,28 @@ async def test_mcp_invoke_unexpected_failure_is_a_descriptive_500(client: Any, m
     assert r.status_code == 500
     assert r.json()["error"]["code"] == "tool_failed"
     assert "RuntimeError: the report service is down" in r.json()["error"]["message"]
+
+
+async def test_agents_read_traces_and_summaries_but_do_not_manage_assistants(client: Any, make_tenant: Any,
+                                                                            app: Any) -> None:
+    t = await make_tenant()
+    nora = await make_assistant(client, t)
+    await add_knowledge(client, t, nora["id"], "Horario", "Abrimos de 9:00 a 18:00.")
+    conv = (await post_inbound(client, t, "¿horario?")).json()["conversation_id"]
+    reply = (await wait_until(lambda: ai_messages(client, t, conv), what="the reply"))[0]
+    r = await client.post("/admin/members", headers=t.headers,
+                          json={"email": f"agent@{t.slug}.test", "password": "agent-pass-123", "role": "agent"})
+    assert r.status_code == 201, r.text
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://testserver") as agent:
+        login = await agent.post("/api/auth/login", json={"email": f"agent@{t.slug}.test",
+                                                          "password": "agent-pass-123"})
+        assert login.status_code == 200, login.text
+        csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+        assert (await agent.get("/admin/assistants")).status_code == 403
+        assert (await agent.post("/admin/assistants", json={"name": "X"}, headers=csrf)).status_code == 403
+        assert (await agent.get(f"/admin/assistants/{nora['id']}/knowledge")).status_code == 403
+        assert (await agent.get(f"/admin/logs/ai/{reply['correlation_id']}")).json()["outcome"] == "sent"
+        assert (await agent.get(f"/admin/chats/{conv}/summary")).status_code == 200
+        r = await agent.post("/mcp/invoke", json={"tool": "add_tag", "conversation_id": conv,
+                                                  "args": {"name": "Seguimiento"}}, headers=csrf)
+        assert r.status_code == 200, r.text
