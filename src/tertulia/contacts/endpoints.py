@@ -35,7 +35,7 @@ async def get_contact(contact_id: uuid.UUID, principal: CurrentPrincipal, db: Db
 @router.patch("/contacts/{contact_id}", response_model=ContactOut)
 async def update_contact(contact_id: uuid.UUID, body: ContactUpdate, principal: CurrentPrincipal,
                          db: DbSession) -> ContactOut:
-    """Edit the name, the phone (E.164, e.g. `+5215512345678`) or the notes (up to 10,000 characters)."""
+    """Edit the name, the phone (E.164, e.g. `+525512345678`) or the notes (up to 10,000 characters)."""
     contact = await service.require_contact(db, principal.tenant_id, contact_id)
     return await service.update_contact(db, contact, body)
 

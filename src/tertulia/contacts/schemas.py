@@ -19,7 +19,7 @@ def check_e164(value: str | None) -> str | None:
         return None
     value = value.strip()
     if not re.fullmatch(r"\+[1-9]\d{6,14}", value):
-        raise ValueError("the phone number must be in E.164 form, e.g. +5215512345678")
+        raise ValueError("the phone number must be in E.164 form, e.g. +525512345678")
     try:
         parsed = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException as exc:
@@ -78,6 +78,6 @@ class ContactOut(BaseModel):
 
 class ContactUpdate(BaseModel):
     display_name: Name | None = None
-    phone: Phone = Field(default=None, examples=["+5215512345678"])
+    phone: Phone = Field(default=None, examples=["+525512345678"])
     notes: Annotated[Text, StringConstraints(max_length=10_000)] | None = None
     custom_attributes: dict[str, Any] | None = Field(default=None, max_length=100)

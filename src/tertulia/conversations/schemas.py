@@ -110,7 +110,7 @@ class InboundMessage(BaseModel):
 
     model_config = {"json_schema_extra": {"examples": [{
         "external_message_id": "msg-0001",
-        "contact": {"external_id": "cust-42", "name": "Lucía Pérez", "phone": "+5215512345678"},
+        "contact": {"external_id": "cust-42", "name": "Lucía Pérez", "phone": "+525512345678"},
         "content": "Hola, ¿tienen envío a domicilio?",
     }]}}
 

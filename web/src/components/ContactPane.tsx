@@ -114,7 +114,7 @@ function ContactForm({ contact }: { contact: Contact }) {
       <div className="field">
         <label htmlFor="contact-phone">{t("contact.phone")}</label>
         <input id="contact-phone" value={phone} onChange={(e) => setPhone(e.target.value)} inputMode="tel"
-          placeholder="+5215512345678" aria-invalid={!!phoneError} aria-describedby={phoneError ? "err-phone" : "hint-phone"} />
+          placeholder="+525512345678" aria-invalid={!!phoneError} aria-describedby={phoneError ? "err-phone" : "hint-phone"} />
         {phoneError ? <span className="field-error" id="err-phone" role="alert">{phoneError}</span>
           : <span className="field-hint" id="hint-phone">{t("contact.phoneHint")}</span>}
       </div>
