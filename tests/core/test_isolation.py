@@ -16,7 +16,9 @@ from tests.helpers import TenantCtx, post_inbound
 
 # Routes that serve no tenant data at all.
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
-          "/api/auth/login", "/api/auth/logout", "/api/auth/me", "/api/auth/tenant"}
+          "/api/auth/login", "/api/auth/logout", "/api/auth/me", "/api/auth/tenant",
+          # the built web app: the same static shell for everyone, no tenant data in it
+          "/", "/login", "/panel_cliente/{rest:path}", "/assets/{path:path}"}
 # Routes authenticated by something other than the caller's tenant (a channel's own token).
 CHANNEL_TOKEN_ROUTES = {"/api/v1/inbound/{channel_id}"}
 
