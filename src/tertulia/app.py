@@ -24,7 +24,7 @@ from tertulia.config import Settings, get_settings
 from tertulia.contacts.endpoints import router as contacts_router
 from tertulia.conversations.endpoints import router as inbox_router
 from tertulia.conversations.media import router as media_router
-from tertulia.kit.bus import create_bus, set_bus
+from tertulia.kit.bus import create_bus
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database
 from tertulia.kit.errors import error_body, install_error_handlers
@@ -59,11 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
-        app.state.secret_box = SecretBox(settings.resolved_secret_key())
-        app.state.rate_limiter = RateLimiter(settings.redis_url)
         bus = create_bus(settings)
-        set_bus(bus)
+        app.state.db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size, bus=bus)
+        app.state.secret_box = SecretBox(settings.resolved_secret_key())
+        app.state.rate_limiter = RateLimiter(settings.redis_url, settings.redis_prefix)
         app.state.bus = bus
         await bus.start()
         async with AsyncExitStack() as stack:

@@ -100,7 +100,7 @@ def worker(concurrency: Annotated[int, typer.Option(help="AI turns run at once",
            poll: Annotated[float, typer.Option(help="seconds between looks for due work", min=0.05)] = 1.0) -> None:
     """Run background jobs (the AI's replies) in this process; start as many as you like."""
     from tertulia.assistants.tasks import run_worker_forever
-    from tertulia.kit.bus import create_bus, set_bus
+    from tertulia.kit.bus import create_bus
     from tertulia.kit.crypto import SecretBox
     from tertulia.kit.db import Database
     from tertulia.kit.logging import configure_logging
@@ -109,10 +109,9 @@ def worker(concurrency: Annotated[int, typer.Option(help="AI turns run at once",
     configure_logging(settings.log_level)
 
     async def main() -> None:
-        db = Database(settings.resolved_database_url, pool_size=max(2, concurrency))
         # Replies and handoffs emit tenant events; with Redis configured they reach every server.
         bus = create_bus(settings)
-        set_bus(bus)
+        db = Database(settings.resolved_database_url, pool_size=max(2, concurrency), bus=bus)
         await bus.start()
         try:
             await run_worker_forever(db, SecretBox(settings.resolved_secret_key()), concurrency=concurrency,

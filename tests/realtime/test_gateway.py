@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx2
 from websockets.asyncio.client import connect
 
-from tertulia.kit.bus import InProcessBus, set_bus
+from tertulia.kit.bus import InProcessBus
 from tertulia.kit.db import Database, utcnow
 from tertulia.realtime.retention import purge_old_events
 from tests.helpers import post_inbound
@@ -128,12 +128,12 @@ async def test_events_published_out_of_order_or_lost_are_filled_from_the_databas
     head = (await next_frame(ws))["seq"]
 
     real_bus = app.state.bus
-    set_bus(InProcessBus())  # these two messages are stored but never fanned out
+    app.state.db.bus = InProcessBus()  # these two messages are stored but never fanned out
     try:
         await post_inbound(client, t, "sin aviso 1")
         await post_inbound(client, t, "sin aviso 2")
     finally:
-        set_bus(real_bus)
+        app.state.db.bus = real_bus
     await post_inbound(client, t, "con aviso")
 
     frames = await frames_until(ws, lambda f: f.get("seq") == head + 6)

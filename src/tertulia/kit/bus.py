@@ -269,15 +269,3 @@ def create_bus(settings: Settings) -> InProcessBus:
     if settings.redis_url:
         return RedisBus(settings.redis_url, f"{settings.redis_prefix}:events")
     return InProcessBus()
-
-
-_bus: Bus = InProcessBus()
-
-
-def get_bus() -> Bus:
-    return _bus
-
-
-def set_bus(bus: Bus) -> None:
-    global _bus
-    _bus = bus

@@ -142,13 +142,18 @@ def is_sqlite(session_or_engine: AsyncSession | AsyncEngine) -> bool:
 class Database:
     """Owns the engine and the session factory of one process."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, bus: Any = None) -> None:
         self.url = url
+        # Where this database's sessions publish their events after commit. Kept per Database (each
+        # session finds it in `session.info["db"]`) so two apps in one process never share a bus.
+        self.bus = bus
         self.engine = create_engine(url, pool_size=pool_size)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        info = {"db": self}
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False, info=info)
         if self.engine.dialect.name == "sqlite":
             self.read_engine = create_engine(url, sqlite_immediate=False)
-            self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
+            self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False,
+                                                        info=info)
         else:
             self.read_engine = self.engine
             self.read_sessionmaker = self.sessionmaker

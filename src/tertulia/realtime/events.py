@@ -16,7 +16,6 @@ from sqlalchemy import event, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from tertulia.kit.bus import get_bus
 from tertulia.kit.db import after_commit, utcnow
 from tertulia.realtime.models import TenantEvent
 from tertulia.tenancy.models import TenantSequence
@@ -43,7 +42,10 @@ def event_frame(seq: int, type_: str, data: dict[str, Any], at: datetime | None 
 
 async def _publish(session: AsyncSession) -> None:
     committed: dict[uuid.UUID, list[dict[str, Any]]] = session.info.pop("committed_events", {})
-    bus = get_bus()
+    db = session.info.get("db")
+    bus = db.bus if db is not None else None
+    if bus is None:  # a process without listeners (the CLI): the log in the database is enough
+        return
     for tenant_id, frames in committed.items():
         await bus.publish(tenant_id, frames)
 
