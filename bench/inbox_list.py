@@ -39,6 +39,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
+    PG_ADMIN_URL,
     Stats,
     pg_create_database,
     pg_database_exists,
@@ -545,8 +546,6 @@ def main() -> int:
                         help="keep the database (and reuse an already loaded one)")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN (ANALYZE, BUFFERS) per case")
     args = parser.parse_args()
-
-    from _common import PG_ADMIN_URL
 
     url = args.database_url or (PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + (
         KEEP_DB_NAME if args.keep else f"tertulia_bench_{uuid.uuid4().hex[:8]}"))
