@@ -22,8 +22,8 @@ from tertulia.assistants.providers.base import (
     ToolCall,
 )
 from tertulia.assistants.providers.network import (
-    Backoff,
     Failure,
+    NetworkProvider,
     StreamTracker,
     parse_retry_after,
     parse_tool_call,
@@ -31,31 +31,15 @@ from tertulia.assistants.providers.network import (
 )
 
 ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com"
-PLACEHOLDER_API_KEY = "not-needed"  # Anthropic-compatible local gateways may not check it
 # The Messages API requires max_tokens; this is enough for a chat reply.
 DEFAULT_MAX_TOKENS = 1024
 # Error types Anthropic reports inside a 200 stream that are worth another attempt.
 TRANSIENT_ERROR_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
 
 
-class AnthropicProvider:
-    """`timeout` bounds each wait on the network (connecting, the first byte, the gap between two
-    streamed chunks), not the whole answer; `max_retries` more attempts follow a transient failure
-    (429, 5xx, timeouts, connection errors) as long as nothing was streamed yet."""
-
+class AnthropicProvider(NetworkProvider):
     name = "anthropic"
-
-    def __init__(self, base_url: str | None, api_key: str | None, *, timeout: float = 60,
-                 max_retries: int = 3, backoff: Backoff | None = None) -> None:
-        self.base_url = (base_url or "").strip().rstrip("/") or None
-        self.api_key = api_key or PLACEHOLDER_API_KEY
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff = backoff or Backoff()
-
-    @property
-    def target(self) -> str:
-        return self.base_url or ANTHROPIC_DEFAULT_BASE_URL
+    default_base_url = ANTHROPIC_DEFAULT_BASE_URL
 
     async def complete(self, request: ProviderRequest, on_delta: OnDelta | None = None) -> ProviderResult:
         params = self._params(request)

@@ -141,3 +141,31 @@ def parse_tool_call(call_id: str, name: str, raw: str) -> ToolCall:
     if isinstance(parsed, dict):
         return ToolCall(id=call_id, name=name, arguments=parsed)
     return ToolCall(id=call_id, name=name, arguments={}, raw_arguments=raw)
+
+
+# Local servers (Ollama, llama.cpp, vLLM without --api-key, compatible gateways) ignore the key,
+# but the SDKs want one.
+PLACEHOLDER_API_KEY = "not-needed"
+
+
+class NetworkProvider:
+    """What the network providers share: where they send, with which key, and how they retry.
+
+    `timeout` bounds each wait on the network (connecting, the first byte, the gap between two
+    streamed chunks), not the whole answer; `max_retries` more attempts follow a transient failure
+    (429, 5xx, timeouts, connection errors) as long as nothing was streamed yet."""
+
+    default_base_url = ""
+
+    def __init__(self, base_url: str | None, api_key: str | None, *, timeout: float = 60,
+                 max_retries: int = 3, backoff: Backoff | None = None) -> None:
+        self.base_url = (base_url or "").strip().rstrip("/") or None
+        self.api_key = api_key or PLACEHOLDER_API_KEY
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff or Backoff()
+
+    @property
+    def target(self) -> str:
+        return self.base_url or self.default_base_url
+

@@ -25,8 +25,8 @@ from tertulia.assistants.providers.base import (
     ToolCall,
 )
 from tertulia.assistants.providers.network import (
-    Backoff,
     Failure,
+    NetworkProvider,
     StreamTracker,
     parse_retry_after,
     parse_tool_call,
@@ -34,28 +34,11 @@ from tertulia.assistants.providers.network import (
 )
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
-# Local servers (Ollama, llama.cpp, vLLM without --api-key) ignore the key, but the SDK wants one.
-PLACEHOLDER_API_KEY = "not-needed"
 
 
-class OpenAIProvider:
-    """`timeout` bounds each wait on the network (connecting, the first byte, the gap between two
-    streamed chunks), not the whole answer; `max_retries` more attempts follow a transient failure
-    (429, 5xx, timeouts, connection errors) as long as nothing was streamed yet."""
-
+class OpenAIProvider(NetworkProvider):
     name = "openai"
-
-    def __init__(self, base_url: str | None, api_key: str | None, *, timeout: float = 60,
-                 max_retries: int = 3, backoff: Backoff | None = None) -> None:
-        self.base_url = (base_url or "").strip().rstrip("/") or None
-        self.api_key = api_key or PLACEHOLDER_API_KEY
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff = backoff or Backoff()
-
-    @property
-    def target(self) -> str:
-        return self.base_url or OPENAI_DEFAULT_BASE_URL
+    default_base_url = OPENAI_DEFAULT_BASE_URL
 
     async def complete(self, request: ProviderRequest, on_delta: OnDelta | None = None) -> ProviderResult:
         params = self._params(request)
