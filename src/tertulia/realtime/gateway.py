@@ -93,10 +93,10 @@ class Gateway:
         if (await receive())["type"] != "websocket.connect":
             return
         await ws.accept()
-        headers = ws.headers()
+        origin, host, cookie = ws.header("origin"), ws.header("host"), ws.header("cookie")
         # The header list is not needed after this point; each idle socket would keep ~1 KB of it.
         scope["headers"] = []
-        if not origin_allowed(headers.get("origin"), headers.get("host"), self.settings):
+        if not origin_allowed(origin, host, self.settings):
             await reject(ws, CLOSE_FORBIDDEN_ORIGIN, "WS_FORBIDDEN_ORIGIN", "this origin may not open the event socket")
             return
         try:
@@ -105,7 +105,8 @@ class Gateway:
             await reject(ws, CLOSE_BAD_REQUEST, "WS_BAD_REQUEST",
                          f"`after` must be a whole number between 0 and {MAX_DB_INT}")
             return
-        tenant_id = await self._authenticate(cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE))
+        tenant_id = await self._authenticate(cookie_parser(cookie or "").get(SESSION_COOKIE))
+        del origin, host, cookie
         if tenant_id is None:
             await reject(ws, CLOSE_UNAUTHORIZED, "WS_UNAUTHORIZED", "log in first: no valid session for this socket")
             return
@@ -114,40 +115,44 @@ class Gateway:
         # database reads below or in the queue (usually both; duplicates are dropped by seq).
         sub = self.bus.subscribe(tenant_id, maxsize=self.config.queue_size)
         self.subscriptions.add(sub)
-        pump = asyncio.create_task(self._pump(ws, sub, after), name="ws-events-pump")
+        # Two flows per socket: this handler reads what the client sends (and notices when it
+        # leaves); one task sends. One task rather than two keeps idle sockets light.
+        pump = asyncio.create_task(self._run_pump(ws, sub, after), name="ws-events-pump")
         # The queue overflowed: the pump may be stuck in a send the client is not reading.
         sub.on_overflow = pump.cancel
-        reader = asyncio.create_task(ws.read_until_disconnect(), name="ws-events-reader")
-        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def wake(_: object) -> None:
-            if not finished.done():
-                finished.set_result(None)
-
-        pump.add_done_callback(wake)
-        reader.add_done_callback(wake)
         try:
-            await finished
+            await ws.read_until_disconnect()
         finally:
-            sub.on_overflow = None
-            sub.close()
-            self.subscriptions.discard(sub)
+            self._forget(sub)
             pump.cancel()
-            reader.cancel()
-            for task in (pump, reader):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        if reader.done() and not reader.cancelled() and reader.exception() is None:
-            return  # the client left
-        if sub.lagging:
-            log.info("ws_client_too_slow", action="ws_events_drop", tenant_id=str(tenant_id))
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump
+
+    def _forget(self, sub: Subscription) -> None:
+        sub.on_overflow = None
+        sub.close()
+        self.subscriptions.discard(sub)
+
+    async def _run_pump(self, ws: RawSocket, sub: Subscription, after: int | None) -> None:
+        try:
+            await self._pump(ws, sub, after)
+        except asyncio.CancelledError:
+            if not sub.lagging:
+                raise  # the client left, or the server is stopping
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # our own cancellation (see on_overflow), handled here
+            self._forget(sub)
+            log.info("ws_client_too_slow", action="ws_events_drop", tenant_id=str(sub.tenant_id))
+            # Once the close frame is out, the handler's read loop sees the disconnect and ends.
             await ws.close(CLOSE_TOO_SLOW, "too slow: reconnect with ?after=<last seq>",
                            self.config.close_timeout_seconds)
-            return
-        error = pump.exception() if pump.done() and not pump.cancelled() else None
-        if error is not None and not isinstance(error, OSError):
-            log.error("ws_pump_failed", action="ws_events", tenant_id=str(tenant_id),
-                      error=f"{type(error).__name__}: {error}")
+        except OSError:
+            return  # the client went away mid-send; the handler notices on its side
+        except Exception as exc:
+            self._forget(sub)
+            log.error("ws_pump_failed", action="ws_events", tenant_id=str(sub.tenant_id),
+                      error=f"{type(exc).__name__}: {exc}")
             await ws.close(CLOSE_SERVER_ERROR, "server error: reconnect with ?after=<last seq>",
                            self.config.close_timeout_seconds)
 
@@ -270,8 +275,12 @@ class RawSocket:
         self.send = send
         self.closed = False
 
-    def headers(self) -> dict[str, str]:
-        return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.scope["headers"]}
+    def header(self, name: str) -> str | None:
+        key = name.encode("latin-1")
+        for k, v in self.scope["headers"]:
+            if k.lower() == key:
+                return str(v.decode("latin-1"))
+        return None
 
     def query_param(self, name: str) -> str | None:
         values = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get(name)
