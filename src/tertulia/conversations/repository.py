@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, text, tuple_
+from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -16,7 +16,7 @@ from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactTag, Tag
 from tertulia.contacts.repository import like_pattern
 from tertulia.conversations.models import Conversation, Message
-from tertulia.kit.db import is_sqlite, tenant_select
+from tertulia.kit.db import tenant_select
 
 
 async def get_conversation(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
@@ -137,22 +137,9 @@ def group_inbox_rows(rows: Sequence[Any]) -> list[InboxRow]:
     return grouped
 
 
-# The inbox list's best plan depends on values a prepared statement's generic plan does not see:
-# the tenant's size (one tenant may hold half the table), the tag's frequency, the page size. Once
-# a statement has run a few times, PostgreSQL may settle on a generic plan, e.g. one that starts
-# from a tag's links and sorts them all, fine for a rare tag and 20x slower for a common one, so
-# each list is planned afresh (well under a millisecond). Parallel workers are turned off: for a
-# 20-row page they cost more to start than they save. Both settings end with the transaction.
-INBOX_PLANNER_SETTINGS = text(
-    "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
-    " set_config('max_parallel_workers_per_gather', '0', true)")
-
-
 async def list_inbox(session: AsyncSession, tenant_id: uuid.UUID, **filters: Any) -> list[InboxRow]:
     """The inbox list with each conversation's tags: one statement, preceded for `q` by the
     contact lookup that chooses its plan (see SPARSE_Q_CONTACTS)."""
-    if not is_sqlite(session):
-        await session.execute(INBOX_PLANNER_SETTINGS)
     if filters.get("q"):
         matching = (await session.execute(matching_contacts_query(tenant_id, filters["q"]))).scalars().all()
         narrowed = narrow_q_to_contacts(filters, matching)

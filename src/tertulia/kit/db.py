@@ -108,8 +108,15 @@ def create_engine(url: str, *, pool_size: int = 10, sqlite_immediate: bool = Tru
         engine = create_async_engine(aurl, connect_args={"timeout": 30})
         _install_sqlite_recipe(engine, immediate=sqlite_immediate)
         return engine
+    # No server-side prepared statements: the inbox list's best plan depends on values a generic
+    # plan does not see (the tenant's size, a tag's frequency), and PostgreSQL settles on generic
+    # plans for statements prepared a few times (one that sorts a common tag's every link is 20x
+    # slower). Parallel workers cost more to start than they save on our small indexed reads.
+    # No pre-ping either: it is a round trip per request; a dead connection fails its statement
+    # and is replaced by the pool (pool_recycle retires old ones).
     return create_async_engine(
-        aurl, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True, pool_recycle=1800
+        aurl, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800,
+        connect_args={"prepare_threshold": None, "options": "-c max_parallel_workers_per_gather=0"},
     )
 
 

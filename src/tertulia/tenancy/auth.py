@@ -8,13 +8,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from tertulia.kit.crypto import tokens_equal
+from tertulia.kit.crypto import hash_token, tokens_equal
 from tertulia.kit.db import utcnow
 from tertulia.kit.errors import Forbidden, NotAuthenticated
 from tertulia.kit.web import SAFE_METHODS, DbSession
 from tertulia.tenancy import repository as repo
 from tertulia.tenancy import service
-from tertulia.tenancy.models import AuthSession, User
+from tertulia.tenancy.models import AuthSession
 
 SESSION_COOKIE = "tertulia_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -68,24 +68,26 @@ def check_csrf(request: Request, auth: AuthSession) -> None:
 async def get_principal(request: Request, db: DbSession) -> Principal:
     bearer = _bearer(request)
     if bearer is not None:
-        token = await service.resolve_api_token(db, bearer)
-        if token is None:
+        found = await repo.get_api_token_with_tenant(db, hash_token(bearer))
+        if found is None or found[0].revoked_at is not None:
             raise NotAuthenticated("the API token is unknown or revoked", code="invalid_token")
-        tenant = await repo.get_tenant(db, token.tenant_id)
-        assert tenant is not None
+        token, tenant = found
         if request.method not in SAFE_METHODS:
             token.last_used_at = utcnow()
         return Principal(tenant_id=tenant.id, tenant_slug=tenant.slug, role="admin", token_id=token.id)
-    auth = await get_auth_session(request, db)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    found_session = await repo.get_session_principal(db, hash_token(cookie)) if cookie else None
+    if found_session is None or not service.session_is_live(found_session[0]):
+        raise NotAuthenticated("log in first", code="not_authenticated")
+    auth, user, role, member_tenant = found_session
+    if request.method not in SAFE_METHODS:
+        check_csrf(request, auth)
     if auth.tenant_id is None:
         raise Forbidden("choose a tenant first (POST /api/auth/tenant)", code="tenant_not_selected")
-    membership = await repo.get_membership(db, auth.tenant_id, auth.user_id)
-    tenant = await repo.get_tenant(db, auth.tenant_id)
-    if membership is None or tenant is None:
+    if role is None or member_tenant is None:
         raise Forbidden("you are no longer a member of this tenant", code="not_a_member")
-    user = await db.get(User, auth.user_id)
-    return Principal(tenant_id=tenant.id, tenant_slug=tenant.slug, role=membership.role,
-                     user_id=auth.user_id, user_name=user.display_name if user else None)
+    return Principal(tenant_id=member_tenant.id, tenant_slug=member_tenant.slug, role=role, user_id=user.id,
+                     user_name=user.display_name)
 
 
 async def get_manager(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:

@@ -69,3 +69,28 @@ async def revoke_user_sessions(session: AsyncSession, user_id: uuid.UUID, at: da
         .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=at)
     )
+
+
+async def get_api_token_with_tenant(session: AsyncSession, token_hash: str) -> tuple[ApiToken, Tenant] | None:
+    """One round trip for the whole Bearer check (it runs on every scripted request)."""
+    stmt = select(ApiToken, Tenant).join(Tenant, Tenant.id == ApiToken.tenant_id).where(
+        ApiToken.token_hash == token_hash)
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def get_session_principal(session: AsyncSession, token_hash: str) -> tuple[AuthSession, User, str | None,
+                                                                                   Tenant | None] | None:
+    """The login session with its user, and the role and tenant it works in (when still a member),
+    in one round trip: it runs on every panel request."""
+    stmt = (
+        select(AuthSession, User, Membership.role, Tenant)
+        .join(User, User.id == AuthSession.user_id)
+        .outerjoin(Membership, (Membership.user_id == AuthSession.user_id)
+                   & (Membership.tenant_id == AuthSession.tenant_id))
+        .outerjoin(Tenant, Tenant.id == Membership.tenant_id)
+        .where(AuthSession.token_hash == token_hash)
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1], row[2], row[3]) if row else None
+

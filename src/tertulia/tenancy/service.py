@@ -112,11 +112,13 @@ async def login(session: AsyncSession, email: str, password: str, user_agent: st
     return LoginResult(user=user, session_token=token, auth_session=auth, tenants=tenants)
 
 
+def session_is_live(auth: AuthSession) -> bool:
+    return auth.revoked_at is None and auth.expires_at > utcnow()
+
+
 async def resolve_session(session: AsyncSession, token: str) -> AuthSession | None:
     auth = await repo.get_session_by_hash(session, hash_token(token))
-    if auth is None or auth.revoked_at is not None or auth.expires_at <= utcnow():
-        return None
-    return auth
+    return auth if auth is not None and session_is_live(auth) else None
 
 
 async def revoke_session(auth: AuthSession) -> None:
