@@ -10,9 +10,15 @@ from tertulia.kit.errors import TooManyRequests
 
 
 class RateLimiter:
-    def __init__(self, redis_url: str | None) -> None:
-        uri = f"async+{redis_url}" if redis_url else "async+memory://"
-        self._limiter = MovingWindowRateLimiter(storage_from_string(uri))
+    def __init__(self, redis_url: str | None, key_prefix: str = "tertulia") -> None:
+        if redis_url:
+            # redis-py (already a dependency) rather than the library's default client, coredis;
+            # the prefix keeps installations sharing one Redis apart.
+            storage = storage_from_string(f"async+{redis_url}", implementation="redispy",
+                                          key_prefix=f"{key_prefix}:limits")
+        else:
+            storage = storage_from_string("async+memory://")
+        self._limiter = MovingWindowRateLimiter(storage)
 
     async def check(self, limit: str | RateLimitItem, *key: str, message: str = "too many attempts") -> None:
         item = parse(limit) if isinstance(limit, str) else limit
