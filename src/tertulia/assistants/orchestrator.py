@@ -340,7 +340,9 @@ class Orchestrator:
         if raw and not arguments and raw.strip() not in ("", "{}"):
             step["raw_arguments"] = raw
         try:
-            async with self.db.session() as session:
+            # An MCP tool only reads its server's settings and may take seconds: a read session keeps
+            # SQLite's single write lock free for inbound messages meanwhile.
+            async with self.db.session(write=not name.startswith("mcp__")) as session:
                 result = await run_tool(session, ctx, name, arguments, offered)
             step["result"] = result
             content = result_text(result)
