@@ -50,13 +50,12 @@ from _common import (
 from tertulia.cli import do_migrate
 from tertulia.config import Settings
 from tertulia.conversations.repository import (
-    INBOX_PLANNER_SETTINGS,
     inbox_page_query,
     matching_contacts_query,
     narrow_q_to_contacts,
 )
 from tertulia.kit.crypto import hash_token, new_token
-from tertulia.kit.db import sync_url
+from tertulia.kit.db import PG_CONNECT_ARGS, sync_url
 from tertulia.kit.pagination import decode_cursor
 from tertulia.models import ApiToken, Channel, Conversation, Message, Tag, Tenant, TenantSequence
 
@@ -380,8 +379,6 @@ def sql_statements(conn: Any, tenant_id: uuid.UUID, filters: dict[str, Any]) -> 
 def run_sql(conn: Any, tenant_id: uuid.UUID, filters: dict[str, Any]) -> list[Any]:
     """What `conversations.repository.list_inbox` runs, on a plain synchronous connection (Core
     rows: one per conversation and tag, the conversation's id first)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(INBOX_PLANNER_SETTINGS)
     if filters.get("q"):
         matching = conn.execute(matching_contacts_query(tenant_id, filters["q"])).scalars().all()
         narrowed = narrow_q_to_contacts(filters, matching)
@@ -422,7 +419,6 @@ def measure(engine: Engine, tenant_id: uuid.UUID, base_url: str, headers: dict[s
 
         def driver_call(case: Case) -> None:
             with raw.cursor() as cur:
-                cur.execute(str(INBOX_PLANNER_SETTINGS))
                 for sql, params in compiled[case.label]:
                     cur.execute(sql, params)
                     cur.fetchall()
@@ -465,7 +461,7 @@ def _driver_connection(engine: Engine) -> Iterator[Any]:
         yield None
         return
     url = make_url(engine.url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url) as raw:
+    with psycopg.connect(url, **PG_CONNECT_ARGS) as raw:
         yield raw
         raw.rollback()
 
@@ -559,7 +555,8 @@ def main() -> int:
             parser.error("the SQLite file exists; pass --keep to reuse it or remove it first")
         created = not Path(make_url(url).database or "").exists()
     tmp = tempfile.TemporaryDirectory(prefix="tertulia-bench-")
-    engine = create_engine(sync_url(url))
+    # The app's connection settings, so the SQL side is planned and run as the app's is.
+    engine = create_engine(sync_url(url), connect_args=PG_CONNECT_ARGS if url.startswith("postgres") else {})
     loaded_ok = True
     try:
         settings = Settings(database_url=url, data_dir=Path(tmp.name), secret_key=SECRET)

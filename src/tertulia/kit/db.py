@@ -100,6 +100,9 @@ def sync_url(url: str) -> str:
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
+PG_CONNECT_ARGS: dict[str, Any] = {"prepare_threshold": None, "options": "-c max_parallel_workers_per_gather=0"}
+
+
 def create_engine(url: str, *, pool_size: int = 10, sqlite_immediate: bool = True) -> AsyncEngine:
     aurl = make_url(async_url(url))
     if aurl.get_backend_name() == "sqlite":
@@ -115,8 +118,7 @@ def create_engine(url: str, *, pool_size: int = 10, sqlite_immediate: bool = Tru
     # No pre-ping either: it is a round trip per request; a dead connection fails its statement
     # and is replaced by the pool (pool_recycle retires old ones).
     return create_async_engine(
-        aurl, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800,
-        connect_args={"prepare_threshold": None, "options": "-c max_parallel_workers_per_gather=0"},
+        aurl, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800, connect_args=PG_CONNECT_ARGS,
     )
 
 
