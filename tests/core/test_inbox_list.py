@@ -80,3 +80,20 @@ async def test_filters_tag_channel_status_and_search(client: httpx2.AsyncClient,
     assert bad.status_code == 422
     assert (await client.get("/admin/chats/summary", params={"limit": 101}, headers=t.headers)).status_code == 422
     assert (await client.get("/admin/chats/summary", params={"limit": 0}, headers=t.headers)).status_code == 422
+
+
+async def test_search_answers_the_same_whichever_plan_it_takes(client: httpx2.AsyncClient, make_tenant,
+                                                              monkeypatch) -> None:
+    """Few matching contacts start the list from them; many walk the inbox newest first. Both give
+    the same rows: force each path with a tiny threshold."""
+    from tertulia.conversations import repository
+
+    t = await make_tenant()
+    await _seed(client, t, 5)
+    results = {}
+    for threshold in (1000, 1):
+        monkeypatch.setattr(repository, "SPARSE_Q_CONTACTS", threshold)
+        many = (await client.get("/admin/chats/summary", params={"q": "cliente"}, headers=t.headers)).json()
+        one = (await client.get("/admin/chats/summary", params={"q": "cliente 03"}, headers=t.headers)).json()
+        results[threshold] = ([r["display_name"] for r in many], [r["display_name"] for r in one])
+    assert results[1000] == results[1] == ([f"Cliente {i:02d}" for i in (4, 3, 2, 1, 0)], ["Cliente 03"])
