@@ -298,10 +298,13 @@ async def test_after_a_restart_the_page_reconnects_and_catches_up(
         page: Page, api: httpx2.Client, e2e_server: E2EServer) -> None:
     external = f"e2e-{uuid.uuid4().hex[:8]}"
     name = f"Cliente Reinicio {external[-4:]}"
-    e2e_server.post_inbound("Primer mensaje antes del reinicio", external_id=external, name=name)
+    first = e2e_server.post_inbound("Primer mensaje antes del reinicio", external_id=external, name=name)
+    # Keep the AI quiet (only the customer writes here): locked through the API at once, since the
+    # assistant may already be answering or handing off by the time the page could click.
+    assert api.post(f"/admin/conversations/{first['conversation_id']}/human-override",
+                    json={"locked": True}).status_code == 200
     await open_chat(page, name)
     await expect(page.locator(".bubble-contact").filter(has_text="antes del reinicio")).to_be_visible()
-    await page.get_by_role("button", name="Intervenir").click()  # keep the AI quiet: only the customer writes
     await expect(page.get_by_role("button", name="Devolver a la IA")).to_be_visible()
     marker = await page.evaluate("() => (window.__noReload = Math.random())")
     sockets: list[str] = []
