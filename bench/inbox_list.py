@@ -368,7 +368,7 @@ def sql_statements(conn: Any, tenant_id: uuid.UUID, filters: dict[str, Any]) -> 
     if filters.get("q"):
         lookup = matching_contacts_query(tenant_id, filters["q"])
         statements.append(lookup)
-        narrowed = narrow_q_to_contacts(filters, conn.execute(lookup).scalar_one())
+        narrowed = narrow_q_to_contacts(filters, conn.execute(lookup).scalars().all())
         if narrowed is None:
             return statements
         filters = narrowed
@@ -380,7 +380,7 @@ def run_sql(conn: Any, tenant_id: uuid.UUID, filters: dict[str, Any]) -> list[An
     """What `conversations.repository.list_inbox` runs, on a plain synchronous connection (Core
     rows: one per conversation and tag, the conversation's id first)."""
     if filters.get("q"):
-        matching = conn.execute(matching_contacts_query(tenant_id, filters["q"])).scalar_one()
+        matching = conn.execute(matching_contacts_query(tenant_id, filters["q"])).scalars().all()
         narrowed = narrow_q_to_contacts(filters, matching)
         if narrowed is None:
             return []

@@ -47,20 +47,18 @@ SPARSE_Q_CONTACTS = 1000
 
 
 def matching_contacts_query(tenant_id: uuid.UUID, q: str, limit: int = SPARSE_Q_CONTACTS + 1) -> Select[Any]:
-    """How many contacts' name or phone contains `q`, counted up to `limit`: one number decides the
-    plan (the ids themselves stay in the database)."""
-    found = tenant_select(Contact, tenant_id, Contact.id).where(_q_condition(q)).limit(limit).subquery()
-    return select(func.count()).select_from(found)
+    """Contacts whose name or phone contains `q`, at most `limit` of them."""
+    return tenant_select(Contact, tenant_id, Contact.id).where(_q_condition(q)).limit(limit)
 
 
-def narrow_q_to_contacts(filters: dict[str, Any], matching: int) -> dict[str, Any] | None:
-    """inbox_query's arguments once the number of contacts matching `q` is known (None: no row can
-    match). The same rows come back either way; only the plan changes."""
+def narrow_q_to_contacts(filters: dict[str, Any], matching: Sequence[uuid.UUID]) -> dict[str, Any] | None:
+    """inbox_query's arguments once the contacts matching `q` are known (None: no row can match).
+    The same rows come back either way; only the plan changes."""
     if not matching:
         return None
-    if matching > SPARSE_Q_CONTACTS:
+    if len(matching) > SPARSE_Q_CONTACTS:
         return filters
-    return {**filters, "q": None, "q_contacts": filters["q"]}
+    return {**filters, "q": None, "contact_ids": list(matching)}
 
 
 def _q_condition(q: str) -> Any:
@@ -72,12 +70,12 @@ def _q_condition(q: str) -> Any:
 def inbox_query(
     tenant_id: uuid.UUID, *, ai_state: str | None = None, channel_source: str | None = None,
     status: str | None = None, tag_id: uuid.UUID | None = None, q: str | None = None,
-    q_contacts: str | None = None,
+    contact_ids: Sequence[uuid.UUID] | None = None,
     after: tuple[datetime, uuid.UUID] | None = None, limit: int = 20, offset: int = 0,
 ) -> Any:
     """The inbox list's page of conversations: most recent first, keyset-paged on
     (last_message_at, id). Each filter has an index that leads with (tenant_id, filter column,
-    last_message_at, id); `q_contacts` starts from the few contacts matching a fragment (see
+    last_message_at, id); `contact_ids` limits the list to those contacts' conversations (see
     SPARSE_Q_CONTACTS). Contacts are joined only when `q` needs them: inbox_page_query joins the
     rest to the page's rows alone, not to every candidate the filters pass over."""
     stmt = tenant_select(Conversation, tenant_id)
@@ -94,9 +92,8 @@ def inbox_query(
     if q:
         stmt = stmt.join(Contact, and_(Contact.tenant_id == Conversation.tenant_id,
                                        Contact.id == Conversation.contact_id)).where(_q_condition(q))
-    if q_contacts is not None:  # few contacts match: start from them, not from the newest conversations
-        stmt = stmt.where(Conversation.contact_id.in_(
-            tenant_select(Contact, tenant_id, Contact.id).where(_q_condition(q_contacts))))
+    if contact_ids is not None:
+        stmt = stmt.where(Conversation.contact_id.in_(contact_ids))
     if after is not None:
         stmt = stmt.where(tuple_(Conversation.last_message_at, Conversation.id) < tuple_(*after))
     stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
@@ -144,7 +141,7 @@ async def list_inbox(session: AsyncSession, tenant_id: uuid.UUID, **filters: Any
     """The inbox list with each conversation's tags: one statement, preceded for `q` by the
     contact lookup that chooses its plan (see SPARSE_Q_CONTACTS)."""
     if filters.get("q"):
-        matching = (await session.execute(matching_contacts_query(tenant_id, filters["q"]))).scalar_one()
+        matching = (await session.execute(matching_contacts_query(tenant_id, filters["q"]))).scalars().all()
         narrowed = narrow_q_to_contacts(filters, matching)
         if narrowed is None:
             return []
