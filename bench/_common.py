@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import psycopg
@@ -74,26 +75,35 @@ def running_server(database_url: str, data_dir: Path, *, secret_key: str = "benc
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with code {proc.returncode} before it was ready")
-            try:
-                if httpx2.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server was not ready within {timeout:.0f}s")
-            time.sleep(0.1)
+        wait_until_ready(proc, base_url, timeout)
         yield base_url
     finally:
-        proc.terminate()
+        stop_process(proc)
+
+
+def wait_until_ready(proc: subprocess.Popen[Any], base_url: str, timeout: float, what: str = "the server") -> None:
+    """Poll /readyz until the server answers 200; fail early if its process exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode} before it was ready")
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            if httpx2.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx2.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} was not ready within {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @dataclass(frozen=True)

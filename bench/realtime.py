@@ -38,9 +38,11 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx2
 import psycopg
 import redis
+from _common import stop_process, wait_until_ready
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,26 +154,10 @@ def serve(database_url: str, data_dir: Path, prefix: str, log: Path) -> Iterator
                                 cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
         server = Server(f"http://127.0.0.1:{port}", proc)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"tertulia serve exited ({proc.returncode}); see {log}")
-                try:
-                    if httpx2.get(f"{server.base_url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"tertulia serve not ready within 60 s; see {log}")
-                time.sleep(0.1)
+            wait_until_ready(proc, server.base_url, 60, what=f"tertulia serve (log: {log})")
             yield server
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
 
 
 def wait_for_subscribers(prefix: str, count: int) -> None:
