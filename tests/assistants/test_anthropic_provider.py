@@ -12,16 +12,11 @@ from tertulia.assistants.providers.base import (
     ChatMessage,
     ProviderError,
     ProviderRequest,
-    StreamDelta,
     ToolCall,
     ToolSpec,
 )
-from tertulia.assistants.providers.network import Backoff
+from tests.assistants.provider_helpers import FAST, TAG_TOOL, Collector
 from tests.fakes import FakeAnthropicServer, ToolUseScript
-
-FAST = Backoff(base=0.01, cap=0.05)
-TAG_TOOL = ToolSpec("add_tag", "Tag the conversation", {"type": "object", "properties": {"tag": {"type": "string"}},
-                                                         "required": ["tag"]})
 
 
 def request(*messages: ChatMessage, tools: list[ToolSpec] | None = None, **kw: object) -> ProviderRequest:
@@ -32,25 +27,6 @@ def request(*messages: ChatMessage, tools: list[ToolSpec] | None = None, **kw: o
 def provider(fake: FakeAnthropicServer, key: str | None = "sk-ant-test", **kw: object) -> AnthropicProvider:
     opts: dict[str, object] = {"timeout": 5, "max_retries": 3, "backoff": FAST, **kw}
     return AnthropicProvider(fake.base_url, key, **opts)  # type: ignore[arg-type]
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.deltas: list[StreamDelta] = []
-
-    async def __call__(self, delta: StreamDelta) -> None:
-        self.deltas.append(delta)
-
-    @property
-    def text(self) -> list[str]:
-        return [d.text for d in self.deltas if d.text]
-
-    async def wait_for_text(self, n: int, within: float = 5.0) -> None:
-        """The server sends before the client reads: wait (with a deadline) for n text deltas."""
-        deadline = time.monotonic() + within
-        while len(self.text) < n:
-            assert time.monotonic() < deadline, f"only {len(self.text)} text deltas arrived"
-            await asyncio.sleep(0.005)
 
 
 async def test_streams_text_and_thinking_with_usage_and_a_separate_system_prompt(
