@@ -323,6 +323,15 @@ async def test_after_a_restart_the_page_reconnects_and_catches_up(
     await expect(row(page, f"Nuevo Corte {other[-4:]}")).to_be_visible()
     assert await page.evaluate("() => window.__noReload") == marker
     assert any("after=" in url for url in sockets), sockets
+    # The assistant answers the new contact a few seconds later (or hands off): wait for it here,
+    # so that its late events do not land in the next test's list.
+    answered_by_ai = api.get(f"/admin/channels/{e2e_server.channel_id}").json()["assistant_id"] is not None
+    deadline = time.monotonic() + (30 if answered_by_ai else 0)
+    while time.monotonic() < deadline:
+        rows = api.get("/admin/chats/summary", params={"q": f"Nuevo Corte {other[-4:]}"}).json()
+        if rows and not rows[0]["last_message"].startswith("Soy nuevo"):
+            break
+        await page.wait_for_timeout(200)
 
 
 async def test_ai_summary_refresh_with_handoff_brief(page: Page, api: httpx2.Client) -> None:

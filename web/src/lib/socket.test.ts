@@ -46,8 +46,10 @@ function harness() {
   const events: ServerEvent[] = [];
   const states: SocketState[] = [];
   let resyncs = 0;
+  let firstLive = 0;
   const socket = new EventSocket(
-    { onEvent: (e) => events.push(e), onResync: () => { resyncs += 1; }, onState: (s) => states.push(s) },
+    { onEvent: (e) => events.push(e), onResync: () => { resyncs += 1; }, onState: (s) => states.push(s),
+      onFirstLive: () => { firstLive += 1; } },
     {
       url: (after) => `ws://h/ws/events${after === null ? "" : `?after=${after}`}`,
       create: (url) => { const s = new FakeSocket(url); sockets.push(s); return s; },
@@ -56,7 +58,7 @@ function harness() {
       random: () => 1,
     },
   );
-  return { socket, sockets, timers, events, states, resyncs: () => resyncs };
+  return { socket, sockets, timers, events, states, resyncs: () => resyncs, firstLive: () => firstLive };
 }
 
 describe("EventSocket", () => {
@@ -77,6 +79,19 @@ describe("EventSocket", () => {
     h.sockets[1].send({ seq: 11, type: "message.created", data: { id: 1 } });
     h.sockets[1].send({ seq: 12, type: "message.created", data: { id: 2 } });
     expect(h.events.map((e) => e.seq)).toEqual([11, 12]);
+  });
+
+  it("reloads the lists once when first live, not on reconnects that resume by seq", () => {
+    const h = harness();
+    h.socket.start();
+    expect(h.firstLive()).toBe(0);
+    h.sockets[0].send({ type: "hello", seq: 4 });
+    expect(h.firstLive()).toBe(1);
+    h.sockets[0].drop();
+    h.timers[0].fn();
+    h.sockets[1].send({ type: "hello", seq: 9 });
+    expect(h.firstLive()).toBe(1);
+    expect(h.sockets[1].url).toBe("ws://h/ws/events?after=4");
   });
 
   it("backs off while the server is down and resets once connected", () => {

@@ -60,6 +60,9 @@ export interface SocketHandlers {
   /** The server cannot replay what was missed: reload every list. */
   onResync(): void;
   onState(state: SocketState): void;
+  /** The first connection is live: what committed between the lists' REST load and this moment
+   *  was never streamed to us, so reload what is shown once (later reconnects resume by seq). */
+  onFirstLive?(): void;
 }
 
 interface SocketLike {
@@ -162,9 +165,13 @@ export class EventSocket {
     const action = classifyFrame(frame, this.lastSeq);
     switch (action.kind) {
       case "hello":
-        // First connection: start from the server's head (the lists were just loaded by REST).
+        // First connection: start from the server's head, and reload the lists once so nothing
+        // committed between their REST load and this hello is missed.
         this.helloSeq = action.seq;
-        if (this.lastSeq === null) this.lastSeq = action.seq;
+        if (this.lastSeq === null) {
+          this.lastSeq = action.seq;
+          if (!this.everOpened) this.handlers.onFirstLive?.();
+        }
         this.attempt = 0;
         this.everOpened = true;
         this.setState("open");

@@ -17,6 +17,10 @@ export function useLiveSocket(enabled: boolean): SocketState {
           // Too much was missed to replay: reload what is on screen.
           client.invalidateQueries({ predicate: (q) => q.queryKey[0] !== keys.me[0] });
         },
+        onFirstLive: () => {
+          // Live from here on; refetch once what was loaded before the socket was.
+          client.invalidateQueries({ predicate: (q) => q.queryKey[0] !== keys.me[0] });
+        },
         onState: (next) => {
           setState(next);
           if (next === "unauthorized") client.setQueryData(keys.me, null);
