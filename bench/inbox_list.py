@@ -49,11 +49,7 @@ from _common import (
 
 from tertulia.cli import do_migrate
 from tertulia.config import Settings
-from tertulia.conversations.repository import (
-    inbox_page_query,
-    matching_contacts_query,
-    narrow_q_to_contacts,
-)
+from tertulia.conversations.repository import inbox_params, inbox_shape, inbox_statement
 from tertulia.kit.crypto import hash_token, new_token
 from tertulia.kit.db import PG_CONNECT_ARGS, sync_url
 from tertulia.kit.pagination import decode_cursor
@@ -361,31 +357,17 @@ def build_cases(engine: Engine, tenant_id: uuid.UUID, base_url: str, headers: di
     return cases
 
 
-def sql_statements(conn: Any, tenant_id: uuid.UUID, filters: dict[str, Any]) -> list[Any]:
-    """The statements `conversations.repository.list_inbox` runs for these filters, in order
-    (running the contact lookup for `q`, whose result decides the last statement)."""
-    statements: list[Any] = []
-    if filters.get("q"):
-        lookup = matching_contacts_query(tenant_id, filters["q"])
-        statements.append(lookup)
-        narrowed = narrow_q_to_contacts(filters, conn.execute(lookup).scalars().all())
-        if narrowed is None:
-            return statements
-        filters = narrowed
-    statements.append(inbox_page_query(tenant_id, **filters))
-    return statements
+def sql_statement(dialect: str, tenant_id: uuid.UUID, filters: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The statement `conversations.repository.list_inbox` runs for these filters, and its values."""
+    params = inbox_params(tenant_id, **filters)
+    return inbox_statement(inbox_shape(params), dialect), params
 
 
 def run_sql(conn: Any, tenant_id: uuid.UUID, filters: dict[str, Any]) -> list[Any]:
     """What `conversations.repository.list_inbox` runs, on a plain synchronous connection (Core
     rows: one per conversation and tag, the conversation's id first)."""
-    if filters.get("q"):
-        matching = conn.execute(matching_contacts_query(tenant_id, filters["q"])).scalars().all()
-        narrowed = narrow_q_to_contacts(filters, matching)
-        if narrowed is None:
-            return []
-        filters = narrowed
-    return list(conn.execute(inbox_page_query(tenant_id, **filters)).all())
+    stmt, params = sql_statement(conn.dialect.name, tenant_id, filters)
+    return list(conn.execute(stmt, params).all())
 
 
 def measure(engine: Engine, tenant_id: uuid.UUID, base_url: str, headers: dict[str, str], cases: list[Case],
@@ -412,10 +394,9 @@ def measure(engine: Engine, tenant_id: uuid.UUID, base_url: str, headers: dict[s
             if sql_rows != case.rows:
                 raise AssertionError(f"{case.label}: the endpoint returned {case.rows} rows, the SQL {sql_rows}")
             if is_pg:
-                compiled[case.label] = [
-                    (c.string, c.params) for c in (
-                        stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-                        for stmt in sql_statements(conn, tenant_id, case.filters))]
+                stmt, params = sql_statement(conn.dialect.name, tenant_id, case.filters)
+                sql = stmt.compile(dialect=conn.dialect)
+                compiled[case.label] = [(sql.string, {**sql.params, **params})]
 
         def driver_call(case: Case) -> None:
             with raw.cursor() as cur:
@@ -467,27 +448,24 @@ def _driver_connection(engine: Engine) -> Iterator[Any]:
 
 
 def _server_ms(conn: Any, tenant_id: uuid.UUID, case: Case, show_plan: bool) -> tuple[float, float]:
-    """Server-side planning and execution times (EXPLAIN ANALYZE) of the case's statements, each
-    the median of five runs, summed over the statements."""
-    plan_total = exec_total = 0.0
-    for stmt in sql_statements(conn, tenant_id, case.filters):
-        # psycopg adapts the parameters' Python values (UUIDs, aware datetimes) as the app sends them.
-        compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-        planning, execution = [], []
-        plan = ""
-        for _ in range(5):
-            plan = "\n".join(r[0] for r in conn.exec_driver_sql(
-                "EXPLAIN (ANALYZE, BUFFERS) " + compiled.string, compiled.params).all())
-            planned = re.search(r"Planning Time: ([\d.]+) ms", plan)
-            executed = re.search(r"Execution Time: ([\d.]+) ms", plan)
-            assert planned is not None and executed is not None
-            planning.append(float(planned.group(1)))
-            execution.append(float(executed.group(1)))
-        if show_plan:
-            print(f"\n-- {case.label}\n{compiled.string}\n{plan}", file=sys.stderr)
-        plan_total += sorted(planning)[2]
-        exec_total += sorted(execution)[2]
-    return plan_total, exec_total
+    """Server-side planning and execution times (EXPLAIN ANALYZE) of the case's statement, each
+    the median of five runs."""
+    stmt, params = sql_statement(conn.dialect.name, tenant_id, case.filters)
+    # psycopg adapts the parameters' Python values (UUIDs, aware datetimes) as the app sends them.
+    compiled = stmt.compile(dialect=conn.dialect)
+    planning, execution = [], []
+    plan = ""
+    for _ in range(5):
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql(
+            "EXPLAIN (ANALYZE, BUFFERS) " + compiled.string, {**compiled.params, **params}).all())
+        planned = re.search(r"Planning Time: ([\d.]+) ms", plan)
+        executed = re.search(r"Execution Time: ([\d.]+) ms", plan)
+        assert planned is not None and executed is not None
+        planning.append(float(planned.group(1)))
+        execution.append(float(executed.group(1)))
+    if show_plan:
+        print(f"\n-- {case.label}\n{compiled.string}\n{plan}", file=sys.stderr)
+    return sorted(planning)[2], sorted(execution)[2]
 
 
 def print_table(cases: list[Case], floor: Stats, requests: int, dialect: str, load_before: float) -> None:

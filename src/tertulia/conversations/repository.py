@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactTag, Tag
@@ -36,117 +36,178 @@ async def find_conversation(session: AsyncSession, tenant_id: uuid.UUID, channel
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-# `q` (a fragment of a name or phone) is resolved to contacts first when it matches few of them:
-# their ids come from the trigram indexes, then only their conversations are sorted. When it
-# matches many, walking the inbox index newest first fills a page within a few thousand rows. The
-# choice is made on the real count (never reading more ids than this): the planner cannot
-# estimate a LIKE '%...%' pattern, and takes the LIMITed walk even when it must pass every
-# conversation of the tenant to find a handful. (Tags need no such help: the planner knows each
-# tag's frequency and picks the right plan itself.)
+# The inbox list is the hottest read: its statements are built once per combination of filters
+# (with bound parameters for every value) and kept, so a request neither rebuilds nor re-hashes
+# SQL (building the ORM statement cost more than running it), and rows come back as plain Core
+# tuples instead of ORM objects.
+#
+# `q` (a fragment of a name or phone) is served on PostgreSQL by one statement with two plans, of
+# which it runs one: it collects the matching contacts first (trigram indexes, at most
+# SPARSE_Q_CONTACTS + 1 of them); when they are few, only their conversations are sorted; when
+# they are many, walking the inbox index newest first fills a page within a few thousand rows.
+# The choice is made on the real count by a one-time filter in the statement: the planner cannot
+# estimate a LIKE '%...%' pattern well enough to choose, and the walk costs every conversation of
+# the tenant when the fragment is rare. (Tags need no such help: the planner knows each tag's
+# frequency and picks the right plan itself.) SQLite, which has no trigram index, just filters.
 SPARSE_Q_CONTACTS = 1000
 
-
-def matching_contacts_query(tenant_id: uuid.UUID, q: str, limit: int = SPARSE_Q_CONTACTS + 1) -> Select[Any]:
-    """Contacts whose name or phone contains `q`, at most `limit` of them."""
-    return tenant_select(Contact, tenant_id, Contact.id).where(_q_condition(q)).limit(limit)
-
-
-def narrow_q_to_contacts(filters: dict[str, Any], matching: Sequence[uuid.UUID]) -> dict[str, Any] | None:
-    """inbox_query's arguments once the contacts matching `q` are known (None: no row can match).
-    The same rows come back either way; only the plan changes."""
-    if not matching:
-        return None
-    if len(matching) > SPARSE_Q_CONTACTS:
-        return filters
-    return {**filters, "q": None, "contact_ids": list(matching)}
+_conv = Conversation.__table__
+_contact = Contact.__table__
+_channel = Channel.__table__
+_contact_tag = ContactTag.__table__
+_tag = Tag.__table__
 
 
-def _q_condition(q: str) -> Any:
-    pattern = like_pattern(q.lower())
-    return or_(func.lower(Contact.display_name).like(pattern, escape="\\"),
-               Contact.phone.like(pattern, escape="\\"))
-
-
-def inbox_query(
-    tenant_id: uuid.UUID, *, ai_state: str | None = None, channel_source: str | None = None,
-    status: str | None = None, tag_id: uuid.UUID | None = None, q: str | None = None,
-    contact_ids: Sequence[uuid.UUID] | None = None,
-    after: tuple[datetime, uuid.UUID] | None = None, limit: int = 20, offset: int = 0,
-) -> Any:
-    """The inbox list's page of conversations: most recent first, keyset-paged on
-    (last_message_at, id). Each filter has an index that leads with (tenant_id, filter column,
-    last_message_at, id); `contact_ids` limits the list to those contacts' conversations (see
-    SPARSE_Q_CONTACTS). Contacts are joined only when `q` needs them: inbox_page_query joins the
-    rest to the page's rows alone, not to every candidate the filters pass over."""
-    stmt = tenant_select(Conversation, tenant_id)
-    if ai_state:
-        stmt = stmt.where(Conversation.ai_state == ai_state)
-    if channel_source:
-        stmt = stmt.where(Conversation.channel_source == channel_source)
-    if status:
-        stmt = stmt.where(Conversation.status == status)
-    if tag_id:
-        stmt = stmt.where(exists().where(
-            ContactTag.tenant_id == tenant_id, ContactTag.tag_id == tag_id,
-            ContactTag.contact_id == Conversation.contact_id))
-    if q:
-        stmt = stmt.join(Contact, and_(Contact.tenant_id == Conversation.tenant_id,
-                                       Contact.id == Conversation.contact_id)).where(_q_condition(q))
-    if contact_ids is not None:
-        stmt = stmt.where(Conversation.contact_id.in_(contact_ids))
-    if after is not None:
-        stmt = stmt.where(tuple_(Conversation.last_message_at, Conversation.id) < tuple_(*after))
-    stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
-    if offset:
-        stmt = stmt.offset(offset)
-    return stmt
-
-
-def inbox_page_query(tenant_id: uuid.UUID, **filters: Any) -> Select[Conversation, str, str | None, str, Tag]:
-    """inbox_query's page together with each row's tags (most recently applied first), so one
-    statement serves the whole list: a row per (conversation, tag), or one with no tag."""
-    page = inbox_query(tenant_id, **filters).subquery("page")
-    conversation = aliased(Conversation, page)
-    return (
-        select(conversation, Contact.display_name, Contact.phone, Channel.platform_origin, Tag)
-        .join(Contact, and_(Contact.tenant_id == tenant_id, Contact.id == page.c.contact_id))
-        .join(Channel, and_(Channel.tenant_id == tenant_id, Channel.id == page.c.channel_id))
-        .outerjoin(ContactTag, and_(ContactTag.tenant_id == tenant_id, ContactTag.contact_id == page.c.contact_id))
-        .outerjoin(Tag, and_(Tag.tenant_id == tenant_id, Tag.id == ContactTag.tag_id))
-        .order_by(page.c.last_message_at.desc(), page.c.id.desc(), ContactTag.applied_at.desc(), Tag.name)
-    )
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InboxRow:
-    conversation: Conversation
+    """One row of the inbox list, with the attributes `service.summary_row` reads."""
+
+    id: uuid.UUID
+    contact_id: uuid.UUID
+    channel_source: str
+    status: str
+    ai_state: str
+    unread_count: int
+    last_message_at: datetime
+    last_message_preview: str
+    last_inbound_at: datetime | None
     display_name: str
     phone: str | None
     platform_origin: str
-    tags: list[Tag]
+    tags: list[Any]
+
+    @property
+    def is_locked(self) -> bool:
+        return self.ai_state == "human_override"
+
+
+@dataclass(frozen=True, slots=True)
+class InboxTag:
+    id: uuid.UUID
+    name: str
+    color: str
+
+
+def _q_condition(q: Any) -> Any:
+    return or_(func.lower(_contact.c.display_name).like(q, escape="\\"), _contact.c.phone.like(q, escape="\\"))
+
+
+def _filtered(shape: frozenset[str], q_join: bool) -> Select[Any]:
+    """The page of conversations (id and sort key) for these filters, keyset-paged on
+    (last_message_at, id). Each filter has an index that leads with (tenant_id, filter column,
+    last_message_at, id); the rest of each row is joined to the page alone."""
+    tenant: Any = bindparam("tenant_id")
+    stmt = select(_conv.c.id, _conv.c.last_message_at).where(_conv.c.tenant_id == tenant)
+    if "ai_state" in shape:
+        stmt = stmt.where(_conv.c.ai_state == bindparam("ai_state"))
+    if "channel_source" in shape:
+        stmt = stmt.where(_conv.c.channel_source == bindparam("channel_source"))
+    if "status" in shape:
+        stmt = stmt.where(_conv.c.status == bindparam("status"))
+    if "tag_id" in shape:
+        stmt = stmt.where(exists().where(
+            _contact_tag.c.tenant_id == tenant, _contact_tag.c.tag_id == bindparam("tag_id"),
+            _contact_tag.c.contact_id == _conv.c.contact_id))
+    if q_join:
+        stmt = stmt.join(_contact, and_(_contact.c.tenant_id == _conv.c.tenant_id,
+                                        _contact.c.id == _conv.c.contact_id)).where(_q_condition(bindparam("q")))
+    if "after" in shape:
+        stmt = stmt.where(tuple_(_conv.c.last_message_at, _conv.c.id)
+                          < tuple_(bindparam("after_at", type_=_conv.c.last_message_at.type),
+                                   bindparam("after_id", type_=_conv.c.id.type)))
+    stmt = stmt.order_by(_conv.c.last_message_at.desc(), _conv.c.id.desc()).limit(bindparam("limit"))
+    if "offset" in shape:
+        stmt = stmt.offset(bindparam("offset"))
+    return stmt
+
+
+def _page(shape: frozenset[str], dialect: str) -> Any:
+    if "q" not in shape:
+        return _filtered(shape, q_join=False).subquery("page")
+    if dialect != "postgresql":
+        return _filtered(shape, q_join=True).subquery("page")
+    matching = (select(_contact.c.id).where(_contact.c.tenant_id == bindparam("tenant_id"),
+                                            _q_condition(bindparam("q")))
+                .limit(bindparam("q_lookup")).cte("q_contacts"))
+    count = select(func.count()).select_from(matching).scalar_subquery()
+    sparse = _filtered(shape, q_join=False).where(_conv.c.contact_id.in_(select(matching.c.id))).subquery("sparse")
+    dense = _filtered(shape, q_join=True).subquery("dense")
+    return union_all(
+        select(sparse.c.id, sparse.c.last_message_at).where(count <= bindparam("q_sparse")),
+        select(dense.c.id, dense.c.last_message_at).where(count > bindparam("q_sparse")),
+    ).subquery("page")
+
+
+@functools.cache
+def inbox_statement(shape: frozenset[str], dialect: str) -> Select[Any]:
+    """The whole list in one statement: the page's conversations with their contact, channel and
+    tags (most recently applied first): a row per (conversation, tag), or one with no tag."""
+    page = _page(shape, dialect)
+    tenant: Any = bindparam("tenant_id")
+    return (
+        select(_conv.c.id, _conv.c.contact_id, _conv.c.channel_source, _conv.c.status, _conv.c.ai_state,
+               _conv.c.unread_count, _conv.c.last_message_at, _conv.c.last_message_preview,
+               _conv.c.last_inbound_at, _contact.c.display_name, _contact.c.phone, _channel.c.platform_origin,
+               _tag.c.id, _tag.c.name, _tag.c.color)
+        .select_from(page)
+        .join(_conv, and_(_conv.c.tenant_id == tenant, _conv.c.id == page.c.id))
+        .join(_contact, and_(_contact.c.tenant_id == tenant, _contact.c.id == _conv.c.contact_id))
+        .join(_channel, and_(_channel.c.tenant_id == tenant, _channel.c.id == _conv.c.channel_id))
+        .outerjoin(_contact_tag, and_(_contact_tag.c.tenant_id == tenant,
+                                      _contact_tag.c.contact_id == _conv.c.contact_id))
+        .outerjoin(_tag, and_(_tag.c.tenant_id == tenant, _tag.c.id == _contact_tag.c.tag_id))
+        .order_by(page.c.last_message_at.desc(), page.c.id.desc(), _contact_tag.c.applied_at.desc(), _tag.c.name)
+    )
+
+
+def inbox_params(tenant_id: uuid.UUID, *, ai_state: str | None = None, channel_source: str | None = None,
+                 status: str | None = None, tag_id: uuid.UUID | None = None, q: str | None = None,
+                 after: tuple[datetime, uuid.UUID] | None = None, limit: int = 20,
+                 offset: int = 0) -> dict[str, Any]:
+    """The bound values of inbox_statement; its shape is the set of their names."""
+    params: dict[str, Any] = {"tenant_id": tenant_id, "limit": limit}
+    for name, value in (("ai_state", ai_state), ("channel_source", channel_source), ("status", status),
+                        ("tag_id", tag_id)):
+        if value is not None:
+            params[name] = value
+    if q:
+        params["q"] = like_pattern(q.lower())
+        params["q_sparse"], params["q_lookup"] = SPARSE_Q_CONTACTS, SPARSE_Q_CONTACTS + 1
+    if after is not None:
+        params["after_at"], params["after_id"] = after
+    if offset:
+        params["offset"] = offset
+    return params
+
+
+def inbox_shape(params: dict[str, Any]) -> frozenset[str]:
+    shape = set(params) - {"tenant_id", "limit", "after_id", "q_sparse", "q_lookup"}
+    if "after_at" in shape:
+        shape.discard("after_at")
+        shape.add("after")
+    return frozenset(shape)
 
 
 def group_inbox_rows(rows: Sequence[Any]) -> list[InboxRow]:
-    """Fold inbox_page_query's rows (already in list order) into one entry per conversation."""
+    """Fold inbox_statement's rows (already in list order) into one entry per conversation."""
     grouped: list[InboxRow] = []
-    for conversation, display_name, phone, platform_origin, tag in rows:
-        if not grouped or grouped[-1].conversation is not conversation:
-            grouped.append(InboxRow(conversation, display_name, phone, platform_origin, []))
-        if tag is not None:
-            grouped[-1].tags.append(tag)
+    for (cid, contact_id, source, status, ai_state, unread, last_at, preview, inbound_at, name, phone, origin,
+         tag_id, tag_name, tag_color) in rows:
+        if not grouped or grouped[-1].id != cid:
+            grouped.append(InboxRow(cid, contact_id, source, status, ai_state, unread, last_at, preview,
+                                    inbound_at, name, phone, origin, []))
+        if tag_id is not None:
+            grouped[-1].tags.append(InboxTag(tag_id, tag_name, tag_color))
     return grouped
 
 
 async def list_inbox(session: AsyncSession, tenant_id: uuid.UUID, **filters: Any) -> list[InboxRow]:
-    """The inbox list with each conversation's tags: one statement, preceded for `q` by the
-    contact lookup that chooses its plan (see SPARSE_Q_CONTACTS)."""
-    if filters.get("q"):
-        matching = (await session.execute(matching_contacts_query(tenant_id, filters["q"]))).scalars().all()
-        narrowed = narrow_q_to_contacts(filters, matching)
-        if narrowed is None:
-            return []
-        filters = narrowed
-    return group_inbox_rows((await session.execute(inbox_page_query(tenant_id, **filters))).all())
+    """The inbox list with each conversation's tags, in one statement (see inbox_statement)."""
+    params = inbox_params(tenant_id, **filters)
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    stmt = inbox_statement(inbox_shape(params), dialect)
+    conn = await session.connection()
+    return group_inbox_rows((await conn.execute(stmt, params)).all())
 
 
 async def get_message(session: AsyncSession, tenant_id: uuid.UUID, message_id: int) -> Message | None:

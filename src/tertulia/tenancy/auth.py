@@ -55,39 +55,38 @@ async def get_auth_session(request: Request, db: DbSession) -> AuthSession:
     if auth is None:
         raise NotAuthenticated("log in first", code="not_authenticated")
     if request.method not in SAFE_METHODS:
-        check_csrf(request, auth)
+        check_csrf(request, auth.csrf_token)
     return auth
 
 
-def check_csrf(request: Request, auth: AuthSession) -> None:
+def check_csrf(request: Request, csrf_token: str) -> None:
     sent = request.headers.get(CSRF_HEADER, "")
-    if not sent or not tokens_equal(sent, auth.csrf_token):
+    if not sent or not tokens_equal(sent, csrf_token):
         raise Forbidden("missing or wrong X-CSRF-Token header", code="csrf_failed")
 
 
 async def get_principal(request: Request, db: DbSession) -> Principal:
     bearer = _bearer(request)
     if bearer is not None:
-        found = await repo.get_api_token_with_tenant(db, hash_token(bearer))
-        if found is None or found[0].revoked_at is not None:
+        token = await repo.get_api_token_with_tenant(db, hash_token(bearer))
+        if token is None or token.revoked_at is not None:
             raise NotAuthenticated("the API token is unknown or revoked", code="invalid_token")
-        token, tenant = found
         if request.method not in SAFE_METHODS:
-            token.last_used_at = utcnow()
-        return Principal(tenant_id=tenant.id, tenant_slug=tenant.slug, role="admin", token_id=token.id)
+            await repo.touch_api_token(db, token.token_id, utcnow())
+        return Principal(tenant_id=token.tenant_id, tenant_slug=token.tenant_slug, role="admin",
+                         token_id=token.token_id)
     cookie = request.cookies.get(SESSION_COOKIE)
-    found_session = await repo.get_session_principal(db, hash_token(cookie)) if cookie else None
-    if found_session is None or not service.session_is_live(found_session[0]):
+    found = await repo.get_session_principal(db, hash_token(cookie)) if cookie else None
+    if found is None or not service.session_is_live(found.revoked_at, found.expires_at):
         raise NotAuthenticated("log in first", code="not_authenticated")
-    auth, user, role, member_tenant = found_session
     if request.method not in SAFE_METHODS:
-        check_csrf(request, auth)
-    if auth.tenant_id is None:
+        check_csrf(request, found.csrf_token)
+    if found.session_tenant_id is None:
         raise Forbidden("choose a tenant first (POST /api/auth/tenant)", code="tenant_not_selected")
-    if role is None or member_tenant is None:
+    if found.role is None or found.tenant_id is None:
         raise Forbidden("you are no longer a member of this tenant", code="not_a_member")
-    return Principal(tenant_id=member_tenant.id, tenant_slug=member_tenant.slug, role=role, user_id=user.id,
-                     user_name=user.display_name)
+    return Principal(tenant_id=found.tenant_id, tenant_slug=found.tenant_slug, role=found.role,
+                     user_id=found.user_id, user_name=found.user_name)
 
 
 async def get_manager(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.tenancy.models import ApiToken, AuthSession, Membership, Tenant, User
@@ -71,26 +72,42 @@ async def revoke_user_sessions(session: AsyncSession, user_id: uuid.UUID, at: da
     )
 
 
-async def get_api_token_with_tenant(session: AsyncSession, token_hash: str) -> tuple[ApiToken, Tenant] | None:
-    """One round trip for the whole Bearer check (it runs on every scripted request)."""
-    stmt = select(ApiToken, Tenant).join(Tenant, Tenant.id == ApiToken.tenant_id).where(
-        ApiToken.token_hash == token_hash)
-    row = (await session.execute(stmt)).first()
-    return (row[0], row[1]) if row else None
+# The two credential checks run on every request: their statements are built once, with bound
+# values, and return plain rows (no ORM objects to build and track).
+_token, _tenant, _auth, _user, _member = (ApiToken.__table__, Tenant.__table__, AuthSession.__table__,
+                                          User.__table__, Membership.__table__)
+
+TOKEN_PRINCIPAL = (
+    select(_token.c.id.label("token_id"), _token.c.revoked_at, _tenant.c.id.label("tenant_id"),
+           _tenant.c.slug.label("tenant_slug"))
+    .join(_tenant, _tenant.c.id == _token.c.tenant_id)
+    .where(_token.c.token_hash == bindparam("token_hash"))
+)
+
+SESSION_PRINCIPAL = (
+    select(_auth.c.id.label("session_id"), _auth.c.tenant_id.label("session_tenant_id"), _auth.c.csrf_token,
+           _auth.c.expires_at, _auth.c.revoked_at, _user.c.id.label("user_id"),
+           _user.c.display_name.label("user_name"), _member.c.role, _tenant.c.id.label("tenant_id"),
+           _tenant.c.slug.label("tenant_slug"))
+    .join(_user, _user.c.id == _auth.c.user_id)
+    .outerjoin(_member, (_member.c.user_id == _auth.c.user_id) & (_member.c.tenant_id == _auth.c.tenant_id))
+    .outerjoin(_tenant, _tenant.c.id == _member.c.tenant_id)
+    .where(_auth.c.token_hash == bindparam("token_hash"))
+)
 
 
-async def get_session_principal(session: AsyncSession, token_hash: str) -> tuple[AuthSession, User, str | None,
-                                                                                   Tenant | None] | None:
-    """The login session with its user, and the role and tenant it works in (when still a member),
-    in one round trip: it runs on every panel request."""
-    stmt = (
-        select(AuthSession, User, Membership.role, Tenant)
-        .join(User, User.id == AuthSession.user_id)
-        .outerjoin(Membership, (Membership.user_id == AuthSession.user_id)
-                   & (Membership.tenant_id == AuthSession.tenant_id))
-        .outerjoin(Tenant, Tenant.id == Membership.tenant_id)
-        .where(AuthSession.token_hash == token_hash)
-    )
-    row = (await session.execute(stmt)).first()
-    return (row[0], row[1], row[2], row[3]) if row else None
+async def get_api_token_with_tenant(session: AsyncSession, token_hash: str) -> Any:
+    """The whole Bearer check in one round trip: token_id, revoked_at, tenant_id, tenant_slug."""
+    conn = await session.connection()
+    return (await conn.execute(TOKEN_PRINCIPAL, {"token_hash": token_hash})).first()
 
+
+async def touch_api_token(session: AsyncSession, token_id: uuid.UUID, at: datetime) -> None:
+    await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=at))
+
+
+async def get_session_principal(session: AsyncSession, token_hash: str) -> Any:
+    """The login session with its user, and the role and tenant it works in (role and tenant are
+    None when no longer a member), in one round trip: it runs on every panel request."""
+    conn = await session.connection()
+    return (await conn.execute(SESSION_PRINCIPAL, {"token_hash": token_hash})).first()

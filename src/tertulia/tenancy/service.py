@@ -6,7 +6,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -112,13 +112,13 @@ async def login(session: AsyncSession, email: str, password: str, user_agent: st
     return LoginResult(user=user, session_token=token, auth_session=auth, tenants=tenants)
 
 
-def session_is_live(auth: AuthSession) -> bool:
-    return auth.revoked_at is None and auth.expires_at > utcnow()
+def session_is_live(revoked_at: datetime | None, expires_at: datetime) -> bool:
+    return revoked_at is None and expires_at > utcnow()
 
 
 async def resolve_session(session: AsyncSession, token: str) -> AuthSession | None:
     auth = await repo.get_session_by_hash(session, hash_token(token))
-    return auth if auth is not None and session_is_live(auth) else None
+    return auth if auth is not None and session_is_live(auth.revoked_at, auth.expires_at) else None
 
 
 async def revoke_session(auth: AuthSession) -> None:
