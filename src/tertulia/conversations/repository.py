@@ -92,12 +92,17 @@ def _q_condition(q: Any) -> Any:
     return or_(func.lower(_contact.c.display_name).like(q, escape="\\"), _contact.c.phone.like(q, escape="\\"))
 
 
+_PAGE_COLUMNS = (_conv.c.id, _conv.c.contact_id, _conv.c.channel_id, _conv.c.channel_source, _conv.c.status,
+                 _conv.c.ai_state, _conv.c.unread_count, _conv.c.last_message_at, _conv.c.last_message_preview,
+                 _conv.c.last_inbound_at)
+
+
 def _filtered(shape: frozenset[str], q_join: bool) -> Select[Any]:
-    """The page of conversations (id and sort key) for these filters, keyset-paged on
+    """The page of conversations for these filters, keyset-paged on
     (last_message_at, id). Each filter has an index that leads with (tenant_id, filter column,
     last_message_at, id); the rest of each row is joined to the page alone."""
     tenant: Any = bindparam("tenant_id")
-    stmt = select(_conv.c.id, _conv.c.last_message_at).where(_conv.c.tenant_id == tenant)
+    stmt = select(*_PAGE_COLUMNS).where(_conv.c.tenant_id == tenant)
     if "ai_state" in shape:
         stmt = stmt.where(_conv.c.ai_state == bindparam("ai_state"))
     if "channel_source" in shape:
@@ -132,10 +137,8 @@ def _page(shape: frozenset[str], dialect: str) -> Any:
     count = select(func.count()).select_from(matching).scalar_subquery()
     sparse = _filtered(shape, q_join=False).where(_conv.c.contact_id.in_(select(matching.c.id))).subquery("sparse")
     dense = _filtered(shape, q_join=True).subquery("dense")
-    return union_all(
-        select(sparse.c.id, sparse.c.last_message_at).where(count <= bindparam("q_sparse")),
-        select(dense.c.id, dense.c.last_message_at).where(count > bindparam("q_sparse")),
-    ).subquery("page")
+    return union_all(select(sparse).where(count <= bindparam("q_sparse")),
+                     select(dense).where(count > bindparam("q_sparse"))).subquery("page")
 
 
 @functools.cache
@@ -144,19 +147,17 @@ def inbox_statement(shape: frozenset[str], dialect: str) -> Select[Any]:
     tags (most recently applied first): a row per (conversation, tag), or one with no tag."""
     page = _page(shape, dialect)
     tenant: Any = bindparam("tenant_id")
+    p = page.c
     return (
-        select(_conv.c.id, _conv.c.contact_id, _conv.c.channel_source, _conv.c.status, _conv.c.ai_state,
-               _conv.c.unread_count, _conv.c.last_message_at, _conv.c.last_message_preview,
-               _conv.c.last_inbound_at, _contact.c.display_name, _contact.c.phone, _channel.c.platform_origin,
-               _tag.c.id, _tag.c.name, _tag.c.color)
+        select(p.id, p.contact_id, p.channel_source, p.status, p.ai_state, p.unread_count, p.last_message_at,
+               p.last_message_preview, p.last_inbound_at, _contact.c.display_name, _contact.c.phone,
+               _channel.c.platform_origin, _tag.c.id, _tag.c.name, _tag.c.color)
         .select_from(page)
-        .join(_conv, and_(_conv.c.tenant_id == tenant, _conv.c.id == page.c.id))
-        .join(_contact, and_(_contact.c.tenant_id == tenant, _contact.c.id == _conv.c.contact_id))
-        .join(_channel, and_(_channel.c.tenant_id == tenant, _channel.c.id == _conv.c.channel_id))
-        .outerjoin(_contact_tag, and_(_contact_tag.c.tenant_id == tenant,
-                                      _contact_tag.c.contact_id == _conv.c.contact_id))
+        .join(_contact, and_(_contact.c.tenant_id == tenant, _contact.c.id == p.contact_id))
+        .join(_channel, and_(_channel.c.tenant_id == tenant, _channel.c.id == p.channel_id))
+        .outerjoin(_contact_tag, and_(_contact_tag.c.tenant_id == tenant, _contact_tag.c.contact_id == p.contact_id))
         .outerjoin(_tag, and_(_tag.c.tenant_id == tenant, _tag.c.id == _contact_tag.c.tag_id))
-        .order_by(page.c.last_message_at.desc(), page.c.id.desc(), _contact_tag.c.applied_at.desc(), _tag.c.name)
+        .order_by(p.last_message_at.desc(), p.id.desc(), _contact_tag.c.applied_at.desc(), _tag.c.name)
     )
 
 
