@@ -26,9 +26,11 @@ def get_app_settings(request: Request) -> Settings:
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed when the endpoint returns (before the response is
-    sent, so a failed commit is reported to the caller instead of being lost)."""
+    sent, so a failed commit is reported to the caller instead of being lost). GET, HEAD and
+    OPTIONS only read (an endpoint that must write opens a write session of its own): on
+    PostgreSQL they run in autocommit, on SQLite on the reading engine."""
     db = get_database(request)
-    maker = db.read_sessionmaker if request.method in SAFE_METHODS else db.sessionmaker
+    maker = db.request_read_sessionmaker if request.method in SAFE_METHODS else db.sessionmaker
     async with maker() as session:
         try:
             yield session
