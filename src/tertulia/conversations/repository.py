@@ -16,7 +16,7 @@ from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactTag, Tag
 from tertulia.contacts.repository import like_pattern
 from tertulia.conversations.models import Conversation, Message
-from tertulia.kit.db import tenant_select
+from tertulia.kit.db import fetch_rows, tenant_select
 
 
 async def get_conversation(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
@@ -207,8 +207,7 @@ async def list_inbox(session: AsyncSession, tenant_id: uuid.UUID, **filters: Any
     params = inbox_params(tenant_id, **filters)
     dialect = session.bind.dialect.name if session.bind is not None else ""
     stmt = inbox_statement(inbox_shape(params), dialect)
-    conn = await session.connection()
-    return group_inbox_rows((await conn.execute(stmt, params)).all())
+    return group_inbox_rows(await fetch_rows(session, stmt, params))
 
 
 async def get_message(session: AsyncSession, tenant_id: uuid.UUID, message_id: int) -> Message | None:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tertulia.kit.db import fetch_rows
 from tertulia.tenancy.models import ApiToken, AuthSession, Membership, Tenant, User
 
 
@@ -98,8 +99,8 @@ SESSION_PRINCIPAL = (
 
 async def get_api_token_with_tenant(session: AsyncSession, token_hash: str) -> Any:
     """The whole Bearer check in one round trip: token_id, revoked_at, tenant_id, tenant_slug."""
-    conn = await session.connection()
-    return (await conn.execute(TOKEN_PRINCIPAL, {"token_hash": token_hash})).first()
+    rows = await fetch_rows(session, TOKEN_PRINCIPAL, {"token_hash": token_hash})
+    return rows[0] if rows else None
 
 
 async def touch_api_token(session: AsyncSession, token_id: uuid.UUID, at: datetime) -> None:
@@ -109,5 +110,5 @@ async def touch_api_token(session: AsyncSession, token_id: uuid.UUID, at: dateti
 async def get_session_principal(session: AsyncSession, token_hash: str) -> Any:
     """The login session with its user, and the role and tenant it works in (role and tenant are
     None when no longer a member), in one round trip: it runs on every panel request."""
-    conn = await session.connection()
-    return (await conn.execute(SESSION_PRINCIPAL, {"token_hash": token_hash})).first()
+    rows = await fetch_rows(session, SESSION_PRINCIPAL, {"token_hash": token_hash})
+    return rows[0] if rows else None
