@@ -211,7 +211,8 @@ async def fetch_rows(session: AsyncSession, stmt: Any, params: dict[str, Any]) -
     its SQL compiled once: SQLAlchemy's per-statement work (result objects, type processing,
     the async bridge) cost more CPU than the driver itself for these reads. psycopg already
     returns UUIDs and timezone-aware UTC datetimes (PG_CONNECT_ARGS), as the column types would.
-    Elsewhere it is a plain execute."""
+    Elsewhere it is a plain execute. SELECTs only: an INSERT's Python-side column defaults would
+    not run this way."""
     conn = await session.connection()
     if conn.dialect.name != "postgresql":
         return (await conn.execute(stmt, params)).all()
