@@ -97,3 +97,29 @@ async def test_search_answers_the_same_whichever_plan_it_takes(client: httpx2.As
         one = (await client.get("/admin/chats/summary", params={"q": "cliente 03"}, headers=t.headers)).json()
         results[threshold] = ([r["display_name"] for r in many], [r["display_name"] for r in one])
     assert results[1000] == results[1] == ([f"Cliente {i:02d}" for i in (4, 3, 2, 1, 0)], ["Cliente 03"])
+
+
+async def test_search_follows_contact_edits(client: httpx2.AsyncClient, make_tenant, monkeypatch) -> None:
+    """The search reads the conversation's copy of its contact's name and phone: an edit of the
+    contact moves it at once, whichever plan the search takes."""
+    from tertulia.conversations import repository
+
+    t = await make_tenant()
+    await _seed(client, t, 3)
+    rows = (await client.get("/admin/chats/summary", headers=t.headers)).json()
+    target = rows[1]
+    edited = await client.patch(f"/admin/contacts/{target['contact_id']}", headers=t.headers,
+                                json={"display_name": "Zoe Ibarguren", "phone": "+34911222333"})
+    assert edited.status_code == 200, edited.text
+    for threshold in (1000, 0):
+        monkeypatch.setattr(repository, "SPARSE_Q_CONTACTS", threshold)
+
+        async def names(q: str) -> list[str]:
+            found = await client.get("/admin/chats/summary", params={"q": q}, headers=t.headers)
+            return [r["display_name"] for r in found.json()]
+
+        assert await names("ibargur") == ["Zoe Ibarguren"]
+        assert await names("+349112") == ["Zoe Ibarguren"]
+        assert await names(target["display_name"]) == []
+        assert await names(target["customer_phone"]) == []
+        assert await names("cliente") == [r["display_name"] for r in rows if r is not target]

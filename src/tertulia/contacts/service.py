@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +13,7 @@ from tertulia.channels.models import SOURCE_OF_KIND
 from tertulia.contacts import repository as repo
 from tertulia.contacts.models import Contact, ContactTag, Tag
 from tertulia.contacts.schemas import ContactOut, ContactUpdate, IdentityOut, TagCreate, TagOut, TagUpdate
+from tertulia.conversations.models import Conversation
 from tertulia.kit.db import utcnow
 from tertulia.kit.errors import Conflict, NotFound
 from tertulia.realtime.events import record_event
@@ -52,6 +54,12 @@ async def emit_contact_updated(session: AsyncSession, contact: Contact) -> Conta
 
 async def update_contact(session: AsyncSession, contact: Contact, changes: ContactUpdate) -> ContactOut:
     fields: dict[str, Any] = changes.model_dump(exclude_unset=True)
+    if {"display_name", "phone"} & fields.keys():
+        # Its conversations keep a copy of the name and phone (a trigger updates it, migration
+        # 0003): lock them first, in the order the inbound path takes (conversation, then
+        # contact), so an edit and an arriving message never deadlock.
+        await session.execute(select(Conversation.id).where(
+            Conversation.tenant_id == contact.tenant_id, Conversation.contact_id == contact.id).with_for_update())
     if "display_name" in fields and fields["display_name"] is not None:
         contact.display_name = fields["display_name"]
     if "phone" in fields:

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tertulia.kit.db import Base, BigId, utcnow
@@ -49,10 +49,22 @@ class Conversation(Base):
     last_inbound_message_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The contact's name and phone, copied by database triggers (migration 0003) for the inbox
+    # search, which then reads this table alone. Never written by the application.
+    contact_name: Mapped[str] = mapped_column(String(200), server_default="")
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
 
     @property
     def is_locked(self) -> bool:
         return self.ai_state == "human_override"
+
+
+# Trigram indexes for the inbox search (`q`), as on contacts (see contacts/models.py).
+Index("ix_conversations_contact_name_trgm", Conversation.tenant_id,
+      func.lower(Conversation.contact_name).label("contact_name_lower"), postgresql_using="gin",
+      postgresql_ops={"contact_name_lower": "gin_trgm_ops"}, sqlite_where=text("0"))
+Index("ix_conversations_contact_phone_trgm", Conversation.tenant_id, Conversation.contact_phone,
+      postgresql_using="gin", postgresql_ops={"contact_phone": "gin_trgm_ops"}, sqlite_where=text("0"))
 
 
 class Message(Base):

@@ -42,13 +42,14 @@ async def find_conversation(session: AsyncSession, tenant_id: uuid.UUID, channel
 # tuples instead of ORM objects.
 #
 # `q` (a fragment of a name or phone) is served on PostgreSQL by one statement with two plans, of
-# which it runs one: it collects the matching contacts first (trigram indexes, at most
-# SPARSE_Q_CONTACTS + 1 of them); when they are few, only their conversations are sorted; when
-# they are many, walking the inbox index newest first fills a page within a few thousand rows.
-# The choice is made on the real count by a one-time filter in the statement: the planner cannot
-# estimate a LIKE '%...%' pattern well enough to choose, and the walk costs every conversation of
-# the tenant when the fragment is rare. (Tags need no such help: the planner knows each tag's
-# frequency and picks the right plan itself.) SQLite, which has no trigram index, just filters.
+# which it runs one: it collects the conversations that match (trigram indexes on the copy of the
+# contact's name and phone, at most SPARSE_Q_CONTACTS + 1 of them); when they are few, only they
+# are sorted; when they are many, walking the inbox index newest first fills a page within a few
+# thousand rows. The choice is made on the real count by a one-time filter in the statement: the
+# planner cannot estimate a LIKE '%...%' pattern well enough to choose, and the walk costs every
+# conversation of the tenant when the fragment is rare. (Tags need no such help: the planner knows
+# each tag's frequency and picks the right plan itself.) SQLite, which has no trigram index, just
+# filters.
 SPARSE_Q_CONTACTS = 1000
 
 _conv = Conversation.__table__
@@ -89,7 +90,8 @@ class InboxTag:
 
 
 def _q_condition(q: Any) -> Any:
-    return or_(func.lower(_contact.c.display_name).like(q, escape="\\"), _contact.c.phone.like(q, escape="\\"))
+    # The conversation's copy of its contact's name and phone (migration 0003): one table to read.
+    return or_(func.lower(_conv.c.contact_name).like(q, escape="\\"), _conv.c.contact_phone.like(q, escape="\\"))
 
 
 _PAGE_COLUMNS = (_conv.c.id, _conv.c.contact_id, _conv.c.channel_id, _conv.c.channel_source, _conv.c.status,
@@ -97,10 +99,9 @@ _PAGE_COLUMNS = (_conv.c.id, _conv.c.contact_id, _conv.c.channel_id, _conv.c.cha
                  _conv.c.last_inbound_at)
 
 
-def _filtered(shape: frozenset[str], q_join: bool) -> Select[Any]:
-    """The page of conversations for these filters, keyset-paged on
-    (last_message_at, id). Each filter has an index that leads with (tenant_id, filter column,
-    last_message_at, id); the rest of each row is joined to the page alone."""
+def _filtered(shape: frozenset[str]) -> Select[Any]:
+    """The conversations these filters pass (the keyset cursor included), unsorted. Each filter
+    has an index that leads with (tenant_id, filter column, last_message_at, id)."""
     tenant: Any = bindparam("tenant_id")
     stmt = select(*_PAGE_COLUMNS).where(_conv.c.tenant_id == tenant)
     if "ai_state" in shape:
@@ -113,30 +114,29 @@ def _filtered(shape: frozenset[str], q_join: bool) -> Select[Any]:
         stmt = stmt.where(exists().where(
             _contact_tag.c.tenant_id == tenant, _contact_tag.c.tag_id == bindparam("tag_id"),
             _contact_tag.c.contact_id == _conv.c.contact_id))
-    if q_join:
-        stmt = stmt.join(_contact, and_(_contact.c.tenant_id == _conv.c.tenant_id,
-                                        _contact.c.id == _conv.c.contact_id)).where(_q_condition(bindparam("q")))
+    if "q" in shape:
+        stmt = stmt.where(_q_condition(bindparam("q")))
     if "after" in shape:
         stmt = stmt.where(tuple_(_conv.c.last_message_at, _conv.c.id)
                           < tuple_(bindparam("after_at", type_=_conv.c.last_message_at.type),
                                    bindparam("after_id", type_=_conv.c.id.type)))
-    stmt = stmt.order_by(_conv.c.last_message_at.desc(), _conv.c.id.desc()).limit(bindparam("limit"))
-    if "offset" in shape:
-        stmt = stmt.offset(bindparam("offset"))
     return stmt
 
 
+def _paged(stmt: Any, columns: Any, shape: frozenset[str]) -> Any:
+    """Most recent first (keyset order: last_message_at, id), one page."""
+    stmt = stmt.order_by(columns.last_message_at.desc(), columns.id.desc()).limit(bindparam("limit"))
+    return stmt.offset(bindparam("offset")) if "offset" in shape else stmt
+
+
 def _page(shape: frozenset[str], dialect: str) -> Any:
-    if "q" not in shape:
-        return _filtered(shape, q_join=False).subquery("page")
-    if dialect != "postgresql":
-        return _filtered(shape, q_join=True).subquery("page")
-    matching = (select(_contact.c.id).where(_contact.c.tenant_id == bindparam("tenant_id"),
-                                            _q_condition(bindparam("q")))
-                .limit(bindparam("q_lookup")).cte("q_contacts"))
-    count = select(func.count()).select_from(matching).scalar_subquery()
-    sparse = _filtered(shape, q_join=False).where(_conv.c.contact_id.in_(select(matching.c.id))).subquery("sparse")
-    dense = _filtered(shape, q_join=True).subquery("dense")
+    """The page's conversations; only its rows are then joined to contacts, channels and tags."""
+    if "q" not in shape or dialect != "postgresql":
+        return _paged(_filtered(shape), _conv.c, shape).subquery("page")
+    matches = _filtered(shape).limit(bindparam("q_lookup")).cte("q_matches")
+    count = select(func.count()).select_from(matches).scalar_subquery()
+    sparse = _paged(select(matches), matches.c, shape).subquery("sparse")
+    dense = _paged(_filtered(shape), _conv.c, shape).subquery("dense")
     return union_all(select(sparse).where(count <= bindparam("q_sparse")),
                      select(dense).where(count > bindparam("q_sparse"))).subquery("page")
 
