@@ -7,7 +7,9 @@ thinking), measure
 2. per streamed delta: the time the engine's delta callback takes, per delta;
 3. commit → reply committed (for context): the whole turn with an instant model, including the
    posting transaction that re-checks ownership and writes the message, its delivery row and the
-   trace.
+   trace;
+4. what does not move with the machine's load: this process's CPU time from the commit to the
+   provider request, and the SQL statements sent meanwhile (`--show-sql` prints the last turn's).
 
 The app runs in this process (the in-process worker of `tertulia serve`), driven through its ASGI
 interface, because the instants measured are internal ones. Targets: p95 of (1) under 20 ms and
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -29,17 +32,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import psycopg
 import structlog
+from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Stats, pg_create_database, pg_drop_database, scratch_pg_url
 
 from tertulia.app import create_app
 from tertulia.assistants import repository as ai_repo
-from tertulia.assistants import tasks as ai_tasks
-from tertulia.assistants.orchestrator import Orchestrator
+from tertulia.assistants.orchestrator import Orchestrator, RunState
 from tertulia.assistants.providers import provider_overrides
 from tertulia.assistants.providers.base import ProviderRequest, ProviderResult, StreamDelta
+from tertulia.assistants.repository import ClaimedJob
 from tertulia.channels.service import create_channel
 from tertulia.cli import do_migrate
 from tertulia.config import Settings
@@ -58,11 +63,13 @@ class InstantProvider:
 
     def __init__(self) -> None:
         self.requested_at: list[float] = []
+        self.requested_cpu: list[float] = []
         self.delta_costs: list[float] = []
         self.calls = asyncio.Event()
 
     async def complete(self, request: ProviderRequest, on_delta: Any = None) -> ProviderResult:
         self.requested_at.append(time.perf_counter())
+        self.requested_cpu.append(time.process_time())
         words = [f"palabra{i} " for i in range(DELTAS_PER_REPLY)]
         if on_delta is not None:
             for w in words:
@@ -75,7 +82,7 @@ class InstantProvider:
 
 class Breakdown:
     """Instants of each turn inside the engine, keyed by the turn's message id: when the worker
-    started the claim, when the claim committed, when the context was read."""
+    started the claim, when the turn began (its claim committed), when the context was read."""
 
     def __init__(self) -> None:
         self.claim_started: dict[int, float] = {}
@@ -83,26 +90,30 @@ class Breakdown:
         self.loaded: dict[int, float] = {}
 
     def install(self) -> None:
-        claim, load = ai_repo.claim_jobs, Orchestrator._load
+        claim, run_job, load = ai_repo.claim_jobs, Orchestrator.run_job, Orchestrator._load
 
-        async def timed_claim(*args: Any, **kwargs: Any) -> Any:
+        async def timed_claim(*args: Any, **kwargs: Any) -> list[ClaimedJob]:
             started = time.perf_counter()
             jobs = await claim(*args, **kwargs)
             for job in jobs:
                 self.claim_started[job.turn_message_id] = started
-                self.claimed[job.turn_message_id] = time.perf_counter()
             return jobs
 
-        async def timed_load(engine: Orchestrator, job: Any, state: Any) -> Any:
+        async def timed_run_job(engine: Orchestrator, job: ClaimedJob) -> str:
+            self.claimed[job.turn_message_id] = time.perf_counter()
+            return await run_job(engine, job)
+
+        async def timed_load(engine: Orchestrator, job: ClaimedJob, state: RunState) -> Any:
             result = await load(engine, job, state)
             self.loaded[job.turn_message_id] = time.perf_counter()
             return result
 
-        ai_tasks.repo.claim_jobs = timed_claim  # type: ignore[method-assign]
-        Orchestrator._load = timed_load  # type: ignore[method-assign]
+        ai_repo.claim_jobs = timed_claim  # the worker calls it through this module
+        Orchestrator.run_job = timed_run_job  # type: ignore[method-assign, assignment]
+        Orchestrator._load = timed_load  # type: ignore[method-assign, assignment]
 
 
-async def run(database_url: str, data_dir: Path, turns: int, warmup: int) -> None:
+async def run(database_url: str, data_dir: Path, turns: int, warmup: int, show_sql: bool = False) -> None:
     settings = Settings(data_dir=data_dir, database_url=database_url, secret_key="bench-" + uuid.uuid4().hex,
                         inline_worker=True, log_level="warning")
     do_migrate(settings)
@@ -111,13 +122,16 @@ async def run(database_url: str, data_dir: Path, turns: int, warmup: int) -> Non
     breakdown = Breakdown()
     breakdown.install()
     committed_at: dict[int, float] = {}
+    committed_cpu: dict[int, float] = {}
     measured: list[tuple[int, float]] = []
+    statements: list[tuple[float, str]] = []
 
     async def stamp_commit(session: Any, conv: Any, msg: Any) -> None:
         message_id = msg.id
 
         async def stamp() -> None:
             committed_at[message_id] = time.perf_counter()
+            committed_cpu[message_id] = time.process_time()
 
         after_commit(session, stamp)
 
@@ -125,8 +139,10 @@ async def run(database_url: str, data_dir: Path, turns: int, warmup: int) -> Non
     conversations.inbound_hooks.insert(0, stamp_commit)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # keep the output to figures
 
+    load_before = os.getloadavg()[0]
     async with app.router.lifespan_context(app):
         db = app.state.db
+        _record_statements(db, statements)
         async with db.session() as session:
             tenant = await create_tenant(session, f"bench-{uuid.uuid4().hex[:8]}", "Bench")
             _, token = await create_api_token(session, tenant, "bench")
@@ -146,6 +162,7 @@ async def run(database_url: str, data_dir: Path, turns: int, warmup: int) -> Non
             sub = app.state.bus.subscribe(tenant.id, maxsize=100_000)
             to_provider: list[float] = []
             to_reply: list[float] = []
+            cpu: list[float] = []
             for i in range(warmup + turns):
                 provider.calls.clear()
                 before = len(provider.requested_at)
@@ -160,19 +177,50 @@ async def run(database_url: str, data_dir: Path, turns: int, warmup: int) -> Non
                     measured.append((message_id, provider.requested_at[before]))
                     to_provider.append(provider.requested_at[before] - committed_at[message_id])
                     to_reply.append(reply_at - committed_at[message_id])
+                    cpu.append(provider.requested_cpu[before] - committed_cpu[message_id])
             deltas = provider.delta_costs[warmup * DELTAS_PER_REPLY:]
     conversations.inbound_hooks.remove(stamp_commit)
 
-    print(f"database: {database_url.split(':', 1)[0]}   turns: {turns}   deltas per reply: {DELTAS_PER_REPLY}")
+    print(f"database: {database_url.split(':', 1)[0]}   turns: {turns}   deltas per reply: {DELTAS_PER_REPLY}   "
+          f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after ({os.cpu_count()} cores)")
     _line("commit → provider request", Stats.of(to_provider), target=20.0)
     _line("engine time per streamed delta", Stats.of(deltas), target=1.0, precision=4)
     _line("commit → reply committed (context)", Stats.of(to_reply))
+    # Load-independent: this process's CPU time (all threads, the SQLite driver's included) and the
+    # statements sent between the commit and the provider request.
+    _line("CPU time commit → provider request", Stats.of(cpu))
+    last_id, last_at = measured[-1]
+    path = [sql for at, sql in statements if committed_at[last_id] < at < last_at]
+    counts = sorted(sum(committed_at[m] < at < req for at, _ in statements) for m, req in measured)
+    print(f"SQL statements commit → provider request: {counts[len(counts) // 2]} (median turn; "
+          f"min {counts[0]}, max {counts[-1]})")
+    if show_sql:
+        for sql in path:
+            print("   ", " ".join(sql.split())[:150])
     print("where commit → provider request goes:")
     b = breakdown
     _line("  commit → worker starts the claim", Stats.of([b.claim_started[m] - committed_at[m] for m, _ in measured]))
     _line("  claim (one write transaction)", Stats.of([b.claimed[m] - b.claim_started[m] for m, _ in measured]))
-    _line("  context read (parallel reads)", Stats.of([b.loaded[m] - b.claimed[m] for m, _ in measured]))
+    _line("  context read (three reads)", Stats.of([b.loaded[m] - b.claimed[m] for m, _ in measured]))
     _line("  prompt → provider called", Stats.of([at - b.loaded[m] for m, at in measured]))
+
+
+def _record_statements(db: Any, into: list[tuple[float, str]]) -> None:
+    """Note every statement sent to the database. On PostgreSQL the hottest reads go to psycopg
+    without SQLAlchemy (`fetch_rows`), so its cursors are watched instead; the BEGIN and COMMIT
+    that psycopg sends by itself are not counted there."""
+    if db.dialect == "sqlite":
+        for engine in {db.engine, db.read_engine}:
+            event.listen(engine.sync_engine, "before_cursor_execute",
+                         lambda _c, _cur, sql, *_a: into.append((time.perf_counter(), sql)))
+        return
+    execute = psycopg.AsyncCursor.execute
+
+    async def noted(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        into.append((time.perf_counter(), str(query)))
+        return await execute(cursor, query, *args, **kwargs)
+
+    psycopg.AsyncCursor.execute = noted  # type: ignore[method-assign, assignment]
 
 
 async def _wait_reply(sub: Any, message_id: int) -> float:
@@ -195,16 +243,17 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--show-sql", action="store_true", help="print the statements of the last turn's path")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tertulia-bench-ai-") as tmp:
         data_dir = Path(tmp)
         if args.database == "sqlite":
-            asyncio.run(run(f"sqlite:///{data_dir / 'bench.db'}", data_dir, args.turns, args.warmup))
+            asyncio.run(run(f"sqlite:///{data_dir / 'bench.db'}", data_dir, args.turns, args.warmup, args.show_sql))
             return
         url = scratch_pg_url("tertulia_bench_ai")
         pg_create_database(url)
         try:
-            asyncio.run(run(url, data_dir, args.turns, args.warmup))
+            asyncio.run(run(url, data_dir, args.turns, args.warmup, args.show_sql))
         finally:
             pg_drop_database(url)
 

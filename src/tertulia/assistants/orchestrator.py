@@ -1,8 +1,8 @@
 """One AI turn, from a claimed job to a posted reply (or a handoff, or nothing).
 
-1. Read the context in a short read transaction: assistant, conversation, contact, the history up
-   to the turn's last inbound message (a burst of customer messages merged into one), and for
-   network models the knowledge retrieved for this turn.
+1. Read the context in at most three statements on one read connection: assistant, conversation,
+   contact and tags; the history up to the turn's last inbound message (a burst of customer
+   messages merged into one); and for network models the knowledge retrieved for this turn.
 2. Call the provider, streaming, running tool calls between rounds (at most 5 rounds). Each tool
    call commits on its own; `handoff_to_human` ends the turn.
 3. Post in one transaction that locks the conversation row and re-checks, at that instant, that
@@ -19,14 +19,13 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.assistants import repository as repo
 from tertulia.assistants.models import AiTrace, Assistant
@@ -54,16 +53,12 @@ from tertulia.assistants.tools import (
     result_text,
     run_tool,
 )
-from tertulia.contacts import repository as contacts_repo
-from tertulia.contacts.models import Contact, Tag
 from tertulia.conversations import repository as conversations_repo
 from tertulia.conversations import service as conversations
-from tertulia.conversations.models import Message
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database, utcnow
 
 log = structlog.get_logger("tertulia.assistants.orchestrator")
-T = TypeVar("T")
 
 LANGUAGE_NAMES = {"es": "Spanish", "en": "English", "pt": "Portuguese", "fr": "French", "it": "Italian",
                   "de": "German", "ca": "Catalan"}
@@ -113,7 +108,18 @@ def message_dict(m: ChatMessage) -> dict[str, Any]:
     return d
 
 
-def history_messages(messages: list[Message]) -> list[ChatMessage]:
+class HistoryItem(Protocol):
+    """A message as the history needs it (a Message, or a row of its three columns)."""
+
+    @property
+    def author(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def attachments(self) -> list[dict[str, Any]]: ...
+
+
+def history_messages(messages: Sequence[HistoryItem]) -> list[ChatMessage]:
     """The conversation as chat turns; consecutive customer messages (a burst) become one turn."""
     out: list[ChatMessage] = []
     for m in messages:
@@ -175,61 +181,53 @@ class Orchestrator:
         return await self._post(job, state, outcome_if_posted="handoff" if state.handoff_reason else "sent",
                                 assistant=assistant, ctx=ctx)
 
-    async def _read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        async with self.db.session(write=False) as session:
-            return await work(session)
-
     async def _load(self, job: ClaimedJob, state: RunState) -> tuple[Assistant, ProviderRequest, ToolContext] | str:
-        """The turn's context, or why there is no turn to answer any more. Independent reads run
-        side by side on their own read connections: this is most of the time between a
-        customer's message and the model's request."""
+        """The turn's context, or why there is no turn to answer any more. This is most of the time
+        between a customer's message and the model's request, so it is at most three statements
+        (plus the MCP servers' lookup when the tenant has any): the conversation, assistant,
+        contact and tags; the history; the knowledge. They need no snapshot across them (posting
+        re-checks what matters), so on PostgreSQL they run in autocommit, without BEGIN and COMMIT."""
         tenant_id = job.tenant_id
-        (conv, assistant), messages = await asyncio.gather(
-            self._read(lambda s: repo.conversation_and_assistant(s, tenant_id, job.conversation_id)),
-            self._read(lambda s: repo.recent_messages(s, tenant_id, job.conversation_id, self.config.history_limit,
-                                                      up_to_id=job.turn_message_id)))
-        # Still the channel's assistant, and still enabled (it may have changed since scheduling).
-        if conv is None:
-            return "the conversation no longer exists"
-        if assistant is None or assistant.id != job.assistant_id:
-            return "the assistant is disabled or was unlinked from the channel"
-        if conv.ai_state != "ai_active":
-            return "a person took over the conversation"
-        if (conv.last_inbound_message_id or 0) > job.turn_message_id:
-            return "a newer customer message arrived"
-        state.provider, state.model = assistant.provider, assistant.model or assistant.provider
-        history = history_messages(messages)
-        ctx = ToolContext(tenant_id=tenant_id, conversation_id=conv.id, contact_id=conv.contact_id,
+        async with self.db.request_read_sessionmaker() as session:
+            turn = await repo.turn_context(session, tenant_id, job.conversation_id, job.assistant_id)
+            # Still the channel's assistant, and still enabled (it may have changed since scheduling).
+            if turn is None:
+                return "the conversation no longer exists"
+            assistant = turn.assistant
+            if assistant is None or assistant.id != job.assistant_id:
+                return "the assistant is disabled or was unlinked from the channel"
+            if turn.ai_state != "ai_active":
+                return "a person took over the conversation"
+            if (turn.last_inbound_message_id or 0) > job.turn_message_id:
+                return "a newer customer message arrived"
+            state.provider, state.model = assistant.provider, assistant.model or assistant.provider
+            history = history_messages(await repo.turn_history(session, tenant_id, job.conversation_id,
+                                                               job.turn_message_id, self.config.history_limit))
+            text = history[-1].content if history and history[-1].role == "user" else ""
+            hits: list[repo.Hit] = []
+            if assistant.provider == "offline":  # it looks things up itself (a search_knowledge call in the trace)
+                tools = [BUILTIN_TOOLS[SEARCH_TOOL].spec, BUILTIN_TOOLS[HANDOFF_TOOL].spec]
+            else:
+                if text and turn.has_knowledge:
+                    hits = await repo.search_chunks(session, tenant_id, assistant.id,
+                                                    search_terms(text, assistant.language), assistant.language,
+                                                    limit=self.config.knowledge_hits)
+                tools = await available_tools(session, tenant_id, list(assistant.enabled_tools or []),
+                                              mcp_servers=turn.has_mcp_servers)
+        ctx = ToolContext(tenant_id=tenant_id, conversation_id=job.conversation_id, contact_id=turn.contact_id,
                           assistant_id=assistant.id, language=assistant.language)
-        turn = history[-1].content if history and history[-1].role == "user" else ""
-        offline = assistant.provider == "offline"
-
-        async def contact_and_tags(s: AsyncSession) -> tuple[Contact | None, list[Tag]]:
-            contact = await contacts_repo.get_contact(s, tenant_id, conv.contact_id)
-            tags = (await contacts_repo.tags_of_contacts(s, tenant_id, [conv.contact_id])).get(conv.contact_id, [])
-            return contact, list(tags)
-
-        async def tools_and_hits(s: AsyncSession) -> tuple[list[ToolSpec], list[repo.Hit]]:
-            if offline:  # the offline assistant looks things up itself (a search_knowledge call in the trace)
-                return [BUILTIN_TOOLS[SEARCH_TOOL].spec, BUILTIN_TOOLS[HANDOFF_TOOL].spec], []
-            hits = await repo.search_chunks(s, tenant_id, assistant.id, search_terms(turn, assistant.language),
-                                            assistant.language, limit=self.config.knowledge_hits) if turn else []
-            return await available_tools(s, tenant_id, list(assistant.enabled_tools or [])), hits
-
-        (contact, tags), (tools, hits) = await asyncio.gather(self._read(contact_and_tags),
-                                                              self._read(tools_and_hits))
         ctx.sources.extend({"entry_id": str(h.entry_id), "chunk_id": h.chunk_id, "title": h.title,
                             "content": h.content, "score": round(h.score, 4)} for h in hits)
         knowledge = "\n".join(f"[{i}] «{h.title}»: {h.content}" for i, h in enumerate(hits, 1))
         contact_line = ""
-        if contact is not None:
-            contact_line = f"Customer: {contact.display_name}"
-            if contact.phone:
-                contact_line += f" ({contact.phone})"
-            if tags:
-                contact_line += f". Tags: {', '.join(t.name for t in tags)}"
-            if contact.notes:
-                contact_line += f". Notes: {contact.notes[:1000]}"
+        if turn.contact_name is not None:
+            contact_line = f"Customer: {turn.contact_name}"
+            if turn.contact_phone:
+                contact_line += f" ({turn.contact_phone})"
+            if turn.tags:
+                contact_line += f". Tags: {', '.join(turn.tags)}"
+            if turn.contact_notes:
+                contact_line += f". Notes: {turn.contact_notes[:1000]}"
         system = self._system_prompt(assistant, contact_line, knowledge, tools)
         prompt = [ChatMessage(role="system", content=system), *history]
         request = ProviderRequest(model=assistant.model, messages=prompt, tools=tools,

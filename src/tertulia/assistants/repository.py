@@ -9,7 +9,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, String, and_, bindparam, cast, delete, func, literal, literal_column, select, text, update
+from sqlalchemy import (
+    Float,
+    Integer,
+    String,
+    Table,
+    Uuid,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,10 +37,17 @@ from tertulia.assistants.models import (
     ConversationSummary,
     KnowledgeChunk,
     KnowledgeEntry,
+    McpServer,
 )
 from tertulia.channels.models import Channel
+from tertulia.contacts.models import Contact, ContactTag, Tag
 from tertulia.conversations.models import Conversation, Message
-from tertulia.kit.db import is_sqlite, tenant_select, utcnow
+from tertulia.kit.db import fetch_rows, is_sqlite, tenant_select, utcnow
+
+# Parameters of the statements built once below (a foreign key's column type is not known yet when
+# they are built, so the tenant's is spelled out).
+TENANT = bindparam("tenant_id", type_=Uuid())
+LIMIT = bindparam("limit", type_=Integer())
 
 # PostgreSQL text-search configuration per assistant language (stemming and stop words).
 TS_CONFIGS = {"es": "spanish", "en": "english", "pt": "portuguese", "fr": "french", "it": "italian",
@@ -62,18 +85,6 @@ async def assistant_for_channel(session: AsyncSession, tenant_id: uuid.UUID,
             .join(Channel, and_(Channel.tenant_id == Assistant.tenant_id, Channel.assistant_id == Assistant.id))
             .where(Channel.id == channel_id, Assistant.enabled.is_(True)))
     return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def conversation_and_assistant(session: AsyncSession, tenant_id: uuid.UUID,
-                                     conversation_id: uuid.UUID) -> tuple[Conversation | None, Assistant | None]:
-    """A conversation and its channel's enabled assistant, in one round trip (the AI turn's first read)."""
-    stmt = (tenant_select(Conversation, tenant_id, Conversation, Assistant)
-            .join(Channel, and_(Channel.tenant_id == Conversation.tenant_id, Channel.id == Conversation.channel_id))
-            .outerjoin(Assistant, and_(Assistant.tenant_id == Channel.tenant_id, Assistant.id == Channel.assistant_id,
-                                       Assistant.enabled.is_(True)))
-            .where(Conversation.id == conversation_id))
-    row = (await session.execute(stmt)).first()
-    return (row[0], row[1]) if row is not None else (None, None)
 
 
 async def unlink_channels(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> None:
@@ -141,6 +152,30 @@ class Hit:
     score: float
 
 
+# Built once (see the AI turn's context below): the SQLite FTS5 query, and PostgreSQL's ranked
+# tsvector match with the text-search configuration as a parameter.
+SQLITE_SEARCH = text(
+    "SELECT c.id, c.entry_id, c.title, c.content, bm25(knowledge_chunks_fts, 4.0, 1.0) AS score "
+    "FROM knowledge_chunks_fts JOIN knowledge_chunks AS c ON c.id = knowledge_chunks_fts.rowid "
+    "WHERE knowledge_chunks_fts MATCH :match AND c.tenant_id = :tenant_id "
+    "AND c.assistant_id = :assistant_id ORDER BY score LIMIT :limit"
+).bindparams(TENANT, bindparam("assistant_id", type_=Uuid())).columns(
+    id=KnowledgeChunk.id.type, entry_id=KnowledgeChunk.entry_id.type, title=String(), content=String(), score=Float())
+
+
+def _pg_search_statement() -> Any:
+    chunk = KnowledgeChunk.__table__
+    query = func.to_tsquery(cast(bindparam("ts_config", type_=String()), REGCONFIG), bindparam("query", type_=String()))
+    rank = func.ts_rank(chunk.c.search_vector, query).label("score")
+    return (select(chunk.c.id, chunk.c.entry_id, chunk.c.title, chunk.c.content, rank)
+            .where(chunk.c.tenant_id == TENANT, chunk.c.assistant_id == bindparam("assistant_id", type_=Uuid()),
+                   chunk.c.search_vector.op("@@")(query))
+            .order_by(rank.desc(), chunk.c.id).limit(LIMIT))
+
+
+PG_SEARCH = _pg_search_statement()
+
+
 async def search_chunks(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID,
                         terms: list[str], language: str, limit: int = 4) -> list[Hit]:
     """Full-text search of one assistant's knowledge for any of the (stemmed) terms, best first.
@@ -148,28 +183,104 @@ async def search_chunks(session: AsyncSession, tenant_id: uuid.UUID, assistant_i
     clean = [t for t in (SAFE_TERM.sub("", term) for term in terms) if t]
     if not clean:
         return []
+    params: dict[str, Any] = {"tenant_id": tenant_id, "assistant_id": assistant_id, "limit": limit}
     if is_sqlite(session):
-        match = " OR ".join(f'"{t}"*' for t in clean)
-        stmt = text(
-            "SELECT c.id, c.entry_id, c.title, c.content, bm25(knowledge_chunks_fts, 4.0, 1.0) AS score "
-            "FROM knowledge_chunks_fts JOIN knowledge_chunks AS c ON c.id = knowledge_chunks_fts.rowid "
-            "WHERE knowledge_chunks_fts MATCH :match AND c.tenant_id = :tenant_id "
-            "AND c.assistant_id = :assistant_id ORDER BY score LIMIT :limit"
-        ).bindparams(bindparam("tenant_id", type_=KnowledgeChunk.tenant_id.type),
-                     bindparam("assistant_id", type_=KnowledgeChunk.assistant_id.type)).columns(
-            id=KnowledgeChunk.id.type, entry_id=KnowledgeChunk.entry_id.type, title=String(), content=String(),
-            score=Float())
-        rows = await session.execute(
-            stmt, {"match": match, "tenant_id": tenant_id, "assistant_id": assistant_id, "limit": limit})
+        params["match"] = " OR ".join(f'"{t}"*' for t in clean)
+        rows = await fetch_rows(session, SQLITE_SEARCH, params)
         # bm25 is lower-is-better; flip it so both databases rank "higher is better".
         return [Hit(r.id, r.entry_id, r.title, r.content, -float(r.score)) for r in rows]
-    query = func.to_tsquery(cast(literal(ts_config(language)), REGCONFIG), " | ".join(f"{t}:*" for t in clean))
-    rank = func.ts_rank(KnowledgeChunk.search_vector, query).label("score")
-    ranked = (tenant_select(KnowledgeChunk, tenant_id, KnowledgeChunk.id, KnowledgeChunk.entry_id,
-                            KnowledgeChunk.title, KnowledgeChunk.content, rank)
-              .where(KnowledgeChunk.assistant_id == assistant_id, KnowledgeChunk.search_vector.op("@@")(query))
-              .order_by(rank.desc(), KnowledgeChunk.id).limit(limit))
-    return [Hit(r.id, r.entry_id, r.title, r.content, float(r.score)) for r in await session.execute(ranked)]
+    params.update(ts_config=ts_config(language), query=" | ".join(f"{t}:*" for t in clean))
+    rows = await fetch_rows(session, PG_SEARCH, params)
+    return [Hit(r.id, r.entry_id, r.title, r.content, float(r.score)) for r in rows]
+
+
+# --- an AI turn's context -----------------------------------------------------------------
+# The reads on the path from a customer's message to the model's request are Core statements
+# built once, with the tenant and the rest as bound parameters, and run through `fetch_rows`:
+# building, keying and ORM-loading a statement per call cost more CPU than running it. Each still
+# filters on the tenant explicitly.
+
+_assistant = Assistant.__table__
+_ASSISTANT_COLUMNS = [c.name for c in _assistant.c]
+
+
+@dataclass
+class TurnContext:
+    """The conversation, its channel's enabled assistant, the contact and the switches of a turn."""
+
+    contact_id: uuid.UUID
+    ai_state: str
+    last_inbound_message_id: int | None
+    assistant: Assistant | None  # None when the channel has no enabled assistant any more
+    contact_name: str | None  # None when the contact row is gone
+    contact_phone: str | None
+    contact_notes: str
+    tags: list[str]  # most recently applied first
+    has_knowledge: bool  # the assistant has knowledge entries (else no search is worth a query)
+    has_mcp_servers: bool  # the tenant has an enabled MCP server (else no lookup of their tools)
+
+
+def _turn_context_statement() -> Any:
+    conv, channel, contact = Conversation.__table__, Channel.__table__, Contact.__table__
+    link, tag = ContactTag.__table__, Tag.__table__
+    entries, servers = KnowledgeEntry.__table__, McpServer.__table__
+    has_knowledge = select(entries.c.id).where(entries.c.tenant_id == TENANT,
+                                               entries.c.assistant_id == bindparam("assistant_id", type_=Uuid())
+                                               ).exists()
+    has_servers = select(servers.c.id).where(servers.c.tenant_id == TENANT, servers.c.enabled.is_(True)).exists()
+    # One row per tag of the contact (or one row without a tag): tags are few, and a second
+    # statement would cost more than the repeated columns.
+    return (select(conv.c.contact_id, conv.c.ai_state, conv.c.last_inbound_message_id,
+                   *(c.label(f"assistant_{c.name}") for c in _assistant.c),
+                   contact.c.display_name.label("contact_name"), contact.c.phone.label("contact_phone"),
+                   contact.c.notes.label("contact_notes"), tag.c.name.label("tag"),
+                   has_knowledge.label("has_knowledge"), has_servers.label("has_mcp_servers"))
+            .select_from(conv)
+            .join(channel, and_(channel.c.tenant_id == conv.c.tenant_id, channel.c.id == conv.c.channel_id))
+            .outerjoin(_assistant, and_(_assistant.c.tenant_id == channel.c.tenant_id,
+                                        _assistant.c.id == channel.c.assistant_id, _assistant.c.enabled.is_(True)))
+            .outerjoin(contact, and_(contact.c.tenant_id == conv.c.tenant_id, contact.c.id == conv.c.contact_id))
+            .outerjoin(link, and_(link.c.tenant_id == conv.c.tenant_id, link.c.contact_id == conv.c.contact_id))
+            .outerjoin(tag, and_(tag.c.tenant_id == link.c.tenant_id, tag.c.id == link.c.tag_id))
+            .where(conv.c.tenant_id == TENANT, conv.c.id == bindparam("conversation_id", type_=Uuid()))
+            .order_by(link.c.applied_at.desc(), tag.c.name))
+
+
+TURN_CONTEXT = _turn_context_statement()
+
+_message = Message.__table__
+TURN_HISTORY = (select(_message.c.author, _message.c.content, _message.c.attachments)
+                .where(_message.c.tenant_id == TENANT,
+                       _message.c.conversation_id == bindparam("conversation_id", type_=Uuid()),
+                       _message.c.id <= bindparam("up_to_id", type_=_message.c.id.type))
+                .order_by(_message.c.id.desc()).limit(LIMIT))
+
+
+async def turn_context(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
+                       assistant_id: uuid.UUID) -> TurnContext | None:
+    """Everything a turn reads before its history, in one round trip; None when the conversation
+    is gone. `assistant_id` is the assistant the turn was scheduled for (whose knowledge counts)."""
+    rows = await fetch_rows(session, TURN_CONTEXT, {"tenant_id": tenant_id, "conversation_id": conversation_id,
+                                                    "assistant_id": assistant_id})
+    if not rows:
+        return None
+    first = rows[0]
+    assistant = None
+    if first.assistant_id is not None:  # a detached copy: the turn only reads it
+        assistant = Assistant(**{name: getattr(first, f"assistant_{name}") for name in _ASSISTANT_COLUMNS})
+    return TurnContext(
+        contact_id=first.contact_id, ai_state=first.ai_state, last_inbound_message_id=first.last_inbound_message_id,
+        assistant=assistant, contact_name=first.contact_name, contact_phone=first.contact_phone,
+        contact_notes=first.contact_notes or "", tags=[r.tag for r in rows if r.tag is not None],
+        has_knowledge=bool(first.has_knowledge), has_mcp_servers=bool(first.has_mcp_servers))
+
+
+async def turn_history(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID, up_to_id: int,
+                       limit: int) -> list[Any]:
+    """The last `limit` messages up to the turn's (author, content, attachments), oldest first."""
+    rows = await fetch_rows(session, TURN_HISTORY, {"tenant_id": tenant_id, "conversation_id": conversation_id,
+                                                    "up_to_id": up_to_id, "limit": limit})
+    return list(reversed(rows))
 
 
 # --- jobs ---------------------------------------------------------------------------------
@@ -215,33 +326,50 @@ async def arm_job(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: 
             .values(**values).execution_options(synchronize_session=False))
 
 
+def _claim_statement(skip_locked: bool) -> Any:
+    # On the table rather than the mapped class: a plain UPDATE … RETURNING skips the ORM's bulk
+    # update bookkeeping, which cost more than the statement itself.
+    jobs = AiJob.__table__
+    assert isinstance(jobs, Table)
+    now = bindparam("now", type_=jobs.c.run_after.type)
+    due = (select(jobs.c.id)
+           .where(((jobs.c.state == "pending") & (jobs.c.run_after <= now))
+                  | ((jobs.c.state == "running") & (jobs.c.locked_until < now)))
+           .order_by(jobs.c.run_after).limit(LIMIT))
+    if skip_locked:
+        due = due.with_for_update(skip_locked=True)
+    return (update(jobs).where(jobs.c.id.in_(due.scalar_subquery()))
+            .values(state="running", lease_token=bindparam("token"), locked_until=bindparam("until"),
+                    attempts=jobs.c.attempts + 1, updated_at=now)
+            .returning(jobs.c.id, jobs.c.tenant_id, jobs.c.conversation_id, jobs.c.assistant_id,
+                       jobs.c.last_inbound_message_id, jobs.c.attempts))
+
+
+CLAIM = {"sqlite": _claim_statement(skip_locked=False), "postgresql": _claim_statement(skip_locked=True)}
+
+
 async def claim_jobs(session: AsyncSession, now: datetime, lease: timedelta, limit: int) -> list[ClaimedJob]:
     """Take due jobs (and jobs whose worker's lease ran out) under a fresh lease. On PostgreSQL
     concurrent workers skip each other's rows; SQLite has one writer at a time anyway."""
-    due = (select(AiJob.id)
-           .where(((AiJob.state == "pending") & (AiJob.run_after <= now))
-                  | ((AiJob.state == "running") & (AiJob.locked_until < now)))
-           .order_by(AiJob.run_after).limit(limit))
-    if not is_sqlite(session):
-        due = due.with_for_update(skip_locked=True)
     # One statement claims the batch; the lease token is shared by the batch (a lease is always
     # checked together with the job's id).
     token = uuid.uuid4().hex
-    rows = await session.execute(
-        update(AiJob).where(AiJob.id.in_(due.scalar_subquery()))
-        .values(state="running", lease_token=token, locked_until=now + lease, attempts=AiJob.attempts + 1,
-                updated_at=now)
-        .returning(AiJob.id, AiJob.tenant_id, AiJob.conversation_id, AiJob.assistant_id,
-                   AiJob.last_inbound_message_id, AiJob.attempts)
-        .execution_options(synchronize_session=False))
+    rows = await session.execute(CLAIM["sqlite" if is_sqlite(session) else "postgresql"],
+                                 {"now": now, "until": now + lease, "token": token, "limit": limit})
     return [ClaimedJob(r.id, r.tenant_id, r.conversation_id, r.assistant_id, r.last_inbound_message_id, token,
                        r.attempts) for r in rows]
 
 
-async def next_due_at(session: AsyncSession) -> datetime | None:
-    stmt = select(func.min(AiJob.run_after)).where(AiJob.state == "pending")
-    value: datetime | None = (await session.execute(stmt)).scalar_one_or_none()
-    return value
+NEXT_WAKE = select(
+    select(func.min(AiJob.run_after)).where(AiJob.state == "pending").scalar_subquery(),
+    select(func.min(AiJob.locked_until)).where(AiJob.state == "running").scalar_subquery())
+
+
+async def next_wake_at(session: AsyncSession) -> datetime | None:
+    """When the next job becomes due: a pending one's debounce, or a running one's lease."""
+    row = (await session.execute(NEXT_WAKE)).one()
+    times = [t for t in row if t is not None]
+    return min(times) if times else None
 
 
 async def finish_job(session: AsyncSession, job: ClaimedJob) -> bool:

@@ -19,11 +19,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tertulia.assistants import repository as repo
 from tertulia.assistants import service
-from tertulia.assistants.models import AiJob
 from tertulia.assistants.orchestrator import EngineConfig, Orchestrator
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database, utcnow
@@ -43,6 +42,10 @@ class AiWorker:
         self._running: set[asyncio.Task[str]] = set()
         self._stopping = False
         self._hint: datetime | None = None  # when work announced in this process becomes due
+        # The claim is one UPDATE … RETURNING, atomic by itself: on PostgreSQL it runs in autocommit,
+        # without the BEGIN and COMMIT round trips (SQLite's writer takes its lock with BEGIN IMMEDIATE).
+        self._autocommit = None if db.dialect == "sqlite" else async_sessionmaker(
+            db.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False, autoflush=False)
 
     @property
     def config(self) -> EngineConfig:
@@ -54,20 +57,24 @@ class AiWorker:
         self._wake.set()
 
     async def _next_wake(self) -> datetime | None:
-        """When the next job becomes due (a pending one's debounce, or a running one's lease)."""
-        pending = select(func.min(AiJob.run_after)).where(AiJob.state == "pending").scalar_subquery()
-        stale = select(func.min(AiJob.locked_until)).where(AiJob.state == "running").scalar_subquery()
         async with self.db.session(write=False) as session:
-            row = (await session.execute(select(pending, stale))).one()
-        times = [t for t in row if t is not None]
-        return min(times) if times else None
+            return await repo.next_wake_at(session)
+
+    @asynccontextmanager
+    async def _claim_session(self) -> AsyncIterator[AsyncSession]:
+        if self._autocommit is None:
+            async with self.db.session() as session:
+                yield session
+            return
+        async with self._autocommit() as session:
+            yield session
 
     async def run_once(self) -> int:
         """Claim what is due (up to the free slots) and start it; returns how many started."""
         free = self.concurrency - len(self._running)
         if free <= 0:
             return 0
-        async with self.db.session() as session:
+        async with self._claim_session() as session:
             jobs = await repo.claim_jobs(session, utcnow(), timedelta(seconds=self.config.lease_seconds), free)
         for job in jobs:
             task = asyncio.create_task(self.orchestrator.run_job(job), name=f"ai-turn-{job.id}")
@@ -99,7 +106,9 @@ class AiWorker:
                         started = await self.run_once()
                         if started == free:
                             continue  # every free slot was filled: there may be more due right now
-                        due = await self._next_wake()
+                        # After announced work the next announcement or poll says what is due: a
+                        # read now would run beside the turns just started, on their way to the model.
+                        due = None if hinted else await self._next_wake()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # the database is away: keep trying at the poll interval

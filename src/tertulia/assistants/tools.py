@@ -196,12 +196,13 @@ async def _mcp_module() -> Any | None:
     return mcp
 
 
-async def available_tools(session: AsyncSession, tenant_id: uuid.UUID,
-                          enabled: list[str] | None = None) -> list[ToolSpec]:
-    """The specs offered to a model: enabled built-ins and registered tools, then MCP tools."""
+async def available_tools(session: AsyncSession, tenant_id: uuid.UUID, enabled: list[str] | None = None, *,
+                          mcp_servers: bool = True) -> list[ToolSpec]:
+    """The specs offered to a model: enabled built-ins and registered tools, then MCP tools.
+    `mcp_servers=False` says the caller knows the tenant has no enabled MCP server (no lookup)."""
     specs = [t.spec for t in (*BUILTIN_TOOLS.values(), *EXTRA_TOOLS.values())
              if enabled is None or tool_enabled(t.spec.name, enabled)]
-    if enabled is None or any(p.startswith("mcp") for p in enabled):
+    if mcp_servers and (enabled is None or any(p.startswith("mcp") for p in enabled)):
         specs.extend(s for s in await mcp_specs(session, tenant_id) if enabled is None or tool_enabled(s.name, enabled))
     return specs
 
