@@ -99,11 +99,11 @@ _PAGE_COLUMNS = (_conv.c.id, _conv.c.contact_id, _conv.c.channel_id, _conv.c.cha
                  _conv.c.last_inbound_at)
 
 
-def _filtered(shape: frozenset[str]) -> Select[Any]:
+def _filtered(shape: frozenset[str], columns: Sequence[Any] = _PAGE_COLUMNS) -> Select[Any]:
     """The conversations these filters pass (the keyset cursor included), unsorted. Each filter
     has an index that leads with (tenant_id, filter column, last_message_at, id)."""
     tenant: Any = bindparam("tenant_id")
-    stmt = select(*_PAGE_COLUMNS).where(_conv.c.tenant_id == tenant)
+    stmt = select(*columns).where(_conv.c.tenant_id == tenant)
     if "ai_state" in shape:
         stmt = stmt.where(_conv.c.ai_state == bindparam("ai_state"))
     if "channel_source" in shape:
@@ -133,9 +133,13 @@ def _page(shape: frozenset[str], dialect: str) -> Any:
     """The page's conversations; only its rows are then joined to contacts, channels and tags."""
     if "q" not in shape or dialect != "postgresql":
         return _paged(_filtered(shape), _conv.c, shape).subquery("page")
-    matches = _filtered(shape).limit(bindparam("q_lookup")).cte("q_matches")
+    # Only the sort key is kept for the count: the page's 20 rows are read again by id.
+    matches = _filtered(shape, (_conv.c.id, _conv.c.last_message_at)).limit(bindparam("q_lookup")).cte("q_matches")
     count = select(func.count()).select_from(matches).scalar_subquery()
-    sparse = _paged(select(matches), matches.c, shape).subquery("sparse")
+    sparse_ids = _paged(select(matches), matches.c, shape).subquery("sparse_ids")
+    sparse = (select(*_PAGE_COLUMNS).select_from(sparse_ids)
+              .join(_conv, and_(_conv.c.tenant_id == bindparam("tenant_id"), _conv.c.id == sparse_ids.c.id))
+              .subquery("sparse"))
     dense = _paged(_filtered(shape), _conv.c, shape).subquery("dense")
     return union_all(select(sparse).where(count <= bindparam("q_sparse")),
                      select(dense).where(count > bindparam("q_sparse"))).subquery("page")
