@@ -81,6 +81,9 @@ def upgrade() -> None:
     op.create_index('ix_conversations_contact_phone_trgm', 'conversations', ['tenant_id', 'contact_phone'],
                     unique=False, postgresql_using='gin', postgresql_ops={'contact_phone': 'gin_trgm_ops'},
                     sqlite_where=sa.text('0'))
+    if pg:
+        # The search's plans rest on the new columns' statistics; don't wait for autovacuum.
+        op.execute("ANALYZE conversations")
 
 
 def downgrade() -> None:
