@@ -170,10 +170,10 @@ class Database:
         else:
             self.read_engine = self.engine
             self.read_sessionmaker = self.sessionmaker
-            # For GET requests: they read statement by statement and need no snapshot across
-            # statements, so autocommit spares the BEGIN and COMMIT round trips (half of an inbox
-            # list's four; ~25% of its time under load). Same pool: a connection goes back to
-            # transactions when it is returned.
+            # For reads that need no snapshot across their statements (GET requests, the AI
+            # turn's context): autocommit spares the BEGIN and COMMIT round trips (half of an
+            # inbox list's four; ~25% of its time under load). Same pool: a connection goes back
+            # to transactions when it is returned.
             self.request_read_sessionmaker = async_sessionmaker(
                 self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False,
                 autoflush=False, info=info)
