@@ -84,19 +84,24 @@ async def test_filters_tag_channel_status_and_search(client: httpx2.AsyncClient,
 
 async def test_search_answers_the_same_whichever_plan_it_takes(client: httpx2.AsyncClient, make_tenant,
                                                               monkeypatch) -> None:
-    """Few matching contacts start the list from them; many walk the inbox newest first. Both give
-    the same rows: force each path with a tiny threshold."""
+    """A page found among the newest conversations walked is the answer; otherwise every match is
+    collected and sorted. Both give the same rows: force the second with a tiny window."""
     from tertulia.conversations import repository
 
     t = await make_tenant()
     await _seed(client, t, 5)
     results = {}
     for threshold in (1000, 1):
-        monkeypatch.setattr(repository, "SPARSE_Q_CONTACTS", threshold)
+        monkeypatch.setattr(repository, "Q_WINDOW", threshold)
         many = (await client.get("/admin/chats/summary", params={"q": "cliente"}, headers=t.headers)).json()
         one = (await client.get("/admin/chats/summary", params={"q": "cliente 03"}, headers=t.headers)).json()
-        results[threshold] = ([r["display_name"] for r in many], [r["display_name"] for r in one])
-    assert results[1000] == results[1] == ([f"Cliente {i:02d}" for i in (4, 3, 2, 1, 0)], ["Cliente 03"])
+        # A full page inside the walked window (the first plan), and the same page by offset.
+        page = (await client.get("/admin/chats/summary", params={"q": "cliente", "limit": 2, "offset": 1},
+                                 headers=t.headers)).json()
+        results[threshold] = ([r["display_name"] for r in many], [r["display_name"] for r in one],
+                              [r["display_name"] for r in page])
+    assert results[1000] == results[1] == ([f"Cliente {i:02d}" for i in (4, 3, 2, 1, 0)], ["Cliente 03"],
+                                           ["Cliente 03", "Cliente 02"])
 
 
 async def test_search_follows_contact_edits(client: httpx2.AsyncClient, make_tenant, monkeypatch) -> None:
@@ -112,7 +117,7 @@ async def test_search_follows_contact_edits(client: httpx2.AsyncClient, make_ten
                                 json={"display_name": "Zoe Ibarguren", "phone": "+34911222333"})
     assert edited.status_code == 200, edited.text
     for threshold in (1000, 0):
-        monkeypatch.setattr(repository, "SPARSE_Q_CONTACTS", threshold)
+        monkeypatch.setattr(repository, "Q_WINDOW", threshold)
 
         async def names(q: str) -> list[str]:
             found = await client.get("/admin/chats/summary", params={"q": q}, headers=t.headers)

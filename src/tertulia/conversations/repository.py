@@ -42,15 +42,16 @@ async def find_conversation(session: AsyncSession, tenant_id: uuid.UUID, channel
 # tuples instead of ORM objects.
 #
 # `q` (a fragment of a name or phone) is served on PostgreSQL by one statement with two plans, of
-# which it runs one: it collects the conversations that match (trigram indexes on the copy of the
-# contact's name and phone, at most SPARSE_Q_CONTACTS + 1 of them); when they are few, only they
-# are sorted; when they are many, walking the inbox index newest first fills a page within a few
-# thousand rows. The choice is made on the real count by a one-time filter in the statement: the
-# planner cannot estimate a LIKE '%...%' pattern well enough to choose, and the walk costs every
-# conversation of the tenant when the fragment is rare. (Tags need no such help: the planner knows
-# each tag's frequency and picks the right plan itself.) SQLite, which has no trigram index, just
+# which it runs one. First it walks the newest Q_WINDOW conversations (the inbox index, the
+# condition checked on each row): when they hold a full page of matches, that page is the answer,
+# since the window is a prefix of the list's order. Otherwise matches are rare, and all of them are
+# collected through trigram indexes (on the conversation's copy of its contact's name and phone)
+# and sorted. A one-time filter on the window's real count picks the branch: the planner cannot
+# estimate a LIKE '%...%' pattern well enough to choose, and left to itself it walked every
+# conversation of the tenant for a rare fragment. (Tags need no such help: the planner knows each
+# tag's frequency and picks the right plan itself.) SQLite, which has no trigram index, just
 # filters.
-SPARSE_Q_CONTACTS = 1000
+Q_WINDOW = 1000
 
 _conv = Conversation.__table__
 _contact = Contact.__table__
@@ -89,9 +90,9 @@ class InboxTag:
     color: str
 
 
-def _q_condition(q: Any) -> Any:
+def _q_condition(q: Any, columns: Any = _conv.c) -> Any:
     # The conversation's copy of its contact's name and phone (migration 0003): one table to read.
-    return or_(func.lower(_conv.c.contact_name).like(q, escape="\\"), _conv.c.contact_phone.like(q, escape="\\"))
+    return or_(func.lower(columns.contact_name).like(q, escape="\\"), columns.contact_phone.like(q, escape="\\"))
 
 
 _PAGE_COLUMNS = (_conv.c.id, _conv.c.contact_id, _conv.c.channel_id, _conv.c.channel_source, _conv.c.status,
@@ -133,16 +134,21 @@ def _page(shape: frozenset[str], dialect: str) -> Any:
     """The page's conversations; only its rows are then joined to contacts, channels and tags."""
     if "q" not in shape or dialect != "postgresql":
         return _paged(_filtered(shape), _conv.c, shape).subquery("page")
-    # Only the sort key is kept for the count: the page's 20 rows are read again by id.
-    matches = _filtered(shape, (_conv.c.id, _conv.c.last_message_at)).limit(bindparam("q_lookup")).cte("q_matches")
-    count = select(func.count()).select_from(matches).scalar_subquery()
+    q: Any = bindparam("q")
+    window = (_filtered(shape - {"q"}, (*_PAGE_COLUMNS, _conv.c.contact_name, _conv.c.contact_phone))
+              .order_by(_conv.c.last_message_at.desc(), _conv.c.id.desc()).limit(bindparam("q_window"))
+              .subquery("q_window"))
+    hits = _paged(select(*(window.c[c.name] for c in _PAGE_COLUMNS)).where(_q_condition(q, window.c)),
+                  window.c, shape).cte("q_hits")
+    found = select(func.count()).select_from(hits).scalar_subquery()
+    # Materialized, so the planner cannot turn "all matches, then the newest" back into a walk.
+    matches = _filtered(shape, (_conv.c.id, _conv.c.last_message_at)).cte("q_matches").prefix_with("MATERIALIZED")
     sparse_ids = _paged(select(matches), matches.c, shape).subquery("sparse_ids")
     sparse = (select(*_PAGE_COLUMNS).select_from(sparse_ids)
               .join(_conv, and_(_conv.c.tenant_id == bindparam("tenant_id"), _conv.c.id == sparse_ids.c.id))
               .subquery("sparse"))
-    dense = _paged(_filtered(shape), _conv.c, shape).subquery("dense")
-    return union_all(select(sparse).where(count <= bindparam("q_sparse")),
-                     select(dense).where(count > bindparam("q_sparse"))).subquery("page")
+    return union_all(select(hits).where(found >= bindparam("limit")),
+                     select(sparse).where(found < bindparam("limit"))).subquery("page")
 
 
 @functools.cache
@@ -177,7 +183,7 @@ def inbox_params(tenant_id: uuid.UUID, *, ai_state: str | None = None, channel_s
             params[name] = value
     if q:
         params["q"] = like_pattern(q.lower())
-        params["q_sparse"], params["q_lookup"] = SPARSE_Q_CONTACTS, SPARSE_Q_CONTACTS + 1
+        params["q_window"] = Q_WINDOW + offset
     if after is not None:
         params["after_at"], params["after_id"] = after
     if offset:
@@ -186,7 +192,7 @@ def inbox_params(tenant_id: uuid.UUID, *, ai_state: str | None = None, channel_s
 
 
 def inbox_shape(params: dict[str, Any]) -> frozenset[str]:
-    shape = set(params) - {"tenant_id", "limit", "after_id", "q_sparse", "q_lookup"}
+    shape = set(params) - {"tenant_id", "limit", "after_id", "q_window"}
     if "after_at" in shape:
         shape.discard("after_at")
         shape.add("after")
