@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from tertulia.contacts import repository as contacts_repo
 from tertulia.conversations import repository as repo
 from tertulia.conversations import service
 from tertulia.conversations.schemas import (
@@ -37,8 +36,7 @@ async def _resolve_tag(db: DbSession, tenant_id: uuid.UUID, tag: str) -> uuid.UU
         # unknown id (or another tenant's) yields an empty list all the same.
         return uuid.UUID(tag)
     except ValueError:
-        found = await contacts_repo.get_tag_by_key(db, tenant_id, tag.strip().casefold())
-        return found.id if found else None
+        return await repo.tag_id_by_name(db, tenant_id, tag)
 
 
 @router.get("/chats/summary", response_model=list[ChatSummary])

@@ -212,6 +212,16 @@ def group_inbox_rows(rows: Sequence[Any]) -> list[InboxRow]:
     return grouped
 
 
+_TAG_BY_KEY = select(_tag.c.id).where(_tag.c.tenant_id == bindparam("tenant_id"),
+                                      _tag.c.name_key == bindparam("name_key"))
+
+
+async def tag_id_by_name(session: AsyncSession, tenant_id: uuid.UUID, name: str) -> uuid.UUID | None:
+    """The inbox's tag filter given by name (case-insensitive), read as the list itself is."""
+    rows = await fetch_rows(session, _TAG_BY_KEY, {"tenant_id": tenant_id, "name_key": name.strip().casefold()})
+    return rows[0][0] if rows else None
+
+
 async def list_inbox(session: AsyncSession, tenant_id: uuid.UUID, **filters: Any) -> list[InboxRow]:
     """The inbox list with each conversation's tags, in one statement (see inbox_statement)."""
     params = inbox_params(tenant_id, **filters)
