@@ -54,3 +54,24 @@ async def test_concurrent_messages_keep_counters_exact(client: httpx2.AsyncClien
     msgs = (await client.get(f"/admin/chats/{row['id']}/messages", headers=t.headers)).json()
     assert len(msgs) == 30
     assert row["last_message"] == msgs[-1]["content"]
+
+
+async def test_concurrent_first_messages_of_a_new_contact_create_it_once(client: httpx2.AsyncClient,
+                                                                         make_tenant) -> None:
+    t = await make_tenant()
+    results = await asyncio.gather(*[
+        post_inbound(client, t, f"hola {i}", external_id="nuevo", message_id=f"m{i}") for i in range(20)])
+    assert all(r.status_code == 202 and not r.json()["duplicate"] for r in results)
+    assert len({r.json()["conversation_id"] for r in results}) == 1
+    assert len((await client.get("/admin/contacts", headers=t.headers)).json()) == 1
+    rows = (await client.get("/admin/chats/summary", headers=t.headers)).json()
+    assert len(rows) == 1 and rows[0]["unread_count"] == 20
+    events = (await client.get("/admin/events", params={"after": 0, "limit": 1000}, headers=t.headers)).json()
+    assert [e["seq"] for e in events] == list(range(1, 41))
+
+    # A repeated delivery changes nothing, even when it names another contact.
+    again = await post_inbound(client, t, "otra vez", external_id="otro", message_id="m3")
+    assert again.json() == {**results[3].json(), "duplicate": True}
+    assert len((await client.get("/admin/contacts", headers=t.headers)).json()) == 1
+    assert (await client.get("/admin/chats/summary", headers=t.headers)).json() == rows
+    assert (await client.get("/admin/events", params={"after": 40}, headers=t.headers)).json() == []

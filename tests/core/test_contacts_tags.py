@@ -73,3 +73,23 @@ async def test_tags_lifecycle(client: httpx2.AsyncClient, make_tenant) -> None:
     types = [e["type"] for e in await _events(client, t, 0)]
     assert types.count("tag.created") == 2 and "tag.updated" in types and types[-1] == "tag.deleted"
     assert types.count("contact.updated") == 4
+
+
+async def test_inbound_fills_in_what_a_contact_lacks_and_keeps_what_an_agent_typed(client: httpx2.AsyncClient,
+                                                                                   make_tenant) -> None:
+    t = await make_tenant()
+    await post_inbound(client, t, "hola", external_id="wa-7", name=None)
+    row = (await client.get("/admin/chats/summary", headers=t.headers)).json()[0]
+    assert row["display_name"] == "wa-7" and row["customer_phone"] == ""
+    head = (await _events(client, t, 0))[-1]["seq"]
+    await post_inbound(client, t, "soy Ana", external_id="wa-7", name="Ana", phone="+525512345678")
+    row = (await client.get("/admin/chats/summary", headers=t.headers)).json()[0]
+    assert row["display_name"] == "Ana" and row["customer_phone"] == "+525512345678"
+    updated = [e for e in await _events(client, t, head) if e["type"] == "conversation.updated"]
+    assert updated[-1]["data"]["display_name"] == "Ana"
+
+    await client.patch(f"/admin/contacts/{row['contact_id']}", headers=t.headers, json={"display_name": "Ana López"})
+    await post_inbound(client, t, "otra vez", external_id="wa-7", name="Anita", phone="+34911222333")
+    contact = (await client.get(f"/admin/contacts/{row['contact_id']}", headers=t.headers)).json()
+    assert contact["display_name"] == "Ana López" and contact["phone"] == "+525512345678"
+    assert contact["last_seen_at"] is not None

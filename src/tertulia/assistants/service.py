@@ -23,6 +23,7 @@ from tertulia.assistants.schemas import (
 )
 from tertulia.assistants.text import chunk_text
 from tertulia.channels import service as channels_service
+from tertulia.channels.models import Channel
 from tertulia.conversations import service as conversations
 from tertulia.conversations.models import Conversation, Message
 from tertulia.kit.crypto import SecretBox
@@ -209,6 +210,11 @@ async def schedule_reply(session: AsyncSession, conv: Conversation, msg: Message
     """Inbound hook: a customer wrote on a conversation the AI owns, on a channel with an enabled
     assistant. Arm (or push back) the conversation's one job: a burst becomes one turn."""
     if conv.ai_state != "ai_active" or msg.direction != "inbound":
+        return
+    # The inbound path loaded the channel in this session, so this reads no row: a channel without
+    # an assistant costs no query.
+    channel = await session.get(Channel, conv.channel_id)
+    if channel is None or channel.assistant_id is None:
         return
     assistant = await repo.assistant_for_channel(session, conv.tenant_id, conv.channel_id)
     if assistant is None:

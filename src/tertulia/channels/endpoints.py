@@ -62,5 +62,4 @@ async def post_inbound(channel_id: uuid.UUID, body: InboundMessage, request: Req
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     channel = await service.authenticate_inbound(db, channel_id, token.strip() if scheme.lower() == "bearer" else None)
-    conv, msg, duplicate = await ingest_inbound(db, channel, body)
-    return InboundResult(conversation_id=conv.id, message_id=msg.id, duplicate=duplicate)
+    return await ingest_inbound(db, channel, body)

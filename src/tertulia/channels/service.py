@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.channels import repository as repo
@@ -56,8 +55,7 @@ async def authenticate_inbound(session: AsyncSession, channel_id: uuid.UUID, tok
     not the caller, decides the tenant."""
     if not token:
         raise NotAuthenticated("send the channel's inbound token as a Bearer token", code="invalid_token")
-    channel = (await session.execute(
-        select(Channel).where(Channel.inbound_token_hash == hash_token(token)))).scalar_one_or_none()
+    channel = await repo.get_channel_by_inbound_token(session, hash_token(token))
     if channel is None or channel.id != channel_id:
         raise NotAuthenticated("the inbound token does not belong to this channel", code="invalid_token")
     if channel.kind != "api":

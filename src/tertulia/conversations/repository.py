@@ -7,16 +7,35 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, tuple_, union_all
+from sqlalchemy import (
+    Select,
+    String,
+    Table,
+    Update,
+    Uuid,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.channels.models import Channel
-from tertulia.contacts.models import Contact, ContactTag, Tag
+from tertulia.contacts import repository as contacts_repo
+from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
 from tertulia.contacts.repository import like_pattern
 from tertulia.conversations.models import Conversation, Message
-from tertulia.kit.db import fetch_rows, tenant_select
+from tertulia.kit.db import UTCDateTime, fetch_rows, tenant_select
 
 
 async def get_conversation(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
@@ -26,13 +45,6 @@ async def get_conversation(session: AsyncSession, tenant_id: uuid.UUID, conversa
         # Serialises writers of one conversation, so message ids are assigned in commit order
         # within it and `after_id` delta sync can never skip a message that commits late.
         stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def find_conversation(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
-                            contact_id: uuid.UUID) -> Conversation | None:
-    stmt = tenant_select(Conversation, tenant_id).where(
-        Conversation.channel_id == channel_id, Conversation.contact_id == contact_id)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -235,13 +247,6 @@ async def get_message(session: AsyncSession, tenant_id: uuid.UUID, message_id: i
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def find_message_by_provider_id(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
-                                      provider_message_id: str) -> Message | None:
-    stmt = tenant_select(Message, tenant_id).where(
-        Message.channel_id == channel_id, Message.provider_message_id == provider_message_id)
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
 async def list_messages(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID, *,
                         after_id: int | None, before_id: int | None, limit: int) -> list[Message]:
     """Oldest first. `after_id`: the messages after it (delta sync). Otherwise the latest `limit`
@@ -254,3 +259,227 @@ async def list_messages(session: AsyncSession, tenant_id: uuid.UUID, conversatio
         stmt = stmt.where(Message.id < before_id)
     stmt = stmt.order_by(Message.id.desc()).limit(limit)
     return list(reversed((await session.execute(stmt)).scalars().all()))
+
+
+# --- the inbound path ---------------------------------------------------------------------------
+# Every inbound message runs these, so they are built once, with bound values, and run as Core
+# statements; their rows become ORM objects only where a caller needs one. Bound names are never
+# column names: an INSERT or UPDATE (also one nested in a WITH) takes a parameter named like one
+# of its columns as a value to write.
+
+_conv_table = cast(Table, _conv)  # the same table, typed as a target of INSERT and UPDATE
+_identity = cast(Table, ContactIdentity.__table__)
+_msg = cast(Table, Message.__table__)
+# Typed here: a column that takes its type from a foreign key may not have it yet at import time.
+_tenant_param: Any = bindparam("tenant", type_=Uuid())
+_channel_param: Any = bindparam("channel", type_=Uuid())
+_conversation_param: Any = bindparam("conversation", type_=Uuid())
+_contact_param: Any = bindparam("contact", type_=Uuid())
+_at: Any = bindparam("at", type_=UTCDateTime())
+_now: Any = bindparam("now", type_=UTCDateTime())
+_INSERTS = (("postgresql", postgresql), ("sqlite", sqlite))
+
+
+@dataclass(frozen=True, slots=True)
+class InboundTarget:
+    """The conversation an inbound message goes to (locked), its contact and the contact's tags."""
+
+    conversation_id: uuid.UUID
+    contact_id: uuid.UUID
+    tags: list[Any]  # with id, name and color
+
+
+@dataclass(frozen=True, slots=True)
+class InboundWrite:
+    """What storing an inbound message wrote: the conversation's row and the contact's name and phone."""
+
+    conversation: dict[str, Any]  # column name -> value
+    message_id: int
+    display_name: str
+    phone: str | None
+
+
+_CONVERSATION_COLUMNS = tuple(_conv.c.keys())
+
+
+def _conversation_row(row: Any) -> dict[str, Any]:
+    return {name: row._mapping[name] for name in _CONVERSATION_COLUMNS}
+
+
+_STORED_MESSAGE = select(_msg.c.conversation_id, _msg.c.id).where(
+    _msg.c.tenant_id == _tenant_param, _msg.c.channel_id == _channel_param,
+    _msg.c.provider_message_id == bindparam("provider_id"))
+
+# The conversation of a channel identity, locked (see get_conversation), with the contact's tags
+# for the inbox row the message will update: one round trip.
+_INBOUND_TARGET = (
+    select(_conv.c.id, _conv.c.contact_id, _tag.c.id.label("tag_id"), _tag.c.name.label("tag_name"),
+           _tag.c.color.label("tag_color"))
+    .select_from(_identity)
+    .join(_conv, and_(_conv.c.tenant_id == _identity.c.tenant_id, _conv.c.channel_id == _identity.c.channel_id,
+                      _conv.c.contact_id == _identity.c.contact_id))
+    .outerjoin(_contact_tag, and_(_contact_tag.c.tenant_id == _conv.c.tenant_id,
+                                  _contact_tag.c.contact_id == _conv.c.contact_id))
+    .outerjoin(_tag, and_(_tag.c.tenant_id == _contact_tag.c.tenant_id, _tag.c.id == _contact_tag.c.tag_id))
+    .where(_identity.c.tenant_id == _tenant_param, _identity.c.channel_id == _channel_param,
+           _identity.c.external_id == bindparam("external_id"))
+    .order_by(_contact_tag.c.applied_at.desc(), _tag.c.name)
+    .with_for_update(of=_conv)
+)
+
+# INSERT ... ON CONFLICT DO NOTHING: a row that exists already (a concurrent first message, a
+# repeated delivery) comes back as no row instead of an error that would need a savepoint.
+_INSERT_CONVERSATION = {
+    name: dialect.insert(_conv_table).values(
+        id=bindparam("new_id", type_=Uuid()), tenant_id=_tenant_param, contact_id=_contact_param,
+        channel_id=_channel_param, channel_source=bindparam("source"), status="open", ai_state="ai_active",
+        unread_count=0, last_message_at=_at, last_message_preview="", created_at=_now, updated_at=_now)
+    .on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "contact_id"]).returning(_conv.c.id)
+    for name, dialect in _INSERTS
+}
+_INSERT_INBOUND_MESSAGE = {
+    name: dialect.insert(_msg).values(
+        tenant_id=_tenant_param, conversation_id=_conversation_param, channel_id=_channel_param, direction="inbound",
+        author="contact", content=bindparam("text"), attachments=bindparam("files", type_=_msg.c.attachments.type),
+        status="received", provider_message_id=bindparam("provider_id"), is_echo=False, created_at=_at,
+        updated_at=_now)
+    .on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "provider_message_id"])
+    .returning(_msg.c.id)
+    for name, dialect in _INSERTS
+}
+
+
+def _touch_conversation(inbound_message_id: Any = None) -> Update:
+    """The UPDATE that moves a conversation's counters forward for a new message (an inbound one
+    when `inbound_message_id` is given). Counters move in SQL, never read-modify-write; a message
+    older than the last one (a late delivery with its own timestamp) leaves the last-message
+    columns alone."""
+    newer = _conv.c.last_message_at <= _at
+    values: dict[str, Any] = {
+        "last_message_at": case((newer, _at), else_=_conv.c.last_message_at),
+        "last_message_preview": case((newer, bindparam("preview", type_=String())),
+                                     else_=_conv.c.last_message_preview),
+        "updated_at": _now,
+    }
+    if inbound_message_id is not None:
+        values |= {
+            "unread_count": _conv.c.unread_count + 1,
+            "last_inbound_at": case((_conv.c.last_inbound_at.is_(None), _at), (_conv.c.last_inbound_at < _at, _at),
+                                    else_=_conv.c.last_inbound_at),
+            "last_inbound_message_id": inbound_message_id,
+            "status": "open",
+        }
+    return (update(_conv_table).values(**values)
+            .where(_conv.c.tenant_id == _tenant_param, _conv.c.id == _conversation_param))
+
+
+_TOUCH_CONVERSATION = _touch_conversation().returning(*_conv.c)
+_TOUCH_CONVERSATION_INBOUND = (_touch_conversation(bindparam("message_id", type_=_msg.c.id.type))
+                               .returning(*_conv.c))
+
+
+def _write_inbound_in_one() -> Select[Any]:
+    """PostgreSQL writes an inbound message, its conversation's counters and its contact in one
+    statement (each round trip costs as much CPU as the statement itself). A repeated delivery
+    inserts no message, and then nothing else is written and no row comes back."""
+    message = _INSERT_INBOUND_MESSAGE["postgresql"].cte("message")
+    written = exists(select(message.c.id))
+    conversation = (_touch_conversation(select(message.c.id).scalar_subquery()).where(written)
+                    .returning(*_conv.c).cte("conversation"))
+    contact = contacts_repo.TOUCH_CONTACT.where(written).cte("contact")
+    return (select(conversation, message.c.id.label("message_id"), contact.c.display_name, contact.c.phone)
+            .select_from(conversation).join(message, true()).join(contact, true()))
+
+
+_WRITE_INBOUND_PG = _write_inbound_in_one()
+
+
+async def find_inbound_message(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                               provider_message_id: str) -> tuple[uuid.UUID, int] | None:
+    """(conversation id, message id) of the message a channel already stored under this provider id."""
+    conn = await session.connection()
+    row = (await conn.execute(_STORED_MESSAGE, {"tenant": tenant_id, "channel": channel_id,
+                                                 "provider_id": provider_message_id})).first()
+    return (row.conversation_id, row.id) if row is not None else None
+
+
+async def lock_inbound_target(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                              external_id: str) -> InboundTarget | None:
+    """The locked conversation of this channel identity, or None when the identity or its
+    conversation on this channel does not exist yet."""
+    conn = await session.connection()
+    rows = (await conn.execute(_INBOUND_TARGET, {"tenant": tenant_id, "channel": channel_id,
+                                                 "external_id": external_id})).all()
+    if not rows:
+        return None
+    tags = [InboxTag(r.tag_id, r.tag_name, r.tag_color) for r in rows if r.tag_id is not None]
+    return InboundTarget(rows[0].id, rows[0].contact_id, tags)
+
+
+async def insert_conversation(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                              channel_source: str, contact_id: uuid.UUID, at: datetime,
+                              now: datetime) -> uuid.UUID | None:
+    """A new conversation of a contact on a channel (holding its row until commit, as a lock would),
+    or None when it exists already."""
+    conn = await session.connection()
+    return (await conn.execute(_INSERT_CONVERSATION[conn.dialect.name], {
+        "new_id": uuid.uuid4(), "tenant": tenant_id, "contact": contact_id, "channel": channel_id,
+        "source": channel_source, "at": at, "now": now})).scalar_one_or_none()
+
+
+async def write_inbound_message(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                                target: InboundTarget, *, provider_message_id: str, content: str,
+                                attachments: list[dict[str, Any]], preview: str, at: datetime, now: datetime,
+                                external_id: str, name: str | None, phone: str | None) -> InboundWrite | None:
+    """Store an inbound message in its (locked) conversation, move the conversation's counters and
+    touch the contact (see contacts.repository.TOUCH_CONTACT). None, with nothing written, when
+    the channel already has a message under this provider id."""
+    conn = await session.connection()
+    params = {"tenant": tenant_id, "channel": channel_id, "conversation": target.conversation_id,
+              "contact": target.contact_id, "provider_id": provider_message_id, "text": content,
+              "files": attachments, "preview": preview, "at": at, "now": now,
+              **contacts_repo.touch_contact_params(external_id, name, phone)}
+    if conn.dialect.name == "postgresql":
+        row = (await conn.execute(_WRITE_INBOUND_PG, params)).first()
+        return None if row is None else InboundWrite(_conversation_row(row), row.message_id, row.display_name,
+                                                     row.phone)
+    message_id = (await conn.execute(_INSERT_INBOUND_MESSAGE[conn.dialect.name], params)).scalar_one_or_none()
+    if message_id is None:
+        return None
+    conversation = (await conn.execute(_TOUCH_CONVERSATION_INBOUND, {**params, "message_id": message_id})).one()
+    contact = (await conn.execute(contacts_repo.TOUCH_CONTACT, params)).one()
+    return InboundWrite(_conversation_row(conversation), message_id, contact.display_name, contact.phone)
+
+
+async def touch_conversation(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID, *,
+                             at: datetime, preview: str, now: datetime) -> dict[str, Any]:
+    """Move a conversation's counters forward for a new outbound message; returns the whole row as
+    it is now (column name -> value)."""
+    conn = await session.connection()
+    return _conversation_row((await conn.execute(_TOUCH_CONVERSATION, {
+        "tenant": tenant_id, "conversation": conversation_id, "at": at, "preview": preview, "now": now})).one())
+
+
+# An inbox row's contact, channel and tags, for a conversation already in hand.
+_SUMMARY_PARTS = (
+    select(_contact.c.display_name, _contact.c.phone, _channel.c.platform_origin, _tag.c.id.label("tag_id"),
+           _tag.c.name.label("tag_name"), _tag.c.color.label("tag_color"))
+    .select_from(_contact)
+    .join(_channel, and_(_channel.c.tenant_id == _contact.c.tenant_id, _channel.c.id == _channel_param))
+    .outerjoin(_contact_tag, and_(_contact_tag.c.tenant_id == _contact.c.tenant_id,
+                                  _contact_tag.c.contact_id == _contact.c.id))
+    .outerjoin(_tag, and_(_tag.c.tenant_id == _contact_tag.c.tenant_id, _tag.c.id == _contact_tag.c.tag_id))
+    .where(_contact.c.tenant_id == _tenant_param, _contact.c.id == _contact_param)
+    .order_by(_contact_tag.c.applied_at.desc(), _tag.c.name)
+)
+
+
+async def summary_parts(session: AsyncSession, tenant_id: uuid.UUID, contact_id: uuid.UUID,
+                        channel_id: uuid.UUID) -> tuple[str, str | None, str, list[InboxTag]]:
+    """(display name, phone, platform origin, tags) of a conversation's inbox row, in one round trip."""
+    conn = await session.connection()
+    rows = (await conn.execute(_SUMMARY_PARTS, {"tenant": tenant_id, "contact": contact_id,
+                                                "channel": channel_id})).all()
+    first = rows[0]
+    tags = [InboxTag(r.tag_id, r.tag_name, r.tag_color) for r in rows if r.tag_id is not None]
+    return first.display_name, first.phone, first.platform_origin, tags

@@ -8,22 +8,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
-from sqlalchemy import case, literal, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tertulia.channels.models import Channel
 from tertulia.contacts import repository as contacts_repo
-from tertulia.contacts.models import Contact, ContactIdentity
 from tertulia.contacts.schemas import TagOut
 from tertulia.conversations import repository as repo
 from tertulia.conversations.models import Conversation, Message
-from tertulia.conversations.schemas import ChatSummary, InboundMessage, MessageOut
+from tertulia.conversations.schemas import ChatSummary, InboundMessage, InboundResult, MessageOut
 from tertulia.delivery.models import OutboundDelivery
-from tertulia.kit.db import UTCDateTime, tenant_select, utcnow
+from tertulia.kit.db import utcnow
 from tertulia.kit.errors import BadRequest, NotFound
 from tertulia.realtime.events import record_event
 from tertulia.tenancy.models import User
@@ -32,6 +31,8 @@ PREVIEW_LEN = 280
 
 # Called inside the ingest transaction after an inbound message is stored (e.g. to schedule the
 # AI's reply). Kept as a list so the conversations domain does not import the assistant domain.
+# The conversation and the message are the rows as just written, not attached to the session:
+# read them; write through a repository.
 InboundHook = Callable[[AsyncSession, Conversation, Message], Awaitable[None]]
 inbound_hooks: list[InboundHook] = []
 
@@ -63,12 +64,9 @@ def summary_row(conv: Conversation, display_name: str, phone: str | None, platfo
 
 
 async def conversation_summary(session: AsyncSession, conv: Conversation) -> ChatSummary:
-    contact = await contacts_repo.get_contact(session, conv.tenant_id, conv.contact_id)
-    channel = (await session.execute(
-        tenant_select(Channel, conv.tenant_id).where(Channel.id == conv.channel_id))).scalar_one()
-    assert contact is not None
-    tags = (await contacts_repo.tags_of_contacts(session, conv.tenant_id, [contact.id])).get(contact.id, [])
-    return summary_row(conv, contact.display_name, contact.phone, channel.platform_origin, tags)
+    display_name, phone, platform_origin, tags = await repo.summary_parts(
+        session, conv.tenant_id, conv.contact_id, conv.channel_id)
+    return summary_row(conv, display_name, phone, platform_origin, tags)
 
 
 async def emit_conversation_updated(session: AsyncSession, conv: Conversation) -> ChatSummary:
@@ -103,105 +101,65 @@ async def emit_message_created(session: AsyncSession, msg: Message) -> MessageOu
     return out
 
 
-async def _touch_conversation(session: AsyncSession, conv: Conversation, msg: Message, *, inbound: bool) -> None:
-    """Move the counters forward atomically (SQL expressions, not read-modify-write)."""
-    at = literal(msg.created_at, UTCDateTime())
-    newer = Conversation.last_message_at <= at
-    values: dict[str, Any] = {
-        "last_message_at": case((newer, at), else_=Conversation.last_message_at),
-        "last_message_preview": case((newer, preview_of(msg.content, msg.attachments)),
-                                     else_=Conversation.last_message_preview),
-        "updated_at": utcnow(),
-    }
-    if inbound:
-        values["unread_count"] = Conversation.unread_count + 1
-        values["last_inbound_at"] = case(
-            (Conversation.last_inbound_at.is_(None), at),
-            (Conversation.last_inbound_at < at, at),
-            else_=Conversation.last_inbound_at)
-        values["last_inbound_message_id"] = msg.id
-        values["status"] = "open"
-    await session.execute(
-        update(Conversation).where(Conversation.tenant_id == conv.tenant_id, Conversation.id == conv.id)
-        .values(**values).execution_options(synchronize_session=False))
-    await session.refresh(conv)
-
-
-async def _upsert_identity(session: AsyncSession, channel: Channel, body: InboundMessage) -> Contact:
-    tenant_id = channel.tenant_id
-    identity = await contacts_repo.get_identity(session, tenant_id, channel.id, body.contact.external_id)
-    if identity is None:
-        contact = Contact(tenant_id=tenant_id, display_name=body.contact.name or body.contact.external_id,
-                          phone=body.contact.phone or None)
-        try:
-            async with session.begin_nested():
-                session.add(contact)
-                await session.flush()
-                session.add(ContactIdentity(tenant_id=tenant_id, contact_id=contact.id, channel_id=channel.id,
-                                            external_id=body.contact.external_id))
-                await session.flush()
-            return contact
-        except IntegrityError:  # another request created this identity first; use theirs
-            identity = await contacts_repo.get_identity(session, tenant_id, channel.id, body.contact.external_id)
-            assert identity is not None
-    found = await contacts_repo.get_contact(session, tenant_id, identity.contact_id)
-    assert found is not None
-    contact = found
-    if body.contact.name and contact.display_name in ("", identity.external_id):
-        contact.display_name = body.contact.name
-    if body.contact.phone and not contact.phone:
-        contact.phone = body.contact.phone
-    return contact
-
-
-async def _upsert_conversation(session: AsyncSession, channel: Channel, contact: Contact,
-                               at: datetime) -> Conversation:
-    conv = await repo.find_conversation(session, channel.tenant_id, channel.id, contact.id)
-    if conv is None:
-        conv = Conversation(tenant_id=channel.tenant_id, contact_id=contact.id, channel_id=channel.id,
-                            channel_source=channel.source, last_message_at=at, created_at=utcnow())
-        try:
-            async with session.begin_nested():
-                session.add(conv)
-                await session.flush()
-        except IntegrityError:
-            conv = await repo.find_conversation(session, channel.tenant_id, channel.id, contact.id)
-            assert conv is not None
-    return await require_conversation(session, channel.tenant_id, conv.id, for_update=True)
-
-
-async def ingest_inbound(session: AsyncSession, channel: Channel,
-                         body: InboundMessage) -> tuple[Conversation, Message, bool]:
+async def ingest_inbound(session: AsyncSession, channel: Channel, body: InboundMessage) -> InboundResult:
     """Store one inbound message exactly once (the database enforces uniqueness of the provider's
     message id per channel, also when two deliveries of it race)."""
-    tenant_id = channel.tenant_id
-    existing = await repo.find_message_by_provider_id(session, tenant_id, channel.id, body.external_message_id)
-    if existing is not None:
-        return await require_conversation(session, tenant_id, existing.conversation_id), existing, True
-    contact = await _upsert_identity(session, channel, body)
-    conv = await _upsert_conversation(session, channel, contact, body.timestamp or utcnow())
+    tenant_id, sender = channel.tenant_id, body.contact
+    target = await repo.lock_inbound_target(session, tenant_id, channel.id, sender.external_id)
+    if target is None:
+        # Before creating anything: a repeated delivery must change nothing.
+        stored = await repo.find_inbound_message(session, tenant_id, channel.id, body.external_message_id)
+        if stored is not None:
+            return InboundResult(conversation_id=stored[0], message_id=stored[1], duplicate=True)
+        target = await _first_message_target(session, channel, body)
     # Stamped after the conversation lock, so server times follow the order of message ids.
-    at = body.timestamp.astimezone(UTC) if body.timestamp else utcnow()
-    msg = Message(
-        tenant_id=tenant_id, conversation_id=conv.id, channel_id=channel.id, direction="inbound", author="contact",
-        content=body.content, attachments=[a.model_dump(exclude_none=True) for a in body.attachments],
-        status="received", provider_message_id=body.external_message_id, created_at=at, updated_at=utcnow(),
-    )
-    try:
-        async with session.begin_nested():
-            session.add(msg)
-            await session.flush()
-    except IntegrityError:
-        existing = await repo.find_message_by_provider_id(session, tenant_id, channel.id, body.external_message_id)
-        assert existing is not None
-        return conv, existing, True
-    contact.last_seen_at = utcnow()
-    await _touch_conversation(session, conv, msg, inbound=True)
-    await emit_message_created(session, msg)
-    await emit_conversation_updated(session, conv)
+    now = utcnow()
+    at = body.timestamp.astimezone(UTC) if body.timestamp else now
+    attachments = [a.model_dump(exclude_none=True) for a in body.attachments]
+    written = await repo.write_inbound_message(
+        session, tenant_id, channel.id, target, provider_message_id=body.external_message_id, content=body.content,
+        attachments=attachments, preview=preview_of(body.content, attachments), at=at, now=now,
+        external_id=sender.external_id, name=sender.name, phone=sender.phone)
+    if written is None:  # a repeated delivery (also one that raced the first): nothing was written
+        stored = await repo.find_inbound_message(session, tenant_id, channel.id, body.external_message_id)
+        assert stored is not None
+        return InboundResult(conversation_id=stored[0], message_id=stored[1], duplicate=True)
+    conv = Conversation(**written.conversation)
+    msg = Message(id=written.message_id, tenant_id=tenant_id, conversation_id=conv.id, channel_id=channel.id,
+                  direction="inbound", author="contact", author_user_id=None, content=body.content,
+                  attachments=attachments, status="received", error=None,
+                  provider_message_id=body.external_message_id, correlation_id=None, is_echo=False, created_at=at,
+                  updated_at=now)
+    # The events are built from what was just written; nothing is read back.
+    record_event(session, tenant_id, "message.created", message_out(msg).model_dump(mode="json"))
+    summary = summary_row(conv, written.display_name, written.phone, channel.platform_origin, target.tags)
+    record_event(session, tenant_id, "conversation.updated", summary.model_dump(mode="json"))
     for hook in inbound_hooks:
         await hook(session, conv, msg)
-    return conv, msg, False
+    return InboundResult(conversation_id=conv.id, message_id=msg.id, duplicate=False)
+
+
+async def _first_message_target(session: AsyncSession, channel: Channel,
+                                body: InboundMessage) -> repo.InboundTarget:
+    """The identity has no conversation on this channel yet: create what is missing (the identity
+    and its contact, the conversation)."""
+    tenant_id, sender, now = channel.tenant_id, body.contact, utcnow()
+    contact_id = await contacts_repo.upsert_identity(session, tenant_id, channel.id, sender.external_id, sender.name,
+                                                     sender.phone, now)
+    conversation_id = await repo.insert_conversation(session, tenant_id, channel.id, channel.source, contact_id,
+                                                     body.timestamp or now, now)
+    if conversation_id is None:  # a concurrent first message created it: wait for it and take it
+        target = await repo.lock_inbound_target(session, tenant_id, channel.id, sender.external_id)
+        assert target is not None
+        return target
+    tags = (await contacts_repo.tags_of_contacts(session, tenant_id, [contact_id])).get(contact_id, [])
+    return repo.InboundTarget(conversation_id, contact_id, tags)
+
+
+def _refresh_from(conv: Conversation, row: dict[str, Any]) -> None:
+    """Load a row returned by an UPDATE into the conversation, as if read from the database."""
+    for key, value in row.items():
+        set_committed_value(conv, key, value)
 
 
 async def add_outbound_message(
@@ -221,7 +179,8 @@ async def add_outbound_message(
     if deliver:
         session.add(OutboundDelivery(tenant_id=conv.tenant_id, message_id=msg.id, channel_id=conv.channel_id,
                                      next_attempt_at=now))
-    await _touch_conversation(session, conv, msg, inbound=False)
+    _refresh_from(conv, await repo.touch_conversation(session, conv.tenant_id, conv.id, at=msg.created_at,
+                                                      preview=preview_of(msg.content, msg.attachments), now=now))
     await emit_message_created(session, msg)
     return msg
 
