@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -303,7 +304,7 @@ _CONVERSATION_COLUMNS = tuple(_conv.c.keys())
 
 
 def _conversation_row(row: Any) -> dict[str, Any]:
-    return {name: row._mapping[name] for name in _CONVERSATION_COLUMNS}
+    return {name: getattr(row, name) for name in _CONVERSATION_COLUMNS}
 
 
 _STORED_MESSAGE = select(_msg.c.conversation_id, _msg.c.id).where(
@@ -407,9 +408,8 @@ async def lock_inbound_target(session: AsyncSession, tenant_id: uuid.UUID, chann
                               external_id: str) -> InboundTarget | None:
     """The locked conversation of this channel identity, or None when the identity or its
     conversation on this channel does not exist yet."""
-    conn = await session.connection()
-    rows = (await conn.execute(_INBOUND_TARGET, {"tenant": tenant_id, "channel": channel_id,
-                                                 "external_id": external_id})).all()
+    rows = await fetch_rows(session, _INBOUND_TARGET, {"tenant": tenant_id, "channel": channel_id,
+                                                       "external_id": external_id})
     if not rows:
         return None
     tags = [InboxTag(r.tag_id, r.tag_name, r.tag_color) for r in rows if r.tag_id is not None]
@@ -439,10 +439,10 @@ async def write_inbound_message(session: AsyncSession, tenant_id: uuid.UUID, cha
               "contact": target.contact_id, "provider_id": provider_message_id, "text": content,
               "files": attachments, "preview": preview, "at": at, "now": now,
               **contacts_repo.touch_contact_params(external_id, name, phone)}
-    if conn.dialect.name == "postgresql":
-        row = (await conn.execute(_WRITE_INBOUND_PG, params)).first()
-        return None if row is None else InboundWrite(_conversation_row(row), row.message_id, row.display_name,
-                                                     row.phone)
+    if conn.dialect.name == "postgresql":  # straight on the driver: the JSON column's value goes as text
+        rows = await fetch_rows(session, _WRITE_INBOUND_PG, {**params, "files": json.dumps(attachments)})
+        return InboundWrite(_conversation_row(rows[0]), rows[0].message_id, rows[0].display_name,
+                            rows[0].phone) if rows else None
     message_id = (await conn.execute(_INSERT_INBOUND_MESSAGE[conn.dialect.name], params)).scalar_one_or_none()
     if message_id is None:
         return None

@@ -204,15 +204,17 @@ _PG_SQL: dict[Any, tuple[str, dict[str, Any]]] = {}
 
 
 async def fetch_rows(session: AsyncSession, stmt: Any, params: dict[str, Any]) -> Sequence[Any]:
-    """The rows of a Core statement built once and kept (the hottest reads: the inbox list and the
-    credential checks), each readable by position and by column label.
+    """The rows of a Core statement built once and kept (the hottest paths: the inbox list, the
+    credential checks, the inbound message's lock and write), each readable by position and by
+    column label.
 
     On PostgreSQL it runs straight on the session's psycopg connection (same transaction), with
     its SQL compiled once: SQLAlchemy's per-statement work (result objects, type processing,
     the async bridge) cost more CPU than the driver itself for these reads. psycopg already
     returns UUIDs and timezone-aware UTC datetimes (PG_CONNECT_ARGS), as the column types would.
-    Elsewhere it is a plain execute. SELECTs only: an INSERT's Python-side column defaults would
-    not run this way."""
+    Elsewhere it is a plain execute. SELECTs only (one whose WITH writes, like the inbound
+    path's, when it binds every value itself): an INSERT's Python-side column defaults and the
+    column types' bind processing (JSON) would not run this way."""
     conn = await session.connection()
     if conn.dialect.name != "postgresql":
         return (await conn.execute(stmt, params)).all()
