@@ -211,10 +211,10 @@ async def schedule_reply(session: AsyncSession, conv: Conversation, msg: Message
     assistant. Arm (or push back) the conversation's one job: a burst becomes one turn."""
     if conv.ai_state != "ai_active" or msg.direction != "inbound":
         return
-    # The inbound path loaded the channel in this session, so this reads no row: a channel without
-    # an assistant costs no query.
-    channel = await session.get(Channel, conv.channel_id)
-    if channel is None or channel.assistant_id is None:
+    # The inbound path loaded the channel into this session: a channel without an assistant costs
+    # no query (one not in the session is looked up below).
+    channel = session.identity_map.get(session.identity_key(Channel, conv.channel_id))
+    if channel is not None and channel.assistant_id is None:
         return
     assistant = await repo.assistant_for_channel(session, conv.tenant_id, conv.channel_id)
     if assistant is None:
