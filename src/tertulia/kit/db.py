@@ -230,6 +230,9 @@ async def fetch_rows(session: AsyncSession, stmt: Any, params: dict[str, Any]) -
 
 async def commit(session: AsyncSession) -> None:
     """Commit, then run what was deferred until after commit (event fan-out, job wake-ups)."""
+    committer = session.info.pop("commit_with", None)
+    if committer is not None:
+        await committer(session)
     await session.commit()
     callbacks = session.info.pop("after_commit", [])
     for callback in callbacks:
@@ -241,8 +244,17 @@ def after_commit(session: AsyncSession, callback: Any) -> None:
     session.info.setdefault("after_commit", []).append(callback)
 
 
+def commit_with(session: AsyncSession, committer: Any) -> None:
+    """Let an async callable send this session's COMMIT itself, together with the rows it writes
+    last (the tenant event log does: see realtime.events). `commit()` calls it first; the
+    session's own COMMIT then finds nothing left to commit. Sessions committed without `commit()`
+    do not call it, so what it writes must also be written in `before_commit`."""
+    session.info["commit_with"] = committer
+
+
 @event.listens_for(AsyncSession.sync_session_class, "after_rollback")
 def _drop_deferred(session: Any) -> None:
     session.info.pop("after_commit", None)
+    session.info.pop("commit_with", None)
     session.info.pop("pending_events", None)
     session.info.pop("committed_events", None)

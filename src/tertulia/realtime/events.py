@@ -17,7 +17,7 @@ from sqlalchemy import Integer, Table, Text, Uuid, bindparam, event, insert, tex
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from tertulia.kit.db import UTCDateTime, after_commit, utcnow
+from tertulia.kit.db import UTCDateTime, after_commit, commit_with, utcnow
 from tertulia.realtime.models import TenantEvent
 from tertulia.tenancy.models import TenantSequence
 
@@ -31,6 +31,8 @@ def record_event(session: AsyncSession, tenant_id: uuid.UUID, type_: str, data: 
     pending: list[tuple[uuid.UUID, str, dict[str, Any]]] = session.info.setdefault("pending_events", [])
     if not pending:
         after_commit(session, lambda: _publish(session))
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            commit_with(session, _write_pending_events_and_commit)
     pending.append((tenant_id, type_, data))
 
 
@@ -52,9 +54,11 @@ async def _publish(session: AsyncSession) -> None:
 
 
 # The sequence row is locked from the statement that bumps it until COMMIT, which serialises the
-# commits of one tenant: that stretch is kept to one round trip before the COMMIT. On PostgreSQL
-# one statement bumps the counter and inserts the events; SQLite (one writer at a time anyway)
-# takes two.
+# commits of one tenant, so that stretch must stay short. On PostgreSQL one statement bumps the
+# counter and inserts the events, and it goes to the server together with the COMMIT (a pipeline:
+# one round trip, no Python between the lock and the commit, so a busy process cannot make the
+# tenant's other writers queue behind it). Sessions committed otherwise, and SQLite (one writer at
+# a time anyway, two statements), write them in `before_commit`.
 _PG_WRITE_EVENTS = text("""
 WITH bumped AS (
     UPDATE tenant_sequences SET last_event_seq = last_event_seq + :count WHERE tenant_id = :tenant
@@ -70,23 +74,58 @@ _BUMP_SEQUENCE = (update(_seq).where(_seq.c.tenant_id == bindparam("tenant", typ
                   .values(last_event_seq=_seq.c.last_event_seq + bindparam("count", type_=Integer()))
                   .returning(_seq.c.last_event_seq))
 _INSERT_EVENT = insert(cast(Table, TenantEvent.__table__))
+_pg_sql: list[str] = []  # _PG_WRITE_EVENTS compiled once for psycopg
+
+
+def _take_pending(session: Session | AsyncSession) -> list[tuple[uuid.UUID, list[tuple[str, dict[str, Any]]]]]:
+    """The session's events by tenant, tenants in a fixed order (two multi-tenant transactions
+    then take the counters in the same order and cannot deadlock)."""
+    by_tenant: dict[uuid.UUID, list[tuple[str, dict[str, Any]]]] = {}
+    for tenant_id, type_, data in session.info.pop("pending_events", []):
+        by_tenant.setdefault(tenant_id, []).append((type_, data))
+    return sorted(by_tenant.items(), key=lambda item: str(item[0]))
+
+
+def _committed(session: Session | AsyncSession, tenant_id: uuid.UUID, first: int,
+               items: list[tuple[str, dict[str, Any]]], at: datetime) -> None:
+    frames = session.info.setdefault("committed_events", {}).setdefault(tenant_id, [])
+    frames.extend(event_frame(first + i, t, d, at) for i, (t, d) in enumerate(items))
+
+
+async def _write_pending_events_and_commit(session: AsyncSession) -> None:
+    await session.flush()  # the transaction's other writes go first
+    pending = _take_pending(session)
+    if not pending:
+        return
+    conn = await session.connection()
+    if not _pg_sql:
+        _pg_sql.append(_PG_WRITE_EVENTS.compile(dialect=conn.dialect).string)
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    now = utcnow()
+    async with driver.pipeline():
+        cursors = []
+        for tenant_id, items in pending:
+            cursor = driver.cursor()
+            await cursor.execute(_pg_sql[0], {"tenant": tenant_id, "count": len(items), "at": now,
+                                              "events": json.dumps([{"type": t, "data": d} for t, d in items])})
+            cursors.append(cursor)
+        await driver.commit()  # sent with the statements above; SQLAlchemy's own COMMIT then has nothing to do
+        for (tenant_id, items), cursor in zip(pending, cursors, strict=True):
+            seqs = [row[0] for row in await cursor.fetchall()]
+            if len(seqs) != len(items):  # cannot happen once committed: every tenant has its counter row
+                raise RuntimeError(f"tenant {tenant_id} has no event sequence")
+            _committed(session, tenant_id, min(seqs), items, now)
 
 
 @event.listens_for(Session, "before_commit")
 def _write_pending_events(session: Session) -> None:
-    pending: list[tuple[uuid.UUID, str, dict[str, Any]]] = session.info.pop("pending_events", [])
-    if not pending:
+    if not session.info.get("pending_events"):
         return
     session.flush()  # the transaction's other writes go first, before the sequence is locked
-    by_tenant: dict[uuid.UUID, list[tuple[str, dict[str, Any]]]] = {}
-    for tenant_id, type_, data in pending:
-        by_tenant.setdefault(tenant_id, []).append((type_, data))
-    committed: dict[uuid.UUID, list[dict[str, Any]]] = session.info.setdefault("committed_events", {})
     conn = session.connection()
     now = utcnow()
-    # A fixed order of tenants keeps two multi-tenant transactions from deadlocking on the counters.
-    for tenant_id in sorted(by_tenant, key=str):
-        items = by_tenant[tenant_id]
+    for tenant_id, items in _take_pending(session):
         if conn.dialect.name == "postgresql":
             events = json.dumps([{"type": t, "data": d} for t, d in items])
             seqs = conn.execute(_PG_WRITE_EVENTS, {"tenant": tenant_id, "count": len(items), "at": now,
@@ -101,5 +140,4 @@ def _write_pending_events(session: Session) -> None:
                 {"tenant_id": tenant_id, "seq": first + i, "type": t, "payload": d, "created_at": now}
                 for i, (t, d) in enumerate(items)
             ])
-        committed.setdefault(tenant_id, []).extend(
-            event_frame(first + i, t, d, now) for i, (t, d) in enumerate(items))
+        _committed(session, tenant_id, first, items, now)
