@@ -13,7 +13,8 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, Text, Uuid, bindparam, event, insert, text, update
+from sqlalchemy import Integer, Table, Text, Uuid, bindparam, event, insert, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -59,9 +60,13 @@ async def _publish(session: AsyncSession) -> None:
 # one round trip, no Python between the lock and the commit, so a busy process cannot make the
 # tenant's other writers queue behind it). Sessions committed otherwise, and SQLite (one writer at
 # a time anyway, two statements), write them in `before_commit`.
+#
+# The counter is bumped with an upsert, so events always get their numbers: a tenant has its row
+# from the start, and on PostgreSQL the statement's result is only read once committed.
 _PG_WRITE_EVENTS = text("""
 WITH bumped AS (
-    UPDATE tenant_sequences SET last_event_seq = last_event_seq + :count WHERE tenant_id = :tenant
+    INSERT INTO tenant_sequences AS s (tenant_id, last_event_seq) VALUES (:tenant, :count)
+    ON CONFLICT (tenant_id) DO UPDATE SET last_event_seq = s.last_event_seq + excluded.last_event_seq
     RETURNING last_event_seq)
 INSERT INTO tenant_events (tenant_id, seq, type, payload, created_at)
 SELECT :tenant, bumped.last_event_seq - :count + item.n, item.event ->> 'type', item.event -> 'data', :at
@@ -70,9 +75,11 @@ RETURNING seq
 """).bindparams(bindparam("tenant", type_=Uuid()), bindparam("count", type_=Integer()),
                 bindparam("at", type_=UTCDateTime()), bindparam("events", type_=Text()))
 _seq = cast(Table, TenantSequence.__table__)
-_BUMP_SEQUENCE = (update(_seq).where(_seq.c.tenant_id == bindparam("tenant", type_=Uuid()))
-                  .values(last_event_seq=_seq.c.last_event_seq + bindparam("count", type_=Integer()))
-                  .returning(_seq.c.last_event_seq))
+_bump = sqlite.insert(_seq).values(tenant_id=bindparam("tenant", type_=Uuid()),
+                                   last_event_seq=bindparam("count", type_=Integer()))
+_BUMP_SEQUENCE = _bump.on_conflict_do_update(
+    index_elements=["tenant_id"], set_={"last_event_seq": _seq.c.last_event_seq + _bump.excluded.last_event_seq},
+).returning(_seq.c.last_event_seq)
 _INSERT_EVENT = insert(cast(Table, TenantEvent.__table__))
 _pg_sql: list[str] = []  # _PG_WRITE_EVENTS compiled once for psycopg
 
@@ -112,10 +119,7 @@ async def _write_pending_events_and_commit(session: AsyncSession) -> None:
             cursors.append(cursor)
         await driver.commit()  # sent with the statements above; SQLAlchemy's own COMMIT then has nothing to do
         for (tenant_id, items), cursor in zip(pending, cursors, strict=True):
-            seqs = [row[0] for row in await cursor.fetchall()]
-            if len(seqs) != len(items):  # cannot happen once committed: every tenant has its counter row
-                raise RuntimeError(f"tenant {tenant_id} has no event sequence")
-            _committed(session, tenant_id, min(seqs), items, now)
+            _committed(session, tenant_id, min(row[0] for row in await cursor.fetchall()), items, now)
 
 
 @event.listens_for(Session, "before_commit")
@@ -128,11 +132,8 @@ def _write_pending_events(session: Session) -> None:
     for tenant_id, items in _take_pending(session):
         if conn.dialect.name == "postgresql":
             events = json.dumps([{"type": t, "data": d} for t, d in items])
-            seqs = conn.execute(_PG_WRITE_EVENTS, {"tenant": tenant_id, "count": len(items), "at": now,
-                                                   "events": events}).scalars().all()
-            if len(seqs) != len(items):
-                raise RuntimeError(f"tenant {tenant_id} has no event sequence")
-            first = min(seqs)
+            first = min(conn.execute(_PG_WRITE_EVENTS, {"tenant": tenant_id, "count": len(items), "at": now,
+                                                        "events": events}).scalars())
         else:
             last = conn.execute(_BUMP_SEQUENCE, {"tenant": tenant_id, "count": len(items)}).scalar_one()
             first = last - len(items) + 1
