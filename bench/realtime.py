@@ -1,15 +1,19 @@
 """Live events: latency across processes, and the memory of idle sockets.
 
-1. Latency: two `tertulia serve` processes on one PostgreSQL, joined by Redis. A sender process
-   posts inbound messages to process A at a fixed rate (open loop: 200 messages/s for 30 s by
-   default); an agent socket on process B receives them. For each message: the time from the POST
-   being issued to its `message.created` frame arriving on the socket (p50/p95/p99/max).
+1. Latency: `tertulia serve` processes on one PostgreSQL, joined by Redis. A sender process posts
+   inbound messages to the ingest process(es) at a fixed rate (open loop: 200 messages/s for 30 s
+   by default, after a few seconds of warm-up at the same rate that are not measured); an agent
+   socket on another process receives them. For each message: the time from the POST being issued
+   to its `message.created` frame arriving on the socket (p50/p95/p99/max). Also the CPU time each
+   role used per message (ingest, socket process, PostgreSQL, Redis, sender, receiver): the
+   machine's cores are shared by all of them, so this says where a rate's cost goes whatever else
+   runs at the time.
 2. Memory: a fresh `tertulia serve` process; RSS after 20 warm-up sockets, then after 5,000 more
    idle authenticated sockets (each received its `hello`); the difference per socket.
 
 Targets: p99 under 50 ms; under 30 KB per idle socket.
 
-    .venv/bin/python bench/realtime.py [--rate 200] [--seconds 30] [--sockets 5000]
+    .venv/bin/python bench/realtime.py [--rate 200] [--seconds 30] [--warmup 3] [--ingest 1] [--sockets 5000]
 
 Needs PostgreSQL (TERTULIA_BENCH_PG_URL, default postgresql://postgres@127.0.0.1:5432/postgres) and
 Redis (TERTULIA_BENCH_REDIS_URL, default redis://127.0.0.1:6379/0). It creates and drops a scratch
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import contextlib
 import json
 import multiprocessing
 import os
@@ -72,6 +78,37 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pids_of(name: str, marker: str = "") -> list[int]:
+    """Processes whose command is `name` (and whose command line contains `marker`)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text().strip()
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if comm == name and marker in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = cpu_seconds(pid)
+        except OSError:  # gone meanwhile
+            pass
+    return found
 
 
 def raise_open_files_limit(wanted: int) -> int:
@@ -182,42 +219,131 @@ def login(base_url: str, tenant: Tenant) -> str:
 
 # ---- 1. latency ----
 
-def sender_main(base_url: str, tenant: Tenant, rate: float, seconds: float, start_at: float,
-                out: Connection) -> None:
-    """Runs in its own process: open-loop POSTs at `rate`, recording when each one was issued."""
+class KeepAlivePool:
+    """POSTs over keep-alive HTTP/1.1 connections (at most `size`), written and parsed by hand. The
+    sender shares the machine's cores with what it measures (real senders are elsewhere): this
+    costs it a fraction of a millisecond per request, where an httpx client took about 4 ms."""
+
+    def __init__(self, base_url: str, size: int, headers: dict[str, str]) -> None:
+        host, _, port = base_url.removeprefix("http://").partition(":")
+        self.host, self.port, self.size = host, int(port), size
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": f"{host}:{port}", **headers}.items())
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.opened = 0
+        self.waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def post_json(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        payload = json.dumps(body).encode()
+        request = (f"POST {path} HTTP/1.1\r\n{self.head}Content-Type: application/json\r\n"
+                   f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
+        while not self.idle and self.opened >= self.size:
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiting.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():  # woken, then timed out: pass it on
+                    self._wake_next()
+                raise
+        reused = bool(self.idle)
+        try:
+            try:
+                return await self._exchange(request, reused)
+            except (asyncio.IncompleteReadError, ConnectionError) as exc:
+                if not reused or (isinstance(exc, asyncio.IncompleteReadError) and exc.partial):
+                    raise
+                # The server had closed this idle connection (keep-alive timeout): a new one. The
+                # request is safe to repeat (the provider's message id makes it idempotent).
+                return await self._exchange(request, False)
+        finally:
+            self._wake_next()
+
+    def _wake_next(self) -> None:
+        while self.waiting:  # the next request still waiting (one may have timed out)
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def _exchange(self, request: bytes, reuse: bool) -> tuple[int, bytes]:
+        if reuse:
+            reader, writer = self.idle.pop()  # the most recently used: the least likely to be stale
+        else:
+            self.opened += 1
+            try:
+                reader, writer = await asyncio.open_connection(self.host, self.port)
+            except BaseException:
+                self.opened -= 1
+                raise
+        try:
+            writer.write(request)
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+            status = int(head.split(" ", 2)[1])
+            length = next(int(line.split(":", 1)[1]) for line in head.split("\r\n")
+                          if line.lower().startswith("content-length:"))
+            content = await reader.readexactly(length)
+        except BaseException:
+            self.opened -= 1
+            writer.close()
+            raise
+        self.idle.append((reader, writer))
+        return status, content
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+
+
+def sender_main(base_urls: list[str], tenant: Tenant, rate: float, seconds: float, warmup: float,
+                warm_at: float, start_at: float, out: Connection) -> None:
+    """Runs in its own process: open-loop POSTs at `rate` (first `warmup` seconds of them from
+    `warm_at`, not measured, then the measured ones from `start_at`), spread over the ingest
+    servers in turn, recording when each measured one was issued."""
     sent: dict[int, float] = {}
     post_ms: list[float] = []
     errors: list[str] = []
+    cpu_s = 0.0
 
     async def main() -> None:
-        limits = httpx2.Limits(max_connections=100, max_keepalive_connections=100)
-        headers = {"Authorization": f"Bearer {tenant.inbound_token}"}
-        async with httpx2.AsyncClient(base_url=base_url, limits=limits, timeout=30, headers=headers) as http:
-            async def post(i: int) -> None:
-                body = {"external_message_id": f"bench-{i}-{uuid.uuid4().hex[:6]}",
-                        "contact": {"external_id": f"cliente-{i % 50}", "name": f"Cliente {i % 50}"},
-                        "content": f"bench-{i}"}
-                sent[i] = time.monotonic()
-                try:
-                    response = await http.post(f"/api/v1/inbound/{tenant.channel_id}", json=body)
-                    if response.status_code != 202:
-                        errors.append(f"{response.status_code} {response.text[:200]}")
-                except httpx2.HTTPError as exc:
-                    errors.append(repr(exc))
-                post_ms.append((time.monotonic() - sent[i]) * 1000)
+        nonlocal cpu_s
+        pools = [KeepAlivePool(url, 100, {"Authorization": f"Bearer {tenant.inbound_token}"}) for url in base_urls]
 
+        async def post(i: int, label: str, record: bool) -> None:
+            body = {"external_message_id": f"{label}-{i}-{uuid.uuid4().hex[:6]}",
+                    "contact": {"external_id": f"cliente-{i % 50}", "name": f"Cliente {i % 50}"},
+                    "content": f"{label}-{i}"}
+            issued = time.monotonic()
+            if record:
+                sent[i] = issued
+            try:
+                status, content = await asyncio.wait_for(
+                    pools[i % len(pools)].post_json(f"/api/v1/inbound/{tenant.channel_id}", body), 30)
+                if status != 202:
+                    errors.append(f"{status} {content[:200]!r}")
+            except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
+                errors.append(repr(exc))
+            if record:
+                post_ms.append((time.monotonic() - issued) * 1000)
+
+        async def phase(begin: float, count: int, label: str, record: bool) -> None:
             tasks = []
-            total = int(rate * seconds)
-            await asyncio.sleep(max(0.0, start_at - time.monotonic()))
-            for i in range(total):
-                delay = start_at + i / rate - time.monotonic()
+            await asyncio.sleep(max(0.0, begin - time.monotonic()))
+            for i in range(count):
+                delay = begin + i / rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(post(i)))
+                tasks.append(asyncio.create_task(post(i, label, record)))
             await asyncio.gather(*tasks)
 
+        await phase(warm_at, int(rate * warmup), "warm", False)
+        cpu_before = time.process_time()
+        await phase(start_at, int(rate * seconds), "bench", True)
+        cpu_s = time.process_time() - cpu_before
+        for pool in pools:
+            pool.close()
+
     asyncio.run(main())
-    out.send({"sent": sent, "post_ms": post_ms, "errors": errors[:20], "error_count": len(errors)})
+    out.send({"sent": sent, "post_ms": post_ms, "errors": errors[:20], "error_count": len(errors), "cpu_s": cpu_s})
     out.close()
 
 
@@ -244,28 +370,50 @@ async def receive_until(ws: ClientConnection, total: int, arrived: dict[int, flo
                 fanout_ms.append((wall - committed) * 1000)
 
 
-def bench_latency(a: Server, b: Server, tenant: Tenant, rate: float, seconds: float) -> dict[str, Any]:
+def bench_latency(ingest: list[Server], b: Server, tenant: Tenant, rate: float, seconds: float, warmup: float,
+                  database: str) -> dict[str, Any]:
     cookie = login(b.base_url, tenant)
     total = int(rate * seconds)
     arrived: dict[int, float] = {}
     fanout_ms: list[float] = []
+    # CPU time per role over the measured part: where the machine's cores go, whatever else runs on it.
+    roles = {"ingest": lambda: [a.proc.pid for a in ingest], "socket process": lambda: [b.proc.pid],
+             "PostgreSQL": lambda: pids_of("postgres", database), "Redis": lambda: pids_of("redis-server")}
+    cpu_before: dict[str, dict[int, float]] = {}
+    receiver_before = 0.0
 
     async def main() -> dict[str, Any]:
+        nonlocal receiver_before
         async with connect(b.ws_url, additional_headers={"Cookie": cookie, "Origin": b.base_url},
                            max_queue=None) as ws:
             hello = json.loads(await ws.recv())
             assert hello["type"] == "hello", hello
             parent, child = multiprocessing.Pipe(duplex=False)
-            start_at = time.monotonic() + 1.0
+            warm_at = time.monotonic() + 1.0
+            start_at = warm_at + warmup + (2.0 if warmup else 0.0)  # the warm-up's last frames arrive first
             sender = multiprocessing.get_context("spawn").Process(
-                target=sender_main, args=(a.base_url, tenant, rate, seconds, start_at, child))
+                target=sender_main,
+                args=([a.base_url for a in ingest], tenant, rate, seconds, warmup, warm_at, start_at, child))
             sender.start()
+
+            def snapshot() -> None:
+                nonlocal receiver_before
+                cpu_before.update({role: cpu_by_pid(pids()) for role, pids in roles.items()})
+                receiver_before = time.process_time()
+
+            asyncio.get_running_loop().call_at(start_at, snapshot)  # the loop's clock is time.monotonic
             await receive_until(ws, total, arrived, fanout_ms, start_at + seconds + 30)
             result: dict[str, Any] = await asyncio.to_thread(parent.recv)
             sender.join()
             return result
 
     result = asyncio.run(main())
+    cpu_ms = {}
+    for role, pids in roles.items():  # a database backend opened during the run counts from zero
+        used = sum(cpu - cpu_before[role].get(pid, 0.0) for pid, cpu in cpu_by_pid(pids()).items())
+        cpu_ms[role] = used * 1000 / total
+    cpu_ms["sender"] = result["cpu_s"] * 1000 / total
+    cpu_ms["receiver"] = (time.process_time() - receiver_before) * 1000 / total
     sent: dict[int, float] = result["sent"]
     latencies = sorted((arrived[i] - sent[i]) * 1000 for i in arrived if i in sent)
     post_ms = sorted(result["post_ms"])
@@ -276,7 +424,7 @@ def bench_latency(a: Server, b: Server, tenant: Tenant, rate: float, seconds: fl
         "error_samples": result["errors"],
         "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
         "p99_ms": percentile(latencies, 99), "max_ms": latencies[-1], "mean_ms": statistics.fmean(latencies),
-        "post_p50_ms": percentile(post_ms, 50), "post_p99_ms": percentile(post_ms, 99),
+        "post_p50_ms": percentile(post_ms, 50), "post_p99_ms": percentile(post_ms, 99), "cpu_ms": cpu_ms,
     }
 
 
@@ -328,6 +476,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=200.0, help="messages per second")
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--warmup", type=float, default=3.0,
+                        help="seconds of messages at the same rate before the measured ones (not measured)")
+    parser.add_argument("--ingest", type=int, default=1,
+                        help="`tertulia serve` processes the sender spreads its POSTs over")
     parser.add_argument("--sockets", type=int, default=5000, help="idle sockets for the memory run")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
@@ -343,12 +495,16 @@ def main() -> None:
         data_dir = Path(tmp)
         tenant = prepare(database_url, data_dir)
         if not args.skip_latency:
-            with serve(database_url, data_dir, prefix, data_dir / "a.log") as a, \
-                    serve(database_url, data_dir, prefix, data_dir / "b.log") as b:
-                wait_for_subscribers(prefix, 2)
-                r = bench_latency(a, b, tenant, args.rate, args.seconds)
-            print(f"latency: {r['messages']} inbound messages at {args.rate:.0f}/s for {args.seconds:.0f} s, "
-                  f"POSTed to process A, received on an agent socket on process B (Redis between them)")
+            with contextlib.ExitStack() as stack:
+                ingest = [stack.enter_context(serve(database_url, data_dir, prefix, data_dir / f"a{i}.log"))
+                          for i in range(args.ingest)]
+                b = stack.enter_context(serve(database_url, data_dir, prefix, data_dir / "b.log"))
+                wait_for_subscribers(prefix, args.ingest + 1)
+                r = bench_latency(ingest, b, tenant, args.rate, args.seconds, args.warmup,
+                                  database_url.rsplit("/", 1)[1])
+            print(f"latency: {r['messages']} inbound messages at {args.rate:.0f}/s for {args.seconds:.0f} s "
+                  f"(after {args.warmup:.0f} s of warm-up at that rate), POSTed to {args.ingest} ingest process(es), "
+                  f"received on an agent socket of another process (Redis between them)")
             print(f"  received {r['received']}/{r['messages']}, POST errors {r['post_errors']}")
             for sample in r["error_samples"][:3]:
                 print(f"  error: {sample}")
@@ -359,6 +515,10 @@ def main() -> None:
                   f"p99 {r['fanout_p99_ms']:.1f} ms  max {r['fanout_max_ms']:.1f} ms")
             print(f"  achieved: {r['received'] / args.seconds:.0f} messages/s delivered; "
                   f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+            cpu = r["cpu_ms"]
+            print("  CPU per message: " + ", ".join(f"{role} {ms:.2f} ms" for role, ms in cpu.items())
+                  + f"; all {sum(cpu.values()):.1f} ms = {sum(cpu.values()) * args.rate / 10:.0f}% of one core "
+                  f"at {args.rate:.0f}/s")
         if not args.skip_memory:
             with serve(database_url, data_dir, prefix + "-m", data_dir / "m.log") as server:
                 m = bench_memory(server, tenant, args.sockets, None if args.no_compression else "deflate")
