@@ -126,7 +126,7 @@ async def run(database_url: str, data_dir: Path, turns: int, warmup: int, show_s
     measured: list[tuple[int, float]] = []
     statements: list[tuple[float, str]] = []
 
-    async def stamp_commit(session: Any, conv: Any, msg: Any) -> None:
+    async def stamp_commit(session: Any, channel: Any, conv: Any, msg: Any) -> None:
         message_id = msg.id
 
         async def stamp() -> None:

@@ -23,7 +23,7 @@ from tertulia.assistants.schemas import (
 )
 from tertulia.assistants.text import chunk_text
 from tertulia.channels import service as channels_service
-from tertulia.channels.models import Channel
+from tertulia.channels.repository import InboundChannel
 from tertulia.conversations import service as conversations
 from tertulia.conversations.models import Conversation, Message
 from tertulia.kit.crypto import SecretBox
@@ -206,15 +206,10 @@ def knowledge_from_upload(filename: str, raw: bytes, title: str | None) -> Knowl
 job_listeners: list[Callable[[datetime], None]] = []
 
 
-async def schedule_reply(session: AsyncSession, conv: Conversation, msg: Message) -> None:
+async def schedule_reply(session: AsyncSession, channel: InboundChannel, conv: Conversation, msg: Message) -> None:
     """Inbound hook: a customer wrote on a conversation the AI owns, on a channel with an enabled
     assistant. Arm (or push back) the conversation's one job: a burst becomes one turn."""
-    if conv.ai_state != "ai_active" or msg.direction != "inbound":
-        return
-    # The inbound path loaded the channel into this session: a channel without an assistant costs
-    # no query (one not in the session is looked up below).
-    channel = session.identity_map.get(session.identity_key(Channel, conv.channel_id))
-    if channel is not None and channel.assistant_id is None:
+    if conv.ai_state != "ai_active" or msg.direction != "inbound" or channel.assistant_id is None:
         return
     assistant = await repo.assistant_for_channel(session, conv.tenant_id, conv.channel_id)
     if assistant is None:

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.channels.models import Channel
-from tertulia.kit.db import tenant_select
+from tertulia.channels.models import SOURCE_OF_KIND, Channel
+from tertulia.kit.db import fetch_rows, tenant_select
 
 
 async def get_channel(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID) -> Channel | None:
@@ -19,10 +20,34 @@ async def list_channels(session: AsyncSession, tenant_id: uuid.UUID) -> list[Cha
     return list((await session.execute(stmt)).scalars())
 
 
-# Built once: every inbound message starts here.
-_BY_INBOUND_TOKEN = select(Channel).where(Channel.inbound_token_hash == bindparam("token_hash"))
+@dataclass(frozen=True, slots=True)
+class InboundChannel:
+    """What the inbound path needs of the channel a message arrives on (read without the ORM:
+    every inbound message starts here)."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    kind: str
+    platform_origin: str
+    enabled: bool
+    assistant_id: uuid.UUID | None
+
+    @property
+    def source(self) -> str:
+        return SOURCE_OF_KIND[self.kind]
+
+    @classmethod
+    def of(cls, channel: Channel) -> InboundChannel:
+        return cls(channel.id, channel.tenant_id, channel.kind, channel.platform_origin, channel.enabled,
+                   channel.assistant_id)
 
 
-async def get_channel_by_inbound_token(session: AsyncSession, token_hash: str) -> Channel | None:
+_c = Channel.__table__.c
+_BY_INBOUND_TOKEN = select(_c.id, _c.tenant_id, _c.kind, _c.platform_origin, _c.enabled, _c.assistant_id).where(
+    _c.inbound_token_hash == bindparam("token_hash"))
+
+
+async def get_channel_by_inbound_token(session: AsyncSession, token_hash: str) -> InboundChannel | None:
     """The channel an inbound token opens, whatever its tenant (the token decides the tenant)."""
-    return (await session.execute(_BY_INBOUND_TOKEN, {"token_hash": token_hash})).scalar_one_or_none()
+    rows = await fetch_rows(session, _BY_INBOUND_TOKEN, {"token_hash": token_hash})
+    return InboundChannel(*rows[0]) if rows else None

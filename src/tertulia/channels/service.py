@@ -50,7 +50,8 @@ async def require_channel(session: AsyncSession, tenant_id: uuid.UUID, channel_i
     return channel
 
 
-async def authenticate_inbound(session: AsyncSession, channel_id: uuid.UUID, token: str | None) -> Channel:
+async def authenticate_inbound(session: AsyncSession, channel_id: uuid.UUID,
+                               token: str | None) -> repo.InboundChannel:
     """The generic `api` channel authenticates each post with its own inbound token; the token,
     not the caller, decides the tenant."""
     if not token:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from tertulia.channels.models import Channel
+from tertulia.channels.repository import InboundChannel
 from tertulia.contacts import repository as contacts_repo
 from tertulia.contacts.schemas import TagOut
 from tertulia.conversations import repository as repo
@@ -33,7 +33,7 @@ PREVIEW_LEN = 280
 # AI's reply). Kept as a list so the conversations domain does not import the assistant domain.
 # The conversation and the message are the rows as just written, not attached to the session:
 # read them; write through a repository.
-InboundHook = Callable[[AsyncSession, Conversation, Message], Awaitable[None]]
+InboundHook = Callable[[AsyncSession, InboundChannel, Conversation, Message], Awaitable[None]]
 inbound_hooks: list[InboundHook] = []
 
 
@@ -101,7 +101,7 @@ async def emit_message_created(session: AsyncSession, msg: Message) -> MessageOu
     return out
 
 
-async def ingest_inbound(session: AsyncSession, channel: Channel, body: InboundMessage) -> InboundResult:
+async def ingest_inbound(session: AsyncSession, channel: InboundChannel, body: InboundMessage) -> InboundResult:
     """Store one inbound message exactly once (the database enforces uniqueness of the provider's
     message id per channel, also when two deliveries of it race)."""
     tenant_id, sender = channel.tenant_id, body.contact
@@ -135,11 +135,11 @@ async def ingest_inbound(session: AsyncSession, channel: Channel, body: InboundM
     summary = summary_row(conv, written.display_name, written.phone, channel.platform_origin, target.tags)
     record_event(session, tenant_id, "conversation.updated", summary.model_dump(mode="json"))
     for hook in inbound_hooks:
-        await hook(session, conv, msg)
+        await hook(session, channel, conv, msg)
     return InboundResult(conversation_id=conv.id, message_id=msg.id, duplicate=False)
 
 
-async def _first_message_target(session: AsyncSession, channel: Channel,
+async def _first_message_target(session: AsyncSession, channel: InboundChannel,
                                 body: InboundMessage) -> repo.InboundTarget:
     """The identity has no conversation on this channel yet: create what is missing (the identity
     and its contact, the conversation)."""

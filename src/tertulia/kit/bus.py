@@ -191,8 +191,10 @@ class RedisBus(InProcessBus):
                 log.warning("redis_outbox_full", action="bus_publish", dropped=self._dropped)
 
     def _encode(self, tenant_id: uuid.UUID, events: list[Event]) -> str:
-        return json.dumps({"origin": self.origin, "tenant_id": str(tenant_id), "events": events},
-                          separators=(",", ":"), default=str)
+        # "<origin> <tenant id> <events as JSON>": a listener reads who sent it and for which
+        # tenant before parsing anything, so its own batches and those of tenants without a
+        # socket here cost it no JSON decoding.
+        return f"{self.origin} {tenant_id} " + json.dumps(events, separators=(",", ":"), default=str)
 
     async def _send(self) -> None:
         assert self._redis is not None
@@ -251,17 +253,21 @@ class RedisBus(InProcessBus):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def _on_message(self, raw: bytes | str) -> None:
+        text = raw.decode() if isinstance(raw, bytes) else raw
         try:
-            message = json.loads(raw)
-            if message.get("origin") == self.origin:
+            origin, tenant, body = text.split(" ", 2)
+            if origin == self.origin:
                 return
-            tenant_id = uuid.UUID(message["tenant_id"])
-            events = message["events"]
-        except (ValueError, KeyError, TypeError) as exc:
+            tenant_id = uuid.UUID(tenant)
+            if tenant_id not in self._subs:
+                return
+            events = json.loads(body)
+            if not isinstance(events, list):
+                raise TypeError("a batch of events is a JSON list")
+        except (ValueError, TypeError) as exc:
             log.warning("redis_bad_message", action="bus_listen", error=str(exc))
             return
-        if tenant_id in self._subs:
-            self.deliver_local(tenant_id, events)
+        self.deliver_local(tenant_id, events)
 
 
 def create_bus(settings: Settings) -> InProcessBus:
