@@ -370,6 +370,18 @@ async def receive_until(ws: ClientConnection, total: int, arrived: dict[int, flo
                 fanout_ms.append((wall - committed) * 1000)
 
 
+def inbound_batches(servers: list[Server]) -> tuple[float, float, float]:
+    """(batches, messages, seconds) the servers' inbound writers stored so far (their /metrics)."""
+    totals = {"tertulia_inbound_batch_messages_count": 0.0, "tertulia_inbound_batch_messages_sum": 0.0,
+              "tertulia_inbound_batch_seconds_sum": 0.0}
+    for server in servers:
+        for line in httpx2.get(f"{server.base_url}/metrics", timeout=10).text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in totals:
+                totals[name] += float(value)
+    return tuple(totals.values())  # type: ignore[return-value]
+
+
 def bench_latency(ingest: list[Server], b: Server, tenant: Tenant, rate: float, seconds: float, warmup: float,
                   database: str) -> dict[str, Any]:
     cookie = login(b.base_url, tenant)
@@ -502,6 +514,7 @@ def main() -> None:
                 wait_for_subscribers(prefix, args.ingest + 1)
                 r = bench_latency(ingest, b, tenant, args.rate, args.seconds, args.warmup,
                                   database_url.rsplit("/", 1)[1])
+                batches, stored, batch_s = inbound_batches(ingest)
             print(f"latency: {r['messages']} inbound messages at {args.rate:.0f}/s for {args.seconds:.0f} s "
                   f"(after {args.warmup:.0f} s of warm-up at that rate), POSTed to {args.ingest} ingest process(es), "
                   f"received on an agent socket of another process (Redis between them)")
@@ -515,6 +528,8 @@ def main() -> None:
                   f"p99 {r['fanout_p99_ms']:.1f} ms  max {r['fanout_max_ms']:.1f} ms")
             print(f"  achieved: {r['received'] / args.seconds:.0f} messages/s delivered; "
                   f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+            print(f"  inbound writer (warm-up included): {stored:.0f} messages in {batches:.0f} transactions, "
+                  f"{stored / batches:.1f} per transaction on average, {batch_s * 1000 / batches:.1f} ms each")
             cpu = r["cpu_ms"]
             print("  CPU per message: " + ", ".join(f"{role} {ms:.2f} ms" for role, ms in cpu.items())
                   + f"; all {sum(cpu.values()):.1f} ms = {sum(cpu.values()) * args.rate / 10:.0f}% of one core "

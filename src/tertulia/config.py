@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     # `tertulia worker` processes turns this off.
     inline_worker: bool = True
     db_pool_size: int = 10
+    # Tasks that store inbound messages, each a batch at a time (conversations/tasks.py). Unset:
+    # one on SQLite (it has one writer anyway), two on PostgreSQL (a batch waiting on a lock does
+    # not hold up the next).
+    inbound_writers: int | None = Field(default=None, ge=1, le=64)
     # Login attempts allowed per client address and per email (the `limits` notation).
     login_limit_per_address: str = "30/minute"
     login_limit_per_email: str = "10/minute"

@@ -1,7 +1,13 @@
 """Imports every domain's models so that metadata (Alembic, tests) sees the whole schema."""
 
 from tertulia.assistants.models import (
-    AiJob, AiTrace, Assistant, ConversationSummary, KnowledgeChunk, KnowledgeEntry, McpServer,
+    AiJob,
+    AiTrace,
+    Assistant,
+    ConversationSummary,
+    KnowledgeChunk,
+    KnowledgeEntry,
+    McpServer,
 )
 from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
@@ -12,7 +18,27 @@ from tertulia.realtime.models import TenantEvent
 from tertulia.tenancy.models import ApiToken, AuthSession, Membership, Tenant, TenantSequence, User
 
 __all__ = [
-    "AiJob", "AiTrace", "Assistant", "ConversationSummary", "KnowledgeChunk", "KnowledgeEntry", "McpServer",
-    "ApiToken", "AuthSession", "Base", "Channel", "Contact", "ContactIdentity", "ContactTag", "Conversation",
-    "Membership", "Message", "OutboundDelivery", "Tag", "Tenant", "TenantEvent", "TenantSequence", "User",
+    "AiJob",
+    "AiTrace",
+    "ApiToken",
+    "Assistant",
+    "AuthSession",
+    "Base",
+    "Channel",
+    "Contact",
+    "ContactIdentity",
+    "ContactTag",
+    "Conversation",
+    "ConversationSummary",
+    "KnowledgeChunk",
+    "KnowledgeEntry",
+    "McpServer",
+    "Membership",
+    "Message",
+    "OutboundDelivery",
+    "Tag",
+    "Tenant",
+    "TenantEvent",
+    "TenantSequence",
+    "User",
 ]

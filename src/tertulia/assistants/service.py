@@ -25,7 +25,8 @@ from tertulia.assistants.text import chunk_text
 from tertulia.channels import service as channels_service
 from tertulia.channels.repository import InboundChannel
 from tertulia.conversations import service as conversations
-from tertulia.conversations.models import Conversation, Message
+from tertulia.conversations.models import Conversation
+from tertulia.conversations.repository import ConversationRow, MessageRow
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import after_commit, utcnow
 from tertulia.kit.errors import Invalid, NotFound
@@ -206,7 +207,8 @@ def knowledge_from_upload(filename: str, raw: bytes, title: str | None) -> Knowl
 job_listeners: list[Callable[[datetime], None]] = []
 
 
-async def schedule_reply(session: AsyncSession, channel: InboundChannel, conv: Conversation, msg: Message) -> None:
+async def schedule_reply(session: AsyncSession, channel: InboundChannel, conv: ConversationRow,
+                         msg: MessageRow) -> None:
     """Inbound hook: a customer wrote on a conversation the AI owns, on a channel with an enabled
     assistant. Arm (or push back) the conversation's one job: a burst becomes one turn."""
     if conv.ai_state != "ai_active" or msg.direction != "inbound" or channel.assistant_id is None:

@@ -8,7 +8,7 @@ from tertulia.channels import repository as repo
 from tertulia.channels import service
 from tertulia.channels.schemas import ChannelCreate, ChannelCreated, ChannelOut, ChannelUpdate
 from tertulia.conversations.schemas import InboundMessage, InboundResult
-from tertulia.conversations.service import ingest_inbound
+from tertulia.conversations.tasks import InboundWriter
 from tertulia.kit.web import DbSession
 from tertulia.tenancy.auth import CurrentManager, CurrentPrincipal
 
@@ -55,11 +55,12 @@ async def update_channel(channel_id: uuid.UUID, body: ChannelUpdate, principal: 
 
 
 @inbound.post("/api/v1/inbound/{channel_id}", response_model=InboundResult, status_code=202)
-async def post_inbound(channel_id: uuid.UUID, body: InboundMessage, request: Request, db: DbSession) -> InboundResult:
+async def post_inbound(channel_id: uuid.UUID, body: InboundMessage, request: Request) -> InboundResult:
     """Deliver one customer message through a generic `api` channel
     (`Authorization: Bearer <inbound token>`). Posting the same `external_message_id` again returns
-    the stored message with `duplicate: true`."""
+    the stored message with `duplicate: true`. The answer comes once the message is committed."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    channel = await service.authenticate_inbound(db, channel_id, token.strip() if scheme.lower() == "bearer" else None)
-    return await ingest_inbound(db, channel, body)
+    token = service.require_inbound_token(token.strip() if scheme.lower() == "bearer" else None)
+    writer: InboundWriter = request.app.state.inbound_writer
+    return await writer.submit_api(channel_id, token, body)

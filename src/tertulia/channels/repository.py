@@ -43,11 +43,18 @@ class InboundChannel:
 
 
 _c = Channel.__table__.c
-_BY_INBOUND_TOKEN = select(_c.id, _c.tenant_id, _c.kind, _c.platform_origin, _c.enabled, _c.assistant_id).where(
-    _c.inbound_token_hash == bindparam("token_hash"))
+INBOUND_COLUMNS = (_c.id, _c.tenant_id, _c.kind, _c.platform_origin, _c.enabled, _c.assistant_id)
+_BY_ID = select(*INBOUND_COLUMNS).where(_c.id == bindparam("channel_id"))
+_BY_ID_AND_TOKEN = _BY_ID.where(_c.inbound_token_hash == bindparam("token_hash"))
 
 
-async def get_channel_by_inbound_token(session: AsyncSession, token_hash: str) -> InboundChannel | None:
-    """The channel an inbound token opens, whatever its tenant (the token decides the tenant)."""
-    rows = await fetch_rows(session, _BY_INBOUND_TOKEN, {"token_hash": token_hash})
+async def open_inbound_channel(session: AsyncSession, channel_id: uuid.UUID,
+                               token_hash: str | None) -> InboundChannel | None:
+    """The channel a delivery is addressed to, whatever its tenant; with `token_hash` (the generic
+    `api` channel's inbound token), only when that token opens it."""
+    if token_hash is None:
+        rows = await fetch_rows(session, _BY_ID, {"channel_id": channel_id}, prepare=True)
+    else:
+        rows = await fetch_rows(session, _BY_ID_AND_TOKEN, {"channel_id": channel_id, "token_hash": token_hash},
+                                prepare=True)
     return InboundChannel(*rows[0]) if rows else None

@@ -50,16 +50,23 @@ async def require_channel(session: AsyncSession, tenant_id: uuid.UUID, channel_i
     return channel
 
 
-async def authenticate_inbound(session: AsyncSession, channel_id: uuid.UUID,
-                               token: str | None) -> repo.InboundChannel:
+def require_inbound_token(token: str | None) -> str:
     """The generic `api` channel authenticates each post with its own inbound token; the token,
     not the caller, decides the tenant."""
     if not token:
         raise NotAuthenticated("send the channel's inbound token as a Bearer token", code="invalid_token")
-    channel = await repo.get_channel_by_inbound_token(session, hash_token(token))
-    if channel is None or channel.id != channel_id:
-        raise NotAuthenticated("the inbound token does not belong to this channel", code="invalid_token")
-    if channel.kind != "api":
+    return token
+
+
+def check_inbound_channel(channel: repo.InboundChannel | None, *, by_token: bool) -> repo.InboundChannel:
+    """The channel a delivery was addressed to (None: there is none, or the post's inbound token
+    does not open it), if it takes inbound messages. `by_token`: posted to the generic `api`
+    channel with its inbound token."""
+    if channel is None:
+        if by_token:
+            raise NotAuthenticated("the inbound token does not belong to this channel", code="invalid_token")
+        raise NotFound("no such channel", code="channel_not_found")
+    if by_token and channel.kind != "api":
         raise NotFound("no such api channel", code="channel_not_found")
     if not channel.enabled:
         raise NotFound("this channel is disabled", code="channel_disabled")

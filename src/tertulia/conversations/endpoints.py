@@ -68,7 +68,7 @@ async def chats_summary(
     rows = await repo.list_inbox(
         db, principal.tenant_id, ai_state=HUMAN_FILTER[human_filter], channel_source=channel, status=status,
         tag_id=tag_id, q=q.strip() if q else None, after=after, limit=limit, offset=0 if after else offset)
-    items = [service.summary_row(r, r.display_name, r.phone, r.platform_origin, r.tags)  # type: ignore[arg-type]
+    items = [service.summary_row(r, r.display_name, r.phone, r.platform_origin, r.tags)
              for r in rows]
     if len(rows) == limit:
         last = rows[-1]

@@ -23,7 +23,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    true,
+    text,
     tuple_,
     union_all,
     update,
@@ -31,7 +31,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tertulia.channels import repository as channels_repo
 from tertulia.channels.models import Channel
+from tertulia.channels.repository import InboundChannel
 from tertulia.contacts import repository as contacts_repo
 from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
 from tertulia.contacts.repository import like_pattern
@@ -291,16 +293,67 @@ class InboundTarget:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationRow:
+    """A conversations row as a statement returned it: read-only, attached to no session (cheaper
+    to make than an ORM object, which the inbound path made one of per message)."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    contact_id: uuid.UUID
+    channel_id: uuid.UUID
+    channel_source: str
+    status: str
+    ai_state: str
+    assignee_id: uuid.UUID | None
+    unread_count: int
+    last_message_at: datetime
+    last_message_preview: str
+    last_inbound_at: datetime | None
+    last_inbound_message_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    contact_name: str
+    contact_phone: str | None
+
+    @property
+    def is_locked(self) -> bool:
+        return self.ai_state == "human_override"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    """A messages row as written (see ConversationRow)."""
+
+    id: int
+    tenant_id: uuid.UUID
+    conversation_id: uuid.UUID
+    channel_id: uuid.UUID
+    direction: str
+    author: str
+    author_user_id: uuid.UUID | None
+    content: str
+    attachments: list[dict[str, Any]]
+    status: str
+    error: str | None
+    provider_message_id: str | None
+    correlation_id: str | None
+    is_echo: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class InboundWrite:
     """What storing an inbound message wrote: the conversation's row and the contact's name and phone."""
 
-    conversation: dict[str, Any]  # column name -> value
+    conversation: ConversationRow
     message_id: int
     display_name: str
     phone: str | None
 
 
 _CONVERSATION_COLUMNS = tuple(_conv.c.keys())
+assert _CONVERSATION_COLUMNS == ConversationRow.__slots__, "ConversationRow must follow the table's columns"
 
 
 def _conversation_row(row: Any) -> dict[str, Any]:
@@ -379,22 +432,6 @@ _TOUCH_CONVERSATION_INBOUND = (_touch_conversation(bindparam("message_id", type_
                                .returning(*_conv.c))
 
 
-def _write_inbound_in_one() -> Select[Any]:
-    """PostgreSQL writes an inbound message, its conversation's counters and its contact in one
-    statement (each round trip costs as much CPU as the statement itself). A repeated delivery
-    inserts no message, and then nothing else is written and no row comes back."""
-    message = _INSERT_INBOUND_MESSAGE["postgresql"].cte("message")
-    written = exists(select(message.c.id))
-    conversation = (_touch_conversation(select(message.c.id).scalar_subquery()).where(written)
-                    .returning(*_conv.c).cte("conversation"))
-    contact = contacts_repo.TOUCH_CONTACT.where(written).cte("contact")
-    return (select(conversation, message.c.id.label("message_id"), contact.c.display_name, contact.c.phone)
-            .select_from(conversation).join(message, true()).join(contact, true()))
-
-
-_WRITE_INBOUND_PG = _write_inbound_in_one()
-
-
 async def find_inbound_message(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
                                provider_message_id: str) -> tuple[uuid.UUID, int] | None:
     """(conversation id, message id) of the message a channel already stored under this provider id."""
@@ -409,7 +446,7 @@ async def lock_inbound_target(session: AsyncSession, tenant_id: uuid.UUID, chann
     """The locked conversation of this channel identity, or None when the identity or its
     conversation on this channel does not exist yet."""
     rows = await fetch_rows(session, _INBOUND_TARGET, {"tenant": tenant_id, "channel": channel_id,
-                                                       "external_id": external_id})
+                                                       "external_id": external_id}, prepare=True)
     if not rows:
         return None
     tags = [InboxTag(r.tag_id, r.tag_name, r.tag_color) for r in rows if r.tag_id is not None]
@@ -439,16 +476,207 @@ async def write_inbound_message(session: AsyncSession, tenant_id: uuid.UUID, cha
               "contact": target.contact_id, "provider_id": provider_message_id, "text": content,
               "files": attachments, "preview": preview, "at": at, "now": now,
               **contacts_repo.touch_contact_params(external_id, name, phone)}
-    if conn.dialect.name == "postgresql":  # straight on the driver: the JSON column's value goes as text
-        rows = await fetch_rows(session, _WRITE_INBOUND_PG, {**params, "files": json.dumps(attachments)})
-        return InboundWrite(_conversation_row(rows[0]), rows[0].message_id, rows[0].display_name,
-                            rows[0].phone) if rows else None
     message_id = (await conn.execute(_INSERT_INBOUND_MESSAGE[conn.dialect.name], params)).scalar_one_or_none()
     if message_id is None:
         return None
     conversation = (await conn.execute(_TOUCH_CONVERSATION_INBOUND, {**params, "message_id": message_id})).one()
     contact = (await conn.execute(contacts_repo.TOUCH_CONTACT, params)).one()
-    return InboundWrite(_conversation_row(conversation), message_id, contact.display_name, contact.phone)
+    return InboundWrite(ConversationRow(**_conversation_row(conversation)), message_id, contact.display_name,
+                        contact.phone)
+
+
+# --- the inbound path, a batch at a time ---------------------------------------------------------
+# The inbound writer stores whatever arrived while its previous batch was being written in one
+# transaction. On PostgreSQL the batch's locks are one statement and its writes another, whatever
+# its size: a round trip costs as much CPU as the statements themselves. SQLite (in-process, one
+# writer) runs the single-message statements above in turn.
+
+@dataclass(frozen=True, slots=True)
+class InboundAddress:
+    """Where a delivery goes: a channel (opened by the post's inbound token on the generic `api`
+    channel; `token_hash` None: the caller authenticated it already) and the sender's identity on it."""
+
+    channel_id: uuid.UUID
+    external_id: str
+    token_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedAddress:
+    channel: InboundChannel | None  # None: no such channel, or the token does not open it
+    target: InboundTarget | None  # the conversation, locked; None: not there yet (or no channel)
+
+
+def _takes_messages(channel: InboundChannel, address: InboundAddress) -> bool:
+    return channel.enabled and (address.token_hash is None or channel.kind == "api")
+
+
+# One statement for a whole batch: each address's channel, and the conversations of the
+# identities on channels that take messages, locked. Conversations are locked in the order of their
+# ids, so batches of several processes (and the single-conversation writers elsewhere) never wait
+# on each other in a circle.
+_PG_OPEN_ADDRESSES = text("""
+WITH input AS (
+    SELECT * FROM json_to_recordset(CAST(:addresses AS json))
+        AS i(ord int, channel_id uuid, token_hash text, external_id text)
+), opened AS (
+    SELECT i.ord, i.external_id, i.token_hash IS NOT NULL AS by_token,
+           ch.id, ch.tenant_id, ch.kind, ch.platform_origin, ch.enabled, ch.assistant_id
+    FROM input i
+    JOIN channels ch ON ch.id = i.channel_id AND (i.token_hash IS NULL OR ch.inbound_token_hash = i.token_hash)
+), locked AS (
+    SELECT o.ord, c.id, c.contact_id, t.id AS tag_id, t.name AS tag_name, t.color AS tag_color,
+           ct.applied_at AS tag_applied_at
+    FROM opened o
+    JOIN contact_identities ci
+      ON ci.tenant_id = o.tenant_id AND ci.channel_id = o.id AND ci.external_id = o.external_id
+    JOIN conversations c
+      ON c.tenant_id = ci.tenant_id AND c.channel_id = ci.channel_id AND c.contact_id = ci.contact_id
+    LEFT JOIN contact_tags ct ON ct.tenant_id = c.tenant_id AND ct.contact_id = c.contact_id
+    LEFT JOIN tags t ON t.tenant_id = ct.tenant_id AND t.id = ct.tag_id
+    WHERE o.enabled AND (NOT o.by_token OR o.kind = 'api')
+    ORDER BY c.id
+    FOR UPDATE OF c
+)
+SELECT o.ord, o.id, o.tenant_id, o.kind, o.platform_origin, o.enabled, o.assistant_id,
+       l.id AS conversation_id, l.contact_id, l.tag_id, l.tag_name, l.tag_color
+FROM opened o LEFT JOIN locked l ON l.ord = o.ord
+ORDER BY o.ord, l.tag_applied_at DESC, l.tag_name
+""")
+
+
+async def open_inbound_addresses(session: AsyncSession,
+                                 addresses: Sequence[InboundAddress]) -> list[OpenedAddress]:
+    """For each address: its channel, and when the channel takes messages, the conversation of the
+    identity on it, locked (see lock_inbound_target). The first statement of the inbound writer's
+    transaction; on PostgreSQL one round trip for the whole batch."""
+    if not session.bind or session.bind.dialect.name != "postgresql":
+        opened = []
+        for address in addresses:
+            channel = await channels_repo.open_inbound_channel(session, address.channel_id, address.token_hash)
+            target = None
+            if channel is not None and _takes_messages(channel, address):
+                target = await lock_inbound_target(session, channel.tenant_id, channel.id, address.external_id)
+            opened.append(OpenedAddress(channel, target))
+        return opened
+    rows = await fetch_rows(session, _PG_OPEN_ADDRESSES, {"addresses": json.dumps([
+        {"ord": n, "channel_id": str(a.channel_id), "token_hash": a.token_hash, "external_id": a.external_id}
+        for n, a in enumerate(addresses)])}, prepare=True)
+    found: list[OpenedAddress] = [OpenedAddress(None, None)] * len(addresses)
+    tags: list[Any] = []
+    for n, row in enumerate(rows):
+        if n == 0 or rows[n - 1].ord != row.ord:
+            tags = []
+            target = InboundTarget(row.conversation_id, row.contact_id, tags) if row.conversation_id else None
+            found[row.ord] = OpenedAddress(InboundChannel(*row[1:7]), target)
+        if row.tag_id is not None:
+            tags.append(InboxTag(row.tag_id, row.tag_name, row.tag_color))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class InboundWriteParams:
+    """One inbound message to store in its (locked) conversation."""
+
+    tenant_id: uuid.UUID
+    channel_id: uuid.UUID
+    target: InboundTarget
+    provider_message_id: str
+    content: str
+    attachments: list[dict[str, Any]]
+    preview: str
+    at: datetime
+    external_id: str
+    name: str | None
+    phone: str | None
+
+
+# The batch's messages (a repeated delivery inserts nothing and writes nothing else), then each
+# conversation's counters moved as the batch's messages would move them one by one (the newest
+# message gives the preview; a tie goes to the later one), then each contact marked seen and
+# given the first name and phone the batch offers (see contacts.repository.TOUCH_CONTACT). One
+# row per stored message, with its conversation's row and its contact's name and phone as they
+# are at the end.
+_PG_WRITE_INBOUND_BATCH = text("""
+WITH input AS (
+    SELECT * FROM json_to_recordset(CAST(:batch AS json))
+    AS i(ord int, tenant_id uuid, conversation_id uuid, contact_id uuid, channel_id uuid, provider_id text,
+         content text, files json, preview text, at timestamptz, external_id text, given_name text,
+         given_phone text)
+), message AS (
+    INSERT INTO messages (tenant_id, conversation_id, channel_id, direction, author, content, attachments,
+                          status, provider_message_id, is_echo, created_at, updated_at)
+    SELECT tenant_id, conversation_id, channel_id, 'inbound', 'contact', content, files,
+           'received', provider_id, false, at, :now
+    FROM input ORDER BY ord
+    ON CONFLICT (tenant_id, channel_id, provider_message_id) DO NOTHING
+    RETURNING id, tenant_id, channel_id, provider_message_id
+), written AS (
+    SELECT m.id AS message_id, i.* FROM message m
+    JOIN input i ON i.tenant_id = m.tenant_id AND i.channel_id = m.channel_id AND i.provider_id = m.provider_message_id
+), per_conversation AS (
+    SELECT DISTINCT ON (tenant_id, conversation_id) tenant_id, conversation_id, at, preview,
+           count(*) OVER w AS n, max(message_id) OVER w AS last_id
+    FROM written WINDOW w AS (PARTITION BY tenant_id, conversation_id)
+    ORDER BY tenant_id, conversation_id, at DESC, message_id DESC
+), conversation AS (
+    UPDATE conversations c SET
+        last_message_at = CASE WHEN c.last_message_at <= p.at THEN p.at ELSE c.last_message_at END,
+        last_message_preview = CASE WHEN c.last_message_at <= p.at THEN p.preview ELSE c.last_message_preview END,
+        updated_at = :now,
+        unread_count = c.unread_count + p.n,
+        last_inbound_at = CASE WHEN c.last_inbound_at IS NULL OR c.last_inbound_at < p.at THEN p.at
+                               ELSE c.last_inbound_at END,
+        last_inbound_message_id = p.last_id,
+        status = 'open'
+    FROM per_conversation p
+    WHERE c.tenant_id = p.tenant_id AND c.id = p.conversation_id
+    RETURNING c.*
+), per_contact AS (
+    SELECT tenant_id, contact_id, (array_agg(external_id ORDER BY ord))[1] AS external_id,
+           coalesce((array_agg(given_name ORDER BY ord) FILTER (WHERE given_name <> ''))[1], '') AS given_name,
+           coalesce((array_agg(given_phone ORDER BY ord) FILTER (WHERE given_phone <> ''))[1], '') AS given_phone
+    FROM written GROUP BY tenant_id, contact_id
+), contact AS (
+    UPDATE contacts k SET
+        last_seen_at = :now, updated_at = :now,
+        display_name = CASE WHEN g.given_name <> '' AND k.display_name IN ('', g.external_id) THEN g.given_name
+                            ELSE k.display_name END,
+        phone = CASE WHEN g.given_phone <> '' AND coalesce(k.phone, '') = '' THEN g.given_phone ELSE k.phone END
+    FROM per_contact g
+    WHERE k.tenant_id = g.tenant_id AND k.id = g.contact_id
+    RETURNING k.tenant_id, k.id, k.display_name, k.phone
+)
+SELECT w.ord, w.message_id, k.display_name AS written_name, k.phone AS written_phone, c.*
+FROM written w
+JOIN conversation c ON c.tenant_id = w.tenant_id AND c.id = w.conversation_id
+JOIN contact k ON k.tenant_id = w.tenant_id AND k.id = w.contact_id
+""")
+
+
+async def write_inbound_messages(session: AsyncSession, now: datetime,
+                                 writes: Sequence[InboundWriteParams]) -> list[InboundWrite | None]:
+    """Store a batch of inbound messages (at most one per provider message id) in their locked
+    conversations: what write_inbound_message does for each, in order. None where the channel
+    already had a message under that provider id (nothing is written for it)."""
+    if not session.bind or session.bind.dialect.name != "postgresql":
+        return [await write_inbound_message(
+            session, w.tenant_id, w.channel_id, w.target, provider_message_id=w.provider_message_id,
+            content=w.content, attachments=w.attachments, preview=w.preview, at=w.at, now=now,
+            external_id=w.external_id, name=w.name, phone=w.phone) for w in writes]
+    # The batch goes as one JSON document: one parameter, read by json_to_recordset, rather than an
+    # array per column (psycopg adapts arrays element by element, in Python).
+    rows = await fetch_rows(session, _PG_WRITE_INBOUND_BATCH, {"now": now, "batch": json.dumps([
+        {"ord": n, "tenant_id": str(w.tenant_id), "conversation_id": str(w.target.conversation_id),
+         "contact_id": str(w.target.contact_id), "channel_id": str(w.channel_id), "provider_id": w.provider_message_id,
+         "content": w.content, "files": w.attachments, "preview": w.preview, "at": w.at.isoformat(),
+         "external_id": w.external_id, "given_name": w.name or "", "given_phone": w.phone or ""}
+        for n, w in enumerate(writes)])}, prepare=True)
+    written: list[InboundWrite | None] = [None] * len(writes)
+    for row in rows:
+        written[row.ord] = InboundWrite(ConversationRow(**_conversation_row(row)), row.message_id, row.written_name,
+                                        row.written_phone)
+    return written
 
 
 async def touch_conversation(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID, *,

@@ -7,15 +7,17 @@ all in the caller's transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from tertulia.channels.repository import InboundChannel
+from tertulia.channels.service import check_inbound_channel
 from tertulia.contacts import repository as contacts_repo
 from tertulia.contacts.schemas import TagOut
 from tertulia.conversations import repository as repo
@@ -23,7 +25,7 @@ from tertulia.conversations.models import Conversation, Message
 from tertulia.conversations.schemas import ChatSummary, InboundMessage, InboundResult, MessageOut
 from tertulia.delivery.models import OutboundDelivery
 from tertulia.kit.db import utcnow
-from tertulia.kit.errors import BadRequest, NotFound
+from tertulia.kit.errors import BadRequest, NotFound, TertuliaError
 from tertulia.realtime.events import record_event
 from tertulia.tenancy.models import User
 
@@ -33,7 +35,7 @@ PREVIEW_LEN = 280
 # AI's reply). Kept as a list so the conversations domain does not import the assistant domain.
 # The conversation and the message are the rows as just written, not attached to the session:
 # read them; write through a repository.
-InboundHook = Callable[[AsyncSession, InboundChannel, Conversation, Message], Awaitable[None]]
+InboundHook = Callable[[AsyncSession, InboundChannel, repo.ConversationRow, repo.MessageRow], Awaitable[None]]
 inbound_hooks: list[InboundHook] = []
 
 
@@ -53,7 +55,8 @@ async def require_conversation(session: AsyncSession, tenant_id: uuid.UUID, conv
     return conv
 
 
-def summary_row(conv: Conversation, display_name: str, phone: str | None, platform_origin: str,
+def summary_row(conv: Conversation | repo.ConversationRow | repo.InboxRow, display_name: str, phone: str | None,
+                platform_origin: str,
                 tags: list[Any]) -> ChatSummary:
     return ChatSummary(
         id=conv.id, customer_phone=phone or "", display_name=display_name, last_message=conv.last_message_preview,
@@ -84,7 +87,7 @@ async def author_names(session: AsyncSession, messages: list[Message]) -> dict[u
     return {uid: name for uid, name in rows.all()}
 
 
-def message_out(msg: Message, names: dict[uuid.UUID, str] | None = None) -> MessageOut:
+def message_out(msg: Message | repo.MessageRow, names: dict[uuid.UUID, str] | None = None) -> MessageOut:
     return MessageOut(
         id=msg.id, conversation_id=msg.conversation_id, sender="user" if msg.author == "contact" else "agent",
         content=msg.content, timestamp=msg.created_at, attachments=msg.attachments or [],
@@ -101,42 +104,117 @@ async def emit_message_created(session: AsyncSession, msg: Message) -> MessageOu
     return out
 
 
-async def ingest_inbound(session: AsyncSession, channel: InboundChannel, body: InboundMessage) -> InboundResult:
-    """Store one inbound message exactly once (the database enforces uniqueness of the provider's
-    message id per channel, also when two deliveries of it race)."""
-    tenant_id, sender = channel.tenant_id, body.contact
-    target = await repo.lock_inbound_target(session, tenant_id, channel.id, sender.external_id)
-    if target is None:
-        # Before creating anything: a repeated delivery must change nothing.
-        stored = await repo.find_inbound_message(session, tenant_id, channel.id, body.external_message_id)
-        if stored is not None:
-            return InboundResult(conversation_id=stored[0], message_id=stored[1], duplicate=True)
-        target = await _first_message_target(session, channel, body)
-    # Stamped after the conversation lock, so server times follow the order of message ids.
+@dataclass(frozen=True, slots=True)
+class InboundDelivery:
+    """One inbound message as delivered: to a channel, either already authenticated by the caller
+    (a verified webhook) or opened by the post's inbound token (`token_hash`, the generic `api`
+    channel; checked in the same statement that locks the conversation)."""
+
+    channel_id: uuid.UUID
+    body: InboundMessage
+    token_hash: str | None = None
+
+
+async def ingest_batch(session: AsyncSession,
+                       deliveries: Sequence[InboundDelivery]) -> list[InboundResult | TertuliaError]:
+    """Store inbound messages, each exactly once, in one transaction (the inbound writer's batch;
+    a single message is a batch of one). The database enforces uniqueness of the provider's
+    message id per channel, also when two deliveries of it race; the same id twice in one batch is
+    stored once. Answers in the order of `deliveries`: a result, or the error of a delivery whose
+    channel does not take it (it writes nothing)."""
+    if not deliveries:
+        return []
+    results: list[InboundResult | TertuliaError | None] = [None] * len(deliveries)
+    addresses = [repo.InboundAddress(d.channel_id, d.body.contact.external_id, d.token_hash) for d in deliveries]
+    distinct = sorted(set(addresses), key=lambda a: (str(a.channel_id), a.external_id, a.token_hash or ""))
+    opened = dict(zip(distinct, await repo.open_inbound_addresses(session, distinct), strict=True))
+
+    items: dict[int, tuple[InboundChannel, InboundMessage]] = {}
+    first_of: dict[tuple[uuid.UUID, str], int] = {}
+    repeats: list[tuple[int, int]] = []
+    members: dict[repo.InboundAddress, list[int]] = {}
+    for i, (delivery, address) in enumerate(zip(deliveries, addresses, strict=True)):
+        try:
+            channel = check_inbound_channel(opened[address].channel, by_token=delivery.token_hash is not None)
+        except TertuliaError as exc:
+            results[i] = exc
+            continue
+        items[i] = (channel, delivery.body)
+        key = (channel.id, delivery.body.external_message_id)
+        if key in first_of:
+            repeats.append((i, first_of[key]))
+            continue
+        first_of[key] = i
+        members.setdefault(address, []).append(i)
+
+    targets = {address: target for address in members if (target := opened[address].target) is not None}
+    for address in sorted(members.keys() - targets.keys(), key=distinct.index):
+        # No conversation yet. Before creating anything: a repeated delivery must change nothing.
+        fresh = []
+        for i in members[address]:
+            channel, body = items[i]
+            stored = await repo.find_inbound_message(session, channel.tenant_id, channel.id, body.external_message_id)
+            if stored is not None:
+                results[i] = InboundResult(conversation_id=stored[0], message_id=stored[1], duplicate=True)
+            else:
+                fresh.append(i)
+        if fresh:
+            targets[address] = await _first_message_target(session, *items[fresh[0]])
+
+    # Stamped after the conversation locks, so server times follow the order of message ids.
     now = utcnow()
-    at = body.timestamp.astimezone(UTC) if body.timestamp else now
-    attachments = [a.model_dump(exclude_none=True) for a in body.attachments]
-    written = await repo.write_inbound_message(
-        session, tenant_id, channel.id, target, provider_message_id=body.external_message_id, content=body.content,
-        attachments=attachments, preview=preview_of(body.content, attachments), at=at, now=now,
-        external_id=sender.external_id, name=sender.name, phone=sender.phone)
-    if written is None:  # a repeated delivery (also one that raced the first): nothing was written
-        stored = await repo.find_inbound_message(session, tenant_id, channel.id, body.external_message_id)
-        assert stored is not None
-        return InboundResult(conversation_id=stored[0], message_id=stored[1], duplicate=True)
-    conv = Conversation(**written.conversation)
-    msg = Message(id=written.message_id, tenant_id=tenant_id, conversation_id=conv.id, channel_id=channel.id,
-                  direction="inbound", author="contact", author_user_id=None, content=body.content,
-                  attachments=attachments, status="received", error=None,
-                  provider_message_id=body.external_message_id, correlation_id=None, is_echo=False, created_at=at,
-                  updated_at=now)
-    # The events are built from what was just written; nothing is read back.
-    record_event(session, tenant_id, "message.created", message_out(msg).model_dump(mode="json"))
-    summary = summary_row(conv, written.display_name, written.phone, channel.platform_origin, target.tags)
-    record_event(session, tenant_id, "conversation.updated", summary.model_dump(mode="json"))
-    for hook in inbound_hooks:
-        await hook(session, channel, conv, msg)
-    return InboundResult(conversation_id=conv.id, message_id=msg.id, duplicate=False)
+    order = sorted(i for i in first_of.values() if results[i] is None)
+    writes = []
+    for i in order:
+        channel, body = items[i]
+        sender = body.contact
+        attachments = [a.model_dump(exclude_none=True) for a in body.attachments]
+        writes.append(repo.InboundWriteParams(
+            channel.tenant_id, channel.id, targets[addresses[i]],
+            body.external_message_id, body.content, attachments, preview_of(body.content, attachments),
+            body.timestamp.astimezone(UTC) if body.timestamp else now, sender.external_id, sender.name,
+            sender.phone))
+    written = await repo.write_inbound_messages(session, now, writes) if writes else []
+
+    stored_messages: list[tuple[InboundChannel, repo.MessageRow]] = []
+    last_message_of: dict[uuid.UUID, int] = {}  # conversation id -> index in stored_messages
+    conversations: dict[uuid.UUID, tuple[repo.ConversationRow, repo.InboundWrite, list[Any]]] = {}
+    for i, params, w in zip(order, writes, written, strict=True):
+        channel, body = items[i]
+        if w is None:  # a repeated delivery (also one that raced the first): nothing was written
+            stored = await repo.find_inbound_message(session, channel.tenant_id, channel.id, body.external_message_id)
+            assert stored is not None
+            results[i] = InboundResult(conversation_id=stored[0], message_id=stored[1], duplicate=True)
+            continue
+        conv_id = params.target.conversation_id
+        if conv_id not in conversations:
+            conversations[conv_id] = (w.conversation, w, params.target.tags)
+        msg = repo.MessageRow(w.message_id, channel.tenant_id, conv_id, channel.id, "inbound", "contact", None,
+                              params.content, params.attachments, "received", None, params.provider_message_id,
+                              None, False, params.at, now)
+        last_message_of[conv_id] = len(stored_messages)
+        stored_messages.append((channel, msg))
+        results[i] = InboundResult(conversation_id=conv_id, message_id=msg.id, duplicate=False)
+
+    # The events are built from what was just written; nothing is read back. Each message makes
+    # message.created; each conversation one conversation.updated, after its last message of the
+    # batch, with its row as the batch left it.
+    for n, (channel, msg) in enumerate(stored_messages):
+        record_event(session, channel.tenant_id, "message.created", message_out(msg).model_dump(mode="json"))
+        if last_message_of[msg.conversation_id] == n:
+            conv, w, tags = conversations[msg.conversation_id]
+            summary = summary_row(conv, w.display_name, w.phone, channel.platform_origin, tags)
+            record_event(session, channel.tenant_id, "conversation.updated", summary.model_dump(mode="json"))
+    for channel, msg in stored_messages:
+        for hook in inbound_hooks:
+            await hook(session, channel, conversations[msg.conversation_id][0], msg)
+
+    for i, first in repeats:
+        answer = results[first]
+        assert isinstance(answer, InboundResult)
+        results[i] = answer.model_copy(update={"duplicate": True})
+    assert all(r is not None for r in results)
+    return cast(list[InboundResult | TertuliaError], results)
 
 
 async def _first_message_target(session: AsyncSession, channel: InboundChannel,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, overload
 
+from psycopg.pq import TransactionStatus
 from psycopg.rows import namedtuple_row
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, select
 from sqlalchemy.engine import Dialect, make_url
@@ -102,7 +103,9 @@ def sync_url(url: str) -> str:
 
 
 # timezone=UTC: timestamps come back from the driver already in UTC (fetch_rows relies on it).
-PG_CONNECT_ARGS: dict[str, Any] = {"prepare_threshold": None,
+# prepare_threshold: never prepare a statement on our behalf (see create_engine), only when asked
+# (fetch_rows(prepare=True)); psycopg's None would refuse even those.
+PG_CONNECT_ARGS: dict[str, Any] = {"prepare_threshold": 2**31 - 1,
                                    "options": "-c max_parallel_workers_per_gather=0 -c timezone=UTC"}
 
 
@@ -114,10 +117,12 @@ def create_engine(url: str, *, pool_size: int = 10, sqlite_immediate: bool = Tru
         engine = create_async_engine(aurl, connect_args={"timeout": 30})
         _install_sqlite_recipe(engine, immediate=sqlite_immediate)
         return engine
-    # No server-side prepared statements: the inbox list's best plan depends on values a generic
-    # plan does not see (the tenant's size, a tag's frequency), and PostgreSQL settles on generic
-    # plans for statements prepared a few times (one that sorts a common tag's every link is 20x
-    # slower). Parallel workers cost more to start than they save on our small indexed reads.
+    # No server-side prepared statements unless asked for: the inbox list's best plan depends on
+    # values a generic plan does not see (the tenant's size, a tag's frequency), and PostgreSQL
+    # settles on generic plans for statements prepared a few times (one that sorts a common tag's
+    # every link is 20x slower). The inbound path's statements, whose plan is the same for any
+    # values, are prepared (fetch_rows(prepare=True)): planning them cost more than running them.
+    # Parallel workers cost more to start than they save on our small indexed reads.
     # No pre-ping either: it is a round trip per request; a dead connection fails its statement
     # and is replaced by the pool (pool_recycle retires old ones).
     return create_async_engine(
@@ -203,7 +208,8 @@ class Database:
 _PG_SQL: dict[Any, tuple[str, dict[str, Any]]] = {}
 
 
-async def fetch_rows(session: AsyncSession, stmt: Any, params: dict[str, Any]) -> Sequence[Any]:
+async def fetch_rows(session: AsyncSession, stmt: Any, params: dict[str, Any], *,
+                     prepare: bool = False) -> Sequence[Any]:
     """The rows of a Core statement built once and kept (the hottest paths: the inbox list, the
     credential checks, the inbound message's lock and write), each readable by position and by
     column label.
@@ -214,7 +220,11 @@ async def fetch_rows(session: AsyncSession, stmt: Any, params: dict[str, Any]) -
     returns UUIDs and timezone-aware UTC datetimes (PG_CONNECT_ARGS), as the column types would.
     Elsewhere it is a plain execute. SELECTs only (one whose WITH writes, like the inbound
     path's, when it binds every value itself): an INSERT's Python-side column defaults and the
-    column types' bind processing (JSON) would not run this way."""
+    column types' bind processing (JSON) would not run this way.
+
+    `prepare`: keep the statement prepared on the connection, so PostgreSQL plans it once, not on
+    every run. Only for statements whose best plan does not depend on the values (lookups by
+    unique keys, the inbound path's batches): see PG_CONNECT_ARGS for why the rest are not."""
     conn = await session.connection()
     if conn.dialect.name != "postgresql":
         return (await conn.execute(stmt, params)).all()
@@ -222,10 +232,18 @@ async def fetch_rows(session: AsyncSession, stmt: Any, params: dict[str, Any]) -
     if compiled is None:
         sql = stmt.compile(dialect=conn.dialect)
         compiled = _PG_SQL[stmt] = (sql.string, dict(sql.params))
-    raw = await conn.get_raw_connection()
-    async with raw.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
-        await cursor.execute(compiled[0], {**compiled[1], **params})
-        return await cursor.fetchall()
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    async with driver.cursor(row_factory=namedtuple_row) as cursor:
+        if driver.info.transaction_status == TransactionStatus.IDLE and not driver.autocommit:
+            # The transaction's first statement: psycopg's BEGIN goes to the server with it, in
+            # one round trip instead of two.
+            async with driver.pipeline():
+                await cursor.execute(compiled[0], {**compiled[1], **params}, prepare=prepare or None)
+        else:
+            await cursor.execute(compiled[0], {**compiled[1], **params}, prepare=prepare or None)
+        rows: Sequence[Any] = await cursor.fetchall()
+        return rows
 
 
 async def commit(session: AsyncSession) -> None:

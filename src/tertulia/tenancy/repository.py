@@ -99,7 +99,7 @@ SESSION_PRINCIPAL = (
 
 async def get_api_token_with_tenant(session: AsyncSession, token_hash: str) -> Any:
     """The whole Bearer check in one round trip: token_id, revoked_at, tenant_id, tenant_slug."""
-    rows = await fetch_rows(session, TOKEN_PRINCIPAL, {"token_hash": token_hash})
+    rows = await fetch_rows(session, TOKEN_PRINCIPAL, {"token_hash": token_hash}, prepare=True)
     return rows[0] if rows else None
 
 
@@ -110,5 +110,5 @@ async def touch_api_token(session: AsyncSession, token_id: uuid.UUID, at: dateti
 async def get_session_principal(session: AsyncSession, token_hash: str) -> Any:
     """The login session with its user, and the role and tenant it works in (role and tenant are
     None when no longer a member), in one round trip: it runs on every panel request."""
-    rows = await fetch_rows(session, SESSION_PRINCIPAL, {"token_hash": token_hash})
+    rows = await fetch_rows(session, SESSION_PRINCIPAL, {"token_hash": token_hash}, prepare=True)
     return rows[0] if rows else None
