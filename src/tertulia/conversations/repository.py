@@ -548,8 +548,8 @@ ORDER BY o.ord, l.tag_applied_at DESC, l.tag_name
 async def open_inbound_addresses(session: AsyncSession,
                                  addresses: Sequence[InboundAddress]) -> list[OpenedAddress]:
     """For each address: its channel, and when the channel takes messages, the conversation of the
-    identity on it, locked (see lock_inbound_target). The first statement of the inbound writer's
-    transaction; on PostgreSQL one round trip for the whole batch."""
+    identity on it, locked (see lock_inbound_target). On PostgreSQL one statement for the whole
+    batch."""
     if not session.bind or session.bind.dialect.name != "postgresql":
         opened = []
         for address in addresses:
