@@ -224,21 +224,35 @@ async def fetch_rows(session: AsyncSession, stmt: Any, params: dict[str, Any], *
     `prepare`: keep the statement prepared on the connection, so PostgreSQL plans it once, not on
     every run. Only for statements whose best plan does not depend on the values (lookups by
     unique keys, the inbound path's batches): see PG_CONNECT_ARGS for why the rest are not."""
-    conn = await session.connection()
-    if conn.dialect.name != "postgresql":
-        return (await conn.execute(stmt, params)).all()
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return (await (await session.connection()).execute(stmt, params)).all()
     compiled = _PG_SQL.get(stmt)
     if compiled is None:
-        sql = stmt.compile(dialect=conn.dialect)
+        sql = stmt.compile(dialect=session.bind.dialect)
         compiled = _PG_SQL[stmt] = (sql.string, dict(sql.params))
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
+    driver = await pg_driver(session)
     # (No pipeline to send a transaction's BEGIN with its first statement: measured under load,
     # psycopg's pipeline mode costs more time than the round trip it saves.)
     async with driver.cursor(row_factory=namedtuple_row) as cursor:
         await cursor.execute(compiled[0], {**compiled[1], **params}, prepare=prepare or None)
         rows: Sequence[Any] = await cursor.fetchall()
         return rows
+
+
+async def pg_driver(session: AsyncSession) -> Any:
+    """The psycopg connection under the session's current transaction (kept on the session until
+    the transaction ends: getting it through SQLAlchemy's async bridge costs two greenlet
+    switches, each a fresh Python stack)."""
+    driver = session.info.get("pg_driver")
+    if driver is None:
+        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        session.info["pg_driver"] = driver
+    return driver
+
+
+@event.listens_for(AsyncSession.sync_session_class, "after_transaction_end")
+def _forget_driver(session: Any, transaction: Any) -> None:
+    session.info.pop("pg_driver", None)
 
 
 async def commit(session: AsyncSession) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from tertulia.kit.db import UTCDateTime, after_commit, commit_with, utcnow
+from tertulia.kit.db import UTCDateTime, after_commit, commit_with, pg_driver, utcnow
 from tertulia.realtime.models import TenantEvent
 from tertulia.tenancy.models import TenantSequence
 
@@ -105,11 +105,10 @@ async def _write_pending_events_and_commit(session: AsyncSession) -> None:
     pending = _take_pending(session)
     if not pending:
         return
-    conn = await session.connection()
     if not _pg_sql:
-        _pg_sql.append(_PG_WRITE_EVENTS.compile(dialect=conn.dialect).string)
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
+        assert session.bind is not None
+        _pg_sql.append(_PG_WRITE_EVENTS.compile(dialect=session.bind.dialect).string)
+    driver = await pg_driver(session)
     now = utcnow()
     # One query string: the events of each tenant, then COMMIT, bound client-side (a query of
     # several statements cannot take server-side parameters). SQLAlchemy's own COMMIT then has
