@@ -33,6 +33,7 @@ run: install
 	.venv/bin/tertulia serve --host $(HOST) --port $(PORT)
 
 test: install
+	$(MAKE) --no-print-directory lint
 	cd web && npm test -- --run
 	$(MAKE) --no-print-directory test-sqlite test-postgresql
 

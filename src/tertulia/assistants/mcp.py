@@ -74,11 +74,14 @@ runtime = _Runtime()
 
 @asynccontextmanager
 async def mcp_lifespan(app: Any) -> AsyncIterator[None]:
+    before = (runtime.secret_box, runtime.allow_stdio)
     runtime.secret_box = app.state.secret_box
     runtime.allow_stdio = bool(app.state.settings.allow_stdio_mcp)
     try:
         yield
     finally:
+        # Another app of this process (a test's) may still be running: give it back its own.
+        runtime.secret_box, runtime.allow_stdio = before
         _tools_cache.clear()
         _down_until.clear()
 

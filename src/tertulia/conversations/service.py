@@ -178,7 +178,7 @@ async def ingest_batch(session: AsyncSession,
 
     stored_messages: list[tuple[InboundChannel, repo.MessageRow]] = []
     last_message_of: dict[uuid.UUID, int] = {}  # conversation id -> index in stored_messages
-    conversations: dict[uuid.UUID, tuple[repo.ConversationRow, repo.InboundWrite, list[Any]]] = {}
+    latest: dict[uuid.UUID, tuple[repo.InboundWrite, list[Any]]] = {}  # per conversation: its last write
     for i, params, w in zip(order, writes, written, strict=True):
         channel, body = items[i]
         if w is None:  # a repeated delivery (also one that raced the first): nothing was written
@@ -187,8 +187,7 @@ async def ingest_batch(session: AsyncSession,
             results[i] = InboundResult(conversation_id=stored[0], message_id=stored[1], duplicate=True)
             continue
         conv_id = params.target.conversation_id
-        if conv_id not in conversations:
-            conversations[conv_id] = (w.conversation, w, params.target.tags)
+        latest[conv_id] = (w, params.target.tags)
         msg = repo.MessageRow(w.message_id, channel.tenant_id, conv_id, channel.id, "inbound", "contact", None,
                               params.content, params.attachments, "received", None, params.provider_message_id,
                               None, False, params.at, now)
@@ -202,12 +201,12 @@ async def ingest_batch(session: AsyncSession,
     for n, (channel, msg) in enumerate(stored_messages):
         record_event(session, channel.tenant_id, "message.created", message_out(msg).model_dump(mode="json"))
         if last_message_of[msg.conversation_id] == n:
-            conv, w, tags = conversations[msg.conversation_id]
-            summary = summary_row(conv, w.display_name, w.phone, channel.platform_origin, tags)
+            w, tags = latest[msg.conversation_id]
+            summary = summary_row(w.conversation, w.display_name, w.phone, channel.platform_origin, tags)
             record_event(session, channel.tenant_id, "conversation.updated", summary.model_dump(mode="json"))
     for channel, msg in stored_messages:
         for hook in inbound_hooks:
-            await hook(session, channel, conversations[msg.conversation_id][0], msg)
+            await hook(session, channel, latest[msg.conversation_id][0].conversation, msg)
 
     for i, first in repeats:
         answer = results[first]
