@@ -27,6 +27,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("TERTULIA_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(all, stolen) CPU ticks of the machine so far. Steal is time the host gave this virtual
+    machine's CPUs to others: no process here sees it, every latency does."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+
+
+def stolen_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of the machine's CPU time stolen by the host between two cpu_ticks()."""
+    return 100 * (after[1] - before[1]) / max(1, after[0] - before[0])
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -43,10 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     PG_ADMIN_URL,
     Stats,
+    cpu_ticks,
     pg_create_database,
     pg_database_exists,
     pg_drop_database,
     running_server,
+    stolen_pct,
 )
 
 from tertulia.cli import do_migrate
@@ -499,7 +501,8 @@ def _server_ms(conn: Any, tenant_id: uuid.UUID, case: Case, show_plan: bool) -> 
     return sorted(planning)[2], sorted(execution)[2]
 
 
-def print_table(cases: list[Case], floor: Stats, requests: int, dialect: str, load_before: float) -> None:
+def print_table(cases: list[Case], floor: Stats, requests: int, dialect: str, load_before: float,
+                stolen: float) -> None:
     pg = dialect == "postgresql"
     head = (f"{'case':<26} {'rows':>4}  {'API p50':>7} {'p95':>6} {'mean':>6}  "
             f"{'SQLA p50':>8} {'p95':>6}")
@@ -510,7 +513,7 @@ def print_table(cases: list[Case], floor: Stats, requests: int, dialect: str, lo
         head += f" {'API/psycopg p95':>15}"
     print(f"\nGET /admin/chats/summary on {dialect}: {requests} requests per case (in rounds), "
           f"times in ms; {os.cpu_count()} cores, load average {load_before:.1f} before, "
-          f"{os.getloadavg()[0]:.1f} after")
+          f"{os.getloadavg()[0]:.1f} after; {stolen:.1f}% of the CPUs' time stolen by the host while measuring")
     print(head)
     print("-" * len(head))
     for c in cases:
@@ -600,10 +603,12 @@ def main() -> int:
         headers = {"Authorization": f"Bearer {token}"}
         print(f"tenant {MAIN_SLUG}: {n_conv} conversations", file=sys.stderr)
         load_before = os.getloadavg()[0]
+        ticks_before = cpu_ticks()
         with running_server(url, Path(tmp.name), secret_key=SECRET) as base_url:
             cases = build_cases(engine, tenant_id, base_url, headers, args.deep_pages)
             floor = measure(engine, tenant_id, base_url, headers, cases, args.requests, args.explain)
-        print_table(cases, floor, args.requests, engine.dialect.name, load_before)
+        print_table(cases, floor, args.requests, engine.dialect.name, load_before,
+                    stolen_pct(ticks_before, cpu_ticks()))
         print(json.dumps({"dialect": engine.dialect.name, "cases": {
             c.label: {"api_p95_ms": round(c.api.p95_ms, 2), "sql_p95_ms": round(c.sql.p95_ms, 2)}
             for c in cases if c.api and c.sql}}), file=sys.stderr)

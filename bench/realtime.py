@@ -49,7 +49,7 @@ import httpx2
 import psycopg
 import redis
 import uvloop
-from _common import stop_process, wait_until_ready
+from _common import cpu_ticks, stolen_pct, stop_process, wait_until_ready
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,13 +85,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_ticks() -> tuple[int, int]:
-    """(all, stolen) CPU ticks of the machine so far: steal is time the host gave this virtual
-    machine's CPUs to others, which no process here sees but every latency does."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
 
 
 def pids_of(name: str, marker: str = "") -> list[int]:
@@ -436,8 +429,7 @@ def bench_latency(ingest: list[Server], b: Server, tenant: Tenant, rate: float, 
         cpu_ms[role] = used * 1000 / total
     cpu_ms["sender"] = result["cpu_s"] * 1000 / total
     cpu_ms["receiver"] = (time.process_time() - receiver_before) * 1000 / total
-    ticks_after = cpu_ticks()
-    steal_pct = 100 * (ticks_after[1] - ticks_before[1]) / max(1, ticks_after[0] - ticks_before[0])
+    steal_pct = stolen_pct(ticks_before, cpu_ticks())
     sent: dict[int, float] = result["sent"]
     latencies = sorted((arrived[i] - sent[i]) * 1000 for i in arrived if i in sent)
     post_ms = sorted(result["post_ms"])

@@ -30,8 +30,12 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     OPTIONS only read (an endpoint that must write opens a write session of its own): on
     PostgreSQL they run in autocommit, on SQLite on the reading engine."""
     db = get_database(request)
-    maker = db.request_read_sessionmaker if request.method in SAFE_METHODS else db.sessionmaker
-    async with maker() as session:
+    if request.method in SAFE_METHODS:
+        # Nothing to commit: the session only read (closing it ends its read transaction).
+        async with db.request_read_sessionmaker() as session:
+            yield session
+        return
+    async with db.sessionmaker() as session:
         try:
             yield session
             await commit(session)
