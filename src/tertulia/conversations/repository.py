@@ -552,8 +552,12 @@ async def open_inbound_addresses(session: AsyncSession,
     batch."""
     if not session.bind or session.bind.dialect.name != "postgresql":
         opened = []
+        channels: dict[tuple[uuid.UUID, str | None], InboundChannel | None] = {}
         for address in addresses:
-            channel = await channels_repo.open_inbound_channel(session, address.channel_id, address.token_hash)
+            key = (address.channel_id, address.token_hash)
+            if key not in channels:
+                channels[key] = await channels_repo.open_inbound_channel(session, *key)
+            channel = channels[key]
             target = None
             if channel is not None and _takes_messages(channel, address):
                 target = await lock_inbound_target(session, channel.tenant_id, channel.id, address.external_id)
