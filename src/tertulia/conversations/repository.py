@@ -237,12 +237,20 @@ async def tag_id_by_name(session: AsyncSession, tenant_id: uuid.UUID, name: str)
     return rows[0][0] if rows else None
 
 
+_INDEXED_FILTERS = frozenset({"ai_state", "channel_source", "status"})
+
+
 async def list_inbox(session: AsyncSession, tenant_id: uuid.UUID, **filters: Any) -> list[InboxRow]:
     """The inbox list with each conversation's tags, in one statement (see inbox_statement)."""
     params = inbox_params(tenant_id, **filters)
     dialect = session.bind.dialect.name if session.bind is not None else ""
-    stmt = inbox_statement(inbox_shape(params), dialect)
-    return group_inbox_rows(await fetch_rows(session, stmt, params))
+    shape = inbox_shape(params)
+    # With at most one of the indexed filters (AI/human, channel, status) and no tag or text, the
+    # plan is the same for any values (walk that filter's index newest first), so it is prepared:
+    # planning it cost more than running it. A tag's or a fragment's best plan depends on how
+    # common it is, and so does which index serves a combination: a generic plan cannot see that.
+    prepare = len(shape & _INDEXED_FILTERS) <= 1 and not shape & {"tag_id", "q"}
+    return group_inbox_rows(await fetch_rows(session, inbox_statement(shape, dialect), params, prepare=prepare))
 
 
 async def get_message(session: AsyncSession, tenant_id: uuid.UUID, message_id: int) -> Message | None:
