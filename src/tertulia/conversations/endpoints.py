@@ -2,18 +2,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from tertulia.conversations import repository as repo
 from tertulia.conversations import service
 from tertulia.conversations.schemas import (
-    ChannelSource,
     ChatSummary,
     ConversationSendRequest,
     HumanOverrideRequest,
     HumanOverrideResult,
+    InboxQuery,
     MessageOut,
     ReadResult,
     SendRequest,
@@ -21,7 +21,7 @@ from tertulia.conversations.schemas import (
 )
 from tertulia.kit.errors import Invalid
 from tertulia.kit.pagination import decode_cursor, encode_cursor
-from tertulia.kit.types import OptionalCursorId, Text
+from tertulia.kit.types import OptionalCursorId
 from tertulia.kit.web import DbSession
 from tertulia.tenancy.auth import CurrentPrincipal, Principal
 
@@ -40,37 +40,29 @@ async def _resolve_tag(db: DbSession, tenant_id: uuid.UUID, tag: str) -> uuid.UU
 
 
 @router.get("/chats/summary", response_model=list[ChatSummary])
-async def chats_summary(
-    principal: CurrentPrincipal, db: DbSession, response: Response,
-    human_filter: Literal["all", "human_only", "bot_only"] = "all",
-    channel: ChannelSource | None = None,
-    tag: Annotated[Text | None, Query(max_length=64, description="tag id or name")] = None,
-    status: Literal["open", "resolved", "snoozed"] | None = None,
-    q: Annotated[Text | None, Query(max_length=200, description="part of the name or phone")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    cursor: Annotated[Text | None, Query(max_length=200, description="from the X-Next-Cursor header")] = None,
-) -> list[ChatSummary]:
+async def chats_summary(principal: CurrentPrincipal, db: DbSession, response: Response,
+                        query: Annotated[InboxQuery, Query()]) -> list[ChatSummary]:
     """The inbox list, most recent first. Page with `offset` (seed 001) or, faster at depth, with
     the opaque `cursor` returned in the `X-Next-Cursor` header."""
     tag_id = None
-    if tag:
-        tag_id = await _resolve_tag(db, principal.tenant_id, tag)
+    if query.tag:
+        tag_id = await _resolve_tag(db, principal.tenant_id, query.tag)
         if tag_id is None:
             return []
     after = None
-    if cursor:
-        ts, cid = decode_cursor(cursor, 2)
+    if query.cursor:
+        ts, cid = decode_cursor(query.cursor, 2)
         try:
             after = (datetime.fromisoformat(ts), uuid.UUID(cid))
         except (TypeError, ValueError) as exc:
             raise Invalid("the cursor is not one this server issued", code="invalid_cursor") from exc
     rows = await repo.list_inbox(
-        db, principal.tenant_id, ai_state=HUMAN_FILTER[human_filter], channel_source=channel, status=status,
-        tag_id=tag_id, q=q.strip() if q else None, after=after, limit=limit, offset=0 if after else offset)
+        db, principal.tenant_id, ai_state=HUMAN_FILTER[query.human_filter], channel_source=query.channel,
+        status=query.status, tag_id=tag_id, q=query.q.strip() if query.q else None, after=after, limit=query.limit,
+        offset=0 if after else query.offset)
     items = [service.summary_row(r, r.display_name, r.phone, r.platform_origin, r.tags)
              for r in rows]
-    if len(rows) == limit:
+    if len(rows) == query.limit:
         last = rows[-1]
         response.headers["X-Next-Cursor"] = encode_cursor(last.last_message_at.isoformat(), str(last.id))
     return items

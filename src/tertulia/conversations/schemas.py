@@ -101,6 +101,20 @@ class InboundContact(BaseModel):
     phone: Annotated[Text, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
 
 
+class InboxQuery(BaseModel):
+    """The inbox list's query parameters, validated together (one call instead of one per
+    parameter: the list is the panel's most frequent request)."""
+
+    human_filter: Literal["all", "human_only", "bot_only"] = "all"
+    channel: ChannelSource | None = None
+    tag: Annotated[Text | None, Field(max_length=64, description="tag id or name")] = None
+    status: Literal["open", "resolved", "snoozed"] | None = None
+    q: Annotated[Text | None, Field(max_length=200, description="part of the name or phone")] = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    cursor: Annotated[Text | None, Field(max_length=200, description="from the X-Next-Cursor header")] = None
+
+
 class InboundMessage(BaseModel):
     external_message_id: Annotated[NonBlank, StringConstraints(max_length=200)]
     contact: InboundContact
