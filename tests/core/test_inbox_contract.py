@@ -164,3 +164,22 @@ async def test_inbound_idempotent_and_needs_its_token(client: httpx2.AsyncClient
     missing = await client.post(f"/api/v1/inbound/{t.channel_id}",
                                 json={"external_message_id": "x", "contact": {"external_id": "c"}, "content": "x"})
     assert missing.status_code == 401
+
+
+async def test_list_rows_are_the_summary_model(client: httpx2.AsyncClient, make_tenant) -> None:
+    """The list writes its rows from plain values (service.summary_fields), the single chat through
+    the ChatSummary model: the same JSON, key for key and in the same order, timestamps included."""
+    t = await make_tenant()
+    await post_inbound(client, t, "Sin teléfono", external_id="c1", name="Ana")
+    await post_inbound(client, t, "Con etiquetas", external_id="c2", name="Luis", phone="+34612345678")
+    rows = (await client.get("/admin/chats/summary", headers=t.headers)).json()
+    tagged = next(r for r in rows if r["display_name"] == "Luis")
+    for name, color in (("VIP", "#22c55e"), ("Mayorista", "#0ea5e9")):
+        tag = (await client.post("/admin/tags", headers=t.headers, json={"name": name, "color": color})).json()
+        r = await client.put(f"/admin/contacts/{tagged['contact_id']}/tags/{tag['id']}", headers=t.headers)
+        assert r.status_code < 300, r.text
+    rows = (await client.get("/admin/chats/summary", headers=t.headers)).json()
+    assert [len(r["tags"]) for r in rows] == [2, 0] and rows[0]["customer_phone"] == "+34612345678"
+    for row in rows:
+        one = (await client.get(f"/admin/chats/{row['id']}", headers=t.headers)).json()
+        assert list(row.items()) == list(one.items())

@@ -44,8 +44,8 @@ class AiWorker:
         self._hint: datetime | None = None  # when work announced in this process becomes due
         # The claim is one UPDATE … RETURNING, atomic by itself: on PostgreSQL it runs in autocommit,
         # without the BEGIN and COMMIT round trips (SQLite's writer takes its lock with BEGIN IMMEDIATE).
-        self._autocommit = None if db.dialect == "sqlite" else async_sessionmaker(
-            db.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False, autoflush=False)
+        self._autocommit = None if db.autocommit_engine is None else async_sessionmaker(
+            db.autocommit_engine, expire_on_commit=False, autoflush=False)
 
     @property
     def config(self) -> EngineConfig:

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from pydantic_core import to_json
 
 from tertulia.conversations import repository as repo
 from tertulia.conversations import service
@@ -39,16 +40,18 @@ async def _resolve_tag(db: DbSession, tenant_id: uuid.UUID, tag: str) -> uuid.UU
         return await repo.tag_id_by_name(db, tenant_id, tag)
 
 
-@router.get("/chats/summary", response_model=list[ChatSummary])
-async def chats_summary(principal: CurrentPrincipal, db: DbSession, response: Response,
-                        query: Annotated[InboxQuery, Query()]) -> list[ChatSummary]:
+@router.get("/chats/summary", response_model=list[ChatSummary],
+            responses={200: {"headers": {"X-Next-Cursor": {
+                "description": "the cursor of the next page, when this one is full", "schema": {"type": "string"}}}}})
+async def chats_summary(principal: CurrentPrincipal, db: DbSession,
+                        query: Annotated[InboxQuery, Query()]) -> Response:
     """The inbox list, most recent first. Page with `offset` (seed 001) or, faster at depth, with
     the opaque `cursor` returned in the `X-Next-Cursor` header."""
     tag_id = None
     if query.tag:
         tag_id = await _resolve_tag(db, principal.tenant_id, query.tag)
         if tag_id is None:
-            return []
+            return Response(b"[]", media_type="application/json")
     after = None
     if query.cursor:
         ts, cid = decode_cursor(query.cursor, 2)
@@ -60,12 +63,13 @@ async def chats_summary(principal: CurrentPrincipal, db: DbSession, response: Re
         db, principal.tenant_id, ai_state=HUMAN_FILTER[query.human_filter], channel_source=query.channel,
         status=query.status, tag_id=tag_id, q=query.q.strip() if query.q else None, after=after, limit=query.limit,
         offset=0 if after else query.offset)
-    items = [service.summary_row(r, r.display_name, r.phone, r.platform_origin, r.tags)
-             for r in rows]
+    # Written straight from plain values (see service.summary_fields); response_model documents it.
+    body = to_json([service.summary_fields(r, r.display_name, r.phone, r.platform_origin, r.tags) for r in rows])
+    headers = None
     if len(rows) == query.limit:
         last = rows[-1]
-        response.headers["X-Next-Cursor"] = encode_cursor(last.last_message_at.isoformat(), str(last.id))
-    return items
+        headers = {"X-Next-Cursor": encode_cursor(last.last_message_at.isoformat(), str(last.id))}
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/chats/{conversation_id}", response_model=ChatSummary)
