@@ -85,3 +85,27 @@ async def test_unknown_ids_and_out_of_range_numbers(client: httpx2.AsyncClient, 
     assert_error(await client.get("/admin/events", headers=t.headers, params={"after": 2**64}), 422)
     assert_error(await client.get("/admin/nothing-here", headers=t.headers), 404)
     assert_error(await client.delete("/admin/chats/summary", headers=t.headers), 405)
+
+
+async def test_inbox_list_query_parameters(client: httpx2.AsyncClient, make_tenant) -> None:
+    """The list's query string is validated in one call (kit.web.QueryModel): every bad value is
+    a 422 naming its parameter, a repeated one counts with its last value, an unknown one is
+    ignored, and the OpenAPI document lists the same parameters."""
+    t = await make_tenant()
+    for i in range(3):
+        await post_inbound(client, t, "hola", external_id=f"c{i}")
+    for params, field in (({"limit": "abc"}, "limit"), ({"limit": 0}, "limit"), ({"limit": 101}, "limit"),
+                          ({"offset": -1}, "offset"), ({"human_filter": "robots"}, "human_filter"),
+                          ({"channel": ""}, "channel"), ({"status": "closed"}, "status"),
+                          ({"cursor": "c" * 201}, "cursor"), ({"tag": "t" * 65}, "tag")):
+        err = assert_error(await client.get("/admin/chats/summary", headers=t.headers, params=params), 422)
+        assert err["code"] == "validation_error"
+        assert [d["field"] for d in err["details"]] == [f"query.{field}"], (params, err)  # type: ignore[index]
+    two = await client.get("/admin/chats/summary?limit=1&limit=2&colour=red", headers=t.headers)
+    assert two.status_code == 200 and len(two.json()) == 2
+    spec = (await client.get("/openapi.json")).json()["paths"]["/admin/chats/summary"]["get"]
+    assert [p["name"] for p in spec["parameters"]] == ["human_filter", "channel", "tag", "status", "q", "limit",
+                                                       "offset", "cursor"]
+    assert {p["in"] for p in spec["parameters"]} == {"query"}
+    limit = next(p for p in spec["parameters"] if p["name"] == "limit")["schema"]
+    assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 100, 20)

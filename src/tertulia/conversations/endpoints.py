@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic_core import to_json
 
 from tertulia.conversations import repository as repo
@@ -23,7 +23,7 @@ from tertulia.conversations.schemas import (
 from tertulia.kit.errors import Invalid
 from tertulia.kit.pagination import decode_cursor, encode_cursor
 from tertulia.kit.types import OptionalCursorId
-from tertulia.kit.web import DbSession
+from tertulia.kit.web import DbSession, QueryModel
 from tertulia.tenancy.auth import CurrentPrincipal, Principal
 
 router = APIRouter(prefix="/admin", tags=["inbox"])
@@ -40,11 +40,14 @@ async def _resolve_tag(db: DbSession, tenant_id: uuid.UUID, tag: str) -> uuid.UU
         return await repo.tag_id_by_name(db, tenant_id, tag)
 
 
-@router.get("/chats/summary", response_model=list[ChatSummary],
+_INBOX_QUERY = QueryModel(InboxQuery)
+
+
+@router.get("/chats/summary", response_model=list[ChatSummary], openapi_extra=_INBOX_QUERY.openapi,
             responses={200: {"headers": {"X-Next-Cursor": {
                 "description": "the cursor of the next page, when this one is full", "schema": {"type": "string"}}}}})
 async def chats_summary(principal: CurrentPrincipal, db: DbSession,
-                        query: Annotated[InboxQuery, Query()]) -> Response:
+                        query: Annotated[InboxQuery, Depends(_INBOX_QUERY)]) -> Response:
     """The inbox list, most recent first. Page with `offset` (seed 001) or, faster at depth, with
     the opaque `cursor` returned in the `X-Next-Cursor` header."""
     tag_id = None

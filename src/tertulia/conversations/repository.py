@@ -75,9 +75,10 @@ _contact_tag = ContactTag.__table__
 _tag = Tag.__table__
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InboxRow:
-    """One row of the inbox list, with the attributes `service.summary_row` reads."""
+    """One row of the inbox list, with the attributes `service.summary_row` reads. (Not frozen:
+    a frozen dataclass's __init__ sets each field through object.__setattr__, 5x slower.)"""
 
     id: uuid.UUID
     contact_id: uuid.UUID
@@ -98,7 +99,7 @@ class InboxRow:
         return self.ai_state == "human_override"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InboxTag:
     id: uuid.UUID
     name: str
@@ -250,7 +251,8 @@ async def list_inbox(session: AsyncSession, tenant_id: uuid.UUID, **filters: Any
     # planning it cost more than running it. A tag's or a fragment's best plan depends on how
     # common it is, and so does which index serves a combination: a generic plan cannot see that.
     prepare = len(shape & _INDEXED_FILTERS) <= 1 and not shape & {"tag_id", "q"}
-    return group_inbox_rows(await fetch_rows(session, inbox_statement(shape, dialect), params, prepare=prepare))
+    return group_inbox_rows(await fetch_rows(session, inbox_statement(shape, dialect), params, prepare=prepare,
+                                               by_position=True))
 
 
 async def get_message(session: AsyncSession, tenant_id: uuid.UUID, message_id: int) -> Message | None:
