@@ -21,7 +21,8 @@ def get_database(request: Request) -> Database:
     return db
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
+    # async although it never awaits: FastAPI runs a plain function dependency in its thread pool.
     settings: Settings = request.app.state.settings
     return settings
 
@@ -72,7 +73,7 @@ class QueryModel(Generic[M]):
              **({"description": prop["description"]} if "description" in prop else {})}
             for name, prop in schema["properties"].items()]}
 
-    def __call__(self, request: Request) -> M:
+    async def __call__(self, request: Request) -> M:  # async: see get_app_settings
         try:
             return self.model.model_validate(dict(request.query_params))
         except ValidationError as exc:
