@@ -39,7 +39,7 @@ async def _ensure_demo(db: Database, settings: Settings) -> uuid.UUID:
 
 
 async def _counts(db: Database, tenant_id: uuid.UUID) -> dict[str, int]:
-    async with db.session(write=False) as session:
+    async with db.read_session(tenant_id) as session:
         out = {}
         for name, model in (("contacts", Contact), ("conversations", Conversation), ("messages", Message),
                             ("tags", Tag), ("links", ContactTag)):

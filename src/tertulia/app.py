@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,15 @@ from tertulia.assistants.endpoints import mcp_router as mcp_invoke_router
 from tertulia.assistants.endpoints import router as assistants_router
 from tertulia.assistants.mcp import mcp_lifespan
 from tertulia.assistants.mcp_endpoints import router as mcp_servers_router
-from tertulia.assistants.tasks import inline_worker as ai_inline_worker
-from tertulia.channels.endpoints import inbound as inbound_router
+from tertulia.assistants.service import schedule_replies
+from tertulia.assistants.tasks import AiWorker, running_worker
 from tertulia.channels.endpoints import router as channels_router
 from tertulia.config import Settings, get_settings
 from tertulia.contacts.endpoints import router as contacts_router
 from tertulia.conversations.endpoints import router as inbox_router
+from tertulia.conversations.inbound import InboundWriter, running_writer
+from tertulia.conversations.inbound import router as inbound_router
 from tertulia.conversations.media import router as media_router
-from tertulia.conversations.tasks import inbound_lifespan
 from tertulia.kit.bus import create_bus
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database
@@ -40,14 +42,12 @@ from tertulia.tenancy.endpoints import router as auth_router
 log = structlog.get_logger("tertulia.app")
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 
-# Other domains add their routers and start-up work here (kept as lists so app.py stays the one
-# place that shows what the process serves).
-# Routers are matched in this order, each one's routes in turn: the inbound endpoint, the busiest
-# write, comes first (behind five routers, finding it cost a third of a millisecond per message).
+# What the process serves. Routers are matched in this order, each one's routes in turn: the
+# inbound endpoint, the busiest write, comes first (behind five routers, finding it cost a third of
+# a millisecond per message).
 ROUTERS: list[Any] = [inbound_router, auth_router, members_router, inbox_router, contacts_router, channels_router,
                       events_router, media_router, events_socket_router,
                       assistants_router, mcp_invoke_router, mcp_servers_router]
-LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = [inbound_lifespan, realtime_lifespan, mcp_lifespan, ai_inline_worker]
 
 DESCRIPTION = """Tertulia's API: the inbox of seed 001 (`/admin/...`), login for the panel
 (`/api/auth/...`), the generic inbound channel (`/api/v1/inbound/...`).
@@ -70,8 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.bus = bus
         await bus.start()
         async with AsyncExitStack() as stack:
-            for hook in LIFESPAN_HOOKS:
-                await stack.enter_async_context(hook(app))
+            await stack.enter_async_context(realtime_lifespan(app))
+            await stack.enter_async_context(mcp_lifespan(app))
+            await stack.enter_async_context(_jobs_and_intake(app, settings))
             # What start-up built (modules, the app, mappers: ~200,000 objects) lives as long as the
             # process. Left to the garbage collector, every full collection walks all of it: a
             # pause of 150-180 ms measured under load (bench/realtime.py), the slowest requests'
@@ -110,6 +111,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     _mount_web_app(app)
     return app
+
+
+@asynccontextmanager
+async def _jobs_and_intake(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    """The background jobs (unless `tertulia worker` processes run them) and the inbound writer.
+    A stored customer message schedules the assistant's reply; the worker of this process is
+    woken when that reply is due (other processes' workers find it by polling)."""
+    db: Database = app.state.db
+    async with AsyncExitStack() as stack:
+        worker = None
+        if settings.inline_worker:
+            worker = await stack.enter_async_context(running_worker(AiWorker(db, app.state.secret_box)))
+            app.state.ai_worker = worker
+        writer = InboundWriter(db, after_store=[partial(schedule_replies, wake=worker.notify if worker else None)],
+                               writers=settings.inbound_writers or (1 if db.dialect == "sqlite" else 2))
+        app.state.inbound_writer = await stack.enter_async_context(running_writer(writer))
+        yield
 
 
 def _mount_web_app(app: FastAPI) -> None:

@@ -132,9 +132,10 @@ async def test_summary_is_rolling_and_explains_a_handoff(client: Any, make_tenan
     assert s["message_count"] == 2 and "Lupita" in s["summary"] and "Mérida" in s["summary"]
     assert s["handoff_brief"] is None
     assert (await client.get(f"/admin/chats/{conv}/summary", headers=other.headers)).status_code == 404
-    # Nothing new: the same summary comes back; a new message makes it stale.
+    # Stored by the POST: then the same one comes back until a new message makes it stale.
+    stored = (await client.post(f"/admin/chats/{conv}/summary", headers=t.headers)).json()
     again = (await client.get(f"/admin/chats/{conv}/summary", headers=t.headers)).json()
-    assert again["generated_at"] == s["generated_at"]
+    assert again == stored and again["summary"] == s["summary"]
     await post_inbound(client, t, "Quiero reclamar un cobro doble con tarjeta")
 
     async def handed_off() -> Any:

@@ -33,7 +33,7 @@ from tests.helpers import post_inbound
 
 
 async def traces(db: Any, tenant_id: uuid.UUID, conversation_id: str) -> list[AiTrace]:
-    async with db.session(write=False) as s:
+    async with db.read_session(tenant_id) as s:
         rows = await s.execute(select(AiTrace).where(AiTrace.tenant_id == tenant_id,
                                                      AiTrace.conversation_id == uuid.UUID(conversation_id))
                                .order_by(AiTrace.id))
@@ -41,7 +41,7 @@ async def traces(db: Any, tenant_id: uuid.UUID, conversation_id: str) -> list[Ai
 
 
 async def job_idle(db: Any, tenant_id: uuid.UUID, conversation_id: str) -> bool:
-    async with db.session(write=False) as s:
+    async with db.read_session(tenant_id) as s:
         state = (await s.execute(select(AiJob.state).where(
             AiJob.tenant_id == tenant_id, AiJob.conversation_id == uuid.UUID(conversation_id)))).scalar_one_or_none()
     return state == "idle"
@@ -254,7 +254,7 @@ async def test_disabled_assistant_or_unlinked_channel_stays_silent(client: Any, 
     t = await make_tenant()
     await make_assistant(client, t, enabled=False)
     conv = (await post_inbound(client, t, "hola")).json()["conversation_id"]
-    async with db.session(write=False) as s:
+    async with db.read_session(t.id) as s:
         jobs = (await s.execute(select(AiJob).where(AiJob.tenant_id == t.id))).scalars().all()
     assert jobs == []
     assert await ai_messages(client, t, conv) == []

@@ -69,7 +69,7 @@ async def test_a_stalled_stream_overtaken_by_a_human_sends_nothing(client: Any, 
     await fake_openai.wait_for_requests(1)
 
     async def trace_written() -> Any:
-        async with db.session(write=False) as s:
+        async with db.read_session(t.id) as s:
             return (await s.execute(select(AiTrace).where(AiTrace.tenant_id == t.id))).scalars().first()
 
     trace = await wait_until(trace_written, what="the superseded trace")

@@ -9,10 +9,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from tertulia.conversations import service as conversations
+from tertulia.conversations.inbound import InboundDelivery, InboundWriter, StoredMessage, ingest_batch
 from tertulia.conversations.schemas import InboundMessage, InboundResult
-from tertulia.conversations.service import InboundDelivery, ingest_batch
-from tertulia.conversations.tasks import InboundWriter
 from tertulia.kit.crypto import hash_token
 from tertulia.kit.db import Database
 from tertulia.kit.errors import NotAuthenticated, NotFound
@@ -90,21 +88,20 @@ async def test_one_batch_answers_each_delivery_on_its_own(client: httpx2.AsyncCl
 async def test_a_message_that_fails_its_batch_fails_alone(make_tenant: Any, db: Database) -> None:
     t = await make_tenant()
 
-    async def refuse(session: Any, channel: Any, conv: Any, msg: Any) -> None:
-        if msg.content == "rompe":
+    async def refuse(session: Any, stored: list[StoredMessage]) -> None:
+        if any(s.message.content == "rompe" for s in stored):
             raise RuntimeError("this message cannot be stored")
 
-    writer = InboundWriter(db, writers=1)
-    conversations.inbound_hooks.append(refuse)
+    writer = InboundWriter(db, after_store=[refuse], writers=1)
     await writer.start()
+    token = hash_token(t.inbound_token)
     try:
         texts = [f"m{i}" for i in range(12)]
         texts[7] = "rompe"
         outcomes = await asyncio.gather(*[
-            writer.submit_api(t.channel_id, t.inbound_token, _message(f"x-{i}", f"c{i % 3}", text))
+            writer.submit(InboundDelivery(t.channel_id, _message(f"x-{i}", f"c{i % 3}", text), token))
             for i, text in enumerate(texts)], return_exceptions=True)
     finally:
-        conversations.inbound_hooks.remove(refuse)
         await writer.stop()
     assert isinstance(outcomes[7], RuntimeError)
     stored = [o for i, o in enumerate(outcomes) if i != 7]
@@ -116,5 +113,5 @@ async def test_a_stopped_writer_refuses_with_503(make_tenant: Any, db: Database)
     t = await make_tenant()
     writer = InboundWriter(db, writers=1)
     with pytest.raises(Exception) as refused:
-        await writer.submit_api(t.channel_id, t.inbound_token, _message("z-1", "c", "hola"))
+        await writer.submit(InboundDelivery(t.channel_id, _message("z-1", "c", "hola"), hash_token(t.inbound_token)))
     assert getattr(refused.value, "status_code", None) == 503

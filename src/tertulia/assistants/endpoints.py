@@ -24,12 +24,11 @@ from tertulia.assistants.schemas import (
     SummaryOut,
     TraceOut,
 )
-from tertulia.assistants.summaries import refresh_summary, summary_is_fresh
+from tertulia.assistants.summaries import current_summary, refresh_summary
 from tertulia.assistants.tools import ToolContext, ToolError, available_tools, result_text, run_tool
 from tertulia.conversations import service as conversations
-from tertulia.kit.db import Database
 from tertulia.kit.errors import Invalid, NotFound, TertuliaError, error_body
-from tertulia.kit.web import DbSession
+from tertulia.kit.web import DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentManager, CurrentPrincipal
 
 log = structlog.get_logger("tertulia.assistants.api")
@@ -45,7 +44,7 @@ CorrelationId = Annotated[str, Path(min_length=1, max_length=64)]
 # --- assistants ---------------------------------------------------------------------------
 
 @router.get("/assistants", response_model=list[AssistantOut])
-async def list_assistants(principal: CurrentManager, db: DbSession) -> list[AssistantOut]:
+async def list_assistants(principal: CurrentManager, db: ReadDb) -> list[AssistantOut]:
     return [await service.assistant_out(db, a) for a in await repo.list_assistants(db, principal.tenant_id)]
 
 
@@ -58,7 +57,7 @@ async def create_assistant(body: AssistantCreate, principal: CurrentManager, db:
 
 
 @router.get("/assistants/{assistant_id}", response_model=AssistantOut)
-async def get_assistant(assistant_id: uuid.UUID, principal: CurrentManager, db: DbSession) -> AssistantOut:
+async def get_assistant(assistant_id: uuid.UUID, principal: CurrentManager, db: ReadDb) -> AssistantOut:
     return await service.assistant_out(db, await service.require_assistant(db, principal.tenant_id, assistant_id))
 
 
@@ -78,7 +77,7 @@ async def delete_assistant(assistant_id: uuid.UUID, principal: CurrentManager, d
 
 
 @router.get("/assistants/{assistant_id}/tools")
-async def list_tools(assistant_id: uuid.UUID, principal: CurrentManager, db: DbSession) -> list[dict[str, Any]]:
+async def list_tools(assistant_id: uuid.UUID, principal: CurrentManager, db: ReadDb) -> list[dict[str, Any]]:
     """The tools this assistant may call (built-in and MCP), as offered to the model."""
     assistant = await service.require_assistant(db, principal.tenant_id, assistant_id)
     specs = await available_tools(db, principal.tenant_id, list(assistant.enabled_tools or []))
@@ -88,7 +87,7 @@ async def list_tools(assistant_id: uuid.UUID, principal: CurrentManager, db: DbS
 # --- knowledge ----------------------------------------------------------------------------
 
 @router.get("/assistants/{assistant_id}/knowledge", response_model=list[KnowledgeOut])
-async def list_knowledge(assistant_id: uuid.UUID, principal: CurrentManager, db: DbSession) -> list[KnowledgeOut]:
+async def list_knowledge(assistant_id: uuid.UUID, principal: CurrentManager, db: ReadDb) -> list[KnowledgeOut]:
     assistant = await service.require_assistant(db, principal.tenant_id, assistant_id)
     return [service.knowledge_out(e) for e in await repo.list_entries(db, principal.tenant_id, assistant.id)]
 
@@ -156,7 +155,7 @@ def trace_out(trace: AiTrace) -> TraceOut:
 
 
 @router.get("/logs/ai/{correlation_id}", response_model=TraceOut)
-async def get_ai_log(correlation_id: CorrelationId, principal: CurrentPrincipal, db: DbSession) -> TraceOut:
+async def get_ai_log(correlation_id: CorrelationId, principal: CurrentPrincipal, db: ReadDb) -> TraceOut:
     """What happened behind one AI reply: the input, the sources retrieved, each step (reasoning,
     tool calls with arguments, results and durations), tokens, latency and outcome."""
     trace = await repo.get_trace(db, principal.tenant_id, correlation_id)
@@ -171,21 +170,12 @@ def summary_out(row: Any) -> SummaryOut:
 
 
 @router.get("/chats/{conversation_id}/summary", response_model=SummaryOut)
-async def get_chat_summary(conversation_id: uuid.UUID, principal: CurrentPrincipal, db: DbSession,
+async def get_chat_summary(conversation_id: uuid.UUID, principal: CurrentPrincipal, db: ReadDb,
                            request: Request) -> SummaryOut:
-    """The conversation's rolling summary; regenerated first when newer messages exist."""
-    await conversations.require_conversation(db, principal.tenant_id, conversation_id)
-    if await summary_is_fresh(db, principal.tenant_id, conversation_id):
-        row = await repo.get_summary(db, principal.tenant_id, conversation_id)
-        assert row is not None
-        return summary_out(row)
-    # Stale: regenerate it in a write transaction of its own (a GET's session only reads; on
-    # SQLite it holds no write lock, so this cannot wait on ourselves).
-    await db.rollback()
-    database: Database = request.app.state.db
-    async with database.session() as session:
-        conv = await conversations.require_conversation(session, principal.tenant_id, conversation_id)
-        return summary_out(await refresh_summary(session, conv, force=False))
+    """The conversation's rolling summary: the stored one while no newer message exists, else
+    one made now (stored by the POST, or by the next reply)."""
+    conv = await conversations.require_conversation(db, principal.tenant_id, conversation_id)
+    return summary_out(await current_summary(db, conv))
 
 
 @router.post("/chats/{conversation_id}/summary", response_model=SummaryOut)

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tertulia.assistants.models import McpServer
 from tertulia.assistants.providers.base import ToolSpec
 from tertulia.kit.crypto import SecretBox
-from tertulia.kit.db import tenant_select
+from tertulia.kit.db import Reader, tenant_select
 from tertulia.kit.errors import Invalid, NotFound
 
 log = structlog.get_logger("tertulia.assistants.mcp")
@@ -116,12 +116,12 @@ async def enabled_servers(session: AsyncSession, tenant_id: uuid.UUID) -> list[M
     return list(rows)
 
 
-async def list_servers(session: AsyncSession, tenant_id: uuid.UUID) -> list[McpServer]:
+async def list_servers(session: Reader, tenant_id: uuid.UUID) -> list[McpServer]:
     rows = await session.scalars(tenant_select(McpServer, tenant_id).order_by(McpServer.name))
     return list(rows)
 
 
-async def get_server(session: AsyncSession, tenant_id: uuid.UUID, server_id: uuid.UUID) -> McpServer | None:
+async def get_server(session: Reader, tenant_id: uuid.UUID, server_id: uuid.UUID) -> McpServer | None:
     row: McpServer | None = await session.scalar(tenant_select(McpServer, tenant_id)
                                                  .where(McpServer.id == server_id))
     return row

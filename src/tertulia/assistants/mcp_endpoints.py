@@ -20,9 +20,10 @@ from sqlalchemy.exc import IntegrityError
 
 from tertulia.assistants import mcp
 from tertulia.assistants.models import McpServer
+from tertulia.kit.db import Reader
 from tertulia.kit.errors import Conflict, Forbidden, Invalid, NotFound, TertuliaError
 from tertulia.kit.types import ShortText
-from tertulia.kit.web import AppSettings, DbSession
+from tertulia.kit.web import AppSettings, DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentManager
 
 router = APIRouter(prefix="/admin", tags=["mcp"])
@@ -120,7 +121,7 @@ def _header_names(request: Request, server: McpServer) -> list[str]:
         return []
 
 
-async def _require(db: DbSession, tenant_id: uuid.UUID, server_id: uuid.UUID) -> McpServer:
+async def _require(db: Reader, tenant_id: uuid.UUID, server_id: uuid.UUID) -> McpServer:
     server = await mcp.get_server(db, tenant_id, server_id)
     if server is None:
         raise NotFound("no such MCP server", code="mcp_server_not_found")
@@ -128,7 +129,7 @@ async def _require(db: DbSession, tenant_id: uuid.UUID, server_id: uuid.UUID) ->
 
 
 @router.get("/mcp-servers", response_model=list[McpServerOut])
-async def list_mcp_servers(principal: CurrentManager, db: DbSession, request: Request) -> list[McpServerOut]:
+async def list_mcp_servers(principal: CurrentManager, db: ReadDb, request: Request) -> list[McpServerOut]:
     return [server_out(s, _header_names(request, s)) for s in await mcp.list_servers(db, principal.tenant_id)]
 
 
@@ -167,7 +168,7 @@ async def delete_mcp_server(server_id: uuid.UUID, principal: CurrentManager, db:
 
 
 @router.get("/mcp-servers/{server_id}/tools", response_model=list[McpToolOut])
-async def list_mcp_server_tools(server_id: uuid.UUID, principal: CurrentManager, db: DbSession,
+async def list_mcp_server_tools(server_id: uuid.UUID, principal: CurrentManager, db: ReadDb,
                                 request: Request, settings: AppSettings) -> list[McpToolOut]:
     """Ask the server for its tools now (a way to check the URL and headers work)."""
     server = await _require(db, principal.tenant_id, server_id)

@@ -51,6 +51,7 @@ from tertulia.assistants.tools import (
     ToolError,
     available_tools,
     result_text,
+    run_mcp_tool,
     run_tool,
 )
 from tertulia.conversations import repository as conversations_repo
@@ -185,10 +186,9 @@ class Orchestrator:
         """The turn's context, or why there is no turn to answer any more. This is most of the time
         between a customer's message and the model's request, so it is at most three statements
         (plus the MCP servers' lookup when the tenant has any): the conversation, assistant,
-        contact and tags; the history; the knowledge. They need no snapshot across them (posting
-        re-checks what matters), so on PostgreSQL they run in autocommit, without BEGIN and COMMIT."""
+        contact and tags; the history; the knowledge (posting re-checks what matters)."""
         tenant_id = job.tenant_id
-        async with self.db.request_read_sessionmaker() as session:
+        async with self.db.read_session(tenant_id) as session:
             turn = await repo.turn_context(session, tenant_id, job.conversation_id, job.assistant_id)
             # Still the channel's assistant, and still enabled (it may have changed since scheduling).
             if turn is None:
@@ -286,7 +286,7 @@ class Orchestrator:
                 request.messages.append(ChatMessage(role="tool", content=content, tool_call_id=call.id,
                                                     name=call.name))
             if rounds % 2 == 0:
-                async with self.db.session() as session:
+                async with self.db.session(job.tenant_id) as session:
                     await repo.extend_lease(session, job, utcnow() + timedelta(seconds=self.config.lease_seconds))
 
     async def _complete(self, provider: Provider, request: ProviderRequest, state: RunState,
@@ -338,10 +338,14 @@ class Orchestrator:
         if raw and not arguments and raw.strip() not in ("", "{}"):
             step["raw_arguments"] = raw
         try:
-            # An MCP tool only reads its server's settings and may take seconds: a read session keeps
-            # SQLite's single write lock free for inbound messages meanwhile.
-            async with self.db.session(write=not name.startswith("mcp__")) as session:
-                result = await run_tool(session, ctx, name, arguments, offered)
+            if name.startswith("mcp__"):
+                # An MCP tool only reads its server's settings and may take seconds: a read session
+                # keeps SQLite's single write lock free for inbound messages meanwhile.
+                async with self.db.read_session(ctx.tenant_id) as read:
+                    result = await run_mcp_tool(read, ctx, name, arguments, offered)
+            else:
+                async with self.db.session(ctx.tenant_id) as session:
+                    result = await run_tool(session, ctx, name, arguments, offered)
             step["result"] = result
             content = result_text(result)
         except ToolError as exc:
@@ -360,9 +364,8 @@ class Orchestrator:
     async def _post(self, job: ClaimedJob, state: RunState, *, outcome_if_posted: str, assistant: Assistant | None,
                     ctx: ToolContext | None = None, superseded_reason: str | None = None) -> str:
         sources = ctx.sources if ctx is not None else []
-        async with self.db.session() as session:
-            conv = await conversations_repo.get_conversation(session, job.tenant_id, job.conversation_id,
-                                                             for_update=True)
+        async with self.db.session(job.tenant_id) as session:
+            conv = await conversations_repo.lock_conversation(session, job.tenant_id, job.conversation_id)
             if assistant is None:  # a crashed or abandoned run still hands off in the assistant's words
                 assistant = await repo.get_assistant(session, job.tenant_id, job.assistant_id)
             reason = superseded_reason
@@ -428,7 +431,7 @@ class Orchestrator:
         hand off; either way the run leaves an `error` trace."""
         try:
             if job.attempts < self.config.max_job_attempts:
-                async with self.db.session() as session:
+                async with self.db.session(job.tenant_id) as session:
                     trace = self._trace(job, state, None, "error", [])
                     session.add(trace)
                     await repo.retry_job(session, job, utcnow() + timedelta(seconds=self.config.job_retry_seconds

@@ -42,7 +42,7 @@ from tertulia.assistants.models import (
 from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactTag, Tag
 from tertulia.conversations.models import Conversation, Message
-from tertulia.kit.db import fetch_rows, is_sqlite, tenant_select, utcnow
+from tertulia.kit.db import Reader, is_sqlite, tenant_select, utcnow
 
 # Parameters of the statements built once below (a foreign key's column type is not known yet when
 # they are built, so the tenant's is spelled out).
@@ -68,17 +68,17 @@ def search_vector(language: str, title: Any, content: Any) -> Any:
 
 # --- assistants ---------------------------------------------------------------------------
 
-async def get_assistant(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> Assistant | None:
+async def get_assistant(session: Reader, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> Assistant | None:
     stmt = tenant_select(Assistant, tenant_id).where(Assistant.id == assistant_id)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def list_assistants(session: AsyncSession, tenant_id: uuid.UUID) -> list[Assistant]:
+async def list_assistants(session: Reader, tenant_id: uuid.UUID) -> list[Assistant]:
     stmt = tenant_select(Assistant, tenant_id).order_by(Assistant.created_at, Assistant.id)
     return list((await session.execute(stmt)).scalars())
 
 
-async def assistant_for_channel(session: AsyncSession, tenant_id: uuid.UUID,
+async def assistant_for_channel(session: Reader, tenant_id: uuid.UUID,
                                 channel_id: uuid.UUID) -> Assistant | None:
     """The channel's assistant when it is enabled (one indexed lookup per inbound message)."""
     stmt = (tenant_select(Assistant, tenant_id)
@@ -92,7 +92,7 @@ async def unlink_channels(session: AsyncSession, tenant_id: uuid.UUID, assistant
                           .values(assistant_id=None).execution_options(synchronize_session=False))
 
 
-async def channels_of_assistant(session: AsyncSession, tenant_id: uuid.UUID,
+async def channels_of_assistant(session: Reader, tenant_id: uuid.UUID,
                                 assistant_id: uuid.UUID) -> list[uuid.UUID]:
     stmt = tenant_select(Channel, tenant_id, Channel.id).where(Channel.assistant_id == assistant_id)
     return list((await session.execute(stmt)).scalars())
@@ -107,13 +107,13 @@ async def get_entry(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: u
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def list_entries(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> list[KnowledgeEntry]:
+async def list_entries(session: Reader, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> list[KnowledgeEntry]:
     stmt = (tenant_select(KnowledgeEntry, tenant_id).where(KnowledgeEntry.assistant_id == assistant_id)
             .order_by(KnowledgeEntry.created_at, KnowledgeEntry.id))
     return list((await session.execute(stmt)).scalars())
 
 
-async def count_entries(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> int:
+async def count_entries(session: Reader, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> int:
     stmt = tenant_select(KnowledgeEntry, tenant_id, func.count()).where(KnowledgeEntry.assistant_id == assistant_id)
     return int((await session.execute(stmt)).scalar_one())
 
@@ -152,8 +152,8 @@ class Hit:
     score: float
 
 
-# Built once (see the AI turn's context below): the SQLite FTS5 query, and PostgreSQL's ranked
-# tsvector match with the text-search configuration as a parameter.
+# SQLite's FTS5 table has no model (migration 0002 creates it by hand), so its MATCH query is
+# written as SQL; it filters on the tenant like any other.
 SQLITE_SEARCH = text(
     "SELECT c.id, c.entry_id, c.title, c.content, bm25(knowledge_chunks_fts, 4.0, 1.0) AS score "
     "FROM knowledge_chunks_fts JOIN knowledge_chunks AS c ON c.id = knowledge_chunks_fts.rowid "
@@ -163,20 +163,7 @@ SQLITE_SEARCH = text(
     id=KnowledgeChunk.id.type, entry_id=KnowledgeChunk.entry_id.type, title=String(), content=String(), score=Float())
 
 
-def _pg_search_statement() -> Any:
-    chunk = KnowledgeChunk.__table__
-    query = func.to_tsquery(cast(bindparam("ts_config", type_=String()), REGCONFIG), bindparam("query", type_=String()))
-    rank = func.ts_rank(chunk.c.search_vector, query).label("score")
-    return (select(chunk.c.id, chunk.c.entry_id, chunk.c.title, chunk.c.content, rank)
-            .where(chunk.c.tenant_id == TENANT, chunk.c.assistant_id == bindparam("assistant_id", type_=Uuid()),
-                   chunk.c.search_vector.op("@@")(query))
-            .order_by(rank.desc(), chunk.c.id).limit(LIMIT))
-
-
-PG_SEARCH = _pg_search_statement()
-
-
-async def search_chunks(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID,
+async def search_chunks(session: Reader, tenant_id: uuid.UUID, assistant_id: uuid.UUID,
                         terms: list[str], language: str, limit: int = 4) -> list[Hit]:
     """Full-text search of one assistant's knowledge for any of the (stemmed) terms, best first.
     Terms match as word prefixes on both databases so that a crude stem still finds its word."""
@@ -185,24 +172,23 @@ async def search_chunks(session: AsyncSession, tenant_id: uuid.UUID, assistant_i
         return []
     params: dict[str, Any] = {"tenant_id": tenant_id, "assistant_id": assistant_id, "limit": limit}
     if is_sqlite(session):
-        params["match"] = " OR ".join(f'"{t}"*' for t in clean)
-        rows = await fetch_rows(session, SQLITE_SEARCH, params)
+        params = {"tenant_id": tenant_id, "assistant_id": assistant_id, "limit": limit,
+                  "match": " OR ".join(f'"{t}"*' for t in clean)}
+        rows = await session.execute(SQLITE_SEARCH, params)
         # bm25 is lower-is-better; flip it so both databases rank "higher is better".
         return [Hit(r.id, r.entry_id, r.title, r.content, -float(r.score)) for r in rows]
-    params.update(ts_config=ts_config(language), query=" | ".join(f"{t}:*" for t in clean))
-    rows = await fetch_rows(session, PG_SEARCH, params)
-    return [Hit(r.id, r.entry_id, r.title, r.content, float(r.score)) for r in rows]
+    query = func.to_tsquery(cast(ts_config(language), REGCONFIG), " | ".join(f"{t}:*" for t in clean))
+    rank = func.ts_rank(KnowledgeChunk.search_vector, query).label("score")
+    stmt = (tenant_select(KnowledgeChunk, tenant_id, KnowledgeChunk.id, KnowledgeChunk.entry_id, KnowledgeChunk.title,
+                          KnowledgeChunk.content, rank)
+            .where(KnowledgeChunk.assistant_id == assistant_id, KnowledgeChunk.search_vector.op("@@")(query))
+            .order_by(rank.desc(), KnowledgeChunk.id).limit(limit))
+    return [Hit(r.id, r.entry_id, r.title, r.content, float(r.score)) for r in await session.execute(stmt)]
 
 
 # --- an AI turn's context -----------------------------------------------------------------
-# The reads on the path from a customer's message to the model's request are Core statements
-# built once, with the tenant and the rest as bound parameters, and run through `fetch_rows`:
-# building, keying and ORM-loading a statement per call cost more CPU than running it. Each still
-# filters on the tenant explicitly.
-
-_assistant = Assistant.__table__
-_ASSISTANT_COLUMNS = [c.name for c in _assistant.c]
-
+# The reads on the path from a customer's message to the model's request: a few statements,
+# one after another on one read session.
 
 @dataclass
 class TurnContext:
@@ -220,67 +206,46 @@ class TurnContext:
     has_mcp_servers: bool  # the tenant has an enabled MCP server (else no lookup of their tools)
 
 
-def _turn_context_statement() -> Any:
-    conv, channel, contact = Conversation.__table__, Channel.__table__, Contact.__table__
-    link, tag = ContactTag.__table__, Tag.__table__
-    entries, servers = KnowledgeEntry.__table__, McpServer.__table__
-    has_knowledge = select(entries.c.id).where(entries.c.tenant_id == TENANT,
-                                               entries.c.assistant_id == bindparam("assistant_id", type_=Uuid())
-                                               ).exists()
-    has_servers = select(servers.c.id).where(servers.c.tenant_id == TENANT, servers.c.enabled.is_(True)).exists()
-    # One row per tag of the contact (or one row without a tag): tags are few, and a second
-    # statement would cost more than the repeated columns.
-    return (select(conv.c.contact_id, conv.c.ai_state, conv.c.last_inbound_message_id,
-                   *(c.label(f"assistant_{c.name}") for c in _assistant.c),
-                   contact.c.display_name.label("contact_name"), contact.c.phone.label("contact_phone"),
-                   contact.c.notes.label("contact_notes"), tag.c.name.label("tag"),
-                   has_knowledge.label("has_knowledge"), has_servers.label("has_mcp_servers"))
-            .select_from(conv)
-            .join(channel, and_(channel.c.tenant_id == conv.c.tenant_id, channel.c.id == conv.c.channel_id))
-            .outerjoin(_assistant, and_(_assistant.c.tenant_id == channel.c.tenant_id,
-                                        _assistant.c.id == channel.c.assistant_id, _assistant.c.enabled.is_(True)))
-            .outerjoin(contact, and_(contact.c.tenant_id == conv.c.tenant_id, contact.c.id == conv.c.contact_id))
-            .outerjoin(link, and_(link.c.tenant_id == conv.c.tenant_id, link.c.contact_id == conv.c.contact_id))
-            .outerjoin(tag, and_(tag.c.tenant_id == link.c.tenant_id, tag.c.id == link.c.tag_id))
-            .where(conv.c.tenant_id == TENANT, conv.c.id == bindparam("conversation_id", type_=Uuid()))
-            .order_by(link.c.applied_at.desc(), tag.c.name))
-
-
-TURN_CONTEXT = _turn_context_statement()
-
-_message = Message.__table__
-TURN_HISTORY = (select(_message.c.author, _message.c.content, _message.c.attachments)
-                .where(_message.c.tenant_id == TENANT,
-                       _message.c.conversation_id == bindparam("conversation_id", type_=Uuid()),
-                       _message.c.id <= bindparam("up_to_id", type_=_message.c.id.type))
-                .order_by(_message.c.id.desc()).limit(LIMIT))
-
-
-async def turn_context(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
+async def turn_context(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
                        assistant_id: uuid.UUID) -> TurnContext | None:
     """Everything a turn reads before its history, in one round trip; None when the conversation
     is gone. `assistant_id` is the assistant the turn was scheduled for (whose knowledge counts)."""
-    rows = await fetch_rows(session, TURN_CONTEXT, {"tenant_id": tenant_id, "conversation_id": conversation_id,
-                                                    "assistant_id": assistant_id})
+    has_knowledge = tenant_select(KnowledgeEntry, tenant_id, KnowledgeEntry.id).where(
+        KnowledgeEntry.assistant_id == assistant_id).exists()
+    has_servers = tenant_select(McpServer, tenant_id, McpServer.id).where(McpServer.enabled.is_(True)).exists()
+    # One row per tag of the contact (or one row without a tag): tags are few, and a second
+    # statement would cost more than the repeated columns.
+    stmt = (tenant_select(Conversation, tenant_id, Conversation.contact_id, Conversation.ai_state,
+                          Conversation.last_inbound_message_id, Assistant, Contact.display_name, Contact.phone,
+                          Contact.notes, Tag.name.label("tag"), has_knowledge.label("has_knowledge"),
+                          has_servers.label("has_mcp_servers"))
+            .join(Channel, and_(Channel.tenant_id == tenant_id, Channel.id == Conversation.channel_id))
+            .outerjoin(Assistant, and_(Assistant.tenant_id == tenant_id, Assistant.id == Channel.assistant_id,
+                                       Assistant.enabled.is_(True)))
+            .outerjoin(Contact, and_(Contact.tenant_id == tenant_id, Contact.id == Conversation.contact_id))
+            .outerjoin(ContactTag, and_(ContactTag.tenant_id == tenant_id,
+                                        ContactTag.contact_id == Conversation.contact_id))
+            .outerjoin(Tag, and_(Tag.tenant_id == tenant_id, Tag.id == ContactTag.tag_id))
+            .where(Conversation.id == conversation_id)
+            .order_by(ContactTag.applied_at.desc(), Tag.name))
+    rows = (await session.execute(stmt)).all()
     if not rows:
         return None
     first = rows[0]
-    assistant = None
-    if first.assistant_id is not None:  # a detached copy: the turn only reads it
-        assistant = Assistant(**{name: getattr(first, f"assistant_{name}") for name in _ASSISTANT_COLUMNS})
     return TurnContext(
         contact_id=first.contact_id, ai_state=first.ai_state, last_inbound_message_id=first.last_inbound_message_id,
-        assistant=assistant, contact_name=first.contact_name, contact_phone=first.contact_phone,
-        contact_notes=first.contact_notes or "", tags=[r.tag for r in rows if r.tag is not None],
+        assistant=first.Assistant, contact_name=first.display_name, contact_phone=first.phone,
+        contact_notes=first.notes or "", tags=[r.tag for r in rows if r.tag is not None],
         has_knowledge=bool(first.has_knowledge), has_mcp_servers=bool(first.has_mcp_servers))
 
 
-async def turn_history(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID, up_to_id: int,
+async def turn_history(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID, up_to_id: int,
                        limit: int) -> list[Any]:
     """The last `limit` messages up to the turn's (author, content, attachments), oldest first."""
-    rows = await fetch_rows(session, TURN_HISTORY, {"tenant_id": tenant_id, "conversation_id": conversation_id,
-                                                    "up_to_id": up_to_id, "limit": limit})
-    return list(reversed(rows))
+    stmt = (tenant_select(Message, tenant_id, Message.author, Message.content, Message.attachments)
+            .where(Message.conversation_id == conversation_id, Message.id <= up_to_id)
+            .order_by(Message.id.desc()).limit(limit))
+    return list(reversed((await session.execute(stmt)).all()))
 
 
 # --- jobs ---------------------------------------------------------------------------------
@@ -365,7 +330,7 @@ NEXT_WAKE = select(
     select(func.min(AiJob.locked_until)).where(AiJob.state == "running").scalar_subquery())
 
 
-async def next_wake_at(session: AsyncSession) -> datetime | None:
+async def next_wake_at(session: Reader) -> datetime | None:
     """When the next job becomes due: a pending one's debounce, or a running one's lease."""
     row = (await session.execute(NEXT_WAKE)).one()
     times = [t for t in row if t is not None]
@@ -396,7 +361,7 @@ async def extend_lease(session: AsyncSession, job: ClaimedJob, until: datetime) 
 
 # --- traces -------------------------------------------------------------------------------
 
-async def get_trace(session: AsyncSession, tenant_id: uuid.UUID, correlation_id: str) -> AiTrace | None:
+async def get_trace(session: Reader, tenant_id: uuid.UUID, correlation_id: str) -> AiTrace | None:
     stmt = tenant_select(AiTrace, tenant_id).where(AiTrace.correlation_id == correlation_id)
     return (await session.execute(stmt)).scalar_one_or_none()
 
@@ -408,7 +373,7 @@ async def turn_answered(session: AsyncSession, tenant_id: uuid.UUID, conversatio
     return (await session.execute(stmt)).first() is not None
 
 
-async def traces_of_conversation(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
+async def traces_of_conversation(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
                                  limit: int = 20) -> list[AiTrace]:
     stmt = (tenant_select(AiTrace, tenant_id).where(AiTrace.conversation_id == conversation_id)
             .order_by(AiTrace.created_at.desc(), AiTrace.id.desc()).limit(limit))
@@ -417,13 +382,13 @@ async def traces_of_conversation(session: AsyncSession, tenant_id: uuid.UUID, co
 
 # --- summaries and history ----------------------------------------------------------------
 
-async def get_summary(session: AsyncSession, tenant_id: uuid.UUID,
+async def get_summary(session: Reader, tenant_id: uuid.UUID,
                       conversation_id: uuid.UUID) -> ConversationSummary | None:
     stmt = tenant_select(ConversationSummary, tenant_id).where(ConversationSummary.conversation_id == conversation_id)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def recent_messages(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID, limit: int,
+async def recent_messages(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID, limit: int,
                           up_to_id: int | None = None) -> list[Message]:
     stmt = tenant_select(Message, tenant_id).where(Message.conversation_id == conversation_id)
     if up_to_id is not None:
@@ -432,7 +397,7 @@ async def recent_messages(session: AsyncSession, tenant_id: uuid.UUID, conversat
     return list(reversed((await session.execute(stmt)).scalars().all()))
 
 
-async def message_stats(session: AsyncSession, tenant_id: uuid.UUID,
+async def message_stats(session: Reader, tenant_id: uuid.UUID,
                         conversation_id: uuid.UUID) -> tuple[int, int | None]:
     stmt = tenant_select(Message, tenant_id, func.count(), func.max(Message.id)).where(
         Message.conversation_id == conversation_id)

@@ -4,7 +4,7 @@ conversation to a human."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,13 +22,11 @@ from tertulia.assistants.schemas import (
     KnowledgeUpdate,
 )
 from tertulia.assistants.text import chunk_text
-from tertulia.channels import service as channels_service
-from tertulia.channels.repository import InboundChannel
 from tertulia.conversations import service as conversations
+from tertulia.conversations.inbound import StoredMessage
 from tertulia.conversations.models import Conversation
-from tertulia.conversations.repository import ConversationRow, MessageRow
 from tertulia.kit.crypto import SecretBox
-from tertulia.kit.db import after_commit, utcnow
+from tertulia.kit.db import Reader, after_commit, utcnow
 from tertulia.kit.errors import Invalid, NotFound
 
 log = structlog.get_logger("tertulia.assistants")
@@ -50,14 +48,14 @@ def default_handoff_message(language: str) -> str:
 
 # --- assistants ---------------------------------------------------------------------------
 
-async def require_assistant(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> Assistant:
+async def require_assistant(session: Reader, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> Assistant:
     assistant = await repo.get_assistant(session, tenant_id, assistant_id)
     if assistant is None:
         raise NotFound("no such assistant", code="assistant_not_found")
     return assistant
 
 
-async def assistant_out(session: AsyncSession, assistant: Assistant) -> AssistantOut:
+async def assistant_out(session: Reader, assistant: Assistant) -> AssistantOut:
     return AssistantOut(
         id=assistant.id, name=assistant.name, instructions=assistant.instructions, language=assistant.language,
         provider=assistant.provider, model=assistant.model, base_url=assistant.base_url,
@@ -127,14 +125,6 @@ async def delete_assistant(session: AsyncSession, assistant: Assistant) -> None:
     await session.flush()
 
 
-async def _assistant_exists(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> bool:
-    return await repo.get_assistant(session, tenant_id, assistant_id) is not None
-
-
-if _assistant_exists not in channels_service.assistant_exists:
-    channels_service.assistant_exists.append(_assistant_exists)
-
-
 # --- knowledge ----------------------------------------------------------------------------
 
 def knowledge_out(entry: KnowledgeEntry) -> KnowledgeOut:
@@ -202,32 +192,32 @@ def knowledge_from_upload(filename: str, raw: bytes, title: str | None) -> Knowl
 
 # --- the AI's turn ------------------------------------------------------------------------
 
-# Workers in this process register here to hear about newly scheduled work right after commit
-# (other processes find it by polling).
-job_listeners: list[Callable[[datetime], None]] = []
+async def schedule_replies(session: AsyncSession, stored: Sequence[StoredMessage], *,
+                           wake: Callable[[datetime], None] | None = None) -> None:
+    """After-store hook of the inbound path (wired in app.py): a customer wrote in conversations
+    the AI owns, on channels with an enabled assistant. Arm (or push back) each conversation's one
+    job for its last message of the batch: a burst becomes one turn. `wake`: the worker of this
+    process, told after the commit when the work is due (other processes find it by polling)."""
+    last: dict[uuid.UUID, StoredMessage] = {}
+    for item in stored:
+        if item.conversation.ai_state == "ai_active" and item.channel.assistant_id is not None:
+            last[item.conversation.id] = item
+    due: datetime | None = None
+    for item in last.values():
+        conv = item.conversation
+        assistant = await repo.assistant_for_channel(session, conv.tenant_id, conv.channel_id)
+        if assistant is None:
+            continue
+        run_after = utcnow() + timedelta(seconds=assistant.debounce_seconds)
+        await repo.arm_job(session, conv.tenant_id, conv.id, assistant.id, item.message.id, run_after)
+        due = run_after if due is None else min(due, run_after)
+    if wake is not None and due is not None:
+        when = due
 
+        async def wake_worker() -> None:
+            wake(when)
 
-async def schedule_reply(session: AsyncSession, channel: InboundChannel, conv: ConversationRow,
-                         msg: MessageRow) -> None:
-    """Inbound hook: a customer wrote on a conversation the AI owns, on a channel with an enabled
-    assistant. Arm (or push back) the conversation's one job: a burst becomes one turn."""
-    if conv.ai_state != "ai_active" or msg.direction != "inbound" or channel.assistant_id is None:
-        return
-    assistant = await repo.assistant_for_channel(session, conv.tenant_id, conv.channel_id)
-    if assistant is None:
-        return
-    run_after = utcnow() + timedelta(seconds=assistant.debounce_seconds)
-    await repo.arm_job(session, conv.tenant_id, conv.id, assistant.id, msg.id, run_after)
-
-    async def wake() -> None:
-        for listener in list(job_listeners):
-            listener(run_after)
-
-    after_commit(session, wake)
-
-
-if schedule_reply not in conversations.inbound_hooks:
-    conversations.inbound_hooks.append(schedule_reply)
+        after_commit(session, wake_worker)
 
 
 async def hand_off(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID, reason: str, *,
@@ -235,7 +225,7 @@ async def hand_off(session: AsyncSession, tenant_id: uuid.UUID, conversation_id:
                    language: str = "es") -> Conversation:
     """Give the conversation to the humans: lock the AI out, tell the customer (when there is a
     handoff message), leave a note with the reason for the agents, and say so on the live feed."""
-    conv = await conversations.require_conversation(session, tenant_id, conversation_id, for_update=True)
+    conv = await conversations.lock_conversation(session, tenant_id, conversation_id)
     if customer_message:
         await conversations.add_outbound_message(session, conv, author="ai", content=customer_message,
                                                  correlation_id=correlation_id)

@@ -8,7 +8,6 @@ messages exist (a rolling summary), `POST` forces it.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from typing import Any
 
@@ -20,7 +19,7 @@ from tertulia.assistants.models import AiTrace, ConversationSummary
 from tertulia.assistants.text import search_terms, words
 from tertulia.contacts import repository as contacts_repo
 from tertulia.conversations.models import Conversation, Message
-from tertulia.kit.db import utcnow
+from tertulia.kit.db import Reader, utcnow
 
 SUMMARY_WINDOW = 200  # messages read to write one summary
 
@@ -63,7 +62,7 @@ def _clip(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-async def _language(session: AsyncSession, conv: Conversation) -> str:
+async def _language(session: Reader, conv: Conversation) -> str:
     assistant = await repo.assistant_for_channel(session, conv.tenant_id, conv.channel_id)
     return assistant.language[:2] if assistant is not None and assistant.language[:2] in LABELS else "es"
 
@@ -127,12 +126,7 @@ def handoff_brief(traces: list[AiTrace], language: str) -> str | None:
     return " ".join(parts)
 
 
-async def refresh_summary(session: AsyncSession, conv: Conversation, *, force: bool) -> ConversationSummary:
-    """The conversation's summary, regenerated when stale (or forced)."""
-    current = await repo.get_summary(session, conv.tenant_id, conv.id)
-    total, last_id = await repo.message_stats(session, conv.tenant_id, conv.id)
-    if current is not None and not force and current.last_message_id == last_id:
-        return current
+async def _summary_values(session: Reader, conv: Conversation, total: int, last_id: int | None) -> dict[str, Any]:
     language = await _language(session, conv)
     messages = await repo.recent_messages(session, conv.tenant_id, conv.id, SUMMARY_WINDOW)
     contact = await contacts_repo.get_contact(session, conv.tenant_id, conv.contact_id)
@@ -140,8 +134,27 @@ async def refresh_summary(session: AsyncSession, conv: Conversation, *, force: b
                      channel=conv.channel_source, total=total, ai_active=conv.ai_state == "ai_active",
                      language=language)
     brief = handoff_brief(await repo.traces_of_conversation(session, conv.tenant_id, conv.id), language)
-    values = {"summary": text, "generated_at": utcnow(), "message_count": total, "last_message_id": last_id,
-              "handoff_brief": brief}
+    return {"summary": text, "generated_at": utcnow(), "message_count": total, "last_message_id": last_id,
+            "handoff_brief": brief}
+
+
+async def current_summary(session: Reader, conv: Conversation) -> ConversationSummary:
+    """The stored summary while no newer message exists, else a fresh one (not stored)."""
+    current = await repo.get_summary(session, conv.tenant_id, conv.id)
+    total, last_id = await repo.message_stats(session, conv.tenant_id, conv.id)
+    if current is not None and current.last_message_id == last_id:
+        return current
+    return ConversationSummary(tenant_id=conv.tenant_id, conversation_id=conv.id,
+                               **await _summary_values(session, conv, total, last_id))
+
+
+async def refresh_summary(session: AsyncSession, conv: Conversation, *, force: bool) -> ConversationSummary:
+    """The conversation's summary, regenerated and stored when stale (or forced)."""
+    current = await repo.get_summary(session, conv.tenant_id, conv.id)
+    total, last_id = await repo.message_stats(session, conv.tenant_id, conv.id)
+    if current is not None and not force and current.last_message_id == last_id:
+        return current
+    values = await _summary_values(session, conv, total, last_id)
     if current is None:
         current = ConversationSummary(tenant_id=conv.tenant_id, conversation_id=conv.id, **values)
         try:
@@ -156,11 +169,3 @@ async def refresh_summary(session: AsyncSession, conv: Conversation, *, force: b
         setattr(current, key, value)
     await session.flush()
     return current
-
-
-async def summary_is_fresh(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
-    current = await repo.get_summary(session, tenant_id, conversation_id)
-    if current is None:
-        return False
-    _, last_id = await repo.message_stats(session, tenant_id, conversation_id)
-    return current.last_message_id == last_id

@@ -16,18 +16,19 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tertulia.assistants import repository as repo
-from tertulia.assistants import service
 from tertulia.assistants.orchestrator import EngineConfig, Orchestrator
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database, utcnow
 
 log = structlog.get_logger("tertulia.assistants.worker")
+
+# A worker serves every tenant: it finds and claims due turns across them, then runs each turn as
+# its tenant.
+CLAIMS_CROSS_TENANTS = "a worker claims due turns of every tenant"
 
 
 class AiWorker:
@@ -42,10 +43,6 @@ class AiWorker:
         self._running: set[asyncio.Task[str]] = set()
         self._stopping = False
         self._hint: datetime | None = None  # when work announced in this process becomes due
-        # The claim is one UPDATE … RETURNING, atomic by itself: on PostgreSQL it runs in autocommit,
-        # without the BEGIN and COMMIT round trips (SQLite's writer takes its lock with BEGIN IMMEDIATE).
-        self._autocommit = None if db.autocommit_engine is None else async_sessionmaker(
-            db.autocommit_engine, expire_on_commit=False, autoflush=False)
 
     @property
     def config(self) -> EngineConfig:
@@ -57,24 +54,15 @@ class AiWorker:
         self._wake.set()
 
     async def _next_wake(self) -> datetime | None:
-        async with self.db.session(write=False) as session:
+        async with self.db.read_session(cross_tenant=CLAIMS_CROSS_TENANTS) as session:
             return await repo.next_wake_at(session)
-
-    @asynccontextmanager
-    async def _claim_session(self) -> AsyncIterator[AsyncSession]:
-        if self._autocommit is None:
-            async with self.db.session() as session:
-                yield session
-            return
-        async with self._autocommit() as session:
-            yield session
 
     async def run_once(self) -> int:
         """Claim what is due (up to the free slots) and start it; returns how many started."""
         free = self.concurrency - len(self._running)
         if free <= 0:
             return 0
-        async with self._claim_session() as session:
+        async with self.db.session(cross_tenant=CLAIMS_CROSS_TENANTS) as session:
             jobs = await repo.claim_jobs(session, utcnow(), timedelta(seconds=self.config.lease_seconds), free)
         for job in jobs:
             task = asyncio.create_task(self.orchestrator.run_job(job), name=f"ai-turn-{job.id}")
@@ -88,7 +76,6 @@ class AiWorker:
         self._running.discard(task)
 
     async def run(self) -> None:
-        service.job_listeners.append(self.notify)
         log.info("ai_worker_started", action="ai_worker_start", worker=self.name)
         try:
             while not self._stopping:
@@ -124,8 +111,7 @@ class AiWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
         finally:
-            with contextlib.suppress(ValueError):
-                service.job_listeners.remove(self.notify)
+            log.info("ai_worker_stopped", action="ai_worker_stop", worker=self.name)
 
     async def stop(self) -> None:
         self._stopping = True
@@ -136,17 +122,11 @@ class AiWorker:
 
 
 @asynccontextmanager
-async def inline_worker(app: Any) -> AsyncIterator[None]:
-    """Lifespan hook: the embedded deployment runs the AI worker inside the web process."""
-    settings = app.state.settings
-    if not settings.inline_worker:
-        yield
-        return
-    worker = AiWorker(app.state.db, app.state.secret_box)
-    app.state.ai_worker = worker
+async def running_worker(worker: AiWorker) -> AsyncIterator[AiWorker]:
+    """The worker's loop as a task for as long as the block lasts (`serve` with the inline worker)."""
     task = asyncio.create_task(worker.run(), name="ai-worker")
     try:
-        yield
+        yield worker
     finally:
         await worker.stop()
         task.cancel()
@@ -168,4 +148,3 @@ async def run_worker_forever(db: Database, secret_box: SecretBox, *, concurrency
         await worker.run()
     finally:
         await worker.stop()
-        log.info("ai_worker_stopped", action="ai_worker_stop", worker=worker.name)

@@ -26,6 +26,7 @@ from tertulia.contacts import repository as contacts_repo
 from tertulia.contacts import service as contacts_service
 from tertulia.contacts.models import Tag
 from tertulia.contacts.schemas import ContactUpdate, TagCreate
+from tertulia.kit.db import Reader
 from tertulia.kit.errors import TertuliaError
 
 log = structlog.get_logger("tertulia.assistants.tools")
@@ -196,7 +197,7 @@ async def _mcp_module() -> Any | None:
     return mcp
 
 
-async def available_tools(session: AsyncSession, tenant_id: uuid.UUID, enabled: list[str] | None = None, *,
+async def available_tools(session: Reader, tenant_id: uuid.UUID, enabled: list[str] | None = None, *,
                           mcp_servers: bool = True) -> list[ToolSpec]:
     """The specs offered to a model: enabled built-ins and registered tools, then MCP tools.
     `mcp_servers=False` says the caller knows the tenant has no enabled MCP server (no lookup)."""
@@ -207,7 +208,7 @@ async def available_tools(session: AsyncSession, tenant_id: uuid.UUID, enabled: 
     return specs
 
 
-async def mcp_specs(session: AsyncSession, tenant_id: uuid.UUID) -> list[ToolSpec]:
+async def mcp_specs(session: Reader, tenant_id: uuid.UUID) -> list[ToolSpec]:
     mcp = await _mcp_module()
     if mcp is None or not hasattr(mcp, "mcp_tools_for_tenant"):
         return []
@@ -233,18 +234,24 @@ async def run_tool(session: AsyncSession, ctx: ToolContext, name: str, args: Any
         except TertuliaError as exc:  # a domain refusal (no such contact, duplicate tag...)
             raise ToolError(exc.message) from exc
     if name.startswith("mcp__"):
-        specs = offered if offered is not None else await mcp_specs(session, ctx.tenant_id)
-        spec = next((s for s in specs if s.name == name), None)
-        mcp = await _mcp_module()
-        if spec is None or mcp is None:
-            raise ToolError(f"unknown tool '{name}'", kind="unknown_tool")
-        checked = check_arguments(spec, args)
-        try:
-            return await mcp.call_mcp_tool(session, ctx.tenant_id, name, checked)
-        except TertuliaError as exc:  # the server no longer offers it, or rejected the arguments
-            kind = {404: "unknown_tool", 422: "invalid_arguments"}.get(exc.status_code, "failed")
-            raise ToolError(exc.message, kind=kind) from exc
+        return await run_mcp_tool(session, ctx, name, args, offered)
     raise ToolError(f"unknown tool '{name}'", kind="unknown_tool")
+
+
+async def run_mcp_tool(session: Reader, ctx: ToolContext, name: str, args: Any,
+                       offered: list[ToolSpec] | None = None) -> Any:
+    """Validate and run one `mcp__<server>__<tool>` call (it only reads our database)."""
+    specs = offered if offered is not None else await mcp_specs(session, ctx.tenant_id)
+    spec = next((s for s in specs if s.name == name), None)
+    mcp = await _mcp_module()
+    if spec is None or mcp is None:
+        raise ToolError(f"unknown tool '{name}'", kind="unknown_tool")
+    checked = check_arguments(spec, args)
+    try:
+        return await mcp.call_mcp_tool(session, ctx.tenant_id, name, checked)
+    except TertuliaError as exc:  # the server no longer offers it, or rejected the arguments
+        kind = {404: "unknown_tool", 422: "invalid_arguments"}.get(exc.status_code, "failed")
+        raise ToolError(exc.message, kind=kind) from exc
 
 
 def result_text(result: Any) -> str:

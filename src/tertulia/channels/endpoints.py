@@ -7,17 +7,14 @@ from fastapi import APIRouter, Request
 from tertulia.channels import repository as repo
 from tertulia.channels import service
 from tertulia.channels.schemas import ChannelCreate, ChannelCreated, ChannelOut, ChannelUpdate
-from tertulia.conversations.schemas import InboundMessage, InboundResult
-from tertulia.conversations.tasks import InboundWriter
-from tertulia.kit.web import DbSession
+from tertulia.kit.web import DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentManager, CurrentPrincipal
 
 router = APIRouter(prefix="/admin", tags=["channels"])
-inbound = APIRouter(tags=["inbound"])
 
 
 @router.get("/channels", response_model=list[ChannelOut])
-async def list_channels(principal: CurrentPrincipal, db: DbSession) -> list[ChannelOut]:
+async def list_channels(principal: CurrentPrincipal, db: ReadDb) -> list[ChannelOut]:
     return [service.channel_out(c) for c in await repo.list_channels(db, principal.tenant_id)]
 
 
@@ -32,7 +29,7 @@ async def create_channel(body: ChannelCreate, principal: CurrentManager, db: DbS
 
 
 @router.get("/channels/{channel_id}", response_model=ChannelOut)
-async def get_channel(channel_id: uuid.UUID, principal: CurrentPrincipal, db: DbSession) -> ChannelOut:
+async def get_channel(channel_id: uuid.UUID, principal: CurrentPrincipal, db: ReadDb) -> ChannelOut:
     return service.channel_out(await service.require_channel(db, principal.tenant_id, channel_id))
 
 
@@ -52,15 +49,3 @@ async def update_channel(channel_id: uuid.UUID, body: ChannelUpdate, principal: 
     if "assistant_id" in fields:
         channel.assistant_id = await service.check_assistant(db, principal.tenant_id, fields["assistant_id"])
     return service.channel_out(channel)
-
-
-@inbound.post("/api/v1/inbound/{channel_id}", response_model=InboundResult, status_code=202)
-async def post_inbound(channel_id: uuid.UUID, body: InboundMessage, request: Request) -> InboundResult:
-    """Deliver one customer message through a generic `api` channel
-    (`Authorization: Bearer <inbound token>`). Posting the same `external_message_id` again returns
-    the stored message with `duplicate: true`. The answer comes once the message is committed."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = service.require_inbound_token(token.strip() if scheme.lower() == "bearer" else None)
-    writer: InboundWriter = request.app.state.inbound_writer
-    return await writer.submit_api(channel_id, token, body)

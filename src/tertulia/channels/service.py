@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tertulia.assistants.models import Assistant
 from tertulia.channels import repository as repo
 from tertulia.channels.models import CHANNEL_KINDS, SOURCE_OF_KIND, Channel
 from tertulia.channels.schemas import ChannelOut
-from tertulia.kit.crypto import SecretBox, hash_token, new_token
+from tertulia.kit.crypto import SecretBox, hash_token, new_token, tokens_equal
+from tertulia.kit.db import Reader, tenant_select
 from tertulia.kit.errors import Invalid, NotAuthenticated, NotFound
 
 
@@ -43,7 +45,7 @@ async def create_channel(
     return channel, inbound_token
 
 
-async def require_channel(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID) -> Channel:
+async def require_channel(session: Reader, tenant_id: uuid.UUID, channel_id: uuid.UUID) -> Channel:
     channel = await repo.get_channel(session, tenant_id, channel_id)
     if channel is None:
         raise NotFound("no such channel", code="channel_not_found")
@@ -58,31 +60,26 @@ def require_inbound_token(token: str | None) -> str:
     return token
 
 
-def check_inbound_channel(channel: repo.InboundChannel | None, *, by_token: bool) -> repo.InboundChannel:
-    """The channel a delivery was addressed to (None: there is none, or the post's inbound token
-    does not open it), if it takes inbound messages. `by_token`: posted to the generic `api`
-    channel with its inbound token."""
-    if channel is None:
-        if by_token:
+def check_inbound_channel(channel: repo.InboundChannel | None, token_hash: str | None) -> repo.InboundChannel:
+    """The channel a delivery was addressed to, if it takes inbound messages. `token_hash`: the
+    hash of the inbound token it was posted with (the generic `api` channel), which must open
+    the channel; None when the caller authenticated the delivery itself (a verified webhook)."""
+    if token_hash is not None:
+        if channel is None or not tokens_equal(channel.inbound_token_hash or "", token_hash):
             raise NotAuthenticated("the inbound token does not belong to this channel", code="invalid_token")
+        if channel.kind != "api":
+            raise NotFound("no such api channel", code="channel_not_found")
+    if channel is None:
         raise NotFound("no such channel", code="channel_not_found")
-    if by_token and channel.kind != "api":
-        raise NotFound("no such api channel", code="channel_not_found")
     if not channel.enabled:
         raise NotFound("this channel is disabled", code="channel_disabled")
     return channel
 
 
-# Channels point to an assistant of their own tenant. The assistants domain registers the
-# lookup so this module does not import it.
-assistant_exists: list[Any] = []
-
-
-async def check_assistant(session: AsyncSession, tenant_id: uuid.UUID,
-                          assistant_id: uuid.UUID | None) -> uuid.UUID | None:
+async def check_assistant(session: Reader, tenant_id: uuid.UUID, assistant_id: uuid.UUID | None) -> uuid.UUID | None:
+    """A channel points to an assistant of its own tenant (or none)."""
     if assistant_id is None:
         return None
-    for lookup in assistant_exists:
-        if await lookup(session, tenant_id, assistant_id):
-            return assistant_id
+    if await session.scalar(tenant_select(Assistant, tenant_id, Assistant.id).where(Assistant.id == assistant_id)):
+        return assistant_id
     raise NotFound("no such assistant", code="assistant_not_found")

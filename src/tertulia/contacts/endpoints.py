@@ -9,7 +9,7 @@ from tertulia.contacts import repository as repo
 from tertulia.contacts import service
 from tertulia.contacts.schemas import ContactOut, ContactUpdate, TagCreate, TagOut, TagUpdate
 from tertulia.kit.types import Text
-from tertulia.kit.web import DbSession
+from tertulia.kit.web import DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentPrincipal
 
 router = APIRouter(prefix="/admin", tags=["contacts and tags"])
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/admin", tags=["contacts and tags"])
 
 @router.get("/contacts", response_model=list[ContactOut])
 async def list_contacts(
-    principal: CurrentPrincipal, db: DbSession,
+    principal: CurrentPrincipal, db: ReadDb,
     q: Annotated[Text | None, Query(max_length=200, description="part of the name or phone")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -27,7 +27,7 @@ async def list_contacts(
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
-async def get_contact(contact_id: uuid.UUID, principal: CurrentPrincipal, db: DbSession) -> ContactOut:
+async def get_contact(contact_id: uuid.UUID, principal: CurrentPrincipal, db: ReadDb) -> ContactOut:
     contact = await service.require_contact(db, principal.tenant_id, contact_id)
     return await service.contact_out(db, contact)
 
@@ -57,7 +57,7 @@ async def remove_tag(contact_id: uuid.UUID, tag_id: uuid.UUID, principal: Curren
 
 
 @router.get("/tags", response_model=list[TagOut])
-async def list_tags(principal: CurrentPrincipal, db: DbSession) -> list[TagOut]:
+async def list_tags(principal: CurrentPrincipal, db: ReadDb) -> list[TagOut]:
     return [TagOut.model_validate(t) for t in await repo.list_tags(db, principal.tenant_id)]
 
 

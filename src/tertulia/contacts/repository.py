@@ -5,16 +5,15 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import String, Table, Uuid, and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
-from tertulia.kit.db import UTCDateTime, tenant_select
+from tertulia.kit.db import Reader, tenant_delete, tenant_select, tenant_update
 
 
 def like_pattern(q: str) -> str:
@@ -22,12 +21,12 @@ def like_pattern(q: str) -> str:
     return f"%{escaped}%"
 
 
-async def get_contact(session: AsyncSession, tenant_id: uuid.UUID, contact_id: uuid.UUID) -> Contact | None:
+async def get_contact(session: Reader, tenant_id: uuid.UUID, contact_id: uuid.UUID) -> Contact | None:
     stmt = tenant_select(Contact, tenant_id).where(Contact.id == contact_id)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def search_contacts(session: AsyncSession, tenant_id: uuid.UUID, q: str | None, limit: int,
+async def search_contacts(session: Reader, tenant_id: uuid.UUID, q: str | None, limit: int,
                           offset: int) -> list[Contact]:
     stmt = tenant_select(Contact, tenant_id)
     if q:
@@ -38,7 +37,7 @@ async def search_contacts(session: AsyncSession, tenant_id: uuid.UUID, q: str | 
     return list((await session.execute(stmt)).scalars())
 
 
-async def tags_of_contacts(session: AsyncSession, tenant_id: uuid.UUID,
+async def tags_of_contacts(session: Reader, tenant_id: uuid.UUID,
                            contact_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Tag]]:
     """Tags per contact, most recently applied first."""
     if not contact_ids:
@@ -55,7 +54,7 @@ async def tags_of_contacts(session: AsyncSession, tenant_id: uuid.UUID,
     return result
 
 
-async def identities_of_contact(session: AsyncSession, tenant_id: uuid.UUID,
+async def identities_of_contact(session: Reader, tenant_id: uuid.UUID,
                                 contact_id: uuid.UUID) -> list[tuple[ContactIdentity, Channel]]:
     stmt = (
         tenant_select(ContactIdentity, tenant_id, ContactIdentity, Channel)
@@ -66,7 +65,7 @@ async def identities_of_contact(session: AsyncSession, tenant_id: uuid.UUID,
     return [(i, c) for i, c in (await session.execute(stmt)).all()]
 
 
-async def list_tags(session: AsyncSession, tenant_id: uuid.UUID) -> list[Tag]:
+async def list_tags(session: Reader, tenant_id: uuid.UUID) -> list[Tag]:
     stmt = tenant_select(Tag, tenant_id).order_by(Tag.name_key)
     return list((await session.execute(stmt)).scalars())
 
@@ -87,86 +86,53 @@ async def get_contact_tag(session: AsyncSession, tenant_id: uuid.UUID, contact_i
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def contacts_with_tag(session: AsyncSession, tenant_id: uuid.UUID, tag_id: uuid.UUID) -> list[uuid.UUID]:
-    stmt = tenant_select(ContactTag, tenant_id, ContactTag.contact_id).where(ContactTag.tag_id == tag_id)
-    return list((await session.execute(stmt)).scalars())
-
-
 async def delete_contact_tag(session: AsyncSession, tenant_id: uuid.UUID, contact_id: uuid.UUID,
                              tag_id: uuid.UUID) -> int:
     result = await session.execute(
-        delete(ContactTag).where(ContactTag.tenant_id == tenant_id, ContactTag.contact_id == contact_id,
-                                 ContactTag.tag_id == tag_id))
+        tenant_delete(ContactTag, tenant_id).where(ContactTag.contact_id == contact_id, ContactTag.tag_id == tag_id))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-# --- the inbound path: a channel identity and its contact --------------------------------------
-# Every inbound message runs these, so they are built once, with bound values, and run as Core
-# statements (building and loading ORM statements cost more than running them). Bound names are
-# never column names: an INSERT or UPDATE takes a parameter named like one of its columns as a
-# value to write.
+# --- the inbound path (conversations/inbound.py): one statement per step for a batch ---------
 
-_contacts = cast(Table, Contact.__table__)
-_identities = cast(Table, ContactIdentity.__table__)
-# Typed here: a column that takes its type from a foreign key may not have it yet at import time.
-_tenant: Any = bindparam("tenant", type_=Uuid())
-_contact: Any = bindparam("contact", type_=Uuid())
-_channel: Any = bindparam("channel", type_=Uuid())
-_external_id: Any = bindparam("external_id", type_=String())
-_now: Any = bindparam("now", type_=UTCDateTime())
-
-_INSERT_CONTACT = insert(_contacts).values(
-    id=_contact, tenant_id=_tenant, display_name=bindparam("new_name"), phone=bindparam("new_phone"), notes="",
-    custom_attributes={}, last_seen_at=_now, created_at=_now, updated_at=_now)
-_DELETE_CONTACT = delete(_contacts).where(_contacts.c.tenant_id == _tenant, _contacts.c.id == _contact)
-_INSERT_IDENTITY = {
-    name: dialect.insert(_identities).values(
-        id=bindparam("identity", type_=Uuid()), tenant_id=_tenant, contact_id=_contact, channel_id=_channel,
-        external_id=_external_id, created_at=_now)
-    .on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "external_id"])
-    .returning(_identities.c.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
-_IDENTITY_CONTACT = select(_identities.c.contact_id).where(
-    _identities.c.tenant_id == _tenant, _identities.c.channel_id == _channel, _identities.c.external_id == _external_id)
-
-# A contact wrote: it is seen now, and what the delivery says about it fills in what it lacks,
-# never overwriting what an agent typed (the name while empty or still the external id, the phone
-# while unset). Returns its name and phone as they are now. Run with touch_contact_params(); the
-# conversations repository runs it together with the message it stores.
-_given_name: Any = bindparam("given_name", type_=String())
-_given_phone: Any = bindparam("given_phone", type_=String())
-TOUCH_CONTACT = (
-    update(_contacts)
-    .where(_contacts.c.tenant_id == _tenant, _contacts.c.id == _contact)
-    .values(last_seen_at=_now, updated_at=_now,
-            display_name=case((and_(_given_name != "", _contacts.c.display_name.in_(["", _external_id])),
-                               _given_name), else_=_contacts.c.display_name),
-            phone=case((and_(_given_phone != "", func.coalesce(_contacts.c.phone, "") == ""), _given_phone),
-                       else_=_contacts.c.phone))
-    .returning(_contacts.c.display_name, _contacts.c.phone)
-)
+async def insert_contacts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(Contact), list(rows))
 
 
-def touch_contact_params(external_id: str, name: str | None, phone: str | None) -> dict[str, Any]:
-    """TOUCH_CONTACT's values besides tenant, contact and now."""
-    return {"external_id": external_id, "given_name": name or "", "given_phone": phone or ""}
+async def insert_identities(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[tuple[uuid.UUID, str]]:
+    """New channel identities; returns the (channel id, external id) of those inserted. One that
+    exists already (a concurrent first message of the same customer) is skipped, after waiting
+    for its writer: the identity's unique key decides who created the customer."""
+    if not rows:
+        return set()
+    dialect = postgresql if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(ContactIdentity).on_conflict_do_nothing(
+        index_elements=["tenant_id", "channel_id", "external_id"],
+    ).returning(ContactIdentity.channel_id, ContactIdentity.external_id)
+    return {(r.channel_id, r.external_id) for r in await session.execute(stmt, list(rows))}
 
 
-async def upsert_identity(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID, external_id: str,
-                          name: str | None, phone: str | None, now: datetime) -> uuid.UUID:
-    """The contact behind a channel identity, created together with it when the identity is new.
-    Concurrent first messages of one identity create it once: the identity's unique key decides,
-    and a loser drops the contact it had just inserted (nobody else can have seen it) and takes
-    the winner's."""
-    conn = await session.connection()
-    new_contact_id = uuid.uuid4()
-    params: dict[str, Any] = {
-        "tenant": tenant_id, "contact": new_contact_id, "channel": channel_id, "external_id": external_id,
-        "identity": uuid.uuid4(), "now": now, "new_name": name or external_id, "new_phone": phone or None}
-    await conn.execute(_INSERT_CONTACT, params)
-    if (await conn.execute(_INSERT_IDENTITY[conn.dialect.name], params)).first() is not None:
-        return new_contact_id
-    await conn.execute(_DELETE_CONTACT, params)
-    contact_id: uuid.UUID = (await conn.execute(_IDENTITY_CONTACT, params)).scalar_one()
-    return contact_id
+async def delete_contacts(session: AsyncSession, tenant_id: uuid.UUID, contact_ids: Sequence[uuid.UUID]) -> None:
+    if contact_ids:
+        await session.execute(tenant_delete(Contact, tenant_id).where(Contact.id.in_(list(contact_ids))))
+
+
+async def identity_contacts(session: Reader, tenant_id: uuid.UUID,
+                            identities: Sequence[tuple[uuid.UUID, str]]) -> dict[tuple[uuid.UUID, str], Any]:
+    """{(channel id, external id): (contact id, display name, phone)} of existing identities."""
+    if not identities:
+        return {}
+    stmt = (tenant_select(ContactIdentity, tenant_id, ContactIdentity.channel_id, ContactIdentity.external_id,
+                          Contact.id, Contact.display_name, Contact.phone)
+            .join(Contact, and_(Contact.tenant_id == tenant_id, Contact.id == ContactIdentity.contact_id))
+            .where(tuple_(ContactIdentity.channel_id, ContactIdentity.external_id).in_(list(identities))))
+    return {(r.channel_id, r.external_id): r for r in await session.execute(stmt)}
+
+
+async def update_contacts(session: AsyncSession, tenant_id: uuid.UUID, rows: Sequence[dict[str, Any]]) -> None:
+    """New column values of contacts, one dict per contact (its `id` and the columns to set, the
+    same columns in every dict): one statement for all, in the order of their ids (two writers
+    touching the same contacts then never wait on each other in a circle)."""
+    if rows:
+        await session.execute(tenant_update(Contact, tenant_id), sorted(rows, key=lambda r: str(r["id"])))

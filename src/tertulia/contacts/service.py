@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,12 +13,12 @@ from tertulia.contacts import repository as repo
 from tertulia.contacts.models import Contact, ContactTag, Tag
 from tertulia.contacts.schemas import ContactOut, ContactUpdate, IdentityOut, TagCreate, TagOut, TagUpdate
 from tertulia.conversations.models import Conversation
-from tertulia.kit.db import utcnow
+from tertulia.kit.db import Reader, tenant_select, utcnow
 from tertulia.kit.errors import Conflict, NotFound
 from tertulia.realtime.events import record_event
 
 
-async def require_contact(session: AsyncSession, tenant_id: uuid.UUID, contact_id: uuid.UUID) -> Contact:
+async def require_contact(session: Reader, tenant_id: uuid.UUID, contact_id: uuid.UUID) -> Contact:
     contact = await repo.get_contact(session, tenant_id, contact_id)
     if contact is None:
         raise NotFound("no such contact", code="contact_not_found")
@@ -33,7 +32,7 @@ async def require_tag(session: AsyncSession, tenant_id: uuid.UUID, tag_id: uuid.
     return tag
 
 
-async def contact_out(session: AsyncSession, contact: Contact) -> ContactOut:
+async def contact_out(session: Reader, contact: Contact) -> ContactOut:
     tags = (await repo.tags_of_contacts(session, contact.tenant_id, [contact.id])).get(contact.id, [])
     identities = await repo.identities_of_contact(session, contact.tenant_id, contact.id)
     return ContactOut(
@@ -57,9 +56,10 @@ async def update_contact(session: AsyncSession, contact: Contact, changes: Conta
     if {"display_name", "phone"} & fields.keys():
         # Its conversations keep a copy of the name and phone (a trigger updates it, migration
         # 0003): lock them first, in the order the inbound path takes (conversation, then
-        # contact), so an edit and an arriving message never deadlock.
-        await session.execute(select(Conversation.id).where(
-            Conversation.tenant_id == contact.tenant_id, Conversation.contact_id == contact.id).with_for_update())
+        # contact, conversations in the order of their ids), so an edit and an arriving message
+        # never deadlock.
+        await session.execute(tenant_select(Conversation, contact.tenant_id, Conversation.id).where(
+            Conversation.contact_id == contact.id).order_by(Conversation.id).with_for_update())
     if "display_name" in fields and fields["display_name"] is not None:
         contact.display_name = fields["display_name"]
     if "phone" in fields:

@@ -4,8 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
-from pydantic_core import to_json
+from fastapi import APIRouter, Query, Response
 
 from tertulia.conversations import repository as repo
 from tertulia.conversations import service
@@ -23,7 +22,7 @@ from tertulia.conversations.schemas import (
 from tertulia.kit.errors import Invalid
 from tertulia.kit.pagination import decode_cursor, encode_cursor
 from tertulia.kit.types import OptionalCursorId
-from tertulia.kit.web import DbSession, QueryModel
+from tertulia.kit.web import DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentPrincipal, Principal
 
 router = APIRouter(prefix="/admin", tags=["inbox"])
@@ -31,7 +30,7 @@ router = APIRouter(prefix="/admin", tags=["inbox"])
 HUMAN_FILTER = {"all": None, "human_only": "human_override", "bot_only": "ai_active"}
 
 
-async def _resolve_tag(db: DbSession, tenant_id: uuid.UUID, tag: str) -> uuid.UUID | None:
+async def _resolve_tag(db: ReadDb, tenant_id: uuid.UUID, tag: str) -> uuid.UUID | None:
     try:
         # An id needs no lookup: the list's tag filter only sees this tenant's tag links, so an
         # unknown id (or another tenant's) yields an empty list all the same.
@@ -40,21 +39,18 @@ async def _resolve_tag(db: DbSession, tenant_id: uuid.UUID, tag: str) -> uuid.UU
         return await repo.tag_id_by_name(db, tenant_id, tag)
 
 
-_INBOX_QUERY = QueryModel(InboxQuery)
-
-
-@router.get("/chats/summary", response_model=list[ChatSummary], openapi_extra=_INBOX_QUERY.openapi,
+@router.get("/chats/summary", response_model=list[ChatSummary],
             responses={200: {"headers": {"X-Next-Cursor": {
                 "description": "the cursor of the next page, when this one is full", "schema": {"type": "string"}}}}})
-async def chats_summary(principal: CurrentPrincipal, db: DbSession,
-                        query: Annotated[InboxQuery, Depends(_INBOX_QUERY)]) -> Response:
+async def chats_summary(principal: CurrentPrincipal, db: ReadDb, query: Annotated[InboxQuery, Query()],
+                        response: Response) -> list[ChatSummary]:
     """The inbox list, most recent first. Page with `offset` (seed 001) or, faster at depth, with
     the opaque `cursor` returned in the `X-Next-Cursor` header."""
     tag_id = None
     if query.tag:
         tag_id = await _resolve_tag(db, principal.tenant_id, query.tag)
         if tag_id is None:
-            return Response(b"[]", media_type="application/json")
+            return []
     after = None
     if query.cursor:
         ts, cid = decode_cursor(query.cursor, 2)
@@ -62,28 +58,24 @@ async def chats_summary(principal: CurrentPrincipal, db: DbSession,
             after = (datetime.fromisoformat(ts), uuid.UUID(cid))
         except (TypeError, ValueError) as exc:
             raise Invalid("the cursor is not one this server issued", code="invalid_cursor") from exc
-    rows = await repo.list_inbox(
-        db, principal.tenant_id, ai_state=HUMAN_FILTER[query.human_filter], channel_source=query.channel,
-        status=query.status, tag_id=tag_id, q=query.q.strip() if query.q else None, after=after, limit=query.limit,
-        offset=0 if after else query.offset)
-    # Written straight from plain values (see service.summary_fields); response_model documents it.
-    body = to_json([service.summary_fields(r, r.display_name, r.phone, r.platform_origin, r.tags) for r in rows])
-    headers = None
+    rows = await repo.list_inbox(db, principal.tenant_id, repo.InboxFilters(
+        ai_state=HUMAN_FILTER[query.human_filter], channel_source=query.channel, status=query.status, tag_id=tag_id,
+        q=query.q.strip() if query.q else None, after=after, limit=query.limit, offset=0 if after else query.offset))
     if len(rows) == query.limit:
-        last = rows[-1]
-        headers = {"X-Next-Cursor": encode_cursor(last.last_message_at.isoformat(), str(last.id))}
-    return Response(body, media_type="application/json", headers=headers)
+        last = rows[-1].row
+        response.headers["X-Next-Cursor"] = encode_cursor(last.last_message_at.isoformat(), str(last.id))
+    return [service.summary_of(r.row, r.row.display_name, r.row.phone, r.row.platform_origin, r.tags) for r in rows]
 
 
 @router.get("/chats/{conversation_id}", response_model=ChatSummary)
-async def get_chat(conversation_id: uuid.UUID, principal: CurrentPrincipal, db: DbSession) -> ChatSummary:
+async def get_chat(conversation_id: uuid.UUID, principal: CurrentPrincipal, db: ReadDb) -> ChatSummary:
     conv = await service.require_conversation(db, principal.tenant_id, conversation_id)
     return await service.conversation_summary(db, conv)
 
 
 @router.get("/chats/{conversation_id}/messages", response_model=list[MessageOut])
 async def list_messages(
-    conversation_id: uuid.UUID, principal: CurrentPrincipal, db: DbSession,
+    conversation_id: uuid.UUID, principal: CurrentPrincipal, db: ReadDb,
     after_id: OptionalCursorId = None, before_id: OptionalCursorId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[MessageOut]:

@@ -102,8 +102,7 @@ class InboundContact(BaseModel):
 
 
 class InboxQuery(BaseModel):
-    """The inbox list's query parameters, validated together (one call instead of one per
-    parameter: the list is the panel's most frequent request)."""
+    """The inbox list's query parameters."""
 
     human_filter: Literal["all", "human_only", "bot_only"] = "all"
     channel: ChannelSource | None = None

@@ -1,4 +1,5 @@
-"""Conversations and messages: inbound ingestion, human sends, AI ownership, read state.
+"""Conversations and messages: human sends, AI ownership, read state, and the rules every
+message follows (counters, previews, summaries). Inbound messages are stored by inbound.py.
 
 Every write keeps the conversation's denormalised counters current and records tenant events,
 all in the caller's transaction.
@@ -7,35 +8,25 @@ all in the caller's transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC
-from typing import Any, cast
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
-from tertulia.channels.repository import InboundChannel
-from tertulia.channels.service import check_inbound_channel
-from tertulia.contacts import repository as contacts_repo
+from tertulia.contacts.schemas import TagOut
 from tertulia.conversations import repository as repo
 from tertulia.conversations.models import Conversation, Message
-from tertulia.conversations.schemas import ChatSummary, InboundMessage, InboundResult, MessageOut
+from tertulia.conversations.schemas import ChatSummary, MessageOut
 from tertulia.delivery.models import OutboundDelivery
-from tertulia.kit.db import utcnow
-from tertulia.kit.errors import BadRequest, NotFound, TertuliaError
+from tertulia.kit.db import Reader, utcnow
+from tertulia.kit.errors import BadRequest, NotFound
 from tertulia.realtime.events import record_event
 from tertulia.tenancy.models import User
 
 PREVIEW_LEN = 280
-
-# Called inside the ingest transaction after an inbound message is stored (e.g. to schedule the
-# AI's reply). Kept as a list so the conversations domain does not import the assistant domain.
-# The conversation and the message are the rows as just written, not attached to the session:
-# read them; write through a repository.
-InboundHook = Callable[[AsyncSession, InboundChannel, repo.ConversationRow, repo.MessageRow], Awaitable[None]]
-inbound_hooks: list[InboundHook] = []
 
 
 def preview_of(content: str, attachments: list[dict[str, Any]]) -> str:
@@ -46,48 +37,68 @@ def preview_of(content: str, attachments: list[dict[str, Any]]) -> str:
     return text[:PREVIEW_LEN]
 
 
-async def require_conversation(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
-                               *, for_update: bool = False) -> Conversation:
-    conv = await repo.get_conversation(session, tenant_id, conversation_id, for_update=for_update)
+async def require_conversation(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation:
+    conv = await repo.get_conversation(session, tenant_id, conversation_id)
     if conv is None:
         raise NotFound("no such conversation", code="conversation_not_found")
     return conv
 
 
-def summary_fields(conv: Conversation | repo.ConversationRow | repo.InboxRow, display_name: str, phone: str | None,
-                   platform_origin: str, tags: list[Any]) -> dict[str, Any]:
-    """A ChatSummary's fields in its order, as plain values. The inbox list writes these with
-    pydantic_core.to_json, which gives the model's very JSON at 40 % of the cost of building and
-    serialising models (it is the panel's most frequent response); a test holds the two equal."""
-    return {
-        "id": conv.id, "customer_phone": phone or "", "display_name": display_name,
-        "last_message": conv.last_message_preview, "timestamp": conv.last_message_at,
-        "channel_source": conv.channel_source, "unread_count": conv.unread_count, "is_locked": conv.is_locked,
-        "platform_origin": platform_origin, "contact_id": conv.contact_id, "status": conv.status,
-        "tags": [{"id": t.id, "name": t.name, "color": t.color} for t in tags],
-        "last_inbound_at": conv.last_inbound_at,
-    }
+async def lock_conversation(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation:
+    """The conversation, locked until commit (see repository.lock_conversation)."""
+    conv = await repo.lock_conversation(session, tenant_id, conversation_id)
+    if conv is None:
+        raise NotFound("no such conversation", code="conversation_not_found")
+    return conv
 
 
-def summary_row(conv: Conversation | repo.ConversationRow | repo.InboxRow, display_name: str, phone: str | None,
-                platform_origin: str, tags: list[Any]) -> ChatSummary:
-    return ChatSummary.model_validate(summary_fields(conv, display_name, phone, platform_origin, tags))
+def summary_of(conv: Conversation | Row[Any], display_name: str, phone: str | None, platform_origin: str,
+               tags: Sequence[Any]) -> ChatSummary:
+    """A conversation's row in the inbox list, from the conversation (or a row with its columns),
+    its contact's name and phone, its channel's origin and its contact's tags (Tag rows or dicts,
+    most recently applied first)."""
+    return ChatSummary(
+        id=conv.id, customer_phone=phone or "", display_name=display_name, last_message=conv.last_message_preview,
+        timestamp=conv.last_message_at, channel_source=conv.channel_source, unread_count=conv.unread_count,
+        is_locked=conv.ai_state == "human_override", platform_origin=platform_origin, contact_id=conv.contact_id,
+        status=conv.status, tags=[TagOut.model_validate(t) for t in tags], last_inbound_at=conv.last_inbound_at)
 
 
-async def conversation_summary(session: AsyncSession, conv: Conversation) -> ChatSummary:
+async def conversation_summary(session: Reader, conv: Conversation) -> ChatSummary:
     display_name, phone, platform_origin, tags = await repo.summary_parts(
         session, conv.tenant_id, conv.contact_id, conv.channel_id)
-    return summary_row(conv, display_name, phone, platform_origin, tags)
+    return summary_of(conv, display_name, phone, platform_origin, tags)
+
+
+def conversation_changed(session: AsyncSession, tenant_id: uuid.UUID, summary: ChatSummary) -> None:
+    record_event(session, tenant_id, "conversation.updated", summary.model_dump(mode="json"))
 
 
 async def emit_conversation_updated(session: AsyncSession, conv: Conversation) -> ChatSummary:
-    await session.flush()
     summary = await conversation_summary(session, conv)
-    record_event(session, conv.tenant_id, "conversation.updated", summary.model_dump(mode="json"))
+    conversation_changed(session, conv.tenant_id, summary)
     return summary
 
 
-async def author_names(session: AsyncSession, messages: list[Message]) -> dict[uuid.UUID, str]:
+def move_counters(conv: Conversation, at: datetime, preview: str, now: datetime, *,
+                  inbound_message_id: int | None = None) -> None:
+    """A new message in a conversation (locked, so its counters can be computed from the row as
+    read): the newest message gives the inbox its time and preview (a late delivery with an
+    older timestamp leaves them alone); an inbound one also counts as unread, reopens the
+    conversation and opens the 24-hour reply window from when the customer wrote."""
+    if conv.last_message_at <= at:
+        conv.last_message_at = at
+        conv.last_message_preview = preview
+    conv.updated_at = now
+    if inbound_message_id is not None:
+        conv.unread_count += 1
+        if conv.last_inbound_at is None or conv.last_inbound_at < at:
+            conv.last_inbound_at = at
+        conv.last_inbound_message_id = inbound_message_id
+        conv.status = "open"
+
+
+async def author_names(session: Reader, messages: list[Message]) -> dict[uuid.UUID, str]:
     ids = {m.author_user_id for m in messages if m.author_user_id}
     if not ids:
         return {}
@@ -95,7 +106,7 @@ async def author_names(session: AsyncSession, messages: list[Message]) -> dict[u
     return {uid: name for uid, name in rows.all()}
 
 
-def message_out(msg: Message | repo.MessageRow, names: dict[uuid.UUID, str] | None = None) -> MessageOut:
+def message_out(msg: Message, names: dict[uuid.UUID, str] | None = None) -> MessageOut:
     return MessageOut(
         id=msg.id, conversation_id=msg.conversation_id, sender="user" if msg.author == "contact" else "agent",
         content=msg.content, timestamp=msg.created_at, attachments=msg.attachments or [],
@@ -112,147 +123,13 @@ async def emit_message_created(session: AsyncSession, msg: Message) -> MessageOu
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class InboundDelivery:
-    """One inbound message as delivered: to a channel, either already authenticated by the caller
-    (a verified webhook) or opened by the post's inbound token (`token_hash`, the generic `api`
-    channel; checked in the same statement that locks the conversation)."""
-
-    channel_id: uuid.UUID
-    body: InboundMessage
-    token_hash: str | None = None
-
-
-async def ingest_batch(session: AsyncSession,
-                       deliveries: Sequence[InboundDelivery]) -> list[InboundResult | TertuliaError]:
-    """Store inbound messages, each exactly once, in one transaction (the inbound writer's batch;
-    a single message is a batch of one). The database enforces uniqueness of the provider's
-    message id per channel, also when two deliveries of it race; the same id twice in one batch is
-    stored once. Answers in the order of `deliveries`: a result, or the error of a delivery whose
-    channel does not take it (it writes nothing)."""
-    if not deliveries:
-        return []
-    results: list[InboundResult | TertuliaError | None] = [None] * len(deliveries)
-    addresses = [repo.InboundAddress(d.channel_id, d.body.contact.external_id, d.token_hash) for d in deliveries]
-    distinct = sorted(set(addresses), key=lambda a: (str(a.channel_id), a.external_id, a.token_hash or ""))
-    opened = dict(zip(distinct, await repo.open_inbound_addresses(session, distinct), strict=True))
-
-    items: dict[int, tuple[InboundChannel, InboundMessage]] = {}
-    first_of: dict[tuple[uuid.UUID, str], int] = {}
-    repeats: list[tuple[int, int]] = []
-    members: dict[repo.InboundAddress, list[int]] = {}
-    for i, (delivery, address) in enumerate(zip(deliveries, addresses, strict=True)):
-        try:
-            channel = check_inbound_channel(opened[address].channel, by_token=delivery.token_hash is not None)
-        except TertuliaError as exc:
-            results[i] = exc
-            continue
-        items[i] = (channel, delivery.body)
-        key = (channel.id, delivery.body.external_message_id)
-        if key in first_of:
-            repeats.append((i, first_of[key]))
-            continue
-        first_of[key] = i
-        members.setdefault(address, []).append(i)
-
-    targets = {address: target for address in members if (target := opened[address].target) is not None}
-    for address in sorted(members.keys() - targets.keys(), key=distinct.index):
-        # No conversation yet. Before creating anything: a repeated delivery must change nothing.
-        fresh = []
-        for i in members[address]:
-            channel, body = items[i]
-            stored = await repo.find_inbound_message(session, channel.tenant_id, channel.id, body.external_message_id)
-            if stored is not None:
-                results[i] = InboundResult(conversation_id=stored[0], message_id=stored[1], duplicate=True)
-            else:
-                fresh.append(i)
-        if fresh:
-            targets[address] = await _first_message_target(session, *items[fresh[0]])
-
-    # Stamped after the conversation locks, so server times follow the order of message ids.
-    now = utcnow()
-    order = sorted(i for i in first_of.values() if results[i] is None)
-    writes = []
-    for i in order:
-        channel, body = items[i]
-        sender = body.contact
-        attachments = [a.model_dump(exclude_none=True) for a in body.attachments]
-        writes.append(repo.InboundWriteParams(
-            channel.tenant_id, channel.id, targets[addresses[i]],
-            body.external_message_id, body.content, attachments, preview_of(body.content, attachments),
-            body.timestamp.astimezone(UTC) if body.timestamp else now, sender.external_id, sender.name,
-            sender.phone))
-    written = await repo.write_inbound_messages(session, now, writes) if writes else []
-
-    stored_messages: list[tuple[InboundChannel, repo.MessageRow]] = []
-    last_message_of: dict[uuid.UUID, int] = {}  # conversation id -> index in stored_messages
-    latest: dict[uuid.UUID, tuple[repo.InboundWrite, list[Any]]] = {}  # per conversation: its last write
-    for i, params, w in zip(order, writes, written, strict=True):
-        channel, body = items[i]
-        if w is None:  # a repeated delivery (also one that raced the first): nothing was written
-            stored = await repo.find_inbound_message(session, channel.tenant_id, channel.id, body.external_message_id)
-            assert stored is not None
-            results[i] = InboundResult(conversation_id=stored[0], message_id=stored[1], duplicate=True)
-            continue
-        conv_id = params.target.conversation_id
-        latest[conv_id] = (w, params.target.tags)
-        msg = repo.MessageRow(w.message_id, channel.tenant_id, conv_id, channel.id, "inbound", "contact", None,
-                              params.content, params.attachments, "received", None, params.provider_message_id,
-                              None, False, params.at, now)
-        last_message_of[conv_id] = len(stored_messages)
-        stored_messages.append((channel, msg))
-        results[i] = InboundResult(conversation_id=conv_id, message_id=msg.id, duplicate=False)
-
-    # The events are built from what was just written; nothing is read back. Each message makes
-    # message.created; each conversation one conversation.updated, after its last message of the
-    # batch, with its row as the batch left it.
-    for n, (channel, msg) in enumerate(stored_messages):
-        record_event(session, channel.tenant_id, "message.created", message_out(msg).model_dump(mode="json"))
-        if last_message_of[msg.conversation_id] == n:
-            w, tags = latest[msg.conversation_id]
-            summary = summary_row(w.conversation, w.display_name, w.phone, channel.platform_origin, tags)
-            record_event(session, channel.tenant_id, "conversation.updated", summary.model_dump(mode="json"))
-    for channel, msg in stored_messages:
-        for hook in inbound_hooks:
-            await hook(session, channel, latest[msg.conversation_id][0].conversation, msg)
-
-    for i, first in repeats:
-        answer = results[first]
-        assert isinstance(answer, InboundResult)
-        results[i] = answer.model_copy(update={"duplicate": True})
-    assert all(r is not None for r in results)
-    return cast(list[InboundResult | TertuliaError], results)
-
-
-async def _first_message_target(session: AsyncSession, channel: InboundChannel,
-                                body: InboundMessage) -> repo.InboundTarget:
-    """The identity has no conversation on this channel yet: create what is missing (the identity
-    and its contact, the conversation)."""
-    tenant_id, sender, now = channel.tenant_id, body.contact, utcnow()
-    contact_id = await contacts_repo.upsert_identity(session, tenant_id, channel.id, sender.external_id, sender.name,
-                                                     sender.phone, now)
-    conversation_id = await repo.insert_conversation(session, tenant_id, channel.id, channel.source, contact_id,
-                                                     body.timestamp or now, now)
-    if conversation_id is None:  # a concurrent first message created it: wait for it and take it
-        target = await repo.lock_inbound_target(session, tenant_id, channel.id, sender.external_id)
-        assert target is not None
-        return target
-    tags = (await contacts_repo.tags_of_contacts(session, tenant_id, [contact_id])).get(contact_id, [])
-    return repo.InboundTarget(conversation_id, contact_id, tags)
-
-
-def _refresh_from(conv: Conversation, row: dict[str, Any]) -> None:
-    """Load a row returned by an UPDATE into the conversation, as if read from the database."""
-    for key, value in row.items():
-        set_committed_value(conv, key, value)
-
-
 async def add_outbound_message(
     session: AsyncSession, conv: Conversation, *, author: str, content: str,
     attachments: list[dict[str, Any]] | None = None, author_user_id: uuid.UUID | None = None,
     correlation_id: str | None = None, deliver: bool = True,
 ) -> Message:
-    """An outbound message and, when it goes to the contact, its delivery row: one transaction."""
+    """An outbound message and, when it goes to the contact, its delivery row: one transaction.
+    The conversation must be locked (lock_conversation)."""
     now = utcnow()
     msg = Message(
         tenant_id=conv.tenant_id, conversation_id=conv.id, channel_id=conv.channel_id, direction="outbound",
@@ -264,8 +141,7 @@ async def add_outbound_message(
     if deliver:
         session.add(OutboundDelivery(tenant_id=conv.tenant_id, message_id=msg.id, channel_id=conv.channel_id,
                                      next_attempt_at=now))
-    _refresh_from(conv, await repo.touch_conversation(session, conv.tenant_id, conv.id, at=msg.created_at,
-                                                      preview=preview_of(msg.content, msg.attachments), now=now))
+    move_counters(conv, msg.created_at, preview_of(msg.content, msg.attachments), now)
     await emit_message_created(session, msg)
     return msg
 
@@ -274,7 +150,7 @@ async def send_human_message(session: AsyncSession, tenant_id: uuid.UUID, conver
                              user_id: uuid.UUID | None, text: str,
                              channel_source: str | None = None) -> tuple[Conversation, Message]:
     """A human agent writes: the message is queued for delivery and the human takes over from the AI."""
-    conv = await require_conversation(session, tenant_id, conversation_id, for_update=True)
+    conv = await lock_conversation(session, tenant_id, conversation_id)
     if channel_source is not None and channel_source != conv.channel_source:
         raise BadRequest(
             f"channel_source '{channel_source}' does not match the conversation's channel '{conv.channel_source}'",
@@ -288,7 +164,7 @@ async def send_human_message(session: AsyncSession, tenant_id: uuid.UUID, conver
 
 async def set_human_override(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
                              locked: bool) -> Conversation:
-    conv = await require_conversation(session, tenant_id, conversation_id, for_update=True)
+    conv = await lock_conversation(session, tenant_id, conversation_id)
     new_state = "human_override" if locked else "ai_active"
     if conv.ai_state != new_state:
         conv.ai_state = new_state
@@ -298,7 +174,7 @@ async def set_human_override(session: AsyncSession, tenant_id: uuid.UUID, conver
 
 
 async def mark_read(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation:
-    conv = await require_conversation(session, tenant_id, conversation_id, for_update=True)
+    conv = await lock_conversation(session, tenant_id, conversation_id)
     if conv.unread_count:
         conv.unread_count = 0
         await emit_conversation_updated(session, conv)

@@ -1,25 +1,26 @@
-"""Database plumbing: engines for SQLite and PostgreSQL, the declarative base, the unit of work.
+"""Database plumbing: engines, the declarative base, the tenant filter and the unit of work.
 
-The same code and migrations run on both databases. On SQLite we take the transaction control
-away from the driver (SQLAlchemy's documented recipe) so that BEGIN, savepoints and
-`BEGIN IMMEDIATE` for writers behave as they should.
+The same code and migrations run on SQLite and PostgreSQL. Every transaction goes through
+`Database.session` (writes) or `Database.read_session` (reads): it commits at the end (writing the
+tenant events it recorded, then publishing them), or rolls back on error. On PostgreSQL each
+transaction also says whose rows it may see (row-level security, `set_tenant`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar, overload
+from typing import Any, ClassVar, TypeVar, TypeVarTuple, overload
 
-from psycopg.rows import namedtuple_row, tuple_row
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, select
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy import BigInteger, DateTime, Delete, Integer, MetaData, Update, delete, event, select, text, update
+from sqlalchemy.engine import Dialect, Result, ScalarResult, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.sql import Select
+from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.sql import Executable, Select
+from sqlalchemy.sql.selectable import TypedReturnsRows
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -62,13 +63,14 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
 
-class TenantOwned:
-    """Mixin for every row that belongs to one tenant."""
-
-    tenant_id: Mapped[uuid.UUID] = mapped_column(index=False)
-
+# --- the tenant filter ------------------------------------------------------------------------
+# Every statement on tenant-owned rows starts from one of these three, so the tenant is never
+# forgotten. (Inserts take the tenant from the caller's principal.) On PostgreSQL row-level
+# security is the second wall behind them: see `set_tenant`.
 
 M = TypeVar("M")
+T = TypeVar("T")
+_Ts = TypeVarTuple("_Ts")
 
 
 @overload
@@ -78,10 +80,22 @@ def tenant_select(model: Any, tenant_id: uuid.UUID, *columns: Any) -> Select[Any
 
 
 def tenant_select(model: Any, tenant_id: uuid.UUID, *columns: Any) -> Select[Any]:
-    """The one way to read tenant data: a SELECT already filtered to the caller's tenant."""
+    """A SELECT of a tenant-owned model (or of some columns), already filtered to one tenant."""
     stmt = select(*columns) if columns else select(model)
     return stmt.where(model.tenant_id == tenant_id)
 
+
+def tenant_update(model: Any, tenant_id: uuid.UUID) -> Update:
+    """An UPDATE of a tenant-owned model, already filtered to one tenant."""
+    return update(model).where(model.tenant_id == tenant_id).execution_options(synchronize_session=False)
+
+
+def tenant_delete(model: Any, tenant_id: uuid.UUID) -> Delete:
+    """A DELETE of a tenant-owned model, already filtered to one tenant."""
+    return delete(model).where(model.tenant_id == tenant_id).execution_options(synchronize_session=False)
+
+
+# --- engines ----------------------------------------------------------------------------------
 
 def async_url(url: str) -> str:
     """Accept plain `sqlite:///` / `postgresql://` URLs and pick the async drivers ourselves."""
@@ -101,42 +115,37 @@ def sync_url(url: str) -> str:
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
-# timezone=UTC: timestamps come back from the driver already in UTC (fetch_rows relies on it).
-# prepare_threshold: never prepare a statement on our behalf (see create_engine), only when asked
-# (fetch_rows(prepare=True)); psycopg's None would refuse even those.
-PG_CONNECT_ARGS: dict[str, Any] = {"prepare_threshold": 2**31 - 1,
-                                   "options": "-c max_parallel_workers_per_gather=0 -c timezone=UTC"}
+# prepare_threshold None: psycopg never prepares statements on its own. The inbox list's best plan
+# depends on values a generic plan does not see (a tenant's size, a tag's frequency), and
+# PostgreSQL settles on generic plans for statements prepared a few times (one that sorts a common
+# tag's every link was 20x slower). Parallel workers cost more to start than they save on our small
+# indexed reads.
+PG_CONNECT_ARGS: dict[str, Any] = {"prepare_threshold": None,
+                                   "options": "-c max_parallel_workers_per_gather=0"}
 
 
-def create_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = None, sqlite_immediate: bool = True,
-                  autocommit: bool = False) -> AsyncEngine:
-    """`autocommit` (PostgreSQL): every statement commits on its own, no BEGIN."""
+def create_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> AsyncEngine:
+    """`read_only` (SQLite): the engine of read sessions (see Database)."""
     aurl = make_url(async_url(url))
     if aurl.get_backend_name() == "sqlite":
         if aurl.database and aurl.database != ":memory:":
             Path(aurl.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(aurl, connect_args={"timeout": 30})
-        _install_sqlite_recipe(engine, immediate=sqlite_immediate)
+        _install_sqlite_recipe(engine, read_only=read_only)
         return engine
-    # No server-side prepared statements unless asked for: the inbox list's best plan depends on
-    # values a generic plan does not see (the tenant's size, a tag's frequency), and PostgreSQL
-    # settles on generic plans for statements prepared a few times (one that sorts a common tag's
-    # every link is 20x slower). The inbound path's statements, whose plan is the same for any
-    # values, are prepared (fetch_rows(prepare=True)): planning them cost more than running them.
-    # Parallel workers cost more to start than they save on our small indexed reads.
-    # No pre-ping either: it is a round trip per request; a dead connection fails its statement
-    # and is replaced by the pool (pool_recycle retires old ones).
-    return create_async_engine(
-        aurl, pool_size=pool_size, max_overflow=pool_size * 2 if max_overflow is None else max_overflow,
-        pool_recycle=1800, connect_args=PG_CONNECT_ARGS, **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
-    )
+    # No pre-ping: it is a round trip per transaction; a dead connection fails its statement and
+    # the pool replaces it (pool_recycle retires old ones).
+    return create_async_engine(aurl, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800,
+                               connect_args=PG_CONNECT_ARGS)
 
 
-def _install_sqlite_recipe(engine: AsyncEngine, *, immediate: bool) -> None:
-    # SQLite has one writer at a time. A transaction that will write takes the lock when it
-    # begins (BEGIN IMMEDIATE) rather than failing to upgrade a read snapshot later; the reading
-    # engine keeps DEFERRED transactions so reads never wait for writers (WAL).
-    begin_sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+def _install_sqlite_recipe(engine: AsyncEngine, *, read_only: bool) -> None:
+    # SQLAlchemy's documented recipe: the driver's own transaction handling is off and we emit
+    # BEGIN, so savepoints work. SQLite has one writer at a time: a transaction that will write
+    # takes the lock when it begins (BEGIN IMMEDIATE) rather than failing to upgrade a read
+    # snapshot later; read sessions begin DEFERRED on their own engine, so reads never wait for
+    # writers (WAL), and that engine refuses writes (query_only).
+    begin_sql = "BEGIN" if read_only else "BEGIN IMMEDIATE"
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -146,6 +155,8 @@ def _install_sqlite_recipe(engine: AsyncEngine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -153,54 +164,165 @@ def _install_sqlite_recipe(engine: AsyncEngine, *, immediate: bool) -> None:
         conn.exec_driver_sql(begin_sql)
 
 
-def is_sqlite(session_or_engine: AsyncSession | AsyncEngine) -> bool:
-    bind = session_or_engine.bind if isinstance(session_or_engine, AsyncSession) else session_or_engine
+def is_sqlite(session: AsyncSession | ReadSession | AsyncEngine) -> bool:
+    bind = session.bind if not isinstance(session, AsyncEngine) else session
     return bind is not None and bind.dialect.name == "sqlite"
 
 
+# --- row-level security -----------------------------------------------------------------------
+# On PostgreSQL every tenant-owned table has a policy keyed on the transaction's `app.tenant_id`
+# (migration 0004): a tenant's id shows that tenant's rows, `*` every tenant's, unset nothing.
+# A transaction states it once it knows (a request once its credentials are checked, a job for
+# the tenant it works on); work that must cross tenants says why (`cross_tenant=`). SQLite has
+# no such thing: there the query filters are the only wall.
+
+ALL_TENANTS = "*"
+_SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
+_SET_TENANT_READ_ONLY = text("SELECT set_config('app.tenant_id', :tenant, true), "
+                             "set_config('transaction_read_only', 'on', true)")
+
+
+async def set_tenant(session: AsyncSession | ReadSession, tenant_id: uuid.UUID | str) -> None:
+    """Let this transaction see one tenant's rows (or every tenant's with ALL_TENANTS: only for
+    work that names why). It lasts until the transaction ends; a session's next transaction
+    starts with it again."""
+    target = session._session if isinstance(session, ReadSession) else session
+    value = str(tenant_id)
+    if target.info.get("tenant") == value:
+        return
+    target.info["tenant"] = value
+    if target.bind is not None and target.bind.dialect.name == "postgresql" and target.in_transaction():
+        await target.execute(_SET_TENANT, {"tenant": value})
+
+
+def state_tenant(session: Session, tenant_id: uuid.UUID) -> None:
+    """`set_tenant` for code that runs inside a flush or commit (synchronous)."""
+    value = str(tenant_id)
+    if session.info.get("tenant") == value:
+        return
+    session.info["tenant"] = value
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        session.connection().execute(_SET_TENANT, {"tenant": value})
+
+
+@event.listens_for(Session, "after_begin")
+def _state_tenant(session: Session, transaction: Any, connection: Any) -> None:
+    # Each transaction starts by stating whose rows it sees (and, for read sessions, that it
+    # only reads: PostgreSQL then refuses a write). One statement, on the transaction's first use.
+    if connection.dialect.name != "postgresql":
+        return
+    tenant = session.info.get("tenant")
+    if tenant is None and not session.info.get("read_only"):
+        return
+    stmt = _SET_TENANT_READ_ONLY if session.info.get("read_only") else _SET_TENANT
+    connection.execute(stmt, {"tenant": tenant or ""})
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+class ReadSession:
+    """A transaction that only reads: GET requests, an AI turn's context, socket replays.
+
+    It offers the reading half of a session and nothing that writes (no add, flush or delete), so
+    a function that writes — it takes an AsyncSession — cannot be given one: mypy refuses. The
+    database refuses writes too (a READ ONLY transaction on PostgreSQL; `query_only` on SQLite,
+    whose read sessions run on their own engine and never wait for the writer)."""
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    @property
+    def bind(self) -> Any:
+        return self._session.bind
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return self._session.info
+
+    @overload
+    async def execute(self, statement: TypedReturnsRows[*_Ts],
+                      params: Mapping[str, Any] | None = None) -> Result[*_Ts]: ...
+    @overload
+    async def execute(self, statement: Executable,
+                      params: Mapping[str, Any] | None = None) -> Result[*tuple[Any, ...]]: ...
+
+    async def execute(self, statement: Executable,
+                      params: Mapping[str, Any] | None = None) -> Result[*tuple[Any, ...]]:
+        return await self._session.execute(statement, params)
+
+    @overload
+    async def scalar(self, statement: TypedReturnsRows[T], params: Mapping[str, Any] | None = None) -> T | None: ...
+    @overload
+    async def scalar(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Any: ...
+
+    async def scalar(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Any:
+        return await self._session.scalar(statement, params)
+
+    @overload
+    async def scalars(self, statement: TypedReturnsRows[T],
+                      params: Mapping[str, Any] | None = None) -> ScalarResult[T]: ...
+    @overload
+    async def scalars(self, statement: Executable, params: Mapping[str, Any] | None = None) -> ScalarResult[Any]: ...
+
+    async def scalars(self, statement: Executable, params: Mapping[str, Any] | None = None) -> ScalarResult[Any]:
+        return await self._session.scalars(statement, params)
+
+    async def get(self, entity: type[M], ident: Any) -> M | None:
+        return await self._session.get(entity, ident)
+
+
+# Functions that only read take either kind of session.
+Reader = AsyncSession | ReadSession
+
+
 class Database:
-    """Owns the engine and the session factory of one process."""
+    """The engines and sessions of one process."""
 
     def __init__(self, url: str, *, pool_size: int = 10, bus: Any = None) -> None:
         self.url = url
-        # Where this database's sessions publish their events after commit. Kept per Database (each
-        # session finds it in `session.info["db"]`) so two apps in one process never share a bus.
+        # Where this database's sessions publish their events after commit. Kept per Database so
+        # two apps in one process (as in tests) never share a bus.
         self.bus = bus
         self.engine = create_engine(url, pool_size=pool_size)
         info = {"db": self}
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False, info=info)
-        self.autocommit_engine: AsyncEngine | None = None
-        if self.engine.dialect.name == "sqlite":
-            self.read_engine = create_engine(url, sqlite_immediate=False)
-            self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False,
-                                                        info=info)
-            self.request_read_sessionmaker = self.read_sessionmaker
-        else:
-            self.read_engine = self.engine
-            self.read_sessionmaker = self.sessionmaker
-            # For reads that need no snapshot across their statements (GET requests, the AI
-            # turn's context): autocommit spares the BEGIN and COMMIT round trips (half of an
-            # inbox list's four; ~25% of its time under load). A pool of its own, whose
-            # connections stay in autocommit: switching a shared one there and back on every
-            # checkout cost ~85 us of CPU per request (7 % of an inbox list's). Its overflow is
-            # smaller: reads are short.
-            self.autocommit_engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                                                   autocommit=True)
-            self.request_read_sessionmaker = async_sessionmaker(self.autocommit_engine, expire_on_commit=False,
-                                                                autoflush=False, info=info)
+        read_engine = create_engine(url, read_only=True) if self.engine.dialect.name == "sqlite" else self.engine
+        self.read_engine = read_engine
+        self.read_sessionmaker = async_sessionmaker(read_engine, expire_on_commit=False, autoflush=False, info=info)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def session(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commit at the end (publishing its events), roll back on error."""
-        maker = self.sessionmaker if write else self.read_sessionmaker
-        async with maker() as session:
+    async def session(self, tenant_id: uuid.UUID | None = None, *,
+                      cross_tenant: str | None = None) -> AsyncIterator[AsyncSession]:
+        """One unit of work that may write: committed at the end (with the tenant events it
+        recorded, then published), rolled back on error. `tenant_id`: whose rows it sees (a
+        request states it later, once its credentials are checked). `cross_tenant`: why this work
+        may see every tenant's rows (the channel lookup of a webhook, a job claim, the demo)."""
+        async with self.sessionmaker() as session:
+            _start(session, tenant_id, cross_tenant)
             try:
                 yield session
-                await commit(session)
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+        await _run_after_commit(session)
+
+    @asynccontextmanager
+    async def read_session(self, tenant_id: uuid.UUID | None = None, *,
+                           cross_tenant: str | None = None) -> AsyncIterator[ReadSession]:
+        """A unit of work that only reads (see ReadSession); otherwise as `session`."""
+        async with self.read_sessionmaker() as session:
+            session.info["read_only"] = True
+            _start(session, tenant_id, cross_tenant)
+            try:
+                yield ReadSession(session)
+                await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
@@ -209,90 +331,33 @@ class Database:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
-        if self.autocommit_engine is not None:
-            await self.autocommit_engine.dispose()
 
 
-_PG_SQL: dict[Any, tuple[str, dict[str, Any]]] = {}
+def _start(session: AsyncSession, tenant_id: uuid.UUID | None, cross_tenant: str | None) -> None:
+    if tenant_id is not None and cross_tenant is not None:
+        raise ValueError("a session sees one tenant or, for a stated reason, all of them")
+    if tenant_id is not None:
+        session.info["tenant"] = str(tenant_id)
+    elif cross_tenant:
+        session.info["tenant"] = ALL_TENANTS
 
 
-async def fetch_rows(session: AsyncSession, stmt: Any, params: dict[str, Any], *,
-                     prepare: bool = False, by_position: bool = False) -> Sequence[Any]:
-    """The rows of a Core statement built once and kept (the hottest paths: the inbox list, the
-    credential checks, the inbound message's lock and write), each readable by position and by
-    column label.
+# --- after commit -----------------------------------------------------------------------------
 
-    On PostgreSQL it runs straight on the session's psycopg connection (same transaction), with
-    its SQL compiled once: SQLAlchemy's per-statement work (result objects, type processing,
-    the async bridge) cost more CPU than the driver itself for these reads. psycopg already
-    returns UUIDs and timezone-aware UTC datetimes (PG_CONNECT_ARGS), as the column types would.
-    Elsewhere it is a plain execute. SELECTs only (one whose WITH writes, like the inbound
-    path's, when it binds every value itself): an INSERT's Python-side column defaults and the
-    column types' bind processing (JSON) would not run this way.
-
-    `prepare`: keep the statement prepared on the connection, so PostgreSQL plans it once, not on
-    every run. Only for statements whose best plan does not depend on the values (lookups by
-    unique keys, the inbound path's batches): see PG_CONNECT_ARGS for why the rest are not.
-    `by_position`: plain tuples on PostgreSQL, for a caller that unpacks them (the inbox list's
-    40-odd rows): a named tuple costs ~1 us more per row."""
-    if session.bind is None or session.bind.dialect.name != "postgresql":
-        return (await (await session.connection()).execute(stmt, params)).all()
-    compiled = _PG_SQL.get(stmt)
-    if compiled is None:
-        sql = stmt.compile(dialect=session.bind.dialect)
-        compiled = _PG_SQL[stmt] = (sql.string, dict(sql.params))
-    driver = await pg_driver(session)
-    # (No pipeline to send a transaction's BEGIN with its first statement: measured under load,
-    # psycopg's pipeline mode costs more time than the round trip it saves.)
-    async with driver.cursor(row_factory=tuple_row if by_position else namedtuple_row) as cursor:
-        await cursor.execute(compiled[0], {**compiled[1], **params}, prepare=prepare or None)
-        rows: Sequence[Any] = await cursor.fetchall()
-        return rows
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run an async callable once this session's transaction has committed (event fan-out, job
+    wake-ups); dropped if it rolls back."""
+    session.info.setdefault("after_commit", []).append(callback)
 
 
-async def pg_driver(session: AsyncSession) -> Any:
-    """The psycopg connection under the session's current transaction (kept on the session until
-    the transaction ends: getting it through SQLAlchemy's async bridge costs two greenlet
-    switches, each a fresh Python stack)."""
-    driver = session.info.get("pg_driver")
-    if driver is None:
-        driver = (await (await session.connection()).get_raw_connection()).driver_connection
-        session.info["pg_driver"] = driver
-    return driver
-
-
-@event.listens_for(AsyncSession.sync_session_class, "after_transaction_end")
-def _forget_driver(session: Any, transaction: Any) -> None:
-    session.info.pop("pg_driver", None)
-
-
-async def commit(session: AsyncSession) -> None:
-    """Commit, then run what was deferred until after commit (event fan-out, job wake-ups)."""
-    committer = session.info.pop("commit_with", None)
-    if committer is not None:
-        await committer(session)
-    await session.commit()
-    callbacks = session.info.pop("after_commit", [])
+async def _run_after_commit(session: AsyncSession) -> None:
+    callbacks: Sequence[Callable[[], Awaitable[None]]] = session.info.pop("after_commit", [])
     for callback in callbacks:
         await callback()
 
 
-def after_commit(session: AsyncSession, callback: Any) -> None:
-    """Register an async callable to run once this session's transaction has committed."""
-    session.info.setdefault("after_commit", []).append(callback)
-
-
-def commit_with(session: AsyncSession, committer: Any) -> None:
-    """Let an async callable send this session's COMMIT itself, together with the rows it writes
-    last (the tenant event log does: see realtime.events). `commit()` calls it first; the
-    session's own COMMIT then finds nothing left to commit. Sessions committed without `commit()`
-    do not call it, so what it writes must also be written in `before_commit`."""
-    session.info["commit_with"] = committer
-
-
-@event.listens_for(AsyncSession.sync_session_class, "after_rollback")
-def _drop_deferred(session: Any) -> None:
+@event.listens_for(Session, "after_rollback")
+def _drop_deferred(session: Session) -> None:
     session.info.pop("after_commit", None)
-    session.info.pop("commit_with", None)
     session.info.pop("pending_events", None)
     session.info.pop("committed_events", None)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from tertulia.conversations.schemas import EventOut
 from tertulia.kit.types import MAX_DB_INT
-from tertulia.kit.web import DbSession
+from tertulia.kit.web import ReadDb
 from tertulia.realtime import repository as repo
 from tertulia.tenancy.auth import CurrentPrincipal
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/admin", tags=["events"])
 
 @router.get("/events", response_model=list[EventOut])
 async def list_events(
-    principal: CurrentPrincipal, db: DbSession,
+    principal: CurrentPrincipal, db: ReadDb,
     after: Annotated[int, Query(ge=0, le=MAX_DB_INT, description="the last sequence number you have")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[EventOut]:

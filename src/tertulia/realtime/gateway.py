@@ -159,7 +159,8 @@ class Gateway:
     async def _authenticate(self, token: str | None) -> uuid.UUID | None:
         if not token:
             return None
-        async with self.db.session(write=False) as session:
+        # A login session belongs to a person, whose memberships span tenants.
+        async with self.db.read_session(cross_tenant="a socket's login session") as session:
             auth = await tenancy_service.resolve_session(session, token)
             if auth is None or auth.tenant_id is None:
                 return None
@@ -168,7 +169,7 @@ class Gateway:
             return auth.tenant_id
 
     async def _head(self, sub: Subscription) -> int:
-        async with self.db.session(write=False) as session:
+        async with self.db.read_session(sub.tenant_id) as session:
             return await repo.head_seq(session, sub.tenant_id)
 
     async def _pump(self, ws: RawSocket, sub: Subscription, after: int | None) -> None:
@@ -217,7 +218,7 @@ class Gateway:
         page = self.config.page_size
         while upto is None or last < upto:
             # A short read per page: no database connection is held while the client reads.
-            async with self.db.session(write=False) as session:
+            async with self.db.read_session(sub.tenant_id) as session:
                 if upto is None:
                     rows = await repo.events_after(session, sub.tenant_id, last, page)
                 else:

@@ -28,11 +28,11 @@ RUN_EVERY_SECONDS = 3600.0
 async def purge_old_events(db: Database, older_than: datetime, tenant_ids: list[uuid.UUID] | None = None) -> int:
     """Delete events created before `older_than` (for the given tenants, or all); returns how many."""
     if tenant_ids is None:
-        async with db.session(write=False) as session:
+        async with db.read_session(cross_tenant="retention walks every tenant's log") as session:
             tenant_ids = await repo.tenants_with_events(session)
     deleted = 0
     for tenant_id in tenant_ids:
-        async with db.session(write=False) as session:
+        async with db.read_session(tenant_id) as session:
             oldest = await repo.oldest_kept_event(session, tenant_id)
             if oldest is None or oldest[1] >= older_than:
                 continue
@@ -45,7 +45,7 @@ async def purge_old_events(db: Database, older_than: datetime, tenant_ids: list[
         while low < cut:
             # Short transactions keep writers (one at a time on SQLite) from waiting on us.
             high = min(cut, low + DELETE_BATCH)
-            async with db.session() as session:
+            async with db.session(tenant_id) as session:
                 deleted += await repo.delete_events_before(session, tenant_id, high)
             low = high
     return deleted

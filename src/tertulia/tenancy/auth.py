@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.kit.crypto import hash_token, tokens_equal
-from tertulia.kit.db import utcnow
+from tertulia.kit.db import ALL_TENANTS, set_tenant, utcnow
 from tertulia.kit.errors import Forbidden, NotAuthenticated
-from tertulia.kit.web import SAFE_METHODS, DbSession
+from tertulia.kit.web import SAFE_METHODS, DbSession, RequestDb
 from tertulia.tenancy import repository as repo
 from tertulia.tenancy import service
 from tertulia.tenancy.models import AuthSession
@@ -47,10 +48,13 @@ async def load_cookie_session(request: Request, db: DbSession) -> AuthSession | 
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
+    # A login session belongs to a person, whose memberships span tenants.
+    await set_tenant(db, ALL_TENANTS)
     return await service.resolve_session(db, token)
 
 
 async def get_auth_session(request: Request, db: DbSession) -> AuthSession:
+    """The caller's login session (the auth endpoints: who am I, switch tenant)."""
     auth = await load_cookie_session(request, db)
     if auth is None:
         raise NotAuthenticated("log in first", code="not_authenticated")
@@ -65,14 +69,25 @@ def check_csrf(request: Request, csrf_token: str) -> None:
         raise Forbidden("missing or wrong X-CSRF-Token header", code="csrf_failed")
 
 
-async def get_principal(request: Request, db: DbSession) -> Principal:
+async def get_principal(request: Request, db: RequestDb) -> Principal:
+    """Who is calling, for which tenant. From here on the request's transaction sees only that
+    tenant's rows (row-level security on PostgreSQL)."""
+    principal = await _check_credentials(request, db)
+    await set_tenant(db, principal.tenant_id)
+    if principal.token_id is not None and isinstance(db, AsyncSession):  # a request that may write
+        await repo.touch_api_token(db, principal.tenant_id, principal.token_id, utcnow())
+    return principal
+
+
+async def _check_credentials(request: Request, db: RequestDb) -> Principal:
+    # Credentials are looked up by the hash of their secret before the tenant is known: the one
+    # read of each request that crosses tenants.
+    await set_tenant(db, ALL_TENANTS)
     bearer = _bearer(request)
     if bearer is not None:
         token = await repo.get_api_token_with_tenant(db, hash_token(bearer))
         if token is None or token.revoked_at is not None:
             raise NotAuthenticated("the API token is unknown or revoked", code="invalid_token")
-        if request.method not in SAFE_METHODS:
-            await repo.touch_api_token(db, token.token_id, utcnow())
         return Principal(tenant_id=token.tenant_id, tenant_slug=token.tenant_slug, role="admin",
                          token_id=token.token_id)
     cookie = request.cookies.get(SESSION_COOKIE)

@@ -5,9 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from tertulia.kit.db import utcnow
+from tertulia.kit.db import Reader, utcnow
 from tertulia.kit.errors import Conflict, Forbidden, Invalid, NotFound
-from tertulia.kit.web import AppSettings, DbSession
+from tertulia.kit.web import AppSettings, DbSession, ReadDb
 from tertulia.tenancy import repository as repo
 from tertulia.tenancy import service
 from tertulia.tenancy.auth import SESSION_COOKIE, CurrentAuthSession, CurrentManager, load_cookie_session
@@ -30,7 +30,7 @@ router = APIRouter(tags=["auth"])
 admin = APIRouter(prefix="/admin", tags=["members and tokens"])
 
 
-async def _session_out(db: DbSession, auth: AuthSession) -> SessionOut:
+async def _session_out(db: Reader, auth: AuthSession) -> SessionOut:
     user = await db.get(User, auth.user_id)
     assert user is not None
     tenants = [TenantOut(id=t.id, slug=t.slug, name=t.name, role=r)
@@ -74,7 +74,7 @@ async def logout(request: Request, response: Response, db: DbSession) -> Respons
 
 
 @router.get("/api/auth/me", response_model=SessionOut)
-async def me(auth: CurrentAuthSession, db: DbSession) -> SessionOut:
+async def me(auth: CurrentAuthSession, db: ReadDb) -> SessionOut:
     return await _session_out(db, auth)
 
 
@@ -91,7 +91,7 @@ async def select_tenant(body: SelectTenantRequest, auth: CurrentAuthSession, db:
 # ---- members and API tokens (owners and admins) ----
 
 @admin.get("/members", response_model=list[MemberOut])
-async def list_members(principal: CurrentManager, db: DbSession) -> list[MemberOut]:
+async def list_members(principal: CurrentManager, db: ReadDb) -> list[MemberOut]:
     return [MemberOut(user_id=u.id, email=u.email, display_name=u.display_name, role=m.role, created_at=m.created_at)
             for u, m in await repo.list_members(db, principal.tenant_id)]
 
@@ -150,7 +150,7 @@ async def remove_member(user_id: uuid.UUID, principal: CurrentManager, db: DbSes
 
 
 @admin.get("/tokens", response_model=list[TokenOut])
-async def list_tokens(principal: CurrentManager, db: DbSession) -> list[ApiToken]:
+async def list_tokens(principal: CurrentManager, db: ReadDb) -> list[ApiToken]:
     return await repo.list_api_tokens(db, principal.tenant_id)
 
 

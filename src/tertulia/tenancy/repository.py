@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.kit.db import fetch_rows
+from tertulia.kit.db import Reader, tenant_update
 from tertulia.tenancy.models import ApiToken, AuthSession, Membership, Tenant, User
 
 
@@ -25,12 +25,12 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     return (await session.execute(select(User).where(User.email == email.lower()))).scalar_one_or_none()
 
 
-async def get_membership(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
+async def get_membership(session: Reader, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
     stmt = select(Membership).where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def list_user_tenants(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[Tenant, str]]:
+async def list_user_tenants(session: Reader, user_id: uuid.UUID) -> list[tuple[Tenant, str]]:
     stmt = (
         select(Tenant, Membership.role)
         .join(Membership, Membership.tenant_id == Tenant.id)
@@ -40,7 +40,7 @@ async def list_user_tenants(session: AsyncSession, user_id: uuid.UUID) -> list[t
     return [(t, r) for t, r in (await session.execute(stmt)).all()]
 
 
-async def list_members(session: AsyncSession, tenant_id: uuid.UUID) -> list[tuple[User, Membership]]:
+async def list_members(session: Reader, tenant_id: uuid.UUID) -> list[tuple[User, Membership]]:
     stmt = (
         select(User, Membership)
         .join(Membership, Membership.user_id == User.id)
@@ -50,7 +50,7 @@ async def list_members(session: AsyncSession, tenant_id: uuid.UUID) -> list[tupl
     return [(u, m) for u, m in (await session.execute(stmt)).all()]
 
 
-async def get_session_by_hash(session: AsyncSession, token_hash: str) -> AuthSession | None:
+async def get_session_by_hash(session: Reader, token_hash: str) -> AuthSession | None:
     stmt = select(AuthSession).where(AuthSession.token_hash == token_hash)
     return (await session.execute(stmt)).scalar_one_or_none()
 
@@ -60,7 +60,7 @@ async def get_api_token_by_hash(session: AsyncSession, token_hash: str) -> ApiTo
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def list_api_tokens(session: AsyncSession, tenant_id: uuid.UUID) -> list[ApiToken]:
+async def list_api_tokens(session: Reader, tenant_id: uuid.UUID) -> list[ApiToken]:
     stmt = select(ApiToken).where(ApiToken.tenant_id == tenant_id).order_by(ApiToken.created_at.desc())
     return list((await session.execute(stmt)).scalars())
 
@@ -73,8 +73,7 @@ async def revoke_user_sessions(session: AsyncSession, user_id: uuid.UUID, at: da
     )
 
 
-# The two credential checks run on every request: their statements are built once, with bound
-# values, and return plain rows (no ORM objects to build and track).
+# The two credential checks run on every request: one statement each, plain rows.
 _token, _tenant, _auth, _user, _member = (ApiToken.__table__, Tenant.__table__, AuthSession.__table__,
                                           User.__table__, Membership.__table__)
 
@@ -97,18 +96,18 @@ SESSION_PRINCIPAL = (
 )
 
 
-async def get_api_token_with_tenant(session: AsyncSession, token_hash: str) -> Any:
-    """The whole Bearer check in one round trip: token_id, revoked_at, tenant_id, tenant_slug."""
-    rows = await fetch_rows(session, TOKEN_PRINCIPAL, {"token_hash": token_hash}, prepare=True)
-    return rows[0] if rows else None
+async def get_api_token_with_tenant(session: Reader, token_hash: str) -> Any:
+    """The whole Bearer check in one round trip: token_id, revoked_at, tenant_id, tenant_slug
+    (crosses tenants: see tenancy.auth)."""
+    return (await session.execute(TOKEN_PRINCIPAL, {"token_hash": token_hash})).first()
 
 
-async def touch_api_token(session: AsyncSession, token_id: uuid.UUID, at: datetime) -> None:
-    await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=at))
+async def touch_api_token(session: AsyncSession, tenant_id: uuid.UUID, token_id: uuid.UUID, at: datetime) -> None:
+    await session.execute(tenant_update(ApiToken, tenant_id).where(ApiToken.id == token_id).values(last_used_at=at))
 
 
-async def get_session_principal(session: AsyncSession, token_hash: str) -> Any:
+async def get_session_principal(session: Reader, token_hash: str) -> Any:
     """The login session with its user, and the role and tenant it works in (role and tenant are
-    None when no longer a member), in one round trip: it runs on every panel request."""
-    rows = await fetch_rows(session, SESSION_PRINCIPAL, {"token_hash": token_hash}, prepare=True)
-    return rows[0] if rows else None
+    None when no longer a member), in one round trip: it runs on every panel request (crosses
+    tenants: see tenancy.auth)."""
+    return (await session.execute(SESSION_PRINCIPAL, {"token_hash": token_hash})).first()

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.kit.crypto import hash_token, new_token
-from tertulia.kit.db import utcnow
+from tertulia.kit.db import Reader, utcnow
 from tertulia.kit.errors import Conflict, Invalid, NotAuthenticated, NotFound
 from tertulia.tenancy import repository as repo
 from tertulia.tenancy.models import ROLES, ApiToken, AuthSession, Membership, Tenant, TenantSequence, User
@@ -116,7 +116,7 @@ def session_is_live(revoked_at: datetime | None, expires_at: datetime) -> bool:
     return revoked_at is None and expires_at > utcnow()
 
 
-async def resolve_session(session: AsyncSession, token: str) -> AuthSession | None:
+async def resolve_session(session: Reader, token: str) -> AuthSession | None:
     auth = await repo.get_session_by_hash(session, hash_token(token))
     return auth if auth is not None and session_is_live(auth.revoked_at, auth.expires_at) else None
 
