@@ -219,6 +219,7 @@ async def turn_context(session: Reader, tenant_id: uuid.UUID, conversation_id: u
                           Conversation.last_inbound_message_id, Assistant, Contact.display_name, Contact.phone,
                           Contact.notes, Tag.name.label("tag"), has_knowledge.label("has_knowledge"),
                           has_servers.label("has_mcp_servers"))
+            .select_from(Conversation)
             .join(Channel, and_(Channel.tenant_id == tenant_id, Channel.id == Conversation.channel_id))
             .outerjoin(Assistant, and_(Assistant.tenant_id == tenant_id, Assistant.id == Channel.assistant_id,
                                        Assistant.enabled.is_(True)))

@@ -174,6 +174,7 @@ async def summary_parts(session: Reader, tenant_id: uuid.UUID, contact_id: uuid.
     """(display name, phone, platform origin, tags) of a conversation's inbox row, in one round trip."""
     stmt = (tenant_select(Contact, tenant_id, Contact.display_name, Contact.phone, Channel.platform_origin,
                           Tag.id.label("tag_id"), Tag.name.label("tag_name"), Tag.color.label("tag_color"))
+            .select_from(Contact)
             .join(Channel, and_(Channel.tenant_id == tenant_id, Channel.id == channel_id))
             .outerjoin(ContactTag, and_(ContactTag.tenant_id == tenant_id, ContactTag.contact_id == Contact.id))
             .outerjoin(Tag, and_(Tag.tenant_id == tenant_id, Tag.id == ContactTag.tag_id))
@@ -223,6 +224,7 @@ async def lock_identity_conversations(session: AsyncSession, tenant_id: uuid.UUI
         return []
     stmt = (tenant_select(Conversation, tenant_id, Conversation, Contact,
                           ContactIdentity.channel_id.label("identity_channel"), ContactIdentity.external_id)
+            .select_from(Conversation)
             .join(ContactIdentity, and_(ContactIdentity.tenant_id == tenant_id,
                                         ContactIdentity.channel_id == Conversation.channel_id,
                                         ContactIdentity.contact_id == Conversation.contact_id))
