@@ -89,7 +89,7 @@ def make_tenant(db: Database, settings: Settings) -> Any:
 
     async def factory(slug_prefix: str = "t") -> TenantCtx:
         slug = f"{slug_prefix}-{uuid.uuid4().hex[:10]}"
-        async with db.session() as session:
+        async with db.session(cross_tenant="the tests make their tenants") as session:
             tenant = await create_tenant(session, slug, f"Tenant {slug}")
             user = await create_user(session, f"owner@{slug}.test", TEST_PASSWORD, "Owner")
             await add_member(session, tenant, user, "owner")

@@ -43,7 +43,7 @@ def run(factory: Callable[[Any], Awaitable[T]], settings: Settings | None = None
     async def main() -> T:
         db = Database(settings.resolved_database_url, pool_size=2)
         try:
-            async with db.session() as session:
+            async with db.session(cross_tenant="an operator's command") as session:
                 return await factory(session)
         finally:
             await db.dispose()

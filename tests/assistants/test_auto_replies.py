@@ -160,7 +160,7 @@ async def test_a_turn_run_twice_replies_once(client: Any, make_tenant: Any, db: 
     nora = await make_assistant(client, t, debounce_seconds=120)  # the worker leaves it to us
     inject(nora["id"], ScriptedProvider(text("Una sola respuesta")))
     conv = (await post_inbound(client, t, "hola, ¿precio?")).json()["conversation_id"]
-    async with db.session() as s:
+    async with db.session(t.id) as s:
         job = (await s.execute(select(AiJob).where(AiJob.tenant_id == t.id,
                                                    AiJob.conversation_id == uuid.UUID(conv)))).scalar_one()
         job.state, job.lease_token, job.locked_until = "running", "lease-1", utcnow()
@@ -181,7 +181,7 @@ async def test_a_dead_workers_turn_is_taken_over_once(client: Any, make_tenant: 
     inject(nora["id"], ScriptedProvider(text("Retomado")))
     conv = (await post_inbound(client, t, "¿siguen ahí?")).json()["conversation_id"]
     # A worker claimed the turn and died: its lease is all that is left, and it runs out.
-    async with db.session() as s:
+    async with db.session(t.id) as s:
         await s.execute(update(AiJob).where(AiJob.tenant_id == t.id, AiJob.conversation_id == uuid.UUID(conv))
                         .values(state="running", lease_token="dead-worker", attempts=1, locked_until=utcnow()))
     app.state.ai_worker.notify()

@@ -11,10 +11,10 @@ from tests.helpers import post_inbound
 
 async def test_demo_nora_answers_from_the_cafes_knowledge(client: Any, make_tenant: Any, db: Any) -> None:
     t = await make_tenant("demo-nora")
-    async with db.session() as session:
+    async with db.session(t.id) as session:
         nora = await ensure_demo_assistant(session, t.id)
         nora.debounce_seconds = 0
-    async with db.session() as session:  # idempotent: a second call adds nothing
+    async with db.session(t.id) as session:  # idempotent: a second call adds nothing
         assert (await ensure_demo_assistant(session, t.id)).id == nora.id
     assistants = (await client.get("/admin/assistants", headers=t.headers)).json()
     assert len(assistants) == 1 and assistants[0]["provider"] == "offline" and assistants[0]["language"] == "es"

@@ -104,12 +104,12 @@ async def test_registered_server_tools_are_listed_namespaced_and_callable(
 
     listed = await client.get("/admin/mcp-servers", headers=t.headers)
     assert [s["name"] for s in listed.json()] == ["tienda"] and SHOP_KEY not in listed.text
-    async with db.session() as session:
+    async with db.session(t.id) as session:
         row = await session.scalar(select(McpServer).where(McpServer.id == uuid.UUID(created["id"])))
         assert row is not None and row.headers_encrypted and SHOP_KEY not in row.headers_encrypted
 
     box = app.state.secret_box
-    async with db.session() as session:
+    async with db.session(t.id) as session:
         tools = await mcp.mcp_tools_for_tenant(session, t.id, box)
     by_name = {spec.name: (spec, ref) for spec, ref in tools}
     assert {"mcp__tienda__stock_lookup", "mcp__tienda__add"} <= set(by_name)
@@ -120,7 +120,7 @@ async def test_registered_server_tools_are_listed_namespaced_and_callable(
     assert ref.server_name == "tienda" and ref.tool == "add"
     assert spec.parameters["required"] == ["a", "b"] and "Add two integers" in spec.description
 
-    async with db.session() as session:
+    async with db.session(t.id) as session:
         added = await mcp.call_mcp_tool(session, t.id, box, "mcp__tienda__add", {"a": 2, "b": 3})
         stock = await mcp.call_mcp_tool(session, t.id, "mcp__tienda__stock_lookup", {"sku": "CAFE-1"})  # app's box
     assert added["is_error"] is False and added["content"] == "5" and added["structured"] == {"result": 5}
@@ -136,7 +136,7 @@ async def test_tool_failures_and_bad_calls(client: httpx2.AsyncClient, make_tena
                                            shop_url: str) -> None:
     t = await make_tenant("mcp")
     assert (await register(client, t, "tienda", shop_url, headers={"X-Shop-Key": SHOP_KEY})).status_code == 201
-    async with db.session() as session:
+    async with db.session(t.id) as session:
         tools = await mcp.mcp_tools_for_tenant(session, t.id)
         cancel = next(spec.name for spec, ref in tools if ref.tool == "orders.cancel")
         failed = await mcp.call_mcp_tool(session, t.id, cancel, {"order_id": "A-7"})
@@ -156,7 +156,7 @@ async def test_a_tool_that_does_not_answer_in_time_is_an_error_result(
     assert (await register(client, t, "tienda", shop_url, headers={"X-Shop-Key": SHOP_KEY})).status_code == 201
     monkeypatch.setattr(mcp, "CALL_TIMEOUT", 0.5)
     started = time.monotonic()
-    async with db.session() as session:
+    async with db.session(t.id) as session:
         result = await mcp.call_mcp_tool(session, t.id, "mcp__tienda__slow_report", {})
     assert time.monotonic() - started < 10  # bounded by CALL_TIMEOUT (slack for a busy machine)
     assert result["is_error"] is True and "did not answer: no answer within 0.5 s" in result["content"]
@@ -171,11 +171,11 @@ async def test_a_server_that_fails_is_skipped_and_the_others_still_answer(
     assert wrong.status_code == 201
 
     started = time.monotonic()
-    async with db.session() as session:
+    async with db.session(t.id) as session:
         tools = await mcp.mcp_tools_for_tenant(session, t.id)
     assert time.monotonic() - started < mcp.LIST_TIMEOUT
     assert {ref.server_name for _, ref in tools} == {"tienda"}
-    async with db.session() as session:  # a call aimed at the dead server says so, it is not "unknown"
+    async with db.session(t.id) as session:  # a call aimed at the dead server says so, it is not "unknown"
         down = await mcp.call_mcp_tool(session, t.id, "mcp__caida__consultar", {})
     assert down["is_error"] is True and "the MCP server 'caida' did not answer" in down["content"]
 
@@ -193,7 +193,7 @@ async def test_another_tenant_cannot_see_use_or_delete_the_server(
     assert (await client.get(f"/admin/mcp-servers/{server_id}/tools", headers=b.headers)).status_code == 404
     r = await client.delete(f"/admin/mcp-servers/{server_id}", headers=b.headers)
     assert r.status_code == 404 and r.json()["error"]["code"] == "mcp_server_not_found"
-    async with db.session() as session:
+    async with db.session(b.id) as session:
         assert await mcp.mcp_tools_for_tenant(session, b.id) == []
         with pytest.raises(mcp.UnknownMcpTool):
             await mcp.call_mcp_tool(session, b.id, "mcp__tienda__add", {"a": 1, "b": 1})
@@ -202,7 +202,7 @@ async def test_another_tenant_cannot_see_use_or_delete_the_server(
 
     assert (await client.delete(f"/admin/mcp-servers/{server_id}", headers=a.headers)).status_code == 204
     assert (await client.get("/admin/mcp-servers", headers=a.headers)).json() == []
-    async with db.session() as session:
+    async with db.session(a.id) as session:
         assert await mcp.mcp_tools_for_tenant(session, a.id) == []
 
 
@@ -250,12 +250,12 @@ async def test_stdio_server_only_when_the_operator_allows_it(make_tenant: Any, d
         server.run()
     """))
     t = await make_tenant("mcp")
-    async with db.session() as session:
+    async with db.session(t.id) as session:
         session.add(McpServer(tenant_id=t.id, name="local", transport="stdio",
                               command=f"{sys.executable} {script}",
                               headers_encrypted=app.state.secret_box.encrypt({"SHOP_NAME": "Tertulia"})))
 
-    async with db.session() as session:
+    async with db.session(t.id) as session:
         assert await mcp.mcp_tools_for_tenant(session, t.id, allow_stdio=False) == []
         tools = await mcp.mcp_tools_for_tenant(session, t.id, allow_stdio=True)
         assert [spec.name for spec, _ in tools] == ["mcp__local__shout"]

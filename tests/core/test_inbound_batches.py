@@ -49,7 +49,7 @@ async def test_one_batch_answers_each_delivery_on_its_own(client: httpx2.AsyncCl
             disabled["inbound_token"])),
         InboundDelivery(t.channel_id, _message("b-6", "nuevo", "¿precio?"), token),
     ]
-    async with db.session() as session:
+    async with db.session() as session:  # ingest_batch states the tenants itself
         results = await ingest_batch(session, deliveries)
 
     first, new_1, second, again, old, intruder, off, new_2 = results

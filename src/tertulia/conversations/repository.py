@@ -39,12 +39,12 @@ async def lock_conversation(session: AsyncSession, tenant_id: uuid.UUID,
 # which it runs one. First it walks the newest Q_WINDOW conversations (the inbox index, the
 # condition checked on each row): when they hold a full page of matches, that page is the answer,
 # since the window is a prefix of the list's order. Otherwise matches are rare, and all of them are
-# collected through trigram indexes (on the conversation's copy of its contact's name and phone)
-# and sorted. A one-time filter on the window's real count picks the branch: the planner cannot
-# estimate a LIKE '%...%' pattern well enough to choose, and left to itself it walked every
-# conversation of the tenant for a rare fragment (bench/inbox_list.py: `q=zubiza (rare)`). Tags
-# need no such help: the planner knows each tag's frequency. SQLite, which has no trigram index,
-# just filters.
+# collected through trigram indexes (on the conversation's copy of its contact's name and phone,
+# read through a function: see _page) and sorted. A one-time filter on the window's real count
+# picks the branch: the planner cannot estimate a LIKE '%...%' pattern well enough to choose, and
+# left to itself it walked every conversation of the tenant for a rare fragment
+# (bench/inbox_list.py: `q=zubiza (rare)`). Tags need no such help: the planner knows each tag's
+# frequency. SQLite, which has no trigram index, just filters.
 Q_WINDOW = 1000
 
 _conv = Conversation.__table__
@@ -114,9 +114,13 @@ def _page(tenant_id: uuid.UUID, f: InboxFilters, dialect: str) -> Any:
     hits = _paged(select(*(window.c[c.name] for c in _PAGE_COLUMNS))
                   .where(_q_condition(like_pattern(f.q.lower()), window.c)), window.c, f).cte("q_hits")
     found = select(func.count()).select_from(hits).scalar_subquery()
-    # Materialized, so the planner cannot turn "all matches, then the newest" back into a walk.
-    matches = _filtered(tenant_id, f, (_conv.c.id, _conv.c.last_message_at)).cte("q_matches").prefix_with(
-        "MATERIALIZED")
+    # The rare matches come from the trigram indexes through inbox_contact_matches: under
+    # row-level security PostgreSQL will not use them for a LIKE (see migration 0004), and the
+    # function reads them for the transaction's own tenant only. Materialized, so the planner
+    # cannot turn "all matches, then the newest" back into a walk.
+    matched = func.inbox_contact_matches(like_pattern(f.q.lower())).table_valued("id", "last_message_at")
+    matches = (_filtered(tenant_id, f, (_conv.c.id, _conv.c.last_message_at), with_q=False)
+               .where(_conv.c.id.in_(select(matched.c.id))).cte("q_matches").prefix_with("MATERIALIZED"))
     sparse_ids = _paged(select(matches), matches.c, f).subquery("sparse_ids")
     sparse = (select(*_PAGE_COLUMNS).select_from(sparse_ids)
               .join(_conv, and_(_conv.c.tenant_id == tenant_id, _conv.c.id == sparse_ids.c.id))

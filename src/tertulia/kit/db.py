@@ -169,22 +169,31 @@ def is_sqlite(session: AsyncSession | ReadSession | AsyncEngine) -> bool:
     return bind is not None and bind.dialect.name == "sqlite"
 
 
-# --- row-level security -----------------------------------------------------------------------
-# On PostgreSQL every tenant-owned table has a policy keyed on the transaction's `app.tenant_id`
-# (migration 0004): a tenant's id shows that tenant's rows, `*` every tenant's, unset nothing.
-# A transaction states it once it knows (a request once its credentials are checked, a job for
-# the tenant it works on); work that must cross tenants says why (`cross_tenant=`). SQLite has
-# no such thing: there the query filters are the only wall.
+# --- row-level security ---------------------------------------------------------------------
+# On PostgreSQL every tenant-owned table has a policy (migration 0004): a row is visible to the
+# role TENANT_ROLE only when its tenant is the transaction's `app.tenant_id`. Each transaction
+# starts as that role seeing nothing, and states whose rows it works on (a request once its
+# credentials are checked, a job for the tenant it works on: `set_tenant`). Work that must cross
+# tenants (a webhook's channel lookup, a job claim, the credential check itself, the demo) says
+# why, and runs as the login role, which owns the tables and is not subject to the policies.
+# SQLite has no such thing: there the query filters are the only wall.
 
+TENANT_ROLE = "tertulia_tenant"
 ALL_TENANTS = "*"
-_SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
-_SET_TENANT_READ_ONLY = text("SELECT set_config('app.tenant_id', :tenant, true), "
-                             "set_config('transaction_read_only', 'on', true)")
+_AS_TENANT = "SELECT set_config('role', :role, true), set_config('app.tenant_id', :tenant, true)"
+_AS_TENANT_READ_ONLY = _AS_TENANT + ", set_config('transaction_read_only', 'on', true)"
+_STATE = {False: text(_AS_TENANT), True: text(_AS_TENANT_READ_ONLY)}
+
+
+def _rls_params(tenant: str | None) -> dict[str, str]:
+    if tenant == ALL_TENANTS:
+        return {"role": "none", "tenant": ""}
+    return {"role": TENANT_ROLE, "tenant": tenant or ""}
 
 
 async def set_tenant(session: AsyncSession | ReadSession, tenant_id: uuid.UUID | str) -> None:
     """Let this transaction see one tenant's rows (or every tenant's with ALL_TENANTS: only for
-    work that names why). It lasts until the transaction ends; a session's next transaction
+    work that says why). It lasts until the transaction ends; the session's next transaction
     starts with it again."""
     target = session._session if isinstance(session, ReadSession) else session
     value = str(tenant_id)
@@ -192,7 +201,7 @@ async def set_tenant(session: AsyncSession | ReadSession, tenant_id: uuid.UUID |
         return
     target.info["tenant"] = value
     if target.bind is not None and target.bind.dialect.name == "postgresql" and target.in_transaction():
-        await target.execute(_SET_TENANT, {"tenant": value})
+        await target.execute(_STATE[False], _rls_params(value))
 
 
 def state_tenant(session: Session, tenant_id: uuid.UUID) -> None:
@@ -202,20 +211,20 @@ def state_tenant(session: Session, tenant_id: uuid.UUID) -> None:
         return
     session.info["tenant"] = value
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        session.connection().execute(_SET_TENANT, {"tenant": value})
+        session.connection().execute(_STATE[False], _rls_params(value))
 
 
 @event.listens_for(Session, "after_begin")
 def _state_tenant(session: Session, transaction: Any, connection: Any) -> None:
-    # Each transaction starts by stating whose rows it sees (and, for read sessions, that it
-    # only reads: PostgreSQL then refuses a write). One statement, on the transaction's first use.
+    # Each transaction starts by stating whose rows it sees (and, for read sessions, that it only
+    # reads: PostgreSQL then refuses a write). One statement, on the transaction's first use.
     if connection.dialect.name != "postgresql":
         return
+    read_only = bool(session.info.get("read_only"))
     tenant = session.info.get("tenant")
-    if tenant is None and not session.info.get("read_only"):
-        return
-    stmt = _SET_TENANT_READ_ONLY if session.info.get("read_only") else _SET_TENANT
-    connection.execute(stmt, {"tenant": tenant or ""})
+    if tenant == ALL_TENANTS and not read_only:
+        return  # the login role, as connected
+    connection.execute(_STATE[read_only], _rls_params(tenant))
 
 
 # --- sessions ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from tertulia.kit.db import Reader, utcnow
+from tertulia.kit.db import ALL_TENANTS, Reader, set_tenant, utcnow
 from tertulia.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from tertulia.kit.web import AppSettings, DbSession, ReadDb
 from tertulia.tenancy import repository as repo
@@ -54,6 +54,7 @@ async def login(body: LoginRequest, request: Request, response: Response, db: Db
                         message="too many login attempts")
     await limiter.check(settings.login_limit_per_email, "login-email", body.email.strip().lower(),
                         message="too many login attempts")
+    await set_tenant(db, ALL_TENANTS)  # a person's memberships span tenants
     result = await service.login(db, body.email, body.password, request.headers.get("user-agent"))
     response.set_cookie(
         SESSION_COOKIE, result.session_token, httponly=True, samesite="lax",

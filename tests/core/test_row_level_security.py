@@ -1,0 +1,100 @@
+"""Row-level security on PostgreSQL: the database's own wall behind the query filters.
+
+A transaction that states its tenant sees and writes only that tenant's rows, whatever its
+statements say; one that states nothing sees nothing; crossing tenants is explicit."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import httpx2
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
+
+import tertulia.models  # noqa: F401  (every table)
+from tertulia.contacts.models import Contact, Tag
+from tertulia.conversations.models import Conversation, Message
+from tertulia.kit.db import Base, Database
+from tests.helpers import post_inbound
+
+pytestmark = pytest.mark.skipif(os.environ.get("TERTULIA_TEST_DB", "sqlite") != "postgresql",
+                                reason="row-level security is PostgreSQL's (run with TERTULIA_TEST_DB=postgresql)")
+
+# A person's rows, not a tenant's: no policy.
+PERSON_TABLES = {"users", "auth_sessions"}
+
+
+async def test_every_tenant_owned_table_has_a_policy(db: Database) -> None:
+    owned = {t.name for t in Base.metadata.sorted_tables if "tenant_id" in t.c} - PERSON_TABLES | {"tenants"}
+    async with db.read_session(cross_tenant="the test reads the catalog") as session:
+        rows = (await session.execute(text(
+            "SELECT c.relname, c.relrowsecurity, count(p.policyname) AS policies FROM pg_class c "
+            "LEFT JOIN pg_policies p ON p.tablename = c.relname AND p.schemaname = current_schema() "
+            "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' "
+            "GROUP BY c.relname, c.relrowsecurity"))).all()
+    guarded = {r.relname for r in rows if r.relrowsecurity and r.policies}
+    assert owned - guarded == set(), "tenant-owned tables without row-level security"
+
+
+async def _two_tenants(client: httpx2.AsyncClient, make_tenant: Any) -> tuple[Any, Any]:
+    a, b = await make_tenant("rls-a"), await make_tenant("rls-b")
+    for t, names in ((a, ["Ana", "Alba"]), (b, ["Beto"])):
+        for name in names:
+            assert (await post_inbound(client, t, "hola", external_id=name, name=name)).status_code == 202
+    return a, b
+
+
+async def test_a_query_that_forgets_its_tenant_sees_only_its_own(client: httpx2.AsyncClient, make_tenant: Any,
+                                                                 db: Database) -> None:
+    a, b = await _two_tenants(client, make_tenant)
+    async with db.read_session(a.id) as session:  # no WHERE tenant_id = ... anywhere below
+        names = set((await session.execute(select(Contact.display_name))).scalars())
+        tenants = set((await session.execute(select(Conversation.tenant_id))).scalars())
+        messages = (await session.execute(select(func.count()).select_from(Message))).scalar_one()
+    assert names == {"Ana", "Alba"} and tenants == {a.id} and messages == 2
+    async with db.read_session(b.id) as session:
+        assert set((await session.execute(select(Contact.display_name))).scalars()) == {"Beto"}
+    async with db.read_session() as session:  # no tenant stated: nothing at all
+        assert (await session.execute(select(func.count()).select_from(Conversation))).scalar_one() == 0
+    async with db.read_session(cross_tenant="the test looks at both tenants") as session:
+        both = set((await session.execute(select(Contact.display_name).where(
+            Contact.tenant_id.in_([a.id, b.id])))).scalars())
+    assert both == {"Ana", "Alba", "Beto"}
+
+
+async def test_writes_cannot_reach_another_tenant(client: httpx2.AsyncClient, make_tenant: Any,
+                                                  db: Database) -> None:
+    a, b = await _two_tenants(client, make_tenant)
+    async with db.session(a.id) as session:  # an UPDATE that forgot its tenant touches only a's rows
+        await session.execute(update(Contact).values(notes="tocado").execution_options(synchronize_session=False))
+    async with db.read_session(b.id) as session:
+        assert set((await session.execute(select(Contact.notes))).scalars()) == {""}
+    with pytest.raises(DBAPIError, match="row-level security"):
+        async with db.session(a.id) as session:  # writing a row of b from a's transaction
+            session.add(Tag(id=uuid.uuid4(), tenant_id=b.id, name="intrusa", name_key="intrusa"))
+            await session.flush()
+    async with db.read_session(b.id) as session:
+        assert (await session.execute(select(func.count()).select_from(Tag))).scalar_one() == 0
+
+
+async def test_a_read_session_cannot_write(make_tenant: Any, db: Database) -> None:
+    a = await make_tenant("rls-ro")
+    with pytest.raises(DBAPIError, match="read-only transaction"):
+        async with db.read_session(a.id) as session:
+            await session.execute(update(Contact).values(notes="x"))
+
+
+async def test_the_inbox_search_keeps_its_index_behind_the_wall(client: httpx2.AsyncClient, make_tenant: Any,
+                                                                db: Database) -> None:
+    """A rare fragment is found through inbox_contact_matches, for the transaction's tenant only."""
+    a, b = await _two_tenants(client, make_tenant)
+    for t, q, expected in ((a, "alb", ["Alba"]), (b, "alb", []), (b, "bet", ["Beto"])):
+        rows = (await client.get("/admin/chats/summary", params={"q": q}, headers=t.headers)).json()
+        assert [r["display_name"] for r in rows] == expected
+    async with db.read_session(a.id) as session:  # it takes no tenant: it answers for the transaction's
+        found = (await session.execute(text("SELECT count(*) FROM inbox_contact_matches('%beto%')"))).scalar_one()
+        own = (await session.execute(text("SELECT count(*) FROM inbox_contact_matches('%alba%')"))).scalar_one()
+    assert (found, own) == (0, 1)
