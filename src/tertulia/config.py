@@ -63,14 +63,6 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'tertulia.db').resolve()}"
 
     @property
-    def resolved_uploads_dir(self) -> Path:
-        return self.uploads_dir or self.data_dir / "uploads"
-
-    @property
-    def resolved_reports_dir(self) -> Path:
-        return self.reports_dir or self.data_dir / "reports"
-
-    @property
     def allowed_origins(self) -> list[str]:
         return [o.strip().rstrip("/") for o in self.web_chat_allowed_origins.split(",") if o.strip()]
 

@@ -18,7 +18,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
-    delete,
     func,
     literal,
     literal_column,
@@ -42,7 +41,7 @@ from tertulia.assistants.models import (
 from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactTag, Tag
 from tertulia.conversations.models import Conversation, Message
-from tertulia.kit.db import Reader, is_sqlite, tenant_select, utcnow
+from tertulia.kit.db import Reader, is_sqlite, tenant_delete, tenant_select, tenant_update, utcnow
 
 # Parameters of the statements built once below (a foreign key's column type is not known yet when
 # they are built, so the tenant's is spelled out).
@@ -88,8 +87,8 @@ async def assistant_for_channel(session: Reader, tenant_id: uuid.UUID,
 
 
 async def unlink_channels(session: AsyncSession, tenant_id: uuid.UUID, assistant_id: uuid.UUID) -> None:
-    await session.execute(update(Channel).where(Channel.tenant_id == tenant_id, Channel.assistant_id == assistant_id)
-                          .values(assistant_id=None).execution_options(synchronize_session=False))
+    await session.execute(tenant_update(Channel, tenant_id).where(Channel.assistant_id == assistant_id)
+                          .values(assistant_id=None))
 
 
 async def channels_of_assistant(session: Reader, tenant_id: uuid.UUID,
@@ -121,8 +120,7 @@ async def count_entries(session: Reader, tenant_id: uuid.UUID, assistant_id: uui
 async def replace_chunks(session: AsyncSession, entry: KnowledgeEntry, pieces: list[str], language: str) -> None:
     """Rewrite an entry's chunks (SQLite's triggers keep FTS5 in step; PostgreSQL gets its
     tsvector computed here, title weighted above body)."""
-    await session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.tenant_id == entry.tenant_id,
-                                                       KnowledgeChunk.entry_id == entry.id))
+    await session.execute(tenant_delete(KnowledgeChunk, entry.tenant_id).where(KnowledgeChunk.entry_id == entry.id))
     for position, piece in enumerate(pieces):
         chunk = KnowledgeChunk(tenant_id=entry.tenant_id, assistant_id=entry.assistant_id, entry_id=entry.id,
                                position=position, title=entry.title, content=piece)
@@ -138,9 +136,8 @@ async def reindex_assistant(session: AsyncSession, tenant_id: uuid.UUID, assista
     if is_sqlite(session):
         return
     await session.execute(
-        update(KnowledgeChunk).where(KnowledgeChunk.tenant_id == tenant_id, KnowledgeChunk.assistant_id == assistant_id)
-        .values(search_vector=search_vector(language, KnowledgeChunk.title, KnowledgeChunk.content))
-        .execution_options(synchronize_session=False))
+        tenant_update(KnowledgeChunk, tenant_id).where(KnowledgeChunk.assistant_id == assistant_id)
+        .values(search_vector=search_vector(language, KnowledgeChunk.title, KnowledgeChunk.content)))
 
 
 @dataclass
@@ -272,9 +269,8 @@ async def arm_job(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: 
         "last_inbound_message_id": message_id,
     }
     result = await session.execute(
-        update(AiJob).where(AiJob.tenant_id == tenant_id, AiJob.conversation_id == conversation_id,
-                            AiJob.last_inbound_message_id <= message_id)
-        .values(**values).execution_options(synchronize_session=False))
+        tenant_update(AiJob, tenant_id).where(AiJob.conversation_id == conversation_id,
+                                              AiJob.last_inbound_message_id <= message_id).values(**values))
     if result.rowcount:  # type: ignore[attr-defined]
         return
     exists = (await session.execute(tenant_select(AiJob, tenant_id, AiJob.id)
@@ -288,8 +284,7 @@ async def arm_job(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: 
             await session.flush()
     except IntegrityError:  # created concurrently: push it instead
         await session.execute(
-            update(AiJob).where(AiJob.tenant_id == tenant_id, AiJob.conversation_id == conversation_id)
-            .values(**values).execution_options(synchronize_session=False))
+            tenant_update(AiJob, tenant_id).where(AiJob.conversation_id == conversation_id).values(**values))
 
 
 def _claim_statement(skip_locked: bool) -> Any:
@@ -341,23 +336,22 @@ async def next_wake_at(session: Reader) -> datetime | None:
 async def finish_job(session: AsyncSession, job: ClaimedJob) -> bool:
     """Mark the turn done, unless a newer message re-armed the job meanwhile (lease cleared)."""
     result = await session.execute(
-        update(AiJob).where(AiJob.id == job.id, AiJob.lease_token == job.lease_token)
-        .values(state="idle", lease_token=None, locked_until=None, updated_at=utcnow())
-        .execution_options(synchronize_session=False))
+        tenant_update(AiJob, job.tenant_id).where(AiJob.id == job.id, AiJob.lease_token == job.lease_token)
+        .values(state="idle", lease_token=None, locked_until=None, updated_at=utcnow()))
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def retry_job(session: AsyncSession, job: ClaimedJob, run_after: datetime, error: str) -> None:
     await session.execute(
-        update(AiJob).where(AiJob.id == job.id, AiJob.lease_token == job.lease_token)
+        tenant_update(AiJob, job.tenant_id).where(AiJob.id == job.id, AiJob.lease_token == job.lease_token)
         .values(state="pending", lease_token=None, locked_until=None, run_after=run_after, last_error=error,
-                updated_at=utcnow())
-        .execution_options(synchronize_session=False))
+                updated_at=utcnow()))
 
 
 async def extend_lease(session: AsyncSession, job: ClaimedJob, until: datetime) -> None:
-    await session.execute(update(AiJob).where(AiJob.id == job.id, AiJob.lease_token == job.lease_token)
-                          .values(locked_until=until).execution_options(synchronize_session=False))
+    await session.execute(tenant_update(AiJob, job.tenant_id).where(AiJob.id == job.id,
+                                                                    AiJob.lease_token == job.lease_token)
+                          .values(locked_until=until))
 
 
 # --- traces -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -31,13 +31,6 @@ Event = dict[str, Any]  # {"seq": int, "type": str, "data": {...}, "at": "..."}
 SYNC_MARKER: Event = {"type": "_sync"}
 
 log = structlog.get_logger("tertulia.bus")
-
-
-class Bus(Protocol):
-    async def publish(self, tenant_id: uuid.UUID, events: list[Event]) -> None: ...
-    def subscribe(self, tenant_id: uuid.UUID, maxsize: int = 1000) -> Subscription: ...
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
 
 
 class Subscription:
@@ -89,9 +82,6 @@ class Subscription:
             raise LookupError("no pending event")
         return self._items.pop(0)
 
-    def qsize(self) -> int:
-        return len(self._items)
-
     def close(self) -> None:
         self.bus.unsubscribe(self)
 
@@ -128,9 +118,6 @@ class InProcessBus:
 
     async def publish(self, tenant_id: uuid.UUID, events: list[Event]) -> None:
         self.deliver_local(tenant_id, events)
-
-    def subscriber_count(self) -> int:
-        return sum(len(s) for s in self._subs.values())
 
 
 class RedisBus(InProcessBus):

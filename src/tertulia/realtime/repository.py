@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.kit.db import Reader, tenant_select
+from tertulia.kit.db import Reader, tenant_delete, tenant_select
 from tertulia.realtime.models import TenantEvent
 from tertulia.tenancy.models import TenantSequence
 
@@ -49,7 +49,7 @@ async def first_event_since(session: Reader, tenant_id: uuid.UUID, since: dateti
 
 
 async def delete_events_before(session: AsyncSession, tenant_id: uuid.UUID, before_seq: int) -> int:
-    stmt = delete(TenantEvent).where(TenantEvent.tenant_id == tenant_id, TenantEvent.seq < before_seq)
+    stmt = tenant_delete(TenantEvent, tenant_id).where(TenantEvent.seq < before_seq)
     result = await session.execute(stmt)
     return int(getattr(result, "rowcount", 0) or 0)
 

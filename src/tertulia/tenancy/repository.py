@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.kit.db import Reader, tenant_update
+from tertulia.kit.db import Reader, tenant_select, tenant_update
 from tertulia.tenancy.models import ApiToken, AuthSession, Membership, Tenant, User
 
 
@@ -26,11 +26,12 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
 
 
 async def get_membership(session: Reader, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
-    stmt = select(Membership).where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
+    stmt = tenant_select(Membership, tenant_id).where(Membership.user_id == user_id)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def list_user_tenants(session: Reader, user_id: uuid.UUID) -> list[tuple[Tenant, str]]:
+    """A person's tenants and roles (crosses tenants: a login session's, see tenancy.auth)."""
     stmt = (
         select(Tenant, Membership.role)
         .join(Membership, Membership.tenant_id == Tenant.id)
@@ -41,12 +42,8 @@ async def list_user_tenants(session: Reader, user_id: uuid.UUID) -> list[tuple[T
 
 
 async def list_members(session: Reader, tenant_id: uuid.UUID) -> list[tuple[User, Membership]]:
-    stmt = (
-        select(User, Membership)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.tenant_id == tenant_id)
-        .order_by(User.email)
-    )
+    stmt = (tenant_select(Membership, tenant_id, User, Membership)
+            .select_from(Membership).join(User, Membership.user_id == User.id).order_by(User.email))
     return [(u, m) for u, m in (await session.execute(stmt)).all()]
 
 
@@ -61,16 +58,8 @@ async def get_api_token_by_hash(session: AsyncSession, token_hash: str) -> ApiTo
 
 
 async def list_api_tokens(session: Reader, tenant_id: uuid.UUID) -> list[ApiToken]:
-    stmt = select(ApiToken).where(ApiToken.tenant_id == tenant_id).order_by(ApiToken.created_at.desc())
+    stmt = tenant_select(ApiToken, tenant_id).order_by(ApiToken.created_at.desc())
     return list((await session.execute(stmt)).scalars())
-
-
-async def revoke_user_sessions(session: AsyncSession, user_id: uuid.UUID, at: datetime) -> None:
-    await session.execute(
-        update(AuthSession)
-        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=at)
-    )
 
 
 # The two credential checks run on every request: one statement each, plain rows.

@@ -134,10 +134,3 @@ async def create_api_token(session: AsyncSession, tenant: Tenant, name: str) -> 
     session.add(row)
     await session.flush()
     return row, token
-
-
-async def resolve_api_token(session: AsyncSession, token: str) -> ApiToken | None:
-    row = await repo.get_api_token_by_hash(session, hash_token(token))
-    if row is None or row.revoked_at is not None:
-        return None
-    return row
