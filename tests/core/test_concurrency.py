@@ -3,10 +3,52 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx2
+from sqlalchemy import func, select
 
+from tertulia.contacts.models import Contact
+from tertulia.conversations.inbound import InboundDelivery, InboundWriter
+from tertulia.conversations.models import Conversation, Message
+from tertulia.conversations.schemas import InboundMessage
+from tertulia.kit.crypto import hash_token
+from tertulia.kit.db import Database
 from tests.helpers import post_inbound
+
+
+async def test_two_writers_store_one_delivery_once(make_tenant: Any, db: Database) -> None:
+    """Each writer stores its own batch in its own transaction, so nothing in Python sees both
+    copies: the database's unique key on (channel, provider message id) decides, on SQLite (whose
+    writers take turns) and on PostgreSQL (whose writers race). New customers too: their identity's
+    unique key decides who creates them."""
+    t = await make_tenant()
+    token = hash_token(t.inbound_token)
+    writers = [InboundWriter(db, writers=1), InboundWriter(db, writers=1)]
+    for writer in writers:
+        await writer.start()
+    try:
+        def delivery(message_id: str, sender: str) -> InboundDelivery:
+            body = InboundMessage.model_validate({"external_message_id": message_id, "content": message_id,
+                                                  "contact": {"external_id": sender}})
+            return InboundDelivery(t.channel_id, body, token)
+
+        # Every message goes to both writers at once; each writer's batch holds one copy of each.
+        posts = [writer.submit(delivery(f"m{i}", f"c{i % 4}")) for i in range(12) for writer in writers]
+        results = await asyncio.gather(*posts)
+    finally:
+        for writer in writers:
+            await writer.stop()
+    by_message: dict[int, list[bool]] = {}
+    for result in results:
+        by_message.setdefault(result.message_id, []).append(result.duplicate)
+    assert len(by_message) == 12 and all(sorted(d) == [False, True] for d in by_message.values())
+    async with db.read_session(t.id) as session:
+        counts = [(await session.execute(select(func.count()).select_from(model).where(model.tenant_id == t.id)))
+                  .scalar_one() for model in (Message, Conversation, Contact)]
+        unread = sorted((await session.execute(select(Conversation.unread_count).where(
+            Conversation.tenant_id == t.id))).scalars())
+    assert counts == [12, 4, 4] and unread == [3, 3, 3, 3]
 
 
 async def test_fifty_identical_inbound_posts_make_one_message(client: httpx2.AsyncClient, make_tenant) -> None:
