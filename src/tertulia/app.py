@@ -31,6 +31,7 @@ from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database
 from tertulia.kit.errors import error_body, install_error_handlers
 from tertulia.kit.ratelimit import RateLimiter
+from tertulia.kit.storage import create_store
 from tertulia.realtime.endpoints import router as events_router
 from tertulia.realtime.gateway import realtime_lifespan
 from tertulia.realtime.gateway import router as events_socket_router
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size, bus=bus)
         app.state.secret_box = SecretBox(settings.resolved_secret_key())
         app.state.rate_limiter = RateLimiter(settings.redis_url, settings.redis_prefix)
+        app.state.store = create_store(settings)
         app.state.bus = bus
         await bus.start()
         async with AsyncExitStack() as stack:

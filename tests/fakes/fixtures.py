@@ -4,11 +4,16 @@ uvicorn costs ~50 ms), reset before each test so scripts and recorded requests n
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tertulia.config import Settings
+from tertulia.kit.storage import FileStore, create_store
 from tests.fakes.anthropic_server import FakeAnthropicServer
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.s3_server import FakeS3Server
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +46,30 @@ def fake_anthropic(_fake_anthropic_server: FakeAnthropicServer) -> Iterator[Fake
     _fake_anthropic_server.reset()
     yield _fake_anthropic_server
     _fake_anthropic_server.reset()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[FakeS3Server]:
+    """moto's S3 on 127.0.0.1; each test makes its own bucket (`s3_server.create_bucket()`)."""
+    server = FakeS3Server()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["local", "s3"])
+def file_store(request: pytest.FixtureRequest, settings: Settings, tmp_path: Path) -> FileStore:
+    """A file store made as `create_store` makes it, empty: a test taking it runs twice, on a local
+    directory and on a fresh bucket (under a prefix, as an operator may set)."""
+    if request.param == "local":
+        return create_store(settings.model_copy(update={"data_dir": tmp_path}))
+    s3: FakeS3Server = request.getfixturevalue("s3_server")
+    return create_store(s3.settings(settings, s3.create_bucket(), prefix="tertulia"))
+
+
+@pytest.fixture
+def app_store(app: Any, file_store: FileStore) -> Iterator[FileStore]:
+    """`file_store`, holding the app's files for this test."""
+    own, app.state.store = app.state.store, file_store
+    yield file_store
+    app.state.store = own
