@@ -150,3 +150,10 @@ async def test_where_the_files_are(settings: Settings, tmp_path: Path, s3_server
 def test_a_storage_url_must_name_a_bucket(url: str) -> None:
     with pytest.raises(ValidationError, match="names a bucket"):
         Settings(storage_url=url)
+
+
+def test_bucket_keys_come_in_pairs() -> None:
+    with pytest.raises(ValidationError, match="both"):
+        Settings(storage_url="s3://bucket", storage_access_key_id="key")
+    assert Settings(storage_url="s3://bucket", storage_access_key_id="key",
+                    storage_secret_access_key="secret").storage_secret_access_key is not None

@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # whole story. Frozen, collections only look at what requests create.
             gc.collect()
             gc.freeze()
-            log.info("started", action="serve_start", database=app.state.db.dialect)
+            log.info("started", action="serve_start", database=app.state.db.dialect, files=app.state.store.where)
             try:
                 yield
             finally:

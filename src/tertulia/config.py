@@ -6,7 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -71,6 +71,13 @@ class Settings(BaseSettings):
         if value and (not value.startswith("s3://") or not value.removeprefix("s3://").split("/")[0]):
             raise ValueError("TERTULIA_STORAGE_URL names a bucket: s3://bucket or s3://bucket/prefix")
         return value
+
+    @model_validator(mode="after")
+    def _check_storage_keys(self) -> Settings:
+        if (self.storage_access_key_id is None) != (self.storage_secret_access_key is None):
+            raise ValueError("set both TERTULIA_STORAGE_ACCESS_KEY_ID and TERTULIA_STORAGE_SECRET_ACCESS_KEY, "
+                             "or neither")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

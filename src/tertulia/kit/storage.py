@@ -23,6 +23,7 @@ import mimetypes
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 import obstore
@@ -79,8 +80,10 @@ def check_key(key: str) -> str:
 
 
 def content_type_of(name: str) -> str:
-    suffix = name[name.rfind("."):].lower() if "." in name else ""
-    return EXTRA_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    # Our own table first: the system's (/etc/mime.types) differs between hosts, and two servers
+    # must serve a file alike.
+    return (EXTRA_TYPES.get(PurePosixPath(name).suffix.lower()) or mimetypes.guess_type(name)[0]
+            or "application/octet-stream")
 
 
 def _is_missing(exc: Exception) -> bool:
@@ -188,7 +191,7 @@ def create_store(settings: Settings) -> FileStore:
         config["endpoint"] = settings.storage_endpoint
     if settings.storage_region:
         config["region"] = settings.storage_region
-    if settings.storage_access_key_id and settings.storage_secret_access_key:
+    if settings.storage_access_key_id and settings.storage_secret_access_key:  # both or neither (config.py)
         config["access_key_id"] = settings.storage_access_key_id
         config["secret_access_key"] = settings.storage_secret_access_key.get_secret_value()
     # MinIO or Ceph on a private network often speak plain http.
