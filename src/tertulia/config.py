@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     event_retention_days: float = Field(default=7.0, gt=0)
     # MCP servers over stdio run a command on this machine: only when the operator allows it.
     allow_stdio_mcp: bool = False
+    # URLs a tenant sets (an assistant's base_url, MCP servers) may not reach loopback, private,
+    # link-local or metadata addresses (kit/egress.py) except these, comma-separated: host names,
+    # addresses or networks, each optionally with a port (ollama.lan, 10.0.0.0/8, 127.0.0.1:11434).
+    egress_allow: str = ""
+    # false: tenant-chosen URLs reach only egress_allow, never a public address (test runs).
+    egress_public: bool = True
 
     web_chat_allowed_origins: str = Field(default="", validation_alias=_seed_var("WEB_CHAT_ALLOWED_ORIGINS"))
     chat_upload_max_bytes: int = Field(
@@ -55,6 +61,14 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("egress_allow")
+    @classmethod
+    def _check_egress_allow(cls, value: str) -> str:
+        from tertulia.kit.egress import EgressPolicy
+
+        EgressPolicy.parse(value)  # a mistyped entry stops start-up with its reason
+        return value
 
     @property
     def resolved_database_url(self) -> str:
