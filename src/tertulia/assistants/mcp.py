@@ -214,9 +214,9 @@ def _describe(exc: BaseException) -> str:
 
 # -- tool lists ------------------------------------------------------------------------------------
 
-# Per server id: (fingerprint, valid until, tools) and (fingerprint, skipped until).
+# Per server id: (fingerprint, valid until, tools) and (fingerprint, skipped until, its failure).
 _tools_cache: dict[uuid.UUID, tuple[str, float, list[Any]]] = {}
-_down_until: dict[uuid.UUID, tuple[str, float]] = {}
+_down_until: dict[uuid.UUID, tuple[str, float, McpUnavailable]] = {}
 
 
 async def _server_tools(target: _Target, *, refresh: bool = False) -> list[Any]:
@@ -228,7 +228,7 @@ async def _server_tools(target: _Target, *, refresh: bool = False) -> list[Any]:
         return cached[2]
     down = _down_until.get(target.id)
     if not refresh and down is not None and down[0] == fingerprint and down[1] > now:
-        raise McpUnavailable("it failed a moment ago; trying again shortly")
+        raise McpUnavailable(f"{down[2]} (a moment ago; trying again shortly)", code=down[2].code)
 
     async def fetch(client: Client) -> list[Any]:
         tools: list[Any] = []
@@ -243,8 +243,8 @@ async def _server_tools(target: _Target, *, refresh: bool = False) -> list[Any]:
 
     try:
         tools = await _with_client(target, LIST_TIMEOUT, fetch)
-    except McpUnavailable:
-        _down_until[target.id] = (fingerprint, time.monotonic() + DOWN_TTL)
+    except McpUnavailable as exc:
+        _down_until[target.id] = (fingerprint, time.monotonic() + DOWN_TTL, exc)
         raise
     _down_until.pop(target.id, None)
     _tools_cache[target.id] = (fingerprint, time.monotonic() + TOOLS_TTL, tools)
