@@ -288,3 +288,12 @@ def test_the_allowlist_is_read_strictly() -> None:
     for bad in ("ollama lan", "10.0.0.0/8:0", "127.0.0.1:http"):
         with pytest.raises(ValueError, match="TERTULIA_EGRESS_ALLOW"):
             EgressPolicy.parse(bad)
+
+
+async def test_operator_configured_urls_use_the_trusted_client(origin: Origin) -> None:
+    # What the operator configured (TERTULIA_*_URL) may be on a private network: no address check,
+    # the same bounds.
+    async with egress.trusted_client(max_response_bytes=10) as http:
+        assert (await http.get(origin.url())).text == "hola"
+        with pytest.raises(ResponseTooLarge):
+            await http.get(origin.url("/big?n=11"))
