@@ -191,7 +191,7 @@ def _environment_policy() -> EgressPolicy:
 
 
 def current_policy() -> EgressPolicy:
-    return _installed or _environment_policy()
+    return _installed if _installed is not None else _environment_policy()
 
 
 @asynccontextmanager
