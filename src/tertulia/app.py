@@ -29,6 +29,7 @@ from tertulia.conversations.tasks import inbound_lifespan
 from tertulia.kit.bus import create_bus
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database
+from tertulia.kit.egress import egress_lifespan
 from tertulia.kit.errors import error_body, install_error_handlers
 from tertulia.kit.ratelimit import RateLimiter
 from tertulia.kit.storage import create_store
@@ -48,7 +49,8 @@ WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 ROUTERS: list[Any] = [inbound_router, auth_router, members_router, inbox_router, contacts_router, channels_router,
                       events_router, media_router, events_socket_router,
                       assistants_router, mcp_invoke_router, mcp_servers_router]
-LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = [inbound_lifespan, realtime_lifespan, mcp_lifespan, ai_inline_worker]
+LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = [egress_lifespan, inbound_lifespan, realtime_lifespan, mcp_lifespan,
+                                                  ai_inline_worker]
 
 DESCRIPTION = """Tertulia's API: the inbox of seed 001 (`/admin/...`), login for the panel
 (`/api/auth/...`), the generic inbound channel (`/api/v1/inbound/...`).

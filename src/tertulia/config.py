@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     storage_region: str | None = None
     storage_access_key_id: str | None = None
     storage_secret_access_key: SecretStr | None = None
+    # URLs a tenant sets (an assistant's base_url, MCP servers) may not reach loopback, private,
+    # link-local or metadata addresses (kit/egress.py) except these, comma-separated: host names,
+    # addresses or networks, each optionally with a port (ollama.lan, 10.0.0.0/8, 127.0.0.1:11434).
+    egress_allow: str = ""
+    # false: tenant-chosen URLs reach only egress_allow, never a public address (test runs).
+    egress_public: bool = True
 
     web_chat_allowed_origins: str = Field(default="", validation_alias=_seed_var("WEB_CHAT_ALLOWED_ORIGINS"))
     chat_upload_max_bytes: int = Field(
@@ -78,6 +84,14 @@ class Settings(BaseSettings):
             raise ValueError("set both TERTULIA_STORAGE_ACCESS_KEY_ID and TERTULIA_STORAGE_SECRET_ACCESS_KEY, "
                              "or neither")
         return self
+
+    @field_validator("egress_allow")
+    @classmethod
+    def _check_egress_allow(cls, value: str) -> str:
+        from tertulia.kit.egress import EgressPolicy
+
+        EgressPolicy.parse(value)  # a mistyped entry stops start-up with its reason
+        return value
 
     @property
     def resolved_database_url(self) -> str:

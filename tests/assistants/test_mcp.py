@@ -210,7 +210,7 @@ async def test_another_tenant_cannot_see_use_or_delete_the_server(
     ({"name": "tienda", "transport": "stdio", "command": "python -m servidor"}, 403, "stdio_mcp_disabled"),
     ({"name": "tienda", "url": "ftp://example.com/mcp"}, 422, "validation_error"),
     ({"name": "tienda", "url": "https://user:pass@example.com/mcp"}, 422, "validation_error"),
-    ({"name": "tienda", "url": "http://169.254.169.254/latest"}, 422, "validation_error"),
+    ({"name": "tienda", "url": "http://169.254.169.254/latest"}, 422, "url_not_allowed"),
     ({"name": "mi tienda", "url": "https://example.com/mcp"}, 422, "validation_error"),
     ({"name": "tienda"}, 422, "validation_error"),
     ({"name": "tienda", "url": "https://example.com/mcp", "headers": {"X-Key": "a\r\nInjected: 1"}}, 422,

@@ -3,6 +3,7 @@ uvicorn costs ~50 ms), reset before each test so scripts and recorded requests n
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from tertulia.config import Settings
 from tertulia.kit.storage import FileStore, create_store
+from tertulia.kit import egress
 from tests.fakes.anthropic_server import FakeAnthropicServer
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.s3_server import FakeS3Server
@@ -73,3 +75,20 @@ def app_store(app: Any, file_store: FileStore) -> Iterator[FileStore]:
     own, app.state.store = app.state.store, file_store
     yield file_store
     app.state.store = own
+@pytest.fixture
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[list[str]]]:
+    """Answers for the names the egress fence resolves: `fake_dns["api.x.test"] = [["127.0.0.1"],
+    ["10.0.0.5"]]` answers each list in turn, the last one from then on (a name that rebinds).
+    Other names go to the system's resolver."""
+    answers: dict[str, list[list[str]]] = {}
+    system = egress.resolve
+
+    async def resolve(host: str, port: int) -> list[Any]:
+        if host not in answers:
+            return await system(host, port)
+        queue = answers[host]
+        current = queue.pop(0) if len(queue) > 1 else queue[0]
+        return [ipaddress.ip_address(a) for a in current]
+
+    monkeypatch.setattr(egress, "resolve", resolve)
+    return answers
