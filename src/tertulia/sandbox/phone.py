@@ -34,6 +34,8 @@ PAGE = """<!doctype html>
   .ticks.leido { color: #53bdeb; }
   .fallo { color: #c0392b; }
   .reaccion { font-size: 13px; margin-top: 2px; }
+  .reaccionar { border: 0; background: none; cursor: pointer; padding: 0 0 0 4px; opacity: .5; }
+  .reaccionar:hover { opacity: 1; }
   .eco { font-size: 11px; color: var(--gris); }
   .vacio { color: var(--gris); text-align: center; margin-top: 40px; }
   #escribiendo { color: var(--gris); font-size: 13px; padding: 0 14px 4px; min-height: 18px; }
@@ -153,10 +155,11 @@ function pintar(hilo) {
                         : ticks(m);
     const eco = m.echo ? '<div class="eco">Escrito desde el teléfono del negocio</div>' : "";
     const reaccion = reacciones[m.id] ? `<div class="reaccion">${esc(reacciones[m.id])}</div>` : "";
-    const boton = cliente ? "" : ` <button type="button" data-reaccionar="${m.id}" title="Reaccionar"
-      style="border:0;background:none;cursor:pointer;padding:0">👍</button>`;
-    return `<div class="msg ${cliente ? "cliente" : "negocio"}">${eco}${esc(m.text) || "[" + m.type + "]"}
-      ${reaccion}<div class="meta">${hora(m.at)}${pie}${boton}</div></div>`;
+    const boton = cliente ? "" : ` <button type="button" class="reaccionar" data-reaccionar="${m.id}"
+      title="Reaccionar con 👍">👍</button>`;
+    const texto = esc(m.text) || "[" + m.type + "]";
+    return `<div class="msg ${cliente ? "cliente" : "negocio"}">${eco}${texto}${reaccion}` +
+      `<div class="meta">${hora(m.at)}${pie}${boton}</div></div>`;
   }).join("");
   if (abajo) chat.scrollTop = chat.scrollHeight;
 }

@@ -189,7 +189,7 @@ class Traffic:
 
     async def _later(self, delay: float, message_id: str, status: str, code: str | None) -> None:
         await asyncio.sleep(delay)
-        await self.emit_status(message_id, status, code)
+        await self.emit_status(message_id, status, code, wait=False)
 
     async def _auto_statuses(self, sent: SentMessage) -> None:
         to_sent, to_delivered = self.config.status_delays
@@ -200,14 +200,15 @@ class Traffic:
             await asyncio.sleep(delay)
             if sent.status == "failed" or (status == "read" and sent.status == "read"):
                 return
-            await self.emit_status(sent.message_id, status)
+            # Not awaited: a webhook being retried must not hold back the next status.
+            await self.emit_status(sent.message_id, status, wait=False)
 
     async def customer_reads(self, channel_key: str, customer_id: str) -> list[str]:
         """The customer opens the chat: every message to them not yet read (nor failed) becomes read."""
         pending = [m for m in self.state.sent_log(channel_key, customer_id)
                    if m.status in ("accepted", "sent", "delivered") and not m.echo]
         for m in pending:
-            await self.emit_status(m.message_id, "read")
+            await self.emit_status(m.message_id, "read", wait=False)
         return [m.message_id for m in pending]
 
     # -- the business writes from its own phone (echo) ------------------------------------------------
