@@ -116,3 +116,16 @@ async def register(http: httpx2.AsyncClient, receiver: WebhookReceiver, kind: st
     response = await http.post("/_sandbox/channels", json={"kind": kind, "webhook_url": receiver.url(kind), **extra})
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+DEFAULT_CUSTOMER = {"whatsapp_cloud": "34600111222", "ycloud": "+34600111222", "facebook": "6100000000000001",
+                    "instagram": "1780000000000001"}
+
+
+async def customer_writes(http: httpx2.AsyncClient, ch: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """A customer of the channel writes (a text by default) through the control API."""
+    spec.setdefault("from", DEFAULT_CUSTOMER[ch["channel"]["kind"]])
+    spec.setdefault("type", "text")
+    response = await http.post("/_sandbox/messages", json={"channel": ch["channel"]["key"], **spec})
+    assert response.status_code == 200, response.text
+    return dict(response.json())

@@ -12,20 +12,13 @@ from typing import Any
 import httpx2
 
 from tertulia.sandbox.server import SandboxServer
-from tests.sandbox.conftest import WebhookReceiver, register
+from tests.sandbox.conftest import WebhookReceiver, customer_writes, register
 
 
 def bearer(ch: dict[str, Any]) -> dict[str, str]:
     token = ch["credentials"].get("page_access_token") or ch["credentials"]["access_token"]
     return {"authorization": f"Bearer {token}"}
 
-
-async def customer_writes(http: httpx2.AsyncClient, ch: dict[str, Any], **spec: Any) -> dict[str, Any]:
-    spec.setdefault("from", "6100000000000001")
-    spec.setdefault("type", "text")
-    response = await http.post("/_sandbox/messages", json={"channel": ch["channel"]["key"], **spec})
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 async def page_send(http: httpx2.AsyncClient, ch: dict[str, Any], sandbox: SandboxServer, page: str | None = None,

@@ -13,7 +13,7 @@ import httpx2
 import pytest
 
 from tertulia.sandbox.server import SandboxServer
-from tests.sandbox.conftest import WebhookReceiver, register
+from tests.sandbox.conftest import WebhookReceiver, customer_writes, register
 
 
 def graph(ch: dict[str, Any], sandbox: SandboxServer) -> tuple[str, dict[str, str]]:
@@ -24,13 +24,6 @@ def check_meta_signature(app_secret: str, raw: bytes, header: str) -> bool:
     expected = "sha256=" + hmac.new(app_secret.encode(), raw, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, header)
 
-
-async def customer_writes(http: httpx2.AsyncClient, ch: dict[str, Any], **spec: Any) -> dict[str, Any]:
-    spec.setdefault("from", "34600111222")
-    spec.setdefault("type", "text")
-    response = await http.post("/_sandbox/messages", json={"channel": ch["channel"]["key"], **spec})
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 async def send_text(http: httpx2.AsyncClient, ch: dict[str, Any], sandbox: SandboxServer, to: str = "34600111222",

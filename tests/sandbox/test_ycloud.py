@@ -13,7 +13,7 @@ import httpx2
 import pytest
 
 from tertulia.sandbox.server import SandboxServer
-from tests.sandbox.conftest import WebhookReceiver, register
+from tests.sandbox.conftest import WebhookReceiver, customer_writes, register
 
 
 def key(ch: dict[str, Any]) -> dict[str, str]:
@@ -26,13 +26,6 @@ def check_signature(secret: str, raw: bytes, header: str, tolerance: float = 300
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, parts["s"]) and abs(time.time() - int(parts["t"])) <= tolerance
 
-
-async def customer_writes(http: httpx2.AsyncClient, ch: dict[str, Any], **spec: Any) -> dict[str, Any]:
-    spec.setdefault("from", "+34600111222")
-    spec.setdefault("type", "text")
-    response = await http.post("/_sandbox/messages", json={"channel": ch["channel"]["key"], **spec})
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 async def send(http: httpx2.AsyncClient, ch: dict[str, Any], sandbox: SandboxServer, *, direct: bool = False,

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from tertulia.sandbox import envelopes as env
 from tertulia.sandbox.state import Channel, Failure, SandboxState, SentMessage, new_wamid
 from tertulia.sandbox.templates import body_parameters
-from tertulia.sandbox.traffic import Traffic
+from tertulia.sandbox.traffic import HUMAN_AGENT_WINDOW, WINDOW, Traffic
 from tertulia.sandbox.wire import bearer_token, dropped_response, json_body
 
 VERSION = re.compile(r"^v\d+\.\d+$")
@@ -30,8 +30,6 @@ WHATSAPP_SEND_TYPES = ("text", "image", "video", "audio", "document", "sticker",
                        "reaction", "location", "contacts")
 MEDIA_SEND_TYPES = ("image", "video", "audio", "document", "sticker")
 MAX_UPLOAD = 100 * 1024 * 1024
-WINDOW = 24 * 3600
-HUMAN_AGENT_WINDOW = 7 * 24 * 3600
 ASYNC_BY_DEFAULT = {"131047", "131026", "131049"}  # Meta reports these in a `failed` status webhook
 PAGE_KINDS = ("facebook", "instagram")
 
@@ -207,10 +205,7 @@ class GraphApi:
                 return answer
             if failure.kind == "drop":
                 return dropped_response()
-        async_failure = failure.kind if failure is not None and not failure.kind.startswith("drop") else None
-        if (async_failure is None and self.traffic.config.enforce_window and kind != "template"
-                and not self._window_open(caller.key, recipient, WINDOW)):
-            async_failure = "131047"  # Meta accepts a message outside the window, then reports it failed
+        async_failure = self.traffic.later_failure(failure, caller.key, recipient, kind)
         sent = self.state.record_sent(SentMessage(
             self.state.next_seq(), "whatsapp_cloud", caller.key, recipient, new_wamid(), kind,
             self._summary(kind, body), body, time.time(), time.monotonic(), endpoint="messages",
@@ -277,10 +272,6 @@ class GraphApi:
                                "params", details=f"body: number of localizable_params ({given}) does not match "
                                f"the expected number of params ({expected})")
         return None
-
-    def _window_open(self, channel_key: str, recipient: str, window: float) -> bool:
-        customer = self.state.find_customer(channel_key, recipient)
-        return bool(customer and customer.last_inbound_at and time.time() - customer.last_inbound_at < window)
 
     @staticmethod
     def _summary(kind: str, body: dict[str, Any]) -> str:
@@ -478,7 +469,7 @@ class GraphApi:
         if self.traffic.config.enforce_window:
             tag = body.get("tag") if body.get("messaging_type") == "MESSAGE_TAG" else None
             window = HUMAN_AGENT_WINDOW if tag == "HUMAN_AGENT" else WINDOW
-            if not self._window_open(caller.key, customer.id, window):
+            if not self.state.window_open(caller.key, customer.id, window):
                 status, code, subcode, text = PAGE_ERRORS["131047"]
                 return graph_error(status, code, text, subcode=subcode, whatsapp=False)
         attachment = message.get("attachment") or {}

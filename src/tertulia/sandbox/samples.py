@@ -4,7 +4,8 @@ can check the type by content (the first bytes), as Tertulia does."""
 from __future__ import annotations
 
 import struct
-import zlib
+
+from tertulia.demo_media import pdf_bytes, png_bytes
 
 # media type -> (mime type, default file name)
 SAMPLE_KINDS: dict[str, tuple[str, str]] = {
@@ -18,38 +19,12 @@ SAMPLE_KINDS: dict[str, tuple[str, str]] = {
 
 def png(width: int = 32, height: int = 32, rgb: tuple[int, int, int] = (37, 211, 102)) -> bytes:
     """A solid-colour PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    row = b"\x00" + bytes(rgb) * width
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
+    return png_bytes(width, height, lambda _x, _y: rgb)
 
 
 def pdf(text: str = "Presupuesto") -> bytes:
-    """A one-page PDF showing `text` (ASCII only)."""
-    safe = text.encode("ascii", "replace").decode().replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-    stream = f"BT /F1 18 Tf 40 100 Td ({safe}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{i} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    for off in offsets:
-        out += f"{off:010d} 00000 n \n".encode()
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
+    """A one-page PDF showing `text`."""
+    return pdf_bytes(text, [])
 
 
 def _ogg_crc(data: bytes) -> int:

@@ -320,6 +320,11 @@ class SandboxState:
         with self.lock:
             return self.customers.get((channel_key, customer_id))
 
+    def window_open(self, channel_key: str, customer_id: str, seconds: float) -> bool:
+        """Whether the customer wrote within the last `seconds` (by the message's own timestamp)."""
+        customer = self.find_customer(channel_key, customer_id)
+        return bool(customer and customer.last_inbound_at and time.time() - customer.last_inbound_at < seconds)
+
     # -- messages ---------------------------------------------------------------------------------
     def record_sent(self, message: SentMessage) -> SentMessage:
         with self.lock:

@@ -20,6 +20,7 @@ from tertulia.sandbox.samples import SAMPLE_KINDS, sample
 from tertulia.sandbox.state import (
     Channel,
     Delivery,
+    Failure,
     InboundMessage,
     MediaObject,
     SandboxError,
@@ -36,6 +37,8 @@ WHATSAPP_TYPES = ("text", "image", "video", "audio", "voice", "document", "stick
 PAGE_TYPES = ("text", "quick_reply", "image", "video", "audio", "file", "document", "voice", "sticker",
               "story_mention", "story_reply", "share", "reaction", "revoke", "unsupported")
 OTHER_APP_ID = "1000000000000099"  # the app a page's own replies come from (Business Suite), not ours
+WINDOW = 24 * 3600  # the customer-service window of WhatsApp and Messenger
+HUMAN_AGENT_WINDOW = 7 * 24 * 3600  # Messenger's HUMAN_AGENT tag
 
 
 @dataclass
@@ -173,6 +176,17 @@ class Traffic:
         else:
             return None  # Messenger/Instagram have no `sent` or `failed` webhook: the send answers them
         return await self.deliver(channel, payload, "status", wait)
+
+    def later_failure(self, failure: Failure | None, channel_key: str, recipient: str, kind: str) -> str | None:
+        """The error code an accepted WhatsApp send fails with later, if any: an injected failure
+        reported asynchronously, or the closed 24-hour window (Meta accepts such a message, then
+        reports 131047; templates may be sent any time)."""
+        if failure is not None and not failure.kind.startswith("drop"):
+            return failure.kind
+        if self.config.enforce_window and kind != "template" and not self.state.window_open(
+                channel_key, recipient, WINDOW):
+            return "131047"
+        return None
 
     def after_send(self, channel: Channel, sent: SentMessage, async_failure: str | None) -> None:
         """What follows an accepted send on its own: a failure the provider reports later, or the

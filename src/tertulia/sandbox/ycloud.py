@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from tertulia.sandbox import envelopes as env
-from tertulia.sandbox.meta import ASYNC_BY_DEFAULT, MAX_UPLOAD, MEDIA_SEND_TYPES, WHATSAPP_SEND_TYPES, WINDOW
+from tertulia.sandbox.meta import ASYNC_BY_DEFAULT, MAX_UPLOAD, MEDIA_SEND_TYPES, WHATSAPP_SEND_TYPES
 from tertulia.sandbox.state import Channel, Failure, SandboxState, SentMessage, new_id, new_wamid
 from tertulia.sandbox.templates import body_parameters
 from tertulia.sandbox.traffic import Traffic
@@ -138,10 +138,7 @@ class YCloudApi:
                 return answer
             if failure.kind == "drop":
                 return dropped_response()
-        async_failure = failure.kind if failure is not None and not failure.kind.startswith("drop") else None
-        if (async_failure is None and self.traffic.config.enforce_window and kind != "template"
-                and not self._window_open(sender.key, to)):
-            async_failure = "131047"
+        async_failure = self.traffic.later_failure(failure, sender.key, to, str(kind))
         sent = SentMessage(self.state.next_seq(), "ycloud", sender.key, to, new_wamid(), str(kind),
                            self._summary(str(kind), body), body, time.time(), time.monotonic(),
                            endpoint="sendDirectly" if direct else "queued", ycloud_id=new_id("", 12),
@@ -196,10 +193,6 @@ class YCloudApi:
             if found.get("parameter_format") == "POSITIONAL" and given != body_parameters(found):
                 return ycloud_error(400, "BAD_REQUEST", "", whatsapp_code="132000")
         return None
-
-    def _window_open(self, channel_key: str, recipient: str) -> bool:
-        customer = self.state.find_customer(channel_key, recipient)
-        return bool(customer and customer.last_inbound_at and time.time() - customer.last_inbound_at < WINDOW)
 
     @staticmethod
     def _summary(kind: str, body: dict[str, Any]) -> str:
