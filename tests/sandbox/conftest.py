@@ -84,6 +84,7 @@ def sandbox(_sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
     _sandbox_server.state.reset()
     _sandbox_server.sandbox.config.auto_status = False
     yield _sandbox_server
+    _sandbox_server.wait_idle()  # no echo or status of this test lands in the next one
     _sandbox_server.state.reset()
 
 

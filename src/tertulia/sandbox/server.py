@@ -152,6 +152,14 @@ class SandboxServer:
                 raise RuntimeError("the provider sandbox did not start")
             time.sleep(0.01)
 
+    def wait_idle(self, within: float = 10.0) -> None:
+        """Wait until no webhook delivery or scheduled status is under way (e.g. between tests)."""
+        deadline = time.monotonic() + within
+        while self.sandbox.traffic.pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.sandbox.traffic.pending} sandbox deliveries still under way")
+            time.sleep(0.01)
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True

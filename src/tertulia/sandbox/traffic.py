@@ -68,6 +68,11 @@ class Traffic:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @property
+    def pending(self) -> int:
+        """Background deliveries and scheduled statuses not finished yet."""
+        return len(self._tasks)
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
