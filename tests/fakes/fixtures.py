@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from tertulia.config import Settings
-from tertulia.kit.storage import FileStore, create_store
 from tertulia.kit import egress
+from tertulia.kit.storage import FileStore, create_store
 from tests.fakes.anthropic_server import FakeAnthropicServer
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.s3_server import FakeS3Server

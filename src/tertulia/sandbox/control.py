@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from tertulia.sandbox.samples import png
+from tertulia.sandbox.samples import sample
 from tertulia.sandbox.state import (
     FAILURE_KINDS,
     Channel,
@@ -375,8 +375,7 @@ def cdn_routes(state: SandboxState) -> APIRouter:
 
     @router.get("/avatar/{name}")
     async def avatar(name: str) -> Response:
-        shade = sum(name.encode()) % 200
-        return Response(png(64, 64, (shade, 120, 200 - shade)), media_type="image/png")
+        return Response(sample("image")[0], media_type="image/png")
 
     @router.get("/{media_id}/{filename}")
     async def attachment(media_id: str, filename: str) -> Response:

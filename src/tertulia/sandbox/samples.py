@@ -1,11 +1,10 @@
-"""Small files the sandbox's customers send: real formats, made here, so that whoever downloads them
-can check the type by content (the first bytes), as Tertulia does."""
+"""Small files the sandbox's customers send: real formats, so that whoever downloads them can check
+the type by content (the first bytes), as Tertulia does."""
 
 from __future__ import annotations
 
 import struct
-
-from tertulia.demo_media import pdf_bytes, png_bytes
+from importlib.resources import files
 
 # media type -> (mime type, default file name)
 SAMPLE_KINDS: dict[str, tuple[str, str]] = {
@@ -15,35 +14,8 @@ SAMPLE_KINDS: dict[str, tuple[str, str]] = {
     "video": ("video/mp4", "video.mp4"),
     "sticker": ("image/webp", "sticker.webp"),
 }
-
-
-def png(width: int = 32, height: int = 32, rgb: tuple[int, int, int] = (37, 211, 102)) -> bytes:
-    """A solid-colour PNG."""
-    return png_bytes(width, height, lambda _x, _y: rgb)
-
-
-def pdf(text: str = "Presupuesto") -> bytes:
-    """A one-page PDF showing `text`."""
-    return pdf_bytes(text, [])
-
-
-def _ogg_crc(data: bytes) -> int:
-    crc = 0
-    for byte in data:
-        crc ^= byte << 24
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else (crc << 1)
-            crc &= 0xFFFFFFFF
-    return crc
-
-
-def ogg_opus() -> bytes:
-    """The first page of an Ogg Opus stream (a voice note's container and codec header)."""
-    packet = b"OpusHead" + struct.pack("<BBHIhB", 1, 1, 312, 48000, 0, 0)
-    header = b"OggS" + struct.pack("<BBqIII", 0, 0x02, 0, 0x5A17B0C5, 0, 0) + bytes([1, len(packet)])
-    page = bytearray(header + packet)
-    struct.pack_into("<I", page, 22, _ogg_crc(bytes(page)))
-    return bytes(page)
+# Pictures, documents and voice notes are the demo's own files.
+_DEMO_FILES = {"image": "latte-corazon.png", "document": "menu-cafe-aurora.pdf", "audio": "nota-de-voz-1.ogg"}
 
 
 def mp4() -> bytes:
@@ -59,15 +31,11 @@ def webp() -> bytes:
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
-def sample(kind: str, text: str = "") -> tuple[bytes, str, str]:
+def sample(kind: str) -> tuple[bytes, str, str]:
     """(bytes, mime type, file name) of a sample file of this media kind."""
     mime, filename = SAMPLE_KINDS[kind]
-    if kind == "image":
-        return png(), mime, filename
-    if kind == "document":
-        return pdf(text or "Presupuesto"), mime, filename
-    if kind == "audio":
-        return ogg_opus(), mime, filename
+    if kind in _DEMO_FILES:
+        return (files("tertulia.demo") / "media" / _DEMO_FILES[kind]).read_bytes(), mime, filename
     if kind == "video":
         return mp4(), mime, filename
     return webp(), mime, filename

@@ -99,7 +99,7 @@ class Traffic:
             spec["type"], spec["type"])
         if kind not in SAMPLE_KINDS:
             kind = "image"
-        data, mime, filename = sample(kind, spec.get("caption") or spec.get("text") or "")
+        data, mime, filename = sample(kind)
         return self.state.add_media(channel.key, data, mime, spec.get("filename") or filename)
 
     def media_link(self, channel: Channel, media: MediaObject) -> str:
