@@ -29,6 +29,12 @@ __all__ = ["TEST_PASSWORD", "TenantCtx", "post_inbound"]
 # Fake LLM vendor servers on 127.0.0.1 (fixtures `fake_openai`, `fake_anthropic`).
 pytest_plugins = ["tests.fakes.fixtures"]
 
+# Tenant-chosen URLs may reach the loopback servers tests start and nothing else: never a public
+# address, whatever a test (or a fuzzer) sets (kit/egress.py). Set in the environment so that
+# providers built without the app and the servers tests start as processes are fenced the same way.
+os.environ["TERTULIA_EGRESS_ALLOW"] = "127.0.0.1"
+os.environ["TERTULIA_EGRESS_PUBLIC"] = "false"
+
 PG_ADMIN_URL = os.environ.get("TERTULIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

@@ -31,8 +31,10 @@ from tertulia.conversations.media import router as media_router
 from tertulia.kit.bus import create_bus
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database
+from tertulia.kit.egress import egress_lifespan
 from tertulia.kit.errors import error_body, install_error_handlers
 from tertulia.kit.ratelimit import RateLimiter
+from tertulia.kit.storage import create_store
 from tertulia.realtime.endpoints import router as events_router
 from tertulia.realtime.gateway import realtime_lifespan
 from tertulia.realtime.gateway import router as events_socket_router
@@ -67,9 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size, bus=bus)
         app.state.secret_box = SecretBox(settings.resolved_secret_key())
         app.state.rate_limiter = RateLimiter(settings.redis_url, settings.redis_prefix)
+        app.state.store = create_store(settings)
         app.state.bus = bus
         await bus.start()
         async with AsyncExitStack() as stack:
+            await stack.enter_async_context(egress_lifespan(app))
             await stack.enter_async_context(realtime_lifespan(app))
             await stack.enter_async_context(mcp_lifespan(app))
             await stack.enter_async_context(_jobs_and_intake(app, settings))
@@ -79,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # whole story. Frozen, collections only look at what requests create.
             gc.collect()
             gc.freeze()
-            log.info("started", action="serve_start", database=app.state.db.dialect)
+            log.info("started", action="serve_start", database=app.state.db.dialect, files=app.state.store.where)
             try:
                 yield
             finally:

@@ -126,10 +126,12 @@ def worker(concurrency: Annotated[int, typer.Option(help="AI turns run at once",
 @app.command()
 def demo() -> None:
     """Load (or refresh) the demo tenant `demo`, with its owner, contacts and conversations."""
-    from tertulia.demo import DEMO_EMAIL, DEMO_PASSWORD, load_demo
+    from tertulia.demo.tenant import DEMO_EMAIL, DEMO_PASSWORD, load_demo
+    from tertulia.kit.storage import create_store
 
     settings = get_settings()
-    created = run(lambda session: load_demo(session, settings))
+    store = create_store(settings)
+    created = run(lambda session: load_demo(session, settings, store))
     typer.echo("demo tenant loaded" if created else "demo tenant already present")
     typer.echo(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
 

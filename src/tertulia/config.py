@@ -6,7 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +42,20 @@ class Settings(BaseSettings):
     event_retention_days: float = Field(default=7.0, gt=0)
     # MCP servers over stdio run a command on this machine: only when the operator allows it.
     allow_stdio_mcp: bool = False
+    # Where files are kept (kit/storage.py): unset, under <data dir>/files; `s3://bucket/prefix`,
+    # an S3-compatible bucket shared by every server. Endpoint, region and keys are the bucket's;
+    # without keys the usual AWS sources (AWS_* variables, the instance's role) are used.
+    storage_url: str = ""
+    storage_endpoint: str | None = None
+    storage_region: str | None = None
+    storage_access_key_id: str | None = None
+    storage_secret_access_key: SecretStr | None = None
+    # URLs a tenant sets (an assistant's base_url, MCP servers) may not reach loopback, private,
+    # link-local or metadata addresses (kit/egress.py) except these, comma-separated: host names,
+    # addresses or networks, each optionally with a port (ollama.lan, 10.0.0.0/8, 127.0.0.1:11434).
+    egress_allow: str = ""
+    # false: tenant-chosen URLs reach only egress_allow, never a public address (test runs).
+    egress_public: bool = True
 
     web_chat_allowed_origins: str = Field(default="", validation_alias=_seed_var("WEB_CHAT_ALLOWED_ORIGINS"))
     chat_upload_max_bytes: int = Field(
@@ -51,10 +65,33 @@ class Settings(BaseSettings):
     reports_dir: Path | None = Field(default=None, validation_alias=_seed_var("REPORTS_DIR"))
     testing: bool = Field(default=False, validation_alias=_seed_var("TESTING"))
 
-    @field_validator("redis_url", "secret_key", mode="before")
+    @field_validator("redis_url", "secret_key", "storage_endpoint", "storage_region", "storage_access_key_id",
+                     "storage_secret_access_key", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _check_storage_url(cls, value: str) -> str:
+        if value and (not value.startswith("s3://") or not value.removeprefix("s3://").split("/")[0]):
+            raise ValueError("TERTULIA_STORAGE_URL names a bucket: s3://bucket or s3://bucket/prefix")
+        return value
+
+    @model_validator(mode="after")
+    def _check_storage_keys(self) -> Settings:
+        if (self.storage_access_key_id is None) != (self.storage_secret_access_key is None):
+            raise ValueError("set both TERTULIA_STORAGE_ACCESS_KEY_ID and TERTULIA_STORAGE_SECRET_ACCESS_KEY, "
+                             "or neither")
+        return self
+
+    @field_validator("egress_allow")
+    @classmethod
+    def _check_egress_allow(cls, value: str) -> str:
+        from tertulia.kit.egress import EgressPolicy
+
+        EgressPolicy.parse(value)  # a mistyped entry stops start-up with its reason
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -159,7 +159,9 @@ async def test_a_tool_that_does_not_answer_in_time_is_an_error_result(
     async with db.session(t.id) as session:
         result = await mcp.call_mcp_tool(session, t.id, "mcp__tienda__slow_report", {})
     assert time.monotonic() - started < 10  # bounded by CALL_TIMEOUT (slack for a busy machine)
-    assert result["is_error"] is True and "did not answer: no answer within 0.5 s" in result["content"]
+    # (Whether the read or the whole call timed out first depends on the machine's load.)
+    assert result["is_error"] is True and "did not answer" in result["content"]
+    assert "no answer within 0.5 s" in result["content"]
 
 
 async def test_a_server_that_fails_is_skipped_and_the_others_still_answer(
@@ -210,7 +212,7 @@ async def test_another_tenant_cannot_see_use_or_delete_the_server(
     ({"name": "tienda", "transport": "stdio", "command": "python -m servidor"}, 403, "stdio_mcp_disabled"),
     ({"name": "tienda", "url": "ftp://example.com/mcp"}, 422, "validation_error"),
     ({"name": "tienda", "url": "https://user:pass@example.com/mcp"}, 422, "validation_error"),
-    ({"name": "tienda", "url": "http://169.254.169.254/latest"}, 422, "validation_error"),
+    ({"name": "tienda", "url": "http://169.254.169.254/latest"}, 422, "url_not_allowed"),
     ({"name": "mi tienda", "url": "https://example.com/mcp"}, 422, "validation_error"),
     ({"name": "tienda"}, 422, "validation_error"),
     ({"name": "tienda", "url": "https://example.com/mcp", "headers": {"X-Key": "a\r\nInjected: 1"}}, 422,

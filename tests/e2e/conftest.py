@@ -127,6 +127,7 @@ def e2e_server(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) 
     env.update({
         "TERTULIA_DATA_DIR": str(data_dir), "TERTULIA_DATABASE_URL": e2e_database_url,
         "TERTULIA_SECRET_KEY": "e2e-" + uuid.uuid4().hex, "TERTULIA_LOG_LEVEL": "WARNING",
+        "TERTULIA_EGRESS_PUBLIC": "false",  # whatever the browser sets, the server never calls out
     })
     server = E2EServer(env=env, port=_free_port(), log_path=data_dir / "serve.log")
     server.cli("migrate")

@@ -126,12 +126,14 @@ class StreamAborted(Exception):
 
 
 class ThreadedUvicorn:
-    """Any ASGI app served by uvicorn on 127.0.0.1 (a free port) from a thread of its own."""
+    """Any ASGI app served by uvicorn on 127.0.0.1 (a free port) from a thread of its own; `options`
+    go to uvicorn.Config (e.g. ssl_certfile and ssl_keyfile for HTTPS)."""
 
-    def __init__(self, app: Any, *, name: str = "server", lifespan: str = "off") -> None:
+    def __init__(self, app: Any, *, name: str = "server", lifespan: str = "off", **options: Any) -> None:
         self.app = app
         self.name = name
         self.lifespan = lifespan
+        self.options = options
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -148,7 +150,7 @@ class ThreadedUvicorn:
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, lifespan=self.lifespan, log_level="warning", access_log=False,
-                                timeout_graceful_shutdown=2)
+                                timeout_graceful_shutdown=2, **self.options)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
                                         name=f"{self.name}:{self.port}", daemon=True)

@@ -37,6 +37,7 @@ from tertulia.assistants.models import McpServer
 from tertulia.assistants.providers.base import ToolSpec
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Reader, tenant_select
+from tertulia.kit.egress import fenced_client, find_egress_error
 from tertulia.kit.errors import Invalid, NotFound
 
 log = structlog.get_logger("tertulia.assistants.mcp")
@@ -87,7 +88,12 @@ async def mcp_lifespan(app: Any) -> AsyncIterator[None]:
 
 
 class McpUnavailable(Exception):
-    """A server that could not be reached, timed out, or broke the protocol."""
+    """A server that could not be reached, timed out, or broke the protocol; `code` is
+    `url_not_allowed` when the egress fence refused its address."""
+
+    def __init__(self, message: str, code: str = "mcp_unavailable") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 # -- names -----------------------------------------------------------------------------------------
@@ -172,7 +178,8 @@ async def _connect(target: _Target, read_timeout: float) -> AsyncIterator[Client
         return
     if not target.url:
         raise McpUnavailable("no URL")
-    http = httpx2.AsyncClient(headers=dict(target.headers), timeout=httpx2.Timeout(read_timeout))
+    # The URL is the tenant's: through the egress fence, bounded like the call itself.
+    http = fenced_client(headers=dict(target.headers), timeout=read_timeout, total_timeout=read_timeout)
     async with http, Client(streamable_http_client(target.url, http_client=http), read_timeout_seconds=read_timeout,
                             cache=None) as client:
         yield client
@@ -189,6 +196,9 @@ async def _with_client(target: _Target, deadline: float, action: Callable[[Clien
     except McpUnavailable:
         raise
     except Exception as exc:  # connection refused, HTTP 401/404, protocol errors, a crashed process
+        stopped = find_egress_error(exc)
+        if stopped is not None:
+            raise McpUnavailable(str(stopped), code=stopped.code) from exc
         raise McpUnavailable(_describe(exc)) from exc
 
 
@@ -204,9 +214,9 @@ def _describe(exc: BaseException) -> str:
 
 # -- tool lists ------------------------------------------------------------------------------------
 
-# Per server id: (fingerprint, valid until, tools) and (fingerprint, skipped until).
+# Per server id: (fingerprint, valid until, tools) and (fingerprint, skipped until, its failure).
 _tools_cache: dict[uuid.UUID, tuple[str, float, list[Any]]] = {}
-_down_until: dict[uuid.UUID, tuple[str, float]] = {}
+_down_until: dict[uuid.UUID, tuple[str, float, McpUnavailable]] = {}
 
 
 async def _server_tools(target: _Target, *, refresh: bool = False) -> list[Any]:
@@ -218,7 +228,7 @@ async def _server_tools(target: _Target, *, refresh: bool = False) -> list[Any]:
         return cached[2]
     down = _down_until.get(target.id)
     if not refresh and down is not None and down[0] == fingerprint and down[1] > now:
-        raise McpUnavailable("it failed a moment ago; trying again shortly")
+        raise McpUnavailable(f"{down[2]} (a moment ago; trying again shortly)", code=down[2].code)
 
     async def fetch(client: Client) -> list[Any]:
         tools: list[Any] = []
@@ -233,8 +243,8 @@ async def _server_tools(target: _Target, *, refresh: bool = False) -> list[Any]:
 
     try:
         tools = await _with_client(target, LIST_TIMEOUT, fetch)
-    except McpUnavailable:
-        _down_until[target.id] = (fingerprint, time.monotonic() + DOWN_TTL)
+    except McpUnavailable as exc:
+        _down_until[target.id] = (fingerprint, time.monotonic() + DOWN_TTL, exc)
         raise
     _down_until.pop(target.id, None)
     _tools_cache[target.id] = (fingerprint, time.monotonic() + TOOLS_TTL, tools)

@@ -7,12 +7,10 @@ operator set `allow_stdio_mcp`.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
@@ -21,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from tertulia.assistants import mcp
 from tertulia.assistants.models import McpServer
 from tertulia.kit.db import Reader
+from tertulia.kit.egress import check_url, check_url_form
 from tertulia.kit.errors import Conflict, Forbidden, Invalid, NotFound, TertuliaError
 from tertulia.kit.types import ShortText
 from tertulia.kit.web import AppSettings, DbSession, ReadDb
@@ -64,28 +63,13 @@ class McpServerCreate(BaseModel):
                 raise ValueError("an http MCP server needs its url")
             if self.command:
                 raise ValueError("command is only for stdio servers")
-            check_url(self.url)
+            check_url_form(self.url)
         else:
             if not (self.command or "").strip():
                 raise ValueError("a stdio MCP server needs its command")
             if self.url:
                 raise ValueError("url is only for http servers")
         return self
-
-
-def check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("url must be an http:// or https:// address with a host")
-    if parts.username or parts.password:
-        raise ValueError("put credentials in headers (stored encrypted), not in the url")
-    try:
-        address = ipaddress.ip_address(parts.hostname)
-    except ValueError:
-        return
-    # Link-local addresses are where clouds serve instance credentials (169.254.169.254).
-    if address.is_link_local or address.is_unspecified or address.is_multicast:
-        raise ValueError(f"{parts.hostname} is not an address an MCP server can be reached at")
 
 
 class McpServerOut(BaseModel):
@@ -143,6 +127,8 @@ async def create_mcp_server(body: McpServerCreate, principal: CurrentManager, db
                         "them (setting TERTULIA_ALLOW_STDIO_MCP)", code="stdio_mcp_disabled")
     if await mcp.get_server_by_name(db, principal.tenant_id, body.name) is not None:
         raise Conflict(f"an MCP server named '{body.name}' already exists", code="mcp_server_exists")
+    if body.url is not None:
+        await check_url(body.url, what="url")
     server = McpServer(
         tenant_id=principal.tenant_id, name=body.name, transport=body.transport,
         url=body.url if body.transport == "http" else None,
@@ -177,7 +163,9 @@ async def list_mcp_server_tools(server_id: uuid.UUID, principal: CurrentManager,
     try:
         tools = await mcp.server_tools(server, request.app.state.secret_box)
     except mcp.McpUnavailable as exc:
-        raise TertuliaError(f"the MCP server '{server.name}' did not answer: {exc}", code="mcp_unavailable",
+        if exc.code == "url_not_allowed":  # nothing answered badly: the stored URL is refused
+            raise Invalid(f"the MCP server '{server.name}' cannot be reached: {exc}", code=exc.code) from exc
+        raise TertuliaError(f"the MCP server '{server.name}' did not answer: {exc}", code=exc.code,
                             status_code=502) from exc
     except ValueError as exc:  # headers encrypted under another installation's secret
         raise Invalid(str(exc), code="credentials_unreadable") from exc

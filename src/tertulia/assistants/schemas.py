@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from tertulia.assistants.tools import BUILTIN_NAMES, DEFAULT_ENABLED_TOOLS
+from tertulia.kit.egress import check_url_form
 from tertulia.kit.types import Name, Text
 
 ProviderName = Literal["offline", "openai", "anthropic"]
@@ -26,7 +27,8 @@ def _base_url(value: str | None) -> str | None:
         return None
     value = value.strip()
     if not re.match(r"^https?://[^\s/]+", value):
-        raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:11434/v1")
+        raise ValueError("must be an http:// or https:// URL, e.g. http://ollama.lan:11434/v1")
+    check_url_form(value)
     return value.rstrip("/")
 
 

@@ -27,6 +27,7 @@ from tertulia.conversations.inbound import StoredMessage
 from tertulia.conversations.models import Conversation
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Reader, after_commit, utcnow
+from tertulia.kit.egress import check_url
 from tertulia.kit.errors import Invalid, NotFound
 
 log = structlog.get_logger("tertulia.assistants")
@@ -78,6 +79,8 @@ def _check_provider(assistant: Assistant) -> None:
 
 async def create_assistant(session: AsyncSession, box: SecretBox, tenant_id: uuid.UUID,
                            body: AssistantCreate) -> Assistant:
+    if body.base_url:
+        await check_url(body.base_url, what="base_url")
     now = utcnow()
     assistant = Assistant(
         id=uuid.uuid4(), tenant_id=tenant_id, name=body.name, instructions=body.instructions, language=body.language,
@@ -106,6 +109,8 @@ async def update_assistant(session: AsyncSession, box: SecretBox, assistant: Ass
     if "model" in fields:
         assistant.model = (fields["model"] or "").strip()
     if "base_url" in fields:
+        if fields["base_url"]:
+            await check_url(fields["base_url"], what="base_url")
         assistant.base_url = fields["base_url"]
     if "api_key" in fields:
         key = fields["api_key"]

@@ -46,8 +46,9 @@ class AnthropicProvider(NetworkProvider):
 
         async def attempt(tracker: StreamTracker) -> ProviderResult:
             # One client per call, closed at the end (see OpenAIProvider.complete).
-            async with AsyncAnthropic(base_url=self.target, api_key=self.api_key, timeout=self.timeout,
-                                      max_retries=0) as client:
+            async with self.http_client() as http, AsyncAnthropic(
+                    base_url=self.target, api_key=self.api_key, timeout=self.timeout, max_retries=0,
+                    http_client=http) as client:
                 stream = await client.messages.create(**params)
                 async with stream:
                     return await _read_stream(stream, tracker, request.model)

@@ -15,9 +15,11 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import httpx2
 import structlog
 
 from tertulia.assistants.providers.base import OnDelta, ProviderError, ProviderResult, StreamDelta, ToolCall
+from tertulia.kit.egress import fenced_client, find_egress_error
 
 log = structlog.get_logger("tertulia.assistants.providers")
 
@@ -84,7 +86,7 @@ async def run_with_retries(
         except ProviderError:
             raise
         except Exception as exc:
-            failure = classify(exc)
+            failure = _egress_failure(exc, target) or classify(exc)
             if failure is None:
                 raise
             err = failure.error
@@ -117,6 +119,15 @@ async def run_with_retries(
     )
 
 
+def _egress_failure(exc: BaseException, target: str) -> Failure | None:
+    """The egress fence stopped the request (an address the operator has not allowed, an answer
+    too large): trying again cannot help, and the reason is what the trace must show."""
+    stopped = find_egress_error(exc)
+    if stopped is None:
+        return None
+    return Failure(ProviderError(f"the request to {target} was stopped: {stopped}", retryable=False, code=stopped.code))
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Retry-After in seconds (the HTTP-date form is rare for APIs and ignored)."""
     if not value:
@@ -143,6 +154,9 @@ def parse_tool_call(call_id: str, name: str, raw: str) -> ToolCall:
     return ToolCall(id=call_id, name=name, arguments={}, raw_arguments=raw)
 
 
+# The longest a whole streamed answer may take; `timeout` bounds each wait within it.
+ANSWER_LIMIT_SECONDS = 600.0
+
 # Local servers (Ollama, llama.cpp, vLLM without --api-key, compatible gateways) ignore the key,
 # but the SDKs want one.
 PLACEHOLDER_API_KEY = "not-needed"
@@ -168,4 +182,8 @@ class NetworkProvider:
     @property
     def target(self) -> str:
         return self.base_url or self.default_base_url
+
+    def http_client(self) -> httpx2.AsyncClient:
+        """The SDK's HTTP client: through the egress fence, since the base URL is the tenant's."""
+        return fenced_client(timeout=self.timeout, total_timeout=ANSWER_LIMIT_SECONDS)
 

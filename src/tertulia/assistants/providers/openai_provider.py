@@ -46,8 +46,9 @@ class OpenAIProvider(NetworkProvider):
         async def attempt(tracker: StreamTracker) -> ProviderResult:
             # One client per call: providers are built per assistant and per run, and a client
             # left open would hold its connection pool until garbage collection.
-            async with AsyncOpenAI(base_url=self.target, api_key=self.api_key, timeout=self.timeout,
-                                   max_retries=0) as client:
+            async with self.http_client() as http, AsyncOpenAI(
+                    base_url=self.target, api_key=self.api_key, timeout=self.timeout, max_retries=0,
+                    http_client=http) as client:
                 stream = await client.chat.completions.create(**params)
                 async with stream:
                     return await _read_stream(stream, tracker, request.model)

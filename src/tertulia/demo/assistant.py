@@ -1,5 +1,5 @@
 """The demo tenant's assistant: Nora, offline and in Spanish, with a small knowledge base about
-Café Aurora (the business of `tertulia.demo`), linked to every channel of the demo tenant."""
+Café Aurora (the business of the demo tenant), linked to every channel of the demo tenant."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tertulia.assistants.demo import ensure_demo_assistant
+from tertulia.demo.assistant import ensure_demo_assistant
 from tests.assistants.conftest import ai_messages, wait_until
 from tests.helpers import post_inbound
 

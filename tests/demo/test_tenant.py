@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +18,24 @@ import httpx2
 import pytest
 from sqlalchemy import func, select
 
-from tertulia import demo_content as content
-from tertulia.config import Settings
 from tertulia.contacts.models import Contact, ContactTag, Tag
+from tertulia.conversations.media import media_key
 from tertulia.conversations.models import Conversation, Message
 from tertulia.conversations.service import preview_of
-from tertulia.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SLUG, load_demo
+from tertulia.demo import content
+from tertulia.demo.tenant import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SLUG, load_demo
 from tertulia.kit.db import Database, tenant_select
+from tertulia.kit.storage import FileStore
 from tertulia.tenancy.models import Tenant
 
 EXPECTED_MESSAGES = sum(len(s.turns) for s in content.SCRIPTS)
 EXPECTED_CONTACTS = len({s.contact_key or f"contact-{i}" for i, s in enumerate(content.SCRIPTS)})
 
 
-async def _ensure_demo(db: Database, settings: Settings) -> uuid.UUID:
+async def _ensure_demo(app: Any) -> uuid.UUID:
+    db: Database = app.state.db
     async with db.session(cross_tenant="the demo makes its tenant") as session:
-        await load_demo(session, settings)
+        await load_demo(session, app.state.settings, app.state.store)
     async with db.session(cross_tenant="the demo makes its tenant") as session:
         tenant = (await session.execute(select(Tenant).where(Tenant.slug == DEMO_SLUG))).scalar_one()
     return tenant.id
@@ -53,8 +56,8 @@ async def _login(client: httpx2.AsyncClient) -> None:
     assert r.json()["tenant"]["slug"] == DEMO_SLUG
 
 
-async def test_demo_loads_once_and_is_idempotent(db: Database, settings: Settings) -> None:
-    tenant_id = await _ensure_demo(db, settings)
+async def test_demo_loads_once_and_is_idempotent(app: Any, db: Database) -> None:
+    tenant_id = await _ensure_demo(app)
     before = await _counts(db, tenant_id)
     assert before["contacts"] == EXPECTED_CONTACTS >= 38
     assert before["conversations"] == len(content.SCRIPTS) >= 40
@@ -62,18 +65,18 @@ async def test_demo_loads_once_and_is_idempotent(db: Database, settings: Setting
     assert before["tags"] == len(content.TAGS)
     assert before["links"] >= 20
 
-    # Loading again changes nothing, and a wiped media folder is regenerated.
-    victim = settings.data_dir / "media" / str(tenant_id) / content.MEDIA["menu"]["filename"]
-    victim.unlink()
+    # Loading again changes nothing, and a lost file is stored again.
+    store: FileStore = app.state.store
+    victim = media_key(tenant_id, content.MEDIA["menu"]["filename"])
+    await store.delete(victim)
     async with db.session(cross_tenant="the demo makes its tenant") as session:
-        assert await load_demo(session, settings) is False
+        assert await load_demo(session, app.state.settings, store) is False
     assert await _counts(db, tenant_id) == before
-    assert victim.read_bytes().startswith(b"%PDF-1.4")
+    assert (await anext(store.read(victim))).startswith(b"%PDF-1.4")
 
 
-async def test_inbox_shows_the_demo_like_live_data(client: httpx2.AsyncClient, db: Database,
-                                                   settings: Settings) -> None:
-    await _ensure_demo(db, settings)
+async def test_inbox_shows_the_demo_like_live_data(client: httpx2.AsyncClient, app: Any) -> None:
+    await _ensure_demo(app)
     await _login(client)
     r = await client.get("/admin/chats/summary", params={"limit": 100})
     assert r.status_code == 200
@@ -144,8 +147,8 @@ async def test_inbox_shows_the_demo_like_live_data(client: httpx2.AsyncClient, d
     assert len(failed) == 1 and failed[0]["error"]
 
 
-async def test_nora_answers_every_channel(client: httpx2.AsyncClient, db: Database, settings: Settings) -> None:
-    await _ensure_demo(db, settings)
+async def test_nora_answers_every_channel(client: httpx2.AsyncClient, app: Any) -> None:
+    await _ensure_demo(app)
     await _login(client)
     assistants = (await client.get("/admin/assistants")).json()
     nora = next(a for a in assistants if a["name"] == content.ASSISTANT_NAME)
@@ -155,8 +158,8 @@ async def test_nora_answers_every_channel(client: httpx2.AsyncClient, db: Databa
     assert all(c["assistant_id"] == nora["id"] for c in channels)
 
 
-async def test_some_contacts_are_online_now(client: httpx2.AsyncClient, db: Database, settings: Settings) -> None:
-    await _ensure_demo(db, settings)
+async def test_some_contacts_are_online_now(client: httpx2.AsyncClient, app: Any) -> None:
+    await _ensure_demo(app)
     await _login(client)
     contacts = (await client.get("/admin/contacts", params={"limit": 100})).json()
     now = datetime.now(UTC)
@@ -166,9 +169,11 @@ async def test_some_contacts_are_online_now(client: httpx2.AsyncClient, db: Data
     assert {i["channel_source"] for i in ricardo["identities"]} == {"whatsapp", "instagram"}
 
 
-async def test_every_attachment_is_served_to_members_only(client: httpx2.AsyncClient, db: Database,
-                                                          settings: Settings, make_tenant: Any, app: Any) -> None:
-    await _ensure_demo(db, settings)
+async def test_every_attachment_is_served_to_members_only(client: httpx2.AsyncClient, make_tenant: Any, app: Any,
+                                                          app_store: FileStore) -> None:
+    """On the local directory and on a bucket: loading the demo (again) stores the files the store
+    lacks, and the panel gets each of them."""
+    await _ensure_demo(app)
     await _login(client)
     rows = (await client.get("/admin/chats/summary", params={"limit": 100})).json()
     attachments: dict[str, dict[str, Any]] = {}
@@ -177,10 +182,10 @@ async def test_every_attachment_is_served_to_members_only(client: httpx2.AsyncCl
             for a in m["attachments"]:
                 attachments[a["url"]] = a
     assert len(attachments) == len(content.MEDIA)
-    expected_types = {"image": "image/png", "audio": "audio/wav", "video": "video/webm",
+    expected_types = {"image": "image/png", "audio": "audio/ogg", "video": "video/webm",
                       "document": "application/pdf"}
     other = await make_tenant("nodemo")
-    magic = {"image": b"\x89PNG", "audio": b"RIFF", "video": b"\x1a\x45\xdf\xa3", "document": b"%PDF"}
+    magic = {"image": b"\x89PNG", "audio": b"OggS", "video": b"\x1a\x45\xdf\xa3", "document": b"%PDF"}
     for url, a in attachments.items():
         r = await client.get(url)
         assert r.status_code == 200, url
@@ -207,7 +212,7 @@ def test_cli_demo_twice_prints_the_login(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
     assert "demo tenant already present" in done.stdout
     assert f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}" in done.stdout
-    media = list((tmp_path / "media").glob("*/*"))
+    media = list((tmp_path / "files" / "media").glob("*/*"))
     assert len(media) == len(content.MEDIA)
 
 
@@ -236,14 +241,12 @@ v.oncanplay = () => v.play();
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs the system Chromium")
 def test_demo_video_plays_in_chromium(tmp_path: Path) -> None:
-    """The generated WebM decodes in a real browser to the colours it was drawn with, and plays."""
+    """The demo's WebM decodes in a real browser to the colours it was drawn with, and plays."""
     import functools
     import http.server
     import threading
 
-    from tertulia.demo_video import coffee_webm
-
-    (tmp_path / "clip.webm").write_bytes(coffee_webm())
+    (tmp_path / "clip.webm").write_bytes((files("tertulia.demo") / "media" / "barra-de-cafe.webm").read_bytes())
     (tmp_path / "index.html").write_text(PLAYER_PAGE)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -269,26 +272,3 @@ def test_demo_video_plays_in_chromium(tmp_path: Path) -> None:
     # The coffee at the brim, the orange logo on the mug and the wooden counter.
     assert close(colours[0], (92, 54, 32)) and close(colours[1], (232, 118, 40)) and close(colours[2], (120, 78, 50)), \
         colours
-
-
-def test_generated_pdf_and_wav_are_well_formed() -> None:
-    """Hand-written files that real readers accept: a PDF whose cross-reference table points at its
-    objects, and a WAV the standard library reads back."""
-    import io
-    import re
-    import wave
-
-    from tertulia.demo_media import pdf_bytes, voice_note_wav
-
-    data = pdf_bytes("Menú Café Aurora", ["# Café (de olla)", "Latte \\ avena  ........  $62"])
-    start = int(re.search(rb"startxref\n(\d+)\n%%EOF", data).group(1))  # type: ignore[union-attr]
-    assert data[start:start + 4] == b"xref"
-    offsets = [int(o) for o in re.findall(rb"(\d{10}) 00000 n", data[start:])]
-    assert offsets and all(data[o:].startswith(f"{i} 0 obj".encode()) for i, o in enumerate(offsets, 1))
-    stream = re.search(rb"/Length (\d+) >>\nstream\n", data)
-    assert stream and data[stream.end() + int(stream.group(1)):].startswith(b"endstream")
-    assert "Menú Café Aurora".encode("cp1252") in data and b"\\(de olla\\)" in data
-
-    with wave.open(io.BytesIO(voice_note_wav(1.5)), "rb") as w:
-        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 16000)
-        assert w.getnframes() == 24000

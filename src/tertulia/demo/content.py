@@ -1,7 +1,7 @@
 """What the demo tenant contains: Café Aurora, a specialty coffee shop and bakery in Mexico City,
 whose assistant Nora answers on WhatsApp, Instagram, Messenger and the website's chat.
 
-Kept apart from the loader (`tertulia.demo`) so the script reads like a script. Times are given
+Kept apart from the loader (`tertulia.demo.tenant`) so the script reads like a script. Times are given
 relative to the moment the demo is loaded: `ago` is how many minutes before "now" a conversation's
 last message was written, and each turn's `gap` is the seconds since the turn before it.
 """
@@ -36,71 +36,19 @@ TAGS: dict[str, str] = {
     "Nuevo": "#2563eb",
 }
 
-# Files the demo generates; `kind` picks the generator in tertulia.demo.
-MEDIA: dict[str, dict[str, Any]] = {
-    "latte": {"type": "image", "filename": "latte-corazon.png", "kind": "latte"},
-    "latte_oscuro": {"type": "image", "filename": "cafe-de-olla.png", "kind": "latte_dark"},
-    "pastel": {"type": "image", "filename": "pastel-fresas.png", "kind": "cake"},
-    "comprobante": {"type": "image", "filename": "comprobante-transferencia.png", "kind": "receipt"},
-    "voz_1": {"type": "audio", "filename": "nota-de-voz-1.wav", "kind": "voice", "seconds": 3.2, "pitch": 190.0},
-    "voz_2": {"type": "audio", "filename": "nota-de-voz-2.wav", "kind": "voice", "seconds": 2.4, "pitch": 120.0},
-    "voz_3": {"type": "audio", "filename": "nota-de-voz-3.wav", "kind": "voice", "seconds": 4.0, "pitch": 210.0},
-    "video": {"type": "video", "filename": "barra-de-cafe.webm", "kind": "video"},
-    "menu": {"type": "document", "filename": "menu-cafe-aurora.pdf", "kind": "pdf", "doc": "menu"},
-    "cotizacion": {"type": "document", "filename": "cotizacion-coffee-break.pdf", "kind": "pdf", "doc": "quote"},
-    "mayoreo": {"type": "document", "filename": "lista-precios-mayoreo.pdf", "kind": "pdf", "doc": "wholesale"},
-}
-
-PDF_DOCUMENTS: dict[str, tuple[str, list[str]]] = {
-    "menu": ("Menú Café Aurora", [
-        "Álvaro Obregón 112, Roma Norte, CDMX  ·  Lun a sáb 7:30–21:00  ·  Dom 8:00–15:00",
-        "# Café",
-        "Espresso  ....................................................  $42",
-        "Americano  ...................................................  $45",
-        "Capuchino  ...................................................  $58",
-        "Latte (leche entera, deslactosada, avena o almendra +$10)  .........  $62",
-        "Café de olla  .................................................  $48",
-        "Cold brew de la casa (16 oz)  ...................................  $70",
-        "# Pan dulce del día",
-        "Concha de vainilla o chocolate  ..............................  $32",
-        "Rol de canela con glaseado de queso  ..........................  $48",
-        "Croissant de mantequilla  ......................................  $45",
-        "# Desayunos (hasta las 13:00)",
-        "Chilaquiles verdes o rojos con huevo  ...........................  $135",
-        "Molletes con pico de gallo  ....................................  $95",
-        "Avena con frutos rojos y granola de la casa  .....................  $89",
-        "# Pasteles por encargo (48 h de anticipación)",
-        "Tres leches, zanahoria, fresas con crema o chocolate amargo",
-        "Medio kilo $380  ·  Un kilo $690  ·  Dos kilos $1,290",
-        "Entregas a domicilio en Roma, Condesa, Juárez y Del Valle: $45",
-    ]),
-    "quote": ("Cotización: coffee break para 40 personas", [
-        "Cliente: Laura Méndez – Despacho Méndez & Asociados",
-        "Fecha del evento: viernes, 9:00 a 11:00  ·  Lugar: Av. Insurgentes Sur 1457",
-        "# Incluye",
-        "Barra de café atendida por un barista (espresso, americano, latte, café de olla)",
-        "Leche entera, deslactosada y de avena",
-        "80 piezas de pan dulce surtido y 40 mini croissants salados",
-        "Agua fresca de jamaica (10 litros) y fruta de temporada",
-        "Vajilla, servilletas de tela y montaje",
-        "# Inversión",
-        "Subtotal  ...........................................  $9,800.00",
-        "IVA 16%  ............................................  $1,568.00",
-        "Total  ..............................................  $11,368.00",
-        "Anticipo del 50% para apartar la fecha; vigencia de la cotización: 15 días.",
-    ]),
-    "wholesale": ("Lista de precios de mayoreo (café en grano)", [
-        "Precios por kilo, tostado la misma semana de la entrega.",
-        "# Orígenes",
-        "Chiapas, Finca La Victoria – lavado, notas de cacao  ..........  $420",
-        "Veracruz, Coatepec – honey, notas de panela  .................  $450",
-        "Oaxaca, Pluma Hidalgo – natural, notas de frutos rojos  ..........  $520",
-        "Mezcla de la casa para espresso  ..............................  $380",
-        "# Condiciones",
-        "Pedido mínimo: 5 kg  ·  10% de descuento desde 20 kg al mes",
-        "Molienda sin costo  ·  Entrega en CDMX sin costo desde 10 kg",
-        "Pago por transferencia; facturamos al momento.",
-    ]),
+# Attachment files, shipped in tertulia/demo/media/ (the voice notes are Ogg Opus, as WhatsApp's are).
+MEDIA: dict[str, dict[str, str]] = {
+    "latte": {"type": "image", "filename": "latte-corazon.png"},
+    "latte_oscuro": {"type": "image", "filename": "cafe-de-olla.png"},
+    "pastel": {"type": "image", "filename": "pastel-fresas.png"},
+    "comprobante": {"type": "image", "filename": "comprobante-transferencia.png"},
+    "voz_1": {"type": "audio", "filename": "nota-de-voz-1.ogg"},
+    "voz_2": {"type": "audio", "filename": "nota-de-voz-2.ogg"},
+    "voz_3": {"type": "audio", "filename": "nota-de-voz-3.ogg"},
+    "video": {"type": "video", "filename": "barra-de-cafe.webm"},
+    "menu": {"type": "document", "filename": "menu-cafe-aurora.pdf"},
+    "cotizacion": {"type": "document", "filename": "cotizacion-coffee-break.pdf"},
+    "mayoreo": {"type": "document", "filename": "lista-precios-mayoreo.pdf"},
 }
 
 

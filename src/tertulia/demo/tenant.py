@@ -6,7 +6,8 @@ authors, statuses, delivery rows and denormalised conversation counters. It reco
 events, since nothing happened live; a panel that connects afterwards reads the inbox from the API.
 
 It is idempotent: when the `demo` tenant exists, nothing is written to the database and only missing
-attachment files are regenerated (they live in the data directory, which may have been wiped).
+attachment files are written again (the file store may have been wiped or replaced by a bucket).
+Those files ship in this package (`media/`) and go through the file store, as any attachment does.
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia import demo_content as content
-from tertulia.assistants.demo import ensure_demo_assistant
 from tertulia.assistants.models import AiTrace, Assistant
 from tertulia.assistants.orchestrator import Orchestrator, history_messages, message_dict
 from tertulia.assistants.providers.base import ChatMessage
@@ -30,14 +29,15 @@ from tertulia.channels.models import Channel
 from tertulia.channels.service import create_channel
 from tertulia.config import Settings
 from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
-from tertulia.conversations.media import content_type_of, media_root, media_url
+from tertulia.conversations.media import media_key, media_url
 from tertulia.conversations.models import Conversation, Message
-from tertulia.conversations.service import preview_of
+from tertulia.conversations.service import move_counters, preview_of
 from tertulia.delivery.models import OutboundDelivery
-from tertulia.demo_media import cake_png, latte_png, pdf_bytes, receipt_png, voice_note_wav, write_if_changed
-from tertulia.demo_video import coffee_webm
+from tertulia.demo import content
+from tertulia.demo.assistant import ensure_demo_assistant
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import utcnow
+from tertulia.kit.storage import FileStore, content_type_of
 from tertulia.tenancy import repository as tenancy_repo
 from tertulia.tenancy.models import User
 from tertulia.tenancy.service import add_member, create_tenant, create_user
@@ -51,39 +51,18 @@ DEMO_PASSWORD = "nora-demo-2026"  # also the agent's (diego@cafe-aurora.example)
 LAST_READ = timedelta(minutes=90)
 
 
-def _generate(spec: dict[str, Any]) -> bytes:
-    kind = spec["kind"]
-    if kind == "latte":
-        return latte_png()
-    if kind == "latte_dark":
-        return latte_png(coffee=(74, 44, 26), table=(120, 84, 60))
-    if kind == "cake":
-        return cake_png()
-    if kind == "receipt":
-        return receipt_png()
-    if kind == "voice":
-        return voice_note_wav(spec["seconds"], pitch=spec["pitch"], seed=len(spec["filename"]))
-    if kind == "video":
-        return coffee_webm()
-    if kind == "pdf":
-        title, lines = content.PDF_DOCUMENTS[spec["doc"]]
-        return pdf_bytes(title, lines)
-    raise ValueError(f"unknown demo media kind {kind!r}")
-
-
-def write_media_files(data_dir: Path, tenant_id: uuid.UUID, *, only_missing: bool = False) -> dict[str, dict[str, Any]]:
-    """Generate the demo's attachment files under the tenant's media folder; returns, per media key,
-    the attachment as messages carry it (for the files it wrote)."""
-    root = media_root(data_dir, tenant_id)
+async def write_media_files(store: FileStore, tenant_id: uuid.UUID, *,
+                            only_missing: bool = False) -> dict[str, dict[str, Any]]:
+    """Store the demo's attachment files for the tenant; returns, per media key, the attachment as
+    messages carry it (for the files it wrote)."""
     attachments: dict[str, dict[str, Any]] = {}
     for key, spec in content.MEDIA.items():
-        path = root / spec["filename"]
-        if only_missing and path.is_file():
+        name = spec["filename"]
+        if only_missing and await store.exists(media_key(tenant_id, name)):
             continue
-        data = _generate(spec)
-        write_if_changed(path, data)
-        attachments[key] = {"type": spec["type"], "url": media_url(tenant_id, spec["filename"]),
-                            "filename": spec["filename"], "mime_type": content_type_of(path), "size": len(data)}
+        size = await store.put(media_key(tenant_id, name), (files(__package__) / "media" / name).read_bytes())
+        attachments[key] = {"type": spec["type"], "url": media_url(tenant_id, name), "filename": name,
+                            "mime_type": content_type_of(name), "size": size}
     return attachments
 
 
@@ -113,11 +92,11 @@ async def _user(session: AsyncSession, email: str, name: str) -> User:
     return user if user is not None else await create_user(session, email, DEMO_PASSWORD, name)
 
 
-async def load_demo(session: AsyncSession, settings: Settings) -> bool:
-    """Create the demo tenant; False (and only missing files regenerated) when it already exists."""
+async def load_demo(session: AsyncSession, settings: Settings, store: FileStore) -> bool:
+    """Create the demo tenant; False (and only missing files stored again) when it already exists."""
     existing = await tenancy_repo.get_tenant_by_slug(session, DEMO_SLUG)
     if existing is not None:
-        write_media_files(settings.data_dir, existing.id, only_missing=True)
+        await write_media_files(store, existing.id, only_missing=True)
         return False
 
     now = utcnow()
@@ -138,7 +117,7 @@ async def load_demo(session: AsyncSession, settings: Settings) -> bool:
     session.add_all(tags.values())
 
     loaded = _Loaded(channels=channels, tags=tags, users={"owner": owner, "agent": agent},
-                     media=write_media_files(settings.data_dir, tenant.id))
+                     media=await write_media_files(store, tenant.id))
     plans = [_plan(loaded, tenant.id, script, index, now) for index, script in enumerate(content.SCRIPTS)]
 
     session.add_all(loaded.contacts.values())
@@ -153,8 +132,7 @@ async def load_demo(session: AsyncSession, settings: Settings) -> bool:
     await session.flush()
     deliveries = []
     for plan in plans:
-        inbound = [m for m in plan.messages if m.direction == "inbound"]
-        plan.conversation.last_inbound_message_id = inbound[-1].id if inbound else None
+        _count(plan, now)
         for msg in plan.messages:
             if msg.direction == "outbound":
                 failed = msg.status == "failed"
@@ -204,6 +182,26 @@ class _Plan:
     identity: ContactIdentity
     messages: list[Message]
     tag_links: list[ContactTag]
+    script: content.Script
+
+
+def _count(plan: _Plan, now: datetime) -> None:
+    """The conversation's counters, moved by its messages as the live paths move them (once the
+    messages have their ids): the team last read the inbox LAST_READ ago, a human who answers has
+    read the chat, and the story may say otherwise."""
+    conv, script = plan.conversation, plan.script
+    conv.last_message_at, conv.last_message_preview, conv.unread_count = plan.messages[0].created_at, "", 0
+    read_at: datetime | None = now - LAST_READ
+    for msg in plan.messages:
+        if read_at is not None and msg.created_at > read_at:
+            conv.unread_count, read_at = 0, None
+        move_counters(conv, msg.created_at, preview_of(msg.content, msg.attachments), msg.created_at,
+                      inbound_message_id=msg.id if msg.direction == "inbound" else None)
+        if msg.author == "human":
+            conv.unread_count = 0
+    conv.status = script.status  # resolved or snoozed later, when the story says so
+    if script.unread is not None:
+        conv.unread_count = script.unread
 
 
 def _plan(loaded: _Loaded, tenant_id: uuid.UUID, script: content.Script, index: int, now: datetime) -> _Plan:
@@ -256,20 +254,8 @@ def _plan(loaded: _Loaded, tenant_id: uuid.UUID, script: content.Script, index: 
             provider_message_id=None if status == "failed" else _provider_id(source, seed),
             correlation_id=None if human else str(uuid.uuid4()), created_at=at, updated_at=at))
 
-    # The counters, as the live paths keep them.
-    last = messages[-1]
-    conv.last_message_at = last.created_at
-    conv.last_message_preview = preview_of(last.content, last.attachments)
-    conv.last_inbound_at = inbound_times[-1] if inbound_times else None
-    wrote = [n for n, t in enumerate(script.turns) if t.who in ("owner", "agent")]
-    conv.ai_state = "human_override" if (script.locked if script.locked is not None else bool(wrote)) \
-        else "ai_active"
-    if script.unread is not None:
-        conv.unread_count = script.unread
-    else:
-        after = wrote[-1] + 1 if wrote else 0
-        conv.unread_count = sum(1 for t, at in zip(script.turns[after:], times[after:], strict=True)
-                                if t.who == "c" and at > now - LAST_READ)
+    wrote = any(t.who in ("owner", "agent") for t in script.turns)
+    conv.ai_state = "human_override" if (script.locked if script.locked is not None else wrote) else "ai_active"
 
     identity = ContactIdentity(tenant_id=tenant_id, contact_id=contact.id, channel_id=channel.id,
                                external_id=script.external_id, created_at=times[0])
@@ -277,4 +263,5 @@ def _plan(loaded: _Loaded, tenant_id: uuid.UUID, script: content.Script, index: 
     links = [ContactTag(tenant_id=tenant_id, contact_id=contact.id, tag_id=loaded.tags[name].id,
                         applied_at=min(now, times[0] + timedelta(minutes=5 * (len(script.tags) - i))))
              for i, name in enumerate(script.tags)]
-    return _Plan(contact=contact, conversation=conv, identity=identity, messages=messages, tag_links=links)
+    return _Plan(contact=contact, conversation=conv, identity=identity, messages=messages, tag_links=links,
+                 script=script)
