@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-import psycopg
 import structlog
 from sqlalchemy import event
 
@@ -48,7 +47,6 @@ from tertulia.assistants.repository import ClaimedJob
 from tertulia.channels.service import create_channel
 from tertulia.cli import do_migrate
 from tertulia.config import Settings
-from tertulia.conversations import service as conversations
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import after_commit
 from tertulia.tenancy.service import create_api_token, create_tenant
@@ -126,24 +124,26 @@ async def run(database_url: str, data_dir: Path, turns: int, warmup: int, show_s
     measured: list[tuple[int, float]] = []
     statements: list[tuple[float, str]] = []
 
-    async def stamp_commit(session: Any, channel: Any, conv: Any, msg: Any) -> None:
-        message_id = msg.id
+    async def stamp_commit(session: Any, stored: Any) -> None:
+        message_ids = [s.message.id for s in stored]
 
         async def stamp() -> None:
-            committed_at[message_id] = time.perf_counter()
-            committed_cpu[message_id] = time.process_time()
+            for message_id in message_ids:
+                committed_at[message_id] = time.perf_counter()
+                committed_cpu[message_id] = time.process_time()
 
         after_commit(session, stamp)
 
-    # First in the list, so its after-commit callback runs before anything else after COMMIT.
-    conversations.inbound_hooks.insert(0, stamp_commit)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # keep the output to figures
 
     load_before = os.getloadavg()[0]
     async with app.router.lifespan_context(app):
+        # First among the inbound path's hooks, so its after-commit callback runs before anything
+        # else after COMMIT.
+        app.state.inbound_writer.after_store.insert(0, stamp_commit)
         db = app.state.db
         _record_statements(db, statements)
-        async with db.session() as session:
+        async with db.session(cross_tenant="the bench makes its tenant") as session:
             tenant = await create_tenant(session, f"bench-{uuid.uuid4().hex[:8]}", "Bench")
             _, token = await create_api_token(session, tenant, "bench")
             channel, inbound = await create_channel(session, SecretBox(settings.resolved_secret_key()), tenant.id,
@@ -179,7 +179,6 @@ async def run(database_url: str, data_dir: Path, turns: int, warmup: int, show_s
                     to_reply.append(reply_at - committed_at[message_id])
                     cpu.append(provider.requested_cpu[before] - committed_cpu[message_id])
             deltas = provider.delta_costs[warmup * DELTAS_PER_REPLY:]
-    conversations.inbound_hooks.remove(stamp_commit)
 
     print(f"database: {database_url.split(':', 1)[0]}   turns: {turns}   deltas per reply: {DELTAS_PER_REPLY}   "
           f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after ({os.cpu_count()} cores)")
@@ -206,21 +205,11 @@ async def run(database_url: str, data_dir: Path, turns: int, warmup: int, show_s
 
 
 def _record_statements(db: Any, into: list[tuple[float, str]]) -> None:
-    """Note every statement sent to the database. On PostgreSQL the hottest reads go to psycopg
-    without SQLAlchemy (`fetch_rows`), so its cursors are watched instead; the BEGIN and COMMIT
-    that psycopg sends by itself are not counted there."""
-    if db.dialect == "sqlite":
-        for engine in {db.engine, db.read_engine}:
-            event.listen(engine.sync_engine, "before_cursor_execute",
-                         lambda _c, _cur, sql, *_a: into.append((time.perf_counter(), sql)))
-        return
-    execute = psycopg.AsyncCursor.execute
-
-    async def noted(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        into.append((time.perf_counter(), str(query)))
-        return await execute(cursor, query, *args, **kwargs)
-
-    psycopg.AsyncCursor.execute = noted  # type: ignore[method-assign, assignment]
+    """Note every statement sent to the database (the BEGIN and COMMIT that psycopg sends by
+    itself are not counted)."""
+    for engine in {db.engine, db.read_engine}:
+        event.listen(engine.sync_engine, "before_cursor_execute",
+                     lambda _c, _cur, sql, *_a: into.append((time.perf_counter(), sql)))
 
 
 async def _wait_reply(sub: Any, message_id: int) -> float:

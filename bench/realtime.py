@@ -156,7 +156,7 @@ def prepare(database_url: str, data_dir: Path) -> Tenant:
     async def work() -> Tenant:
         db = Database(database_url, pool_size=2)
         try:
-            async with db.session() as session:
+            async with db.session(cross_tenant="the bench makes its tenant") as session:
                 tenant = await create_tenant(session, "bench", "Bench")
                 user = await create_user(session, "agent@bench.test", PASSWORD, "Agent")
                 await add_member(session, tenant, user, "owner")
