@@ -99,7 +99,7 @@ async def test_mcp_server_urls_are_checked_when_saved_and_when_used(
     assert listed.status_code == 422 and listed.json()["error"]["code"] == "url_not_allowed"
     assert "tools.rebind.test points to a private network address (10.1.2.3)" in listed.json()["error"]["message"]
     with structlog.testing.capture_logs() as logs:
-        async with db.session() as session:
+        async with db.session(t.id) as session:
             assert await mcp.mcp_tools_for_tenant(session, t.id) == []  # skipped; the assistant still replies
     [skipped] = [e for e in logs if e.get("event") == "mcp_server_unavailable"]
     assert "private network address (10.1.2.3)" in skipped["error"]
