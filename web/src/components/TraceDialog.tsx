@@ -4,6 +4,7 @@ import { api, keys } from "../api/endpoints";
 import type { AiTrace } from "../api/types";
 import { useAssistantName } from "../lib/assistant";
 import { useI18n } from "../lib/context";
+import { errorText } from "../lib/errors";
 import { Dialog } from "./common";
 
 function show(value: unknown): string {
@@ -24,14 +25,14 @@ export function TraceDialog({ correlationId, onClose }: { correlationId: string;
     <Dialog title={t("trace.title")} onClose={onClose} wide>
       {trace.isPending && <p role="status">{t("trace.loading")}</p>}
       {trace.isError && (
-        <p role="alert">{trace.error instanceof ApiError && trace.error.status === 404 ? t("trace.notFound") : String(trace.error.message)}</p>
+        <p role="alert">{trace.error instanceof ApiError && trace.error.status === 404 ? t("trace.notFound") : errorText(trace.error, t)}</p>
       )}
       {trace.data && <TraceBody trace={trace.data} />}
     </Dialog>
   );
 }
 
-function TraceBody({ trace }: { trace: AiTrace }) {
+export function TraceBody({ trace }: { trace: AiTrace }) {
   const { t } = useI18n();
   const assistant = useAssistantName(trace.assistant_id);
   const sources = Array.isArray(trace.sources) ? trace.sources : [];
@@ -57,7 +58,7 @@ function TraceBody({ trace }: { trace: AiTrace }) {
             <li key={i}>
               <strong>{show(s.title ?? s.entry_id)}</strong>
               {typeof s.score === "number" && <span className="muted"> · {s.score.toFixed(2)}</span>}
-              {s.content && <p className="trace-excerpt">{s.content}</p>}
+              {typeof s.content === "string" && s.content && <p className="trace-excerpt">{s.content}</p>}
             </li>
           ))}
         </ul>
