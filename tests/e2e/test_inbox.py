@@ -245,25 +245,6 @@ async def test_ai_summary_is_shown(page: Page, api: httpx2.Client) -> None:
     await expect(summary.locator(".summary-text")).to_have_text(expected["summary"].strip())
 
 
-@pytest.fixture
-def nora_on_test_channel(api: httpx2.Client, e2e_server: E2EServer) -> dict[str, Any]:
-    """The API channel the tests post to is answered by the tenant's assistant (the demo's Nora, or one
-    made here with the offline provider and a line of knowledge when the demo has none)."""
-    assistants = api.get("/admin/assistants").json()
-    assistant = next((a for a in assistants if a["name"] == "Nora"), None)
-    if assistant is None:
-        created = api.post("/admin/assistants", json={"name": "Nora", "provider": "offline", "debounce_seconds": 0.3})
-        assert created.status_code == 201, created.text
-        assistant = created.json()
-    knowledge = api.post(f"/admin/assistants/{assistant['id']}/knowledge", json={
-        "title": "Envíos a domicilio", "content": "Hacemos envíos a domicilio en toda la Ciudad de México, "
-        "incluida Coyoacán, de 8:00 a 20:00. El pan de muerto se vende en octubre y noviembre."})
-    assert knowledge.status_code == 201, knowledge.text
-    linked = api.patch(f"/admin/channels/{e2e_server.channel_id}", json={"assistant_id": assistant["id"]})
-    assert linked.status_code == 200, linked.text
-    return dict(assistant)
-
-
 async def test_inbound_message_appears_live_and_the_ai_reply_explains_itself(
         page: Page, api: httpx2.Client, e2e_server: E2EServer, nora_on_test_channel: dict[str, Any]) -> None:
     await expect(page.get_by_role("status", name="En vivo")).to_be_visible()

@@ -7,14 +7,13 @@ import { ChatPane } from "./ChatPane";
 import { ContactPane } from "./ContactPane";
 import { ConversationList } from "./ConversationList";
 import { Drawer } from "./common";
-import { useSession } from "./Panel";
+import { PHONE, useSession } from "./Panel";
 
 const chatRoute = getRouteApi("/panel_cliente/$slug/chat");
 
 // Wide screens show the three columns; narrower ones keep the contact in a drawer opened from the
 // chat's header, and a phone shows one pane at a time (the list, or the chat with a back button).
 export const WIDE = "(min-width: 1200px)";
-export const PHONE = "(max-width: 760px)";
 
 export function Inbox() {
   const { t } = useI18n();

@@ -7,11 +7,13 @@ import { ApiError, setCsrfToken, setUnauthorizedHandler } from "../api/client";
 import { api, keys } from "../api/endpoints";
 import type { Session } from "../api/types";
 import { LANGS, type Lang } from "../i18n";
-import { LiveContext, useI18n } from "../lib/context";
+import { LiveContext, useI18n, useMediaQuery } from "../lib/context";
 import { errorText } from "../lib/errors";
 import type { SocketState } from "../lib/socket";
 import { useLiveSocket } from "../lib/useLiveSocket";
 import { ChatIcon, GearIcon, Logo, LogoutIcon } from "./icons";
+
+export const PHONE = "(max-width: 760px)";
 
 export const MANAGER_ROLES = ["owner", "admin"];
 
@@ -115,6 +117,7 @@ function Header({ session, slug, live }: { session: Session; slug: string; live:
   const label = live === "open" ? t("conn.open") : live === "connecting" ? t("conn.connecting")
     : live === "reconnecting" ? t("conn.reconnecting") : t("conn.offline");
   const canManage = MANAGER_ROLES.includes(session.tenant?.role ?? "");
+  const phone = useMediaQuery(PHONE);
   async function logout() {
     try {
       await api.logout();
@@ -146,7 +149,7 @@ function Header({ session, slug, live }: { session: Session; slug: string; live:
         <label className="lang-select">
           <span className="sr-only">{t("header.language")}</span>
           <select aria-label={t("header.language")} value={lang} onChange={(e) => setLang(e.target.value as Lang)}>
-            {LANGS.map((l) => <option key={l} value={l}>{l === "es" ? "ES · Español" : "EN · English"}</option>)}
+            {LANGS.map((l) => <option key={l} value={l}>{phone ? l.toUpperCase() : l === "es" ? "Español" : "English"}</option>)}
           </select>
         </label>
         <span className="user-name" title={t("header.user", { name: session.user.display_name })}>

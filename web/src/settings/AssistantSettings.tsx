@@ -45,7 +45,7 @@ export function AssistantSettings() {
           <CreateAssistant onCreated={(a) => { setSelected(a.id); setCreating(false); }}
             onCancel={list.length > 0 ? () => setCreating(false) : undefined} />
         )}
-        {current && !creating && <AssistantForm key={`${current.id}-${current.updated_at}`} assistant={current} />}
+        {current && !creating && <AssistantForm key={current.id} assistant={current} />}
       </section>
       {current && !creating && <TryIt key={current.id} assistant={current} />}
       <McpServers />
@@ -66,7 +66,7 @@ function CreateAssistant({ onCreated, onCancel }: { onCreated: (a: Assistant) =>
   });
   const errors = fieldErrors(create.error, t);
   return (
-    <form className="inline-form" onSubmit={(e) => { e.preventDefault(); create.mutate(); }}>
+    <form className="inline-form" onSubmit={(e) => { e.preventDefault(); create.mutate(); }} aria-label={t("assistant.new")}>
       <Field label={t("assistant.name")} error={errors.name}>
         <input value={name} onChange={(e) => setName(e.target.value)} maxLength={200} required />
       </Field>
@@ -96,6 +96,7 @@ function AssistantForm({ assistant }: { assistant: Assistant }) {
     mutationFn: () => api.updateAssistant(assistant.id, changes),
     onSuccess: (next) => {
       client.setQueryData<Assistant[]>(keys.assistants, (list) => list?.map((a) => (a.id === next.id ? next : a)));
+      setDraft(draftOf(next)); // what the server kept (a typed key is now "stored")
       setSaved(true);
     },
   });

@@ -186,7 +186,7 @@ function EntryRow({ assistantId, entry, onChange }: {
           <strong>{entry.title}</strong>
           <span className="muted small row-sub">
             {entry.source_filename ? `${t("knowledge.fromFile", { file: entry.source_filename })} · ` : ""}
-            {entry.content.slice(0, 160)}
+            {entry.content.length > 160 ? `${entry.content.slice(0, 160).trimEnd()}…` : entry.content}
           </span>
         </div>
         <button type="button" className="btn btn-sm" aria-label={t("knowledge.edit", { title: entry.title })}

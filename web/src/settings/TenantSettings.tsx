@@ -11,7 +11,7 @@ export function TenantSettings() {
   const tenant = useQuery({ queryKey: keys.tenant, queryFn: api.tenant });
   if (tenant.isPending) return <p role="status">{t("common.loading")}</p>;
   if (tenant.isError) return <ErrorNote text={errorText(tenant.error, t)} />;
-  return <TenantForm key={`${tenant.data.name}-${tenant.data.time_zone}`} tenant={tenant.data} />;
+  return <TenantForm key={tenant.data.id} tenant={tenant.data} />;
 }
 
 function timeZones(current: string): string[] {
@@ -32,6 +32,8 @@ function TenantForm({ tenant }: { tenant: Tenant }) {
   const save = useMutation({
     mutationFn: () => api.updateTenant(changes),
     onSuccess: (next) => {
+      setName(next.name);
+      setZone(next.time_zone);
       client.setQueryData(keys.tenant, next);
       // The header shows the tenant's name from the session.
       client.setQueryData<Session | null>(keys.me, (s) => s && s.tenant
