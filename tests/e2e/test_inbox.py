@@ -6,6 +6,7 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import httpx2
 import pytest
@@ -272,6 +273,8 @@ async def test_inbound_message_appears_live_and_the_ai_reply_explains_itself(
     await expect(dialog).to_contain_text("Pasos")
     await page.keyboard.press("Escape")
     await expect(dialog).to_be_hidden()
+    # Focus is back on the control that opened the dialog.
+    await expect(ai_reply.get_by_role("button", name="Ver por qué la IA respondió esto")).to_be_focused()
     assert await page.evaluate("() => window.__noReload") == marker
 
 
@@ -417,3 +420,29 @@ async def test_another_agents_changes_show_without_reload(page: Page, browser: A
         await expect(other.get_by_label("Etiqueta", exact=True).locator("option", has_text=tag_name)).to_have_count(1)
     finally:
         await other_context.close()
+
+
+async def test_filters_and_the_open_conversation_survive_a_reload(page: Page, api: httpx2.Client) -> None:
+    await expect(conversations(page).first).to_be_visible()
+    await page.get_by_label("Canal", exact=True).select_option(label="WhatsApp")
+    rows = summary_rows(api, channel="whatsapp")
+    word = rows[0]["display_name"].split()[0]
+    await page.get_by_role("searchbox", name="Buscar por nombre o número").fill(word)
+    await expect(page).to_have_url(re.compile(r"[?&]q=" + re.escape(quote(word))))
+    expected = [r["display_name"] for r in summary_rows(api, channel="whatsapp", q=word)]
+    await expect_list_starts_with(page, expected)
+    await open_chat(page, expected[0])
+    await expect(page).to_have_url(re.compile(r"/panel_cliente/demo/chat/[0-9a-f-]{36}\?.*channel=whatsapp"))
+
+    await page.reload()
+    await expect(page.get_by_label("Canal", exact=True)).to_have_value("whatsapp")
+    await expect(page.get_by_role("searchbox", name="Buscar por nombre o número")).to_have_value(word)
+    await expect(page.get_by_role("heading", level=2, name=expected[0])).to_be_visible()
+    await expect_list_starts_with(page, expected)
+    # Day labels start with a capital and go on in lower case, as Spanish writes them.
+    for label in await page.locator(".day-sep:not(.start) span").all_inner_texts():
+        assert re.fullmatch(r"Hoy|Ayer|[A-ZÁÉÍÓÚ][a-záéíóú]+, \d{1,2} de [a-z]+( de \d{4})?", label), label
+    # Clearing the filters gives the plain address back.
+    await page.get_by_label("Canal", exact=True).select_option(label="Todos los canales")
+    await page.get_by_role("searchbox", name="Buscar por nombre o número").fill("")
+    await expect(page).to_have_url(re.compile(r"/panel_cliente/demo/chat/[0-9a-f-]{36}$"))

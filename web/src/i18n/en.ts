@@ -351,6 +351,7 @@ export const en: Messages = {
   "error.invalid_arguments": "The tool's arguments are not valid.",
   "error.unknown_tool": "That tool does not exist.",
   "error.tool_refused": "The tool could not do it.",
+  "error.tool_error": "The tool could not be used.",
   "error.tool_failed": "The tool failed.",
   "error.provider_auth": "The provider rejected the API key.",
   "error.provider_bad_request": "The provider rejected the request.",

@@ -349,6 +349,7 @@ export const es = {
   "error.invalid_arguments": "Los argumentos de la herramienta no son válidos.",
   "error.unknown_tool": "Esa herramienta no existe.",
   "error.tool_refused": "La herramienta no pudo hacerlo.",
+  "error.tool_error": "La herramienta no se pudo usar.",
   "error.tool_failed": "La herramienta falló.",
   "error.provider_auth": "El proveedor rechazó la clave de API.",
   "error.provider_bad_request": "El proveedor rechazó la petición.",

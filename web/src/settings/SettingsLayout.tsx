@@ -1,4 +1,5 @@
-import { Link, Outlet, useParams } from "@tanstack/react-router";
+import { useEffect, useRef } from "react";
+import { Link, Outlet, useLocation, useParams } from "@tanstack/react-router";
 import { useSession } from "../components/Panel";
 import { useI18n } from "../lib/context";
 import { sectionsFor } from "./sections";
@@ -8,6 +9,10 @@ export function SettingsLayout() {
   const { slug } = useParams({ from: "/panel_cliente/$slug" });
   const role = useSession().data?.tenant?.role;
   const sections = sectionsFor(role);
+  const main = useRef<HTMLElement>(null);
+  const { pathname } = useLocation();
+  // Each section opens at its top (the scrolling box is this layout's, not the window).
+  useEffect(() => main.current?.scrollTo(0, 0), [pathname]);
   if (sections.length === 0) {
     return (
       <main className="settings settings-forbidden">
@@ -33,7 +38,7 @@ export function SettingsLayout() {
           ))}
         </ul>
       </nav>
-      <main className="settings-main">
+      <main className="settings-main" ref={main}>
         <Outlet />
       </main>
     </div>
