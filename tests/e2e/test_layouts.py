@@ -54,6 +54,14 @@ def first_rows(api: httpx2.Client) -> list[dict[str, Any]]:
     return rows
 
 
+async def open_second_chat(page: Page, e2e_server: E2EServer, api: httpx2.Client) -> tuple[Page, dict[str, Any]]:
+    """The inbox's second conversation, opened by its address."""
+    target = first_rows(api)[1]
+    await page.goto(f"{e2e_server.url}/panel_cliente/demo/chat/{target['id']}")
+    await expect(page.get_by_role("heading", level=2, name=target["display_name"])).to_be_visible()
+    return page, target
+
+
 async def test_a_phone_shows_one_pane_at_a_time(sized: Any, e2e_server: E2EServer, api: httpx2.Client) -> None:
     login = await sized(PHONE, logged_in=False)
     await login.goto(f"{e2e_server.url}/login")
@@ -107,10 +115,7 @@ async def test_a_phone_shows_one_pane_at_a_time(sized: Any, e2e_server: E2EServe
 
 
 async def test_a_laptop_keeps_the_contact_in_a_drawer(sized: Any, e2e_server: E2EServer, api: httpx2.Client) -> None:
-    page = await sized(LAPTOP)
-    target = first_rows(api)[1]
-    await page.goto(f"{e2e_server.url}/panel_cliente/demo/chat/{target['id']}")
-    await expect(page.get_by_role("heading", level=2, name=target["display_name"])).to_be_visible()
+    page, _ = await open_second_chat(await sized(LAPTOP), e2e_server, api)
     await expect(page.get_by_role("listbox", name="Conversaciones")).to_be_visible()
     await expect(page.get_by_role("complementary", name="Contacto")).to_have_count(0)
     await no_sideways_scroll(page)
@@ -130,10 +135,7 @@ async def test_a_laptop_keeps_the_contact_in_a_drawer(sized: Any, e2e_server: E2
 
 
 async def test_a_desktop_shows_three_columns(sized: Any, e2e_server: E2EServer, api: httpx2.Client) -> None:
-    page = await sized(DESKTOP)
-    target = first_rows(api)[1]
-    await page.goto(f"{e2e_server.url}/panel_cliente/demo/chat/{target['id']}")
-    await expect(page.get_by_role("heading", level=2, name=target["display_name"])).to_be_visible()
+    page, target = await open_second_chat(await sized(DESKTOP), e2e_server, api)
     contact = page.get_by_role("complementary", name="Contacto")
     await expect(contact.get_by_label("Nombre", exact=True)).to_have_value(target["display_name"])
     await expect(page.get_by_role("button", name="Ver contacto")).to_have_count(0)
