@@ -7,15 +7,18 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
+from mcp.server.mcpserver import MCPServer
 from playwright.async_api import Page, expect
+from starlette.responses import JSONResponse
 
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, SKIP_REASON, VIEWPORT, E2EServer
+from tests.fakes.harness import ThreadedUvicorn
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=SKIP_REASON)
 
@@ -259,3 +262,49 @@ async def test_the_tenants_name_and_time_zone(page: Page, api: httpx2.Client) ->
         await page.screenshot(path=str(ARTIFACTS / "settings-tenant-1440.png"))
     finally:
         api.patch("/admin/tenant", json={"name": before["name"], "time_zone": before["time_zone"]})
+
+
+@pytest.fixture
+def menu_mcp_url() -> Iterator[str]:
+    """A real MCP server (the SDK's) on 127.0.0.1 that wants an Authorization header."""
+
+    server = MCPServer("menu")
+
+    @server.tool()
+    def dish_of_the_day() -> str:
+        """Today's dish."""
+        return "chilaquiles verdes"
+
+    app = server.streamable_http_app()
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and dict(scope["headers"]).get(b"authorization") != b"Bearer menu-key":
+            await JSONResponse({"error": "unauthorized"}, status_code=401)(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    served = ThreadedUvicorn(guarded, name="mcp-menu", lifespan="on")
+    served.start()
+    yield f"{served.url}/mcp"
+    served.stop()
+
+
+async def test_an_mcp_server_added_by_url_shows_its_tools_and_is_removed(
+        page: Page, api: httpx2.Client, menu_mcp_url: str) -> None:
+    await open_settings(page, "Asistente")
+    name = f"menu{uuid.uuid4().hex[:4]}"
+    form = page.get_by_role("form", name="Añadir servidor")
+    await form.get_by_label("Nombre", exact=True).fill(name)
+    await form.get_by_label("URL del servidor").fill(menu_mcp_url)
+    await form.get_by_label("Cabecera Authorization").fill("Bearer menu-key")
+    await form.get_by_role("button", name="Añadir servidor").click()
+    servers = page.get_by_role("region", name="Servidores MCP")
+    await servers.get_by_role("button", name=f"Ver herramientas de {name}").click()
+    await expect(servers.get_by_text("dish_of_the_day")).to_be_visible(timeout=20_000)
+    await expect(servers.get_by_text("Today's dish.")).to_be_visible()
+    assert "menu-key" not in api.get("/admin/mcp-servers").text  # the header is write-only
+
+    await servers.get_by_role("button", name=f"Quitar {name}").click()
+    await page.get_by_role("dialog", name=f"Quitar {name}").get_by_role("button", name=f"Quitar {name}").click()
+    await expect(servers.get_by_text(name)).to_have_count(0)
+    assert all(s["name"] != name for s in api.get("/admin/mcp-servers").json())
