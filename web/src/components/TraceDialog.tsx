@@ -4,6 +4,7 @@ import { api, keys } from "../api/endpoints";
 import type { AiTrace } from "../api/types";
 import { useAssistantName } from "../lib/assistant";
 import { useI18n } from "../lib/context";
+import { dictionaries, type MessageKey, type Translate } from "../i18n";
 import { errorText } from "../lib/errors";
 import { Dialog } from "./common";
 
@@ -11,6 +12,11 @@ function show(value: unknown): string {
   if (value === null || value === undefined || value === "") return "—";
   if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return String(value);
   return JSON.stringify(value);
+}
+
+/** The words for a value the server names (an outcome, a step), or the name itself when new. */
+function label(t: Translate, key: string, fallback: string): string {
+  return key in dictionaries.es ? t(key as MessageKey) : fallback;
 }
 
 function ms(value: number | null | undefined): string {
@@ -47,7 +53,7 @@ export function TraceBody({ trace }: { trace: AiTrace }) {
         <div><dt>{t("trace.model")}</dt><dd>{show(trace.model)}</dd></div>
         <div><dt>{t("trace.latency")}</dt><dd>{ms(trace.latency_ms)}{trace.ttft_ms ? <span className="muted small"> · TTFT {ms(trace.ttft_ms)}</span> : null}</dd></div>
         <div><dt>{t("trace.tokens")}</dt><dd>{tokens}</dd></div>
-        <div><dt>{t("trace.outcome")}</dt><dd><span className={`outcome outcome-${trace.outcome}`}>{show(trace.outcome)}</span></dd></div>
+        <div><dt>{t("trace.outcome")}</dt><dd><span className={`outcome outcome-${trace.outcome}`}>{label(t, `outcome.${trace.outcome}`, trace.outcome)}</span></dd></div>
       </dl>
       {trace.error && <p className="form-error" role="alert">{trace.error}</p>}
       <p className="trace-id muted">correlation_id: <code>{trace.correlation_id}</code></p>
@@ -84,7 +90,7 @@ function Step({ step }: { step: Record<string, unknown> }) {
   return (
     <li>
       <div className="step-head">
-        <span className={`step-kind step-${type}`}>{type === "tool" ? t("trace.tool") : type}</span>
+        <span className={`step-kind step-${type}`}>{type === "tool" ? t("trace.tool") : label(t, `trace.step.${type}`, type)}</span>
         {typeof step.name === "string" && <strong>{step.name}</strong>}
         {typeof step.duration_ms === "number" && <span className="muted small">{ms(step.duration_ms)}</span>}
       </div>

@@ -229,10 +229,11 @@ function TryIt({ assistant }: { assistant: Assistant }) {
   const run = useMutation({
     mutationFn: (messages: TryMessage[]) => api.tryAssistant(assistant.id, messages),
     onSuccess: (result, messages) => {
+      // The trace goes with the reply; a handoff (no reply) shows it under the customer's message.
       setTurns((current) => {
         const next = [...current];
-        next[messages.length - 1] = { ...next[messages.length - 1], result };
-        if (result.outcome === "sent") next.push({ message: { role: "assistant", content: result.reply } });
+        if (result.outcome === "sent") next.push({ message: { role: "assistant", content: result.reply }, result });
+        else next[messages.length - 1] = { ...next[messages.length - 1], result };
         return next;
       });
     },
