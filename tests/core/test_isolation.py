@@ -44,6 +44,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/admin/assistants/{assistant_id}/knowledge/{entry_id}"): {"title": "renamed"},
     ("POST", "/admin/mcp-servers"): {"name": "b-server", "url": "http://127.0.0.1:9/mcp"},
     ("POST", "/mcp/invoke"): {"tool": "add_tag", "args": {"name": "B"}, "conversation_id": "{conversation_id}"},
+    ("POST", "/admin/assistants/{assistant_id}/try"): {"messages": [{"role": "user", "content": "hola"}]},
+    ("PATCH", "/admin/tenant"): {"name": "B renamed"},
+}
+# Required query parameters, so the request reaches the tenant check.
+QUERIES: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/admin/assistants/{assistant_id}/knowledge/search"): {"q": "conocimiento"},
 }
 
 
@@ -113,7 +119,8 @@ async def test_every_route_is_tenant_isolated(app: Any, client: httpx2.AsyncClie
             if method in ("POST", "PUT", "PATCH") and body is None and route.body_field is not None:
                 raise AssertionError(f"{method} {path}: add a valid body to BODIES")
             headers = b.inbound_headers if path in CHANNEL_TOKEN_ROUTES else b.headers
-            resp = await client.request(method, url, headers=headers, json=_fill(body, values) if body else None)
+            resp = await client.request(method, url, headers=headers, json=_fill(body, values) if body else None,
+                                        params=QUERIES.get((method, path)))
             checked += 1
             if params:
                 expected = {401} if path in CHANNEL_TOKEN_ROUTES else {404}

@@ -187,3 +187,22 @@ def api(e2e_server: E2EServer, logged_in_state: dict[str, Any]) -> Iterator[http
         me = client.get("/api/auth/me").json()
         client.headers["X-CSRF-Token"] = me["csrf_token"]
         yield client
+
+
+@pytest.fixture
+def nora_on_test_channel(api: httpx2.Client, e2e_server: E2EServer) -> dict[str, Any]:
+    """The API channel the tests post to is answered by the tenant's assistant (the demo's Nora, or one
+    made here with the offline provider and a line of knowledge when the demo has none)."""
+    assistants = api.get("/admin/assistants").json()
+    assistant = next((a for a in assistants if a["name"] == "Nora"), None)
+    if assistant is None:
+        created = api.post("/admin/assistants", json={"name": "Nora", "provider": "offline", "debounce_seconds": 0.3})
+        assert created.status_code == 201, created.text
+        assistant = created.json()
+    knowledge = api.post(f"/admin/assistants/{assistant['id']}/knowledge", json={
+        "title": "Envíos a domicilio", "content": "Hacemos envíos a domicilio en toda la Ciudad de México, "
+        "incluida Coyoacán, de 8:00 a 20:00. El pan de muerto se vende en octubre y noviembre."})
+    assert knowledge.status_code == 201, knowledge.text
+    linked = api.patch(f"/admin/channels/{e2e_server.channel_id}", json={"assistant_id": assistant["id"]})
+    assert linked.status_code == 200, linked.text
+    return dict(assistant)
