@@ -3651,8 +3651,24 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description the file */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description the byte range asked for with `Range` */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the caller's copy (`If-None-Match`) is current */
+            304: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3660,6 +3676,13 @@ export interface operations {
             };
             /** @description no such file */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the range starts beyond the end of the file */
+            416: {
                 headers: {
                     [name: string]: unknown;
                 };
