@@ -128,6 +128,7 @@ def e2e_server(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) 
         "TERTULIA_DATA_DIR": str(data_dir), "TERTULIA_DATABASE_URL": e2e_database_url,
         "TERTULIA_SECRET_KEY": "e2e-" + uuid.uuid4().hex, "TERTULIA_LOG_LEVEL": "WARNING",
         "TERTULIA_EGRESS_PUBLIC": "false",  # whatever the browser sets, the server never calls out
+        "TERTULIA_EGRESS_ALLOW": "127.0.0.1",  # but reaches the test's own servers on loopback
     })
     server = E2EServer(env=env, port=_free_port(), log_path=data_dir / "serve.log")
     server.cli("migrate")
