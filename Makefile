@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export TERTULIA_DATA_DIR ?= ./var
 
-.PHONY: install install-python install-web run test test-sqlite test-postgresql lint bench clean
+.PHONY: install install-python install-web run test test-sqlite test-postgresql lint api-types check-api-types bench clean
 
 install: install-python install-web
 
@@ -34,6 +34,7 @@ run: install
 
 test: install
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory check-api-types
 	cd web && npm test -- --run
 	$(MAKE) --no-print-directory test-sqlite test-postgresql
 
@@ -43,9 +44,17 @@ test-sqlite:
 test-postgresql:
 	TERTULIA_TEST_DB=postgresql .venv/bin/pytest $(PYTEST_ARGS)
 
+# The web app's API types come from the server's OpenAPI document (regenerate after changing an
+# endpoint or a schema; `make test` fails while the committed types differ from the server's).
+api-types: install-python
+	web/tools/openapi/generate.sh
+
+check-api-types: install-python
+	web/tools/openapi/generate.sh --check
+
 lint:
 	.venv/bin/ruff check src tests bench
 	.venv/bin/mypy src
 
 clean:
-	rm -rf .venv .tools web/node_modules web/dist
+	rm -rf .venv .tools web/node_modules web/tools/openapi/node_modules web/dist

@@ -44,6 +44,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/admin/assistants/{assistant_id}/knowledge/{entry_id}"): {"title": "renamed"},
     ("POST", "/admin/mcp-servers"): {"name": "b-server", "url": "http://127.0.0.1:9/mcp"},
     ("POST", "/mcp/invoke"): {"tool": "add_tag", "args": {"name": "B"}, "conversation_id": "{conversation_id}"},
+    ("POST", "/admin/assistants/{assistant_id}/try"): {"messages": [{"role": "user", "content": "hola"}]},
+    ("PATCH", "/admin/tenant"): {"name": "B renamed"},
+}
+# Required query parameters, so the request reaches the tenant check.
+QUERIES: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/admin/assistants/{assistant_id}/knowledge/search"): {"q": "conocimiento"},
 }
 
 
@@ -113,7 +119,8 @@ async def test_every_route_is_tenant_isolated(app: Any, client: httpx2.AsyncClie
             if method in ("POST", "PUT", "PATCH") and body is None and route.body_field is not None:
                 raise AssertionError(f"{method} {path}: add a valid body to BODIES")
             headers = b.inbound_headers if path in CHANNEL_TOKEN_ROUTES else b.headers
-            resp = await client.request(method, url, headers=headers, json=_fill(body, values) if body else None)
+            resp = await client.request(method, url, headers=headers, json=_fill(body, values) if body else None,
+                                        params=QUERIES.get((method, path)))
             checked += 1
             if params:
                 expected = {401} if path in CHANNEL_TOKEN_ROUTES else {404}
@@ -129,3 +136,24 @@ async def test_every_route_is_tenant_isolated(app: Any, client: httpx2.AsyncClie
     assert row["is_locked"] is False and row["last_message"] == "secreto de A"
     contact = (await client.get(f"/admin/contacts/{values['contact_id']}", headers=a.headers)).json()
     assert contact["notes"] == "" and [t["name"] for t in contact["tags"]] == ["A-tag"]
+
+
+def test_reading_routes_only_read(app: Any) -> None:
+    """GET (and HEAD) endpoints take a ReadSession (`ReadDb`), never a write session: a route that
+    writes on GET fails here, and mypy refuses it too (a ReadSession has nothing that writes)."""
+    import typing
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tertulia.kit.web import get_db_session
+
+    offenders = []
+    for path, route in iter_routes(app.routes):
+        if not isinstance(route, APIRoute) or not route.methods & {"GET", "HEAD"}:
+            continue
+        for name, hint in typing.get_type_hints(route.endpoint, include_extras=True).items():
+            args = typing.get_args(hint)
+            if (args and args[0] is AsyncSession
+                    and any(getattr(m, "dependency", None) is get_db_session for m in args[1:])):
+                offenders.append(f"{path} ({name})")
+    assert offenders == []

@@ -128,6 +128,7 @@ def e2e_server(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) 
         "TERTULIA_DATA_DIR": str(data_dir), "TERTULIA_DATABASE_URL": e2e_database_url,
         "TERTULIA_SECRET_KEY": "e2e-" + uuid.uuid4().hex, "TERTULIA_LOG_LEVEL": "WARNING",
         "TERTULIA_EGRESS_PUBLIC": "false",  # whatever the browser sets, the server never calls out
+        "TERTULIA_EGRESS_ALLOW": "127.0.0.1",  # but reaches the test's own servers on loopback
     })
     server = E2EServer(env=env, port=_free_port(), log_path=data_dir / "serve.log")
     server.cli("migrate")
@@ -187,3 +188,22 @@ def api(e2e_server: E2EServer, logged_in_state: dict[str, Any]) -> Iterator[http
         me = client.get("/api/auth/me").json()
         client.headers["X-CSRF-Token"] = me["csrf_token"]
         yield client
+
+
+@pytest.fixture
+def nora_on_test_channel(api: httpx2.Client, e2e_server: E2EServer) -> dict[str, Any]:
+    """The API channel the tests post to is answered by the tenant's assistant (the demo's Nora, or one
+    made here with the offline provider and a line of knowledge when the demo has none)."""
+    assistants = api.get("/admin/assistants").json()
+    assistant = next((a for a in assistants if a["name"] == "Nora"), None)
+    if assistant is None:
+        created = api.post("/admin/assistants", json={"name": "Nora", "provider": "offline", "debounce_seconds": 0.3})
+        assert created.status_code == 201, created.text
+        assistant = created.json()
+    knowledge = api.post(f"/admin/assistants/{assistant['id']}/knowledge", json={
+        "title": "Envíos a domicilio", "content": "Hacemos envíos a domicilio en toda la Ciudad de México, "
+        "incluida Coyoacán, de 8:00 a 20:00. El pan de muerto se vende en octubre y noviembre."})
+    assert knowledge.status_code == 201, knowledge.text
+    linked = api.patch(f"/admin/channels/{e2e_server.channel_id}", json={"assistant_id": assistant["id"]})
+    assert linked.status_code == 200, linked.text
+    return dict(assistant)

@@ -6,6 +6,7 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import httpx2
 import pytest
@@ -245,25 +246,6 @@ async def test_ai_summary_is_shown(page: Page, api: httpx2.Client) -> None:
     await expect(summary.locator(".summary-text")).to_have_text(expected["summary"].strip())
 
 
-@pytest.fixture
-def nora_on_test_channel(api: httpx2.Client, e2e_server: E2EServer) -> dict[str, Any]:
-    """The API channel the tests post to is answered by the tenant's assistant (the demo's Nora, or one
-    made here with the offline provider and a line of knowledge when the demo has none)."""
-    assistants = api.get("/admin/assistants").json()
-    assistant = next((a for a in assistants if a["name"] == "Nora"), None)
-    if assistant is None:
-        created = api.post("/admin/assistants", json={"name": "Nora", "provider": "offline", "debounce_seconds": 0.3})
-        assert created.status_code == 201, created.text
-        assistant = created.json()
-    knowledge = api.post(f"/admin/assistants/{assistant['id']}/knowledge", json={
-        "title": "Envíos a domicilio", "content": "Hacemos envíos a domicilio en toda la Ciudad de México, "
-        "incluida Coyoacán, de 8:00 a 20:00. El pan de muerto se vende en octubre y noviembre."})
-    assert knowledge.status_code == 201, knowledge.text
-    linked = api.patch(f"/admin/channels/{e2e_server.channel_id}", json={"assistant_id": assistant["id"]})
-    assert linked.status_code == 200, linked.text
-    return dict(assistant)
-
-
 async def test_inbound_message_appears_live_and_the_ai_reply_explains_itself(
         page: Page, api: httpx2.Client, e2e_server: E2EServer, nora_on_test_channel: dict[str, Any]) -> None:
     await expect(page.get_by_role("status", name="En vivo")).to_be_visible()
@@ -291,6 +273,8 @@ async def test_inbound_message_appears_live_and_the_ai_reply_explains_itself(
     await expect(dialog).to_contain_text("Pasos")
     await page.keyboard.press("Escape")
     await expect(dialog).to_be_hidden()
+    # Focus is back on the control that opened the dialog.
+    await expect(ai_reply.get_by_role("button", name="Ver por qué la IA respondió esto")).to_be_focused()
     assert await page.evaluate("() => window.__noReload") == marker
 
 
@@ -475,3 +459,29 @@ async def test_demo_video_and_voice_notes_play_and_seek(page: Page, api: httpx2.
     width = await picture.evaluate("img => img.complete ? img.naturalWidth : new Promise(ok => "
                                    "img.addEventListener('load', () => ok(img.naturalWidth), { once: true }))")
     assert width >= 240
+
+
+async def test_filters_and_the_open_conversation_survive_a_reload(page: Page, api: httpx2.Client) -> None:
+    await expect(conversations(page).first).to_be_visible()
+    await page.get_by_label("Canal", exact=True).select_option(label="WhatsApp")
+    rows = summary_rows(api, channel="whatsapp")
+    word = rows[0]["display_name"].split()[0]
+    await page.get_by_role("searchbox", name="Buscar por nombre o número").fill(word)
+    await expect(page).to_have_url(re.compile(r"[?&]q=" + re.escape(quote(word))))
+    expected = [r["display_name"] for r in summary_rows(api, channel="whatsapp", q=word)]
+    await expect_list_starts_with(page, expected)
+    await open_chat(page, expected[0])
+    await expect(page).to_have_url(re.compile(r"/panel_cliente/demo/chat/[0-9a-f-]{36}\?.*channel=whatsapp"))
+
+    await page.reload()
+    await expect(page.get_by_label("Canal", exact=True)).to_have_value("whatsapp")
+    await expect(page.get_by_role("searchbox", name="Buscar por nombre o número")).to_have_value(word)
+    await expect(page.get_by_role("heading", level=2, name=expected[0])).to_be_visible()
+    await expect_list_starts_with(page, expected)
+    # Day labels start with a capital and go on in lower case, as Spanish writes them.
+    for label in await page.locator(".day-sep:not(.start) span").all_inner_texts():
+        assert re.fullmatch(r"Hoy|Ayer|[A-ZÁÉÍÓÚ][a-záéíóú]+, \d{1,2} de [a-z]+( de \d{4})?", label), label
+    # Clearing the filters gives the plain address back.
+    await page.get_by_label("Canal", exact=True).select_option(label="Todos los canales")
+    await page.get_by_role("searchbox", name="Buscar por nombre o número").fill("")
+    await expect(page).to_have_url(re.compile(r"/panel_cliente/demo/chat/[0-9a-f-]{36}$"))

@@ -3,30 +3,41 @@ summaries (any member), and `POST /mcp/invoke` (seed 002) to run one tool by han
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, File, Form, Path, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from tertulia.assistants import repository as repo
 from tertulia.assistants import service
+from tertulia.assistants.documents import SUFFIXES as UPLOAD_SUFFIXES
+from tertulia.assistants.documents import unsupported
 from tertulia.assistants.models import AiTrace
+from tertulia.assistants.orchestrator import Orchestrator, history_messages
 from tertulia.assistants.schemas import (
     AssistantCreate,
     AssistantOut,
     AssistantUpdate,
     InvokeBody,
     KnowledgeCreate,
+    KnowledgeHit,
     KnowledgeOut,
     KnowledgeUpdate,
     SummaryOut,
+    ToolOut,
     TraceOut,
+    TryRequest,
+    TryResult,
 )
 from tertulia.assistants.summaries import current_summary, refresh_summary
+from tertulia.assistants.text import search_terms
 from tertulia.assistants.tools import ToolContext, ToolError, available_tools, result_text, run_tool
 from tertulia.conversations import service as conversations
+from tertulia.kit.db import utcnow
 from tertulia.kit.errors import Invalid, NotFound, TertuliaError, error_body
 from tertulia.kit.web import DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentManager, CurrentPrincipal
@@ -36,8 +47,7 @@ log = structlog.get_logger("tertulia.assistants.api")
 router = APIRouter(prefix="/admin", tags=["assistant"])
 mcp_router = APIRouter(tags=["assistant"])
 
-MAX_UPLOAD_BYTES = 1024 * 1024
-UPLOAD_SUFFIXES = (".txt", ".md", ".markdown")
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 CorrelationId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
@@ -76,12 +86,55 @@ async def delete_assistant(assistant_id: uuid.UUID, principal: CurrentManager, d
     return Response(status_code=204)
 
 
-@router.get("/assistants/{assistant_id}/tools")
-async def list_tools(assistant_id: uuid.UUID, principal: CurrentManager, db: ReadDb) -> list[dict[str, Any]]:
+@router.post("/assistants/{assistant_id}/try", response_model=TryResult)
+async def try_assistant(assistant_id: uuid.UUID, body: TryRequest, principal: CurrentManager, db: DbSession,
+                        request: Request) -> TryResult:
+    """Run the assistant (as saved) on a scratch conversation and return its reply with the
+    trace of the run. Nothing is sent, stored or handed off: the conversation lives in the
+    caller, who sends it whole each turn, ending with the customer's message. Tools that act on
+    a contact are not offered; a disabled assistant can be tried too."""
+    assistant = await service.require_assistant(db, principal.tenant_id, assistant_id)
+    if body.messages[-1].role != "user":
+        raise Invalid("the scratch conversation must end with the customer's message", code="try_needs_customer")
+    # The run's tool calls open sessions of their own: this request's must not hold SQLite's writer.
+    # (Detached first, the assistant keeps its loaded values through the rollback.)
+    db.expunge(assistant)
+    await db.rollback()
+    history = history_messages([TryTurn(m.role, m.content) for m in body.messages])
+    orchestrator = Orchestrator(request.app.state.db, request.app.state.secret_box)
+    state, ctx = await orchestrator.preview(assistant, history)
+    outcome = "handoff" if state.handoff_reason else "sent"
+    trace = AiTrace(
+        tenant_id=principal.tenant_id, correlation_id=state.correlation_id, conversation_id=None,
+        assistant_id=assistant.id, provider=state.provider, model=state.model, input_messages=state.input_messages,
+        sources=ctx.sources, steps=state.steps, output=state.output if outcome == "sent" else "",
+        tokens_in=state.tokens_in, tokens_out=state.tokens_out,
+        ttft_ms=state.elapsed_ms(state.first_token_at) if state.first_token_at is not None else None,
+        latency_ms=state.elapsed_ms(), outcome=outcome, error=state.error, created_at=utcnow())
+    return TryResult(reply=trace.output, outcome=outcome, handoff_reason=state.handoff_reason,
+                     handoff_message=assistant.handoff_message if outcome == "handoff" else None,
+                     trace=trace_out(trace))
+
+
+@dataclass(frozen=True)
+class TryTurn:
+    """A scratch message as the history reads it (customer or assistant, text only)."""
+
+    role: str
+    content: str
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def author(self) -> str:
+        return "contact" if self.role == "user" else "ai"
+
+
+@router.get("/assistants/{assistant_id}/tools", response_model=list[ToolOut])
+async def list_tools(assistant_id: uuid.UUID, principal: CurrentManager, db: ReadDb) -> list[ToolOut]:
     """The tools this assistant may call (built-in and MCP), as offered to the model."""
     assistant = await service.require_assistant(db, principal.tenant_id, assistant_id)
     specs = await available_tools(db, principal.tenant_id, list(assistant.enabled_tools or []))
-    return [{"name": s.name, "description": s.description, "parameters": s.parameters} for s in specs]
+    return [ToolOut(name=s.name, description=s.description, parameters=s.parameters) for s in specs]
 
 
 # --- knowledge ----------------------------------------------------------------------------
@@ -103,24 +156,40 @@ async def add_knowledge(assistant_id: uuid.UUID, body: KnowledgeCreate, principa
 @router.post("/assistants/{assistant_id}/knowledge/upload", response_model=KnowledgeOut, status_code=201)
 async def upload_knowledge(
     assistant_id: uuid.UUID, principal: CurrentManager, db: DbSession,
-    file: Annotated[UploadFile | None, File(description="a .txt or .md document, UTF-8, up to 1 MB")] = None,
+    file: Annotated[UploadFile | None, File(description="a .txt, .md (UTF-8), .pdf or .docx document, "
+                                                        "up to 10 MB")] = None,
     title: Annotated[str | None, Form(max_length=300)] = None,
 ) -> KnowledgeOut:
-    """Upload a `.txt`/`.md` document as one entry (multipart field `file`, optional `title`)."""
+    """Upload a document as one entry (multipart field `file`, optional `title`): `.txt`/`.md`
+    as UTF-8 text, the text of a `.pdf` or of a `.docx` (headings kept as Markdown)."""
     # The assistant is checked first: another tenant's id is a 404 whatever the body holds.
     assistant = await service.require_assistant(db, principal.tenant_id, assistant_id)
     if file is None:
         raise Invalid("send the document as the multipart field 'file'", code="file_required")
     filename = (file.filename or "").strip().replace("\\", "/").rsplit("/", 1)[-1][:300]
     if not filename.lower().endswith(UPLOAD_SUFFIXES):
-        raise TertuliaError("only .txt and .md documents can be uploaded as knowledge",
-                            code="unsupported_media_type", status_code=415)
+        raise unsupported("only .txt, .md, .pdf and .docx documents can be uploaded as knowledge")
     raw = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(raw) > MAX_UPLOAD_BYTES:
-        raise TertuliaError("the document is larger than 1 MB; split it into several entries",
+        raise TertuliaError("the document is larger than 10 MB; split it into several",
                             code="payload_too_large", status_code=413)
-    body = service.knowledge_from_upload(filename, raw, title.strip() if title and title.strip() else None)
+    # Reading a PDF or a Word file takes CPU time: off the event loop.
+    body = await asyncio.to_thread(service.knowledge_from_upload, filename, raw,
+                                   title.strip() if title and title.strip() else None)
     return service.knowledge_out(await service.add_knowledge(db, assistant, body, source_filename=filename))
+
+
+@router.get("/assistants/{assistant_id}/knowledge/search", response_model=list[KnowledgeHit])
+async def search_knowledge(assistant_id: uuid.UUID, principal: CurrentManager, db: ReadDb,
+                           q: Annotated[str, Query(min_length=1, max_length=500)],
+                           limit: Annotated[int, Query(ge=1, le=10)] = 4) -> list[KnowledgeHit]:
+    """What the assistant would find for this question: the passages its knowledge search returns,
+    best first (the same search its replies use)."""
+    assistant = await service.require_assistant(db, principal.tenant_id, assistant_id)
+    hits = await repo.search_chunks(db, principal.tenant_id, assistant.id, search_terms(q, assistant.language),
+                                    assistant.language, limit=limit)
+    return [KnowledgeHit(entry_id=h.entry_id, chunk_id=h.chunk_id, title=h.title, content=h.content,
+                         score=round(h.score, 4)) for h in hits]
 
 
 @router.patch("/assistants/{assistant_id}/knowledge/{entry_id}", response_model=KnowledgeOut)

@@ -57,7 +57,7 @@ from tertulia.assistants.tools import (
 from tertulia.conversations import repository as conversations_repo
 from tertulia.conversations import service as conversations
 from tertulia.kit.crypto import SecretBox
-from tertulia.kit.db import Database, utcnow
+from tertulia.kit.db import Database, Reader, utcnow
 
 log = structlog.get_logger("tertulia.assistants.orchestrator")
 
@@ -203,22 +203,10 @@ class Orchestrator:
             state.provider, state.model = assistant.provider, assistant.model or assistant.provider
             history = history_messages(await repo.turn_history(session, tenant_id, job.conversation_id,
                                                                job.turn_message_id, self.config.history_limit))
-            text = history[-1].content if history and history[-1].role == "user" else ""
-            hits: list[repo.Hit] = []
-            if assistant.provider == "offline":  # it looks things up itself (a search_knowledge call in the trace)
-                tools = [BUILTIN_TOOLS[SEARCH_TOOL].spec, BUILTIN_TOOLS[HANDOFF_TOOL].spec]
-            else:
-                if text and turn.has_knowledge:
-                    hits = await repo.search_chunks(session, tenant_id, assistant.id,
-                                                    search_terms(text, assistant.language), assistant.language,
-                                                    limit=self.config.knowledge_hits)
-                tools = await available_tools(session, tenant_id, list(assistant.enabled_tools or []),
-                                              mcp_servers=turn.has_mcp_servers)
+            hits, tools = await self._retrieve(session, tenant_id, assistant, history,
+                                               has_knowledge=turn.has_knowledge, has_mcp_servers=turn.has_mcp_servers)
         ctx = ToolContext(tenant_id=tenant_id, conversation_id=job.conversation_id, contact_id=turn.contact_id,
                           assistant_id=assistant.id, language=assistant.language)
-        ctx.sources.extend({"entry_id": str(h.entry_id), "chunk_id": h.chunk_id, "title": h.title,
-                            "content": h.content, "score": round(h.score, 4)} for h in hits)
-        knowledge = "\n".join(f"[{i}] «{h.title}»: {h.content}" for i, h in enumerate(hits, 1))
         contact_line = ""
         if turn.contact_name is not None:
             contact_line = f"Customer: {turn.contact_name}"
@@ -228,12 +216,60 @@ class Orchestrator:
                 contact_line += f". Tags: {', '.join(turn.tags)}"
             if turn.contact_notes:
                 contact_line += f". Notes: {turn.contact_notes[:1000]}"
+        request = self._request(assistant, contact_line, hits, tools, history, ctx, state)
+        return assistant, request, ctx
+
+    async def _retrieve(self, session: Reader, tenant_id: uuid.UUID, assistant: Assistant,
+                        history: list[ChatMessage], *,
+                        has_knowledge: bool, has_mcp_servers: bool) -> tuple[list[repo.Hit], list[ToolSpec]]:
+        """The knowledge retrieved for the turn's text and the tools offered to the model."""
+        if assistant.provider == "offline":  # it looks things up itself (a search_knowledge call in the trace)
+            return [], [BUILTIN_TOOLS[SEARCH_TOOL].spec, BUILTIN_TOOLS[HANDOFF_TOOL].spec]
+        text = history[-1].content if history and history[-1].role == "user" else ""
+        hits: list[repo.Hit] = []
+        if text and has_knowledge:
+            hits = await repo.search_chunks(session, tenant_id, assistant.id,
+                                            search_terms(text, assistant.language), assistant.language,
+                                            limit=self.config.knowledge_hits)
+        tools = await available_tools(session, tenant_id, list(assistant.enabled_tools or []),
+                                      mcp_servers=has_mcp_servers)
+        return hits, tools
+
+    def _request(self, assistant: Assistant, contact_line: str, hits: list[repo.Hit], tools: list[ToolSpec],
+                 history: list[ChatMessage], ctx: ToolContext, state: RunState) -> ProviderRequest:
+        ctx.sources.extend({"entry_id": str(h.entry_id), "chunk_id": h.chunk_id, "title": h.title,
+                            "content": h.content, "score": round(h.score, 4)} for h in hits)
+        knowledge = "\n".join(f"[{i}] «{h.title}»: {h.content}" for i, h in enumerate(hits, 1))
         system = self._system_prompt(assistant, contact_line, knowledge, tools)
         prompt = [ChatMessage(role="system", content=system), *history]
-        request = ProviderRequest(model=assistant.model, messages=prompt, tools=tools,
-                                  temperature=assistant.temperature, max_output_tokens=assistant.max_output_tokens)
         state.input_messages = [message_dict(m) for m in prompt]
-        return assistant, request, ctx
+        return ProviderRequest(model=assistant.model, messages=prompt, tools=tools,
+                               temperature=assistant.temperature, max_output_tokens=assistant.max_output_tokens)
+
+    # -- a scratch turn (the settings' "try it") ---------------------------------------------
+
+    async def preview(self, assistant: Assistant, history: list[ChatMessage]) -> tuple[RunState, ToolContext]:
+        """Run the assistant on a scratch conversation: the same prompt, retrieval, provider and
+        tool loop as a real turn, but without a conversation. Nothing is posted or stored, tools
+        that act on a contact are not offered, and the run (its trace) is returned to the caller."""
+        state = RunState(correlation_id=str(uuid.uuid4()), started=time.perf_counter(),
+                         provider=assistant.provider, model=assistant.model or assistant.provider)
+        ctx = ToolContext(tenant_id=assistant.tenant_id, assistant_id=assistant.id, language=assistant.language)
+        async with self.db.read_session(assistant.tenant_id) as session:
+            hits, tools = await self._retrieve(session, assistant.tenant_id, assistant, history, has_knowledge=True,
+                                               has_mcp_servers=True)
+        tools = [t for t in tools if t.name == HANDOFF_TOOL
+                 or not (t.name in BUILTIN_TOOLS and BUILTIN_TOOLS[t.name].needs_contact)]
+        request = self._request(assistant, "", hits, tools, history, ctx, state)
+        try:
+            provider = build_provider(assistant, self.secret_box)
+        except ProviderError as exc:
+            state.handoff_reason = f"the AI provider could not be set up: {exc.message}"
+            state.error = exc.message
+            return state, ctx
+        state.provider = getattr(provider, "name", assistant.provider)
+        await self._converse(None, provider, request, ctx, state)
+        return state, ctx
 
     @staticmethod
     def _system_prompt(assistant: Assistant, contact_line: str, knowledge: str, tools: list[ToolSpec]) -> str:
@@ -251,7 +287,7 @@ class Orchestrator:
             parts.append("Knowledge retrieved for this message (cite the title in «»):\n" + knowledge)
         return "\n\n".join(parts)
 
-    async def _converse(self, job: ClaimedJob, provider: Provider, request: ProviderRequest, ctx: ToolContext,
+    async def _converse(self, job: ClaimedJob | None, provider: Provider, request: ProviderRequest, ctx: ToolContext,
                         state: RunState) -> None:
         rounds = 0
         while True:
@@ -285,7 +321,7 @@ class Orchestrator:
                                                 state, rounds)
                 request.messages.append(ChatMessage(role="tool", content=content, tool_call_id=call.id,
                                                     name=call.name))
-            if rounds % 2 == 0:
+            if rounds % 2 == 0 and job is not None:
                 async with self.db.session(job.tenant_id) as session:
                     await repo.extend_lease(session, job, utcnow() + timedelta(seconds=self.config.lease_seconds))
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from tertulia.assistants.tools import BUILTIN_NAMES, DEFAULT_ENABLED_TOOLS
 from tertulia.kit.egress import check_url_form
@@ -18,7 +19,7 @@ TOOL_PATTERN = re.compile(r"^mcp__[A-Za-z0-9_*-]*(__[A-Za-z0-9_*-]*)?$|^mcp__\*$
 def _language(value: str) -> str:
     value = value.strip()
     if not re.fullmatch(r"[a-z]{2}(-[A-Za-z]{2})?", value):
-        raise ValueError("use a language code such as 'es', 'en' or 'pt-BR'")
+        raise PydanticCustomError("invalid_language", "use a language code such as 'es', 'en' or 'pt-BR'")
     return value
 
 
@@ -27,7 +28,7 @@ def _base_url(value: str | None) -> str | None:
         return None
     value = value.strip()
     if not re.match(r"^https?://[^\s/]+", value):
-        raise ValueError("must be an http:// or https:// URL, e.g. http://ollama.lan:11434/v1")
+        raise PydanticCustomError("invalid_url", "must be an http:// or https:// URL, e.g. http://ollama.lan:11434/v1")
     check_url_form(value)
     return value.rstrip("/")
 
@@ -36,8 +37,9 @@ def _tools(value: list[str]) -> list[str]:
     out: list[str] = []
     for name in value:
         if name not in BUILTIN_NAMES and not TOOL_PATTERN.match(name):
-            raise ValueError(f"unknown tool '{name}': use {', '.join(BUILTIN_NAMES)} or MCP tools as "
-                             "'mcp__<server>__<tool>' (wildcards allowed, e.g. 'mcp__*')")
+            raise PydanticCustomError(
+                "unknown_tool", "unknown tool '{name}': use {builtin} or MCP tools as 'mcp__<server>__<tool>' "
+                "(wildcards allowed, e.g. 'mcp__*')", {"name": name, "builtin": ", ".join(BUILTIN_NAMES)})
         if name not in out:
             out.append(name)
     return out
@@ -167,3 +169,36 @@ class InvokeBody(BaseModel):
     conversation_id: uuid.UUID | None = Field(
         default=None, description="for tools that act on a conversation's contact (may also be given in args)")
     assistant_id: uuid.UUID | None = Field(default=None, description="for search_knowledge (may be given in args)")
+
+
+class KnowledgeHit(BaseModel):
+    entry_id: uuid.UUID
+    chunk_id: int
+    title: str
+    content: str = Field(description="the passage found, as the assistant would read it")
+    score: float = Field(description="relevance; higher is better")
+
+
+class TryMessage(BaseModel):
+    role: Literal["user", "assistant"] = Field(description="user: the customer; assistant: an earlier reply")
+    content: Annotated[Text, StringConstraints(min_length=1, max_length=4_000)]
+
+
+class TryRequest(BaseModel):
+    messages: Annotated[list[TryMessage], Field(min_length=1, max_length=40)] = Field(
+        description="the scratch conversation so far, oldest first, ending with the customer's message",
+        examples=[[{"role": "user", "content": "¿Hacen envíos a domicilio?"}]])
+
+
+class TryResult(BaseModel):
+    reply: str = Field(description="what the assistant would answer; empty when it hands off")
+    outcome: Literal["sent", "handoff"]
+    handoff_reason: str | None = Field(description="why it would pass the conversation to a person")
+    handoff_message: str | None = Field(description="what the customer would read on a handoff")
+    trace: TraceOut = Field(description="the run, as a real reply's trace shows it (not stored)")
+
+
+class ToolOut(BaseModel):
+    name: str = Field(description="as offered to the model (MCP tools as mcp__<server>__<tool>)")
+    description: str
+    parameters: dict[str, Any] = Field(description="the arguments' JSON Schema")

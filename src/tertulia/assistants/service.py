@@ -12,6 +12,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.assistants import repository as repo
+from tertulia.assistants.documents import document_text
 from tertulia.assistants.models import Assistant, KnowledgeEntry
 from tertulia.assistants.schemas import (
     AssistantCreate,
@@ -175,17 +176,9 @@ async def delete_knowledge(session: AsyncSession, entry: KnowledgeEntry) -> None
 
 
 def knowledge_from_upload(filename: str, raw: bytes, title: str | None) -> KnowledgeCreate:
-    """A `.txt`/`.md` file as one knowledge entry; its title is the form's, the document's first
-    Markdown heading, or the file's name."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Invalid("the file is not UTF-8 text", code="invalid_encoding") from exc
-    if "\x00" in text:
-        raise Invalid("the file contains NUL bytes: it is not a text document", code="invalid_encoding")
-    text = text.replace("\r\n", "\n").strip()
-    if not text:
-        raise Invalid("the file is empty", code="empty_file")
+    """An uploaded document (`.txt`, `.md`, `.pdf`, `.docx`) as one knowledge entry; its title is
+    the form's, the document's first Markdown heading, or the file's name."""
+    text = document_text(filename, raw)
     if not title:
         first = text.splitlines()[0].strip()
         title = first.lstrip("#").strip() if first.startswith("#") else filename.rsplit(".", 1)[0]

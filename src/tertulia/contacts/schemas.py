@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from tertulia.kit.types import Name, Text
 
@@ -19,19 +20,19 @@ def check_e164(value: str | None) -> str | None:
         return None
     value = value.strip()
     if not re.fullmatch(r"\+[1-9]\d{6,14}", value):
-        raise ValueError("the phone number must be in E.164 form, e.g. +525512345678")
+        raise PydanticCustomError("phone_format", "the phone number must be in E.164 form, e.g. +525512345678")
     try:
         parsed = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException as exc:
-        raise ValueError("the phone number cannot be read") from exc
+        raise PydanticCustomError("phone_unreadable", "the phone number cannot be read") from exc
     if not phonenumbers.is_possible_number(parsed):
-        raise ValueError("that is not a possible phone number for its country code")
+        raise PydanticCustomError("phone_impossible", "that is not a possible phone number for its country code")
     return value
 
 
 def check_color(value: str) -> str:
     if not HEX_COLOR.match(value):
-        raise ValueError("the colour must be a hex code like #22c55e")
+        raise PydanticCustomError("invalid_color", "the colour must be a hex code like #22c55e")
     return value.lower()
 
 

@@ -115,7 +115,7 @@ def _page(tenant_id: uuid.UUID, f: InboxFilters, dialect: str) -> Any:
                   .where(_q_condition(like_pattern(f.q.lower()), window.c)), window.c, f).cte("q_hits")
     found = select(func.count()).select_from(hits).scalar_subquery()
     # The rare matches come from the trigram indexes through inbox_contact_matches: under
-    # row-level security PostgreSQL will not use them for a LIKE (see migration 0004), and the
+    # row-level security PostgreSQL will not use them for a LIKE (see migration 0005), and the
     # function reads them for the transaction's own tenant only. Materialized, so the planner
     # cannot turn "all matches, then the newest" back into a walk.
     matched = func.inbox_contact_matches(like_pattern(f.q.lower())).table_valued("id", "last_message_at")

@@ -170,7 +170,7 @@ def is_sqlite(session: AsyncSession | ReadSession | AsyncEngine) -> bool:
 
 
 # --- row-level security ---------------------------------------------------------------------
-# On PostgreSQL every tenant-owned table has a policy (migration 0004): a row is visible to the
+# On PostgreSQL every tenant-owned table has a policy (migration 0005): a row is visible to the
 # role TENANT_ROLE only when its tenant is the transaction's `app.tenant_id`. Each transaction
 # starts as that role seeing nothing, and states whose rows it works on (a request once its
 # credentials are checked, a job for the tenant it works on: `set_tenant`). Work that must cross

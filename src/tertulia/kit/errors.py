@@ -82,7 +82,12 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, str, list[di
             parts.append("the request body is not valid JSON")
         else:
             parts.append(f"{where}: {err.get('msg', 'invalid')}")
-        details.append({"field": where, "message": err.get("msg", "invalid"), "type": err.get("type")})
+        detail: dict[str, Any] = {"field": where, "message": err.get("msg", "invalid"), "type": err.get("type")}
+        # The limits a client needs to say the message in its own language ("at most 200 characters").
+        ctx = {k: v for k, v in (err.get("ctx") or {}).items() if isinstance(v, str | int | float | bool)}
+        if ctx:
+            detail["ctx"] = ctx
+        details.append(detail)
     return code, "; ".join(parts) or "invalid request", details
 
 

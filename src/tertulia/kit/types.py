@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 from pydantic import AfterValidator, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 MAX_DB_INT = 2**63 - 1
 
@@ -13,7 +14,7 @@ MAX_DB_INT = 2**63 - 1
 def _no_nul(value: str) -> str:
     # PostgreSQL text cannot hold NUL; reject it up front with a clear message instead of a 500.
     if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+        raise PydanticCustomError("nul_character", "must not contain NUL characters")
     return value
 
 
@@ -21,7 +22,7 @@ def _stripped_not_blank(value: str) -> str:
     # Runs after the length constraints, so blank-after-strip must be caught here.
     value = _no_nul(value).strip()
     if not value:
-        raise ValueError("must not be empty")
+        raise PydanticCustomError("blank", "must not be empty")
     return value
 
 

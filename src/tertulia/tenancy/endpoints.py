@@ -10,7 +10,13 @@ from tertulia.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from tertulia.kit.web import AppSettings, DbSession, ReadDb
 from tertulia.tenancy import repository as repo
 from tertulia.tenancy import service
-from tertulia.tenancy.auth import SESSION_COOKIE, CurrentAuthSession, CurrentManager, load_cookie_session
+from tertulia.tenancy.auth import (
+    SESSION_COOKIE,
+    CurrentAuthSession,
+    CurrentManager,
+    CurrentPrincipal,
+    load_cookie_session,
+)
 from tertulia.tenancy.models import ApiToken, AuthSession, Membership, User
 from tertulia.tenancy.schemas import (
     LoginRequest,
@@ -20,6 +26,8 @@ from tertulia.tenancy.schemas import (
     SelectTenantRequest,
     SessionOut,
     TenantOut,
+    TenantSettingsOut,
+    TenantSettingsUpdate,
     TokenCreate,
     TokenCreated,
     TokenOut,
@@ -27,7 +35,7 @@ from tertulia.tenancy.schemas import (
 )
 
 router = APIRouter(tags=["auth"])
-admin = APIRouter(prefix="/admin", tags=["members and tokens"])
+admin = APIRouter(prefix="/admin", tags=["tenant, members and tokens"])
 
 
 async def _session_out(db: Reader, auth: AuthSession) -> SessionOut:
@@ -87,6 +95,24 @@ async def select_tenant(body: SelectTenantRequest, auth: CurrentAuthSession, db:
         raise NotFound("you are not a member of that tenant", code="unknown_tenant")
     auth.tenant_id = tenant.id
     return await _session_out(db, auth)
+
+
+# ---- the tenant's own settings (any member reads them; owners and admins change them) ----
+
+@admin.get("/tenant", response_model=TenantSettingsOut)
+async def get_tenant_settings(principal: CurrentPrincipal, db: ReadDb) -> TenantSettingsOut:
+    tenant = await service.require_tenant_by_id(db, principal.tenant_id)
+    return TenantSettingsOut.model_validate(tenant)
+
+
+@admin.patch("/tenant", response_model=TenantSettingsOut)
+async def update_tenant_settings(body: TenantSettingsUpdate, principal: CurrentManager,
+                                 db: DbSession) -> TenantSettingsOut:
+    """Rename the tenant or set its time zone (an IANA name). The slug, part of every panel
+    address, does not change."""
+    tenant = await service.require_tenant_by_id(db, principal.tenant_id)
+    await service.update_tenant(db, tenant, name=body.name, time_zone=body.time_zone)
+    return TenantSettingsOut.model_validate(tenant)
 
 
 # ---- members and API tokens (owners and admins) ----

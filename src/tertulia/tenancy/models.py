@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tertulia.kit.db import Base, BigId, utcnow
 
 ROLES = ("owner", "admin", "agent")
+DEFAULT_TIME_ZONE = "UTC"
 
 
 class Tenant(Base):
@@ -17,6 +18,8 @@ class Tenant(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # An IANA zone name ("America/Mexico_City"): the business's own clock, for whoever needs one.
+    time_zone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIME_ZONE, server_default=DEFAULT_TIME_ZONE)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

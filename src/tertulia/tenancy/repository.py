@@ -17,7 +17,7 @@ async def get_tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
     return (await session.execute(select(Tenant).where(Tenant.slug == slug))).scalar_one_or_none()
 
 
-async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant | None:
+async def get_tenant(session: Reader, tenant_id: uuid.UUID) -> Tenant | None:
     return await session.get(Tenant, tenant_id)
 
 

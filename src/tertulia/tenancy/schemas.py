@@ -2,11 +2,27 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from functools import cache
+from typing import Annotated, Literal
+from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from tertulia.kit.types import Name, Text
+
+
+def check_time_zone(value: str) -> str:
+    # The IANA database's names only (ZoneInfo alone would also take file paths); "UTC" is one.
+    if value not in _time_zones():
+        raise PydanticCustomError("invalid_time_zone", "unknown time zone; use an IANA name such as "
+                                  "'America/Mexico_City' or 'Europe/Madrid'")
+    return value
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 class LoginRequest(BaseModel):
@@ -74,3 +90,17 @@ class TokenOut(BaseModel):
 
 class TokenCreated(TokenOut):
     token: str = Field(description="shown only once")
+
+
+class TenantSettingsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    slug: str
+    name: str
+    time_zone: str = Field(description="an IANA time zone name, e.g. America/Mexico_City")
+
+
+class TenantSettingsUpdate(BaseModel):
+    name: Name | None = None
+    time_zone: Annotated[str, StringConstraints(max_length=64), AfterValidator(check_time_zone)] | None = Field(
+        default=None, examples=["America/Mexico_City"])

@@ -55,6 +55,23 @@ async def create_tenant(session: AsyncSession, slug: str, name: str) -> Tenant:
     return tenant
 
 
+async def update_tenant(session: AsyncSession, tenant: Tenant, *, name: str | None = None,
+                        time_zone: str | None = None) -> Tenant:
+    if name is not None:
+        tenant.name = name
+    if time_zone is not None:
+        tenant.time_zone = time_zone
+    await session.flush()
+    return tenant
+
+
+async def require_tenant_by_id(session: Reader, tenant_id: uuid.UUID) -> Tenant:
+    tenant = await repo.get_tenant(session, tenant_id)
+    if tenant is None:
+        raise NotFound("no such tenant", code="unknown_tenant")
+    return tenant
+
+
 async def require_tenant(session: AsyncSession, slug: str) -> Tenant:
     tenant = await repo.get_tenant_by_slug(session, slug)
     if tenant is None:

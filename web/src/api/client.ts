@@ -1,8 +1,12 @@
 // A small fetch wrapper: same-origin cookies, the CSRF header on unsafe methods, typed errors.
 
+/** One field's validation error: `type` is a stable code (pydantic's, or the server's own such as
+ * `phone_format`), `ctx` its limits (`max_length`...); the message is the server's English. */
 export interface FieldError {
   field: string;
   message: string;
+  type?: string;
+  ctx?: Record<string, string | number | boolean>;
 }
 
 export class ApiError extends Error {
@@ -15,9 +19,9 @@ export class ApiError extends Error {
     super(message);
   }
 
-  /** The message for one field of the request body (`display_name`, `phone`...), if any. */
-  fieldMessage(field: string): string | undefined {
-    return this.details.find((d) => d.field === field || d.field.endsWith(`.${field}`))?.message;
+  /** The error of one field of the request (`display_name`, `phone`...), if any. */
+  fieldError(field: string): FieldError | undefined {
+    return this.details.find((d) => d.field === field || d.field.endsWith(`.${field}`));
   }
 }
 
@@ -40,7 +44,8 @@ export interface RawResponse<T> {
 
 export async function requestRaw<T>(method: string, path: string, body?: unknown): Promise<RawResponse<T>> {
   const headers: Record<string, string> = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const multipart = body instanceof FormData; // the browser sets its Content-Type with the boundary
+  if (body !== undefined && !multipart) headers["Content-Type"] = "application/json";
   if (method !== "GET" && method !== "HEAD" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
   let response: Response;
   try {
@@ -48,7 +53,7 @@ export async function requestRaw<T>(method: string, path: string, body?: unknown
       method,
       headers,
       credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : multipart ? body : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, "network_error", "network error");

@@ -1,5 +1,10 @@
 import { query, request, requestRaw } from "./client";
-import type { AiTrace, Assistant, ChatSummary, ChatSummaryText, Contact, Message, SendResult, Session, Tag } from "./types";
+import type {
+  AiTrace, ApiToken, ApiTokenCreated, Assistant, AssistantCreate, AssistantUpdate, ChatSummary, ChatSummaryText,
+  Contact, ContactUpdate, KnowledgeCreate, KnowledgeEntry, KnowledgeHit, McpServer, McpServerCreate, McpTool, Member,
+  MemberCreate, Message, Role, SendResult, Session, Tag, TenantSettings, TenantSettingsUpdate, ToolInfo, TryMessage,
+  TryResult,
+} from "./types";
 
 export type HumanFilter = "all" | "human_only" | "bot_only";
 
@@ -40,8 +45,7 @@ export const api = {
     request<{ locked: boolean }>("POST", `/admin/conversations/${id}/human-override`, { locked }),
 
   contact: (id: string) => request<Contact>("GET", `/admin/contacts/${id}`),
-  updateContact: (id: string, body: Partial<Pick<Contact, "display_name" | "phone" | "notes">>) =>
-    request<Contact>("PATCH", `/admin/contacts/${id}`, body),
+  updateContact: (id: string, body: ContactUpdate) => request<Contact>("PATCH", `/admin/contacts/${id}`, body),
   applyTag: (contactId: string, tagId: string) => request<Contact>("PUT", `/admin/contacts/${contactId}/tags/${tagId}`),
   removeTag: (contactId: string, tagId: string) =>
     request<Contact>("DELETE", `/admin/contacts/${contactId}/tags/${tagId}`),
@@ -53,8 +57,48 @@ export const api = {
 
   summary: (id: string) => request<ChatSummaryText>("GET", `/admin/chats/${id}/summary`),
   refreshSummary: (id: string) => request<ChatSummaryText>("POST", `/admin/chats/${id}/summary`),
-  assistants: () => request<Assistant[]>("GET", "/admin/assistants"),
   trace: (correlationId: string) => request<AiTrace>("GET", `/admin/logs/ai/${encodeURIComponent(correlationId)}`),
+
+  // ---- settings (owners and admins) ----
+  assistants: () => request<Assistant[]>("GET", "/admin/assistants"),
+  createAssistant: (body: AssistantCreate) => request<Assistant>("POST", "/admin/assistants", body),
+  updateAssistant: (id: string, body: AssistantUpdate) => request<Assistant>("PATCH", `/admin/assistants/${id}`, body),
+  deleteAssistant: (id: string) => request<void>("DELETE", `/admin/assistants/${id}`),
+  assistantTools: (id: string) => request<ToolInfo[]>("GET", `/admin/assistants/${id}/tools`),
+  tryAssistant: (id: string, messages: TryMessage[]) =>
+    request<TryResult>("POST", `/admin/assistants/${id}/try`, { messages }),
+
+  knowledge: (assistantId: string) => request<KnowledgeEntry[]>("GET", `/admin/assistants/${assistantId}/knowledge`),
+  addKnowledge: (assistantId: string, body: KnowledgeCreate) =>
+    request<KnowledgeEntry>("POST", `/admin/assistants/${assistantId}/knowledge`, body),
+  updateKnowledge: (assistantId: string, entryId: string, body: Partial<KnowledgeCreate>) =>
+    request<KnowledgeEntry>("PATCH", `/admin/assistants/${assistantId}/knowledge/${entryId}`, body),
+  deleteKnowledge: (assistantId: string, entryId: string) =>
+    request<void>("DELETE", `/admin/assistants/${assistantId}/knowledge/${entryId}`),
+  uploadKnowledge: (assistantId: string, file: File) => {
+    const form = new FormData();
+    form.append("file", file);
+    return request<KnowledgeEntry>("POST", `/admin/assistants/${assistantId}/knowledge/upload`, form);
+  },
+  searchKnowledge: (assistantId: string, q: string) =>
+    request<KnowledgeHit[]>("GET", `/admin/assistants/${assistantId}/knowledge/search` + query({ q })),
+
+  mcpServers: () => request<McpServer[]>("GET", "/admin/mcp-servers"),
+  addMcpServer: (body: McpServerCreate) => request<McpServer>("POST", "/admin/mcp-servers", body),
+  deleteMcpServer: (id: string) => request<void>("DELETE", `/admin/mcp-servers/${id}`),
+  mcpServerTools: (id: string) => request<McpTool[]>("GET", `/admin/mcp-servers/${id}/tools`),
+
+  members: () => request<Member[]>("GET", "/admin/members"),
+  addMember: (body: MemberCreate) => request<Member>("POST", "/admin/members", body),
+  setMemberRole: (userId: string, role: Role) => request<Member>("PATCH", `/admin/members/${userId}`, { role }),
+  removeMember: (userId: string) => request<void>("DELETE", `/admin/members/${userId}`),
+
+  tokens: () => request<ApiToken[]>("GET", "/admin/tokens"),
+  createToken: (name: string) => request<ApiTokenCreated>("POST", "/admin/tokens", { name }),
+  revokeToken: (id: string) => request<void>("DELETE", `/admin/tokens/${id}`),
+
+  tenant: () => request<TenantSettings>("GET", "/admin/tenant"),
+  updateTenant: (body: TenantSettingsUpdate) => request<TenantSettings>("PATCH", "/admin/tenant", body),
 };
 
 // Query keys in one place, so the event handlers update exactly what the views read.
@@ -69,4 +113,10 @@ export const keys = {
   summary: (id: string) => ["summary", id] as const,
   trace: (cid: string) => ["trace", cid] as const,
   assistants: ["assistants"] as const,
+  knowledge: (assistantId: string) => ["knowledge", assistantId] as const,
+  mcpServers: ["mcp-servers"] as const,
+  mcpTools: (serverId: string) => ["mcp-tools", serverId] as const,
+  members: ["members"] as const,
+  tokens: ["tokens"] as const,
+  tenant: ["tenant"] as const,
 };

@@ -1,130 +1,46 @@
-// Shapes of the server's JSON, as documented by its OpenAPI schema (src/tertulia/*/schemas.py).
+// The server's JSON shapes, generated from its OpenAPI document into schema.d.ts
+// (`make api-types`; `make test` fails while that file and the server disagree).
+import type { components } from "./schema";
+
+type Schemas = components["schemas"];
 
 export type ChannelSource = "whatsapp" | "instagram" | "facebook" | "web" | "api";
+export type Tag = Schemas["TagOut"];
+export type ChatSummary = Schemas["ChatSummary"];
+export type Attachment = Schemas["Attachment"];
+// The response schema leaves a message's attachments as free-form objects; they are the
+// attachment shape the inbound API takes (type, url, filename?, mime_type?, size?).
+export type Message = Omit<Schemas["MessageOut"], "attachments"> & { attachments?: Attachment[] };
+export type MessageAuthor = Message["author"];
+export type Identity = Schemas["IdentityOut"];
+export type Contact = Schemas["ContactOut"];
+export type ContactUpdate = Schemas["ContactUpdate"];
+export type TenantRef = Schemas["TenantOut"];
+export type Session = Schemas["SessionOut"];
+export type SendResult = Omit<Schemas["SendResult"], "message"> & { message: Message };
+export type ChatSummaryText = Schemas["SummaryOut"];
+export type AiTrace = Schemas["TraceOut"];
+export type Assistant = Schemas["AssistantOut"];
+export type AssistantCreate = Schemas["AssistantCreate"];
+export type AssistantUpdate = Schemas["AssistantUpdate"];
+export type KnowledgeEntry = Schemas["KnowledgeOut"];
+export type KnowledgeCreate = Schemas["KnowledgeCreate"];
+export type KnowledgeHit = Schemas["KnowledgeHit"];
+export type TryMessage = Schemas["TryMessage"];
+export type TryResult = Schemas["TryResult"];
+export type ToolInfo = Schemas["ToolOut"];
+export type McpServer = Schemas["McpServerOut"];
+export type McpServerCreate = Schemas["McpServerCreate"];
+export type McpTool = Schemas["McpToolOut"];
+export type Member = Schemas["MemberOut"];
+export type MemberCreate = Schemas["MemberCreate"];
+export type Role = Schemas["MemberUpdate"]["role"];
+export type ApiToken = Schemas["TokenOut"];
+export type ApiTokenCreated = Schemas["TokenCreated"];
+export type TenantSettings = Schemas["TenantSettingsOut"];
+export type TenantSettingsUpdate = Schemas["TenantSettingsUpdate"];
 
-export interface Tag {
-  id: string;
-  name: string;
-  color: string;
-}
-
-export interface ChatSummary {
-  id: string;
-  customer_phone: string;
-  display_name: string;
-  last_message: string;
-  timestamp: string;
-  channel_source: ChannelSource | string;
-  unread_count: number;
-  is_locked: boolean;
-  platform_origin: string;
-  contact_id: string;
-  status: string;
-  tags: Tag[];
-  last_inbound_at: string | null;
-}
-
-export interface Attachment {
-  type: "image" | "video" | "audio" | "document";
-  url: string;
-  filename?: string | null;
-  mime_type?: string | null;
-  size?: number | null;
-}
-
-export type MessageAuthor = "contact" | "ai" | "human" | "system";
-
-export interface Message {
-  id: number;
-  conversation_id: string;
-  sender: "user" | "agent";
-  content: string;
-  timestamp: string;
-  attachments: Attachment[];
-  correlation_id: string | null;
-  author: MessageAuthor;
-  author_name: string | null;
-  status: string;
-  error: string | null;
-}
-
-export interface Identity {
-  channel_id: string;
-  channel_source: string;
-  channel_name: string;
-  external_id: string;
-}
-
-export interface Contact {
-  id: string;
-  display_name: string;
-  phone: string | null;
-  notes: string;
-  custom_attributes: Record<string, unknown>;
-  last_seen_at: string | null;
-  created_at: string;
-  tags: Tag[];
-  identities: Identity[];
-}
-
-export interface TenantRef {
-  id: string;
-  slug: string;
-  name: string;
-  role: string;
-}
-
-export interface Session {
-  user: { id: string; email: string; display_name: string };
-  tenant: TenantRef | null;
-  tenants: TenantRef[];
-  csrf_token: string;
-}
-
-export interface SendResult {
-  status: "queued";
-  conversation_id: string;
-  message_id: number;
-  is_locked: boolean;
-  message: Message;
-}
-
-export interface ChatSummaryText {
-  summary: string;
-  generated_at: string | null;
-  message_count: number;
-  handoff_brief: string | null;
-}
-
-/** The AI trace of one reply (`GET /admin/logs/ai/{correlation_id}`). */
-export interface AiTrace {
-  correlation_id: string;
-  conversation_id: string | null;
-  assistant_id: string | null;
-  provider: string;
-  model: string;
-  sources: Array<{ title?: string; content?: string; score?: number; [k: string]: unknown }>;
-  steps: Array<Record<string, unknown>>;
-  reasoning?: string[];
-  tools_used?: Array<Record<string, unknown>>;
-  output?: string;
-  tokens_in?: number;
-  tokens_out?: number;
-  ttft_ms?: number | null;
-  latency_ms?: number;
-  outcome: string;
-  error?: string | null;
-  created_at?: string;
-}
-
-export interface Assistant {
-  id: string;
-  name: string;
-  provider: string;
-  model: string;
-}
-
-/** Every frame the event socket sends. */
+/** Every frame the event socket sends (a WebSocket protocol: not in the OpenAPI document). */
 export type EventFrame =
   | { type: "hello"; seq: number }
   | { type: "resync"; seq?: number }

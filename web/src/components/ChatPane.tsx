@@ -1,23 +1,32 @@
 import { Fragment, useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { ApiError } from "../api/client";
 import { api, keys } from "../api/endpoints";
 import type { ChatSummary, Message } from "../api/types";
 import { mergeMessages, type MessageWindow } from "../lib/cache";
 import { channelColor } from "../lib/channels";
 import { useDocumentVisible, useI18n, useLiveState, useNow } from "../lib/context";
 import { dayKey, formatDayLabel, isOnline } from "../lib/dates";
-import type { MessageKey } from "../lib/i18n";
+import type { MessageKey } from "../i18n";
 import { applyConversation, patchConversation } from "../lib/live";
 import { useAssistantName } from "../lib/assistant";
 import { Avatar } from "./common";
-import { HandIcon, SendIcon, SparkIcon } from "./icons";
+import { errorText } from "../lib/errors";
+import { BackIcon, HandIcon, InfoIcon, SendIcon, SparkIcon } from "./icons";
 import { MessageBubble } from "./MessageBubble";
 import { TraceDialog } from "./TraceDialog";
 
 const PAGE = 50;
 
-export function ChatPane({ conversationId, userName }: { conversationId: string | null; userName: string }) {
+interface PaneActions {
+  /** On a phone: back to the list. */
+  onBack?: () => void;
+  /** Where the contact is a drawer: open it. */
+  onShowContact?: () => void;
+}
+
+export function ChatPane({ conversationId, userName, ...actions }: PaneActions & {
+  conversationId: string | null; userName: string;
+}) {
   const { t } = useI18n();
   if (!conversationId) {
     return (
@@ -30,10 +39,12 @@ export function ChatPane({ conversationId, userName }: { conversationId: string 
       </section>
     );
   }
-  return <OpenChat conversationId={conversationId} userName={userName} />;
+  return <OpenChat conversationId={conversationId} userName={userName} {...actions} />;
 }
 
-function OpenChat({ conversationId, userName }: { conversationId: string; userName: string }) {
+function OpenChat({ conversationId, userName, onBack, onShowContact }: PaneActions & {
+  conversationId: string; userName: string;
+}) {
   const { t, lang } = useI18n();
   const client = useQueryClient();
   const live = useLiveState();
@@ -93,10 +104,16 @@ function OpenChat({ conversationId, userName }: { conversationId: string; userNa
     },
   });
 
+  const back = onBack && (
+    <button type="button" className="icon-btn back-btn" onClick={onBack} aria-label={t("chat.back")} title={t("chat.back")}>
+      <BackIcon width={20} height={20} />
+    </button>
+  );
   if (chat.isError) {
     return (
       <section className="col col-chat" aria-label={t("chat.messages")}>
-        <p className="list-note" role="alert">{String((chat.error as Error).message)}</p>
+        {back && <header className="chat-head">{back}</header>}
+        <p className="list-note" role="alert">{errorText(chat.error, t)}</p>
       </section>
     );
   }
@@ -105,6 +122,7 @@ function OpenChat({ conversationId, userName }: { conversationId: string; userNa
   return (
     <section className="col col-chat" aria-label={t("chat.messages")}>
       <header className="chat-head">
+        {back}
         {row && <Avatar name={row.display_name} online={online} size={40} />}
         <div className="chat-head-text">
           <h2 className="chat-title">{row?.display_name ?? "…"}</h2>
@@ -119,6 +137,12 @@ function OpenChat({ conversationId, userName }: { conversationId: string; userNa
             </p>
           )}
         </div>
+        {onShowContact && (
+          <button type="button" className="icon-btn contact-btn" onClick={onShowContact} aria-label={t("chat.contactInfo")}
+            title={t("chat.contactInfo")}>
+            <InfoIcon width={20} height={20} />
+          </button>
+        )}
       </header>
       {row && (
         <div className={`state-banner ${row.is_locked ? "is-human" : "is-ai"}`} role="region" aria-label={row.is_locked ? t("chat.human.banner") : t("chat.ai.banner")}>
@@ -244,7 +268,7 @@ function Composer({ conversationId, locked, userName }: { conversationId: string
         });
       }
     },
-    onError: (err) => setError(t("chat.sendFailed", { message: err instanceof ApiError ? err.message : String(err) })),
+    onError: (err) => setError(t("chat.sendFailed", { message: errorText(err, t) })),
   });
 
   // Grow the box with its text, up to a few lines.

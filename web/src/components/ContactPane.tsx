@@ -6,21 +6,23 @@ import type { Contact } from "../api/types";
 import { channelColor } from "../lib/channels";
 import { useI18n } from "../lib/context";
 import { formatRelative } from "../lib/dates";
-import type { MessageKey } from "../lib/i18n";
+import { errorText, fieldErrors, formErrorText } from "../lib/errors";
+import type { MessageKey } from "../i18n";
 import { applyEvent } from "../lib/live";
 import { TagChip } from "./common";
 import { RefreshIcon, SparkIcon, TagIcon } from "./icons";
 import { TagManager } from "./TagManager";
 
-export function ContactPane({ conversationId }: { conversationId: string | null }) {
+export function ContactPane({ conversationId, inDrawer }: { conversationId: string | null; inDrawer?: boolean }) {
   const { t } = useI18n();
   const chat = useQuery({
     queryKey: keys.chat(conversationId ?? ""), queryFn: () => api.chat(conversationId!), enabled: !!conversationId,
   });
   const contactId = chat.data?.contact_id;
   const contact = useQuery({ queryKey: keys.contact(contactId ?? ""), queryFn: () => api.contact(contactId!), enabled: !!contactId });
+  const Wrapper = inDrawer ? "div" : "aside";
   return (
-    <aside className="col col-contact" aria-label={t("contact.title")}>
+    <Wrapper className={inDrawer ? "contact-drawer" : "col col-contact"} aria-label={inDrawer ? undefined : t("contact.title")}>
       {contact.data && conversationId ? (
         <>
           <ContactForm key={contact.data.id} contact={contact.data} />
@@ -31,7 +33,7 @@ export function ContactPane({ conversationId }: { conversationId: string | null 
       ) : (
         <div className="contact-empty muted">{conversationId ? "…" : ""}</div>
       )}
-    </aside>
+    </Wrapper>
   );
 }
 
@@ -42,11 +44,6 @@ function useContactSaved() {
     client.setQueryData(keys.contact(contact.id), contact);
     applyEvent(client, { seq: -1, type: "contact.updated", data: contact });
   };
-}
-
-function cleanMessage(message: string): string {
-  // pydantic prefixes custom validation messages with "Value error, ".
-  return message.replace(/^Value error,\s*/i, "");
 }
 
 function ContactForm({ contact }: { contact: Contact }) {
@@ -80,16 +77,12 @@ function ContactForm({ contact }: { contact: Contact }) {
     },
     onMutate: () => setDone(false),
   });
-  const err = save.error instanceof ApiError ? save.error : null;
-  const fieldError = (field: string) => {
-    const message = err?.fieldMessage(field);
-    return message ? cleanMessage(message) : undefined;
-  };
-  const nameError = fieldError("display_name");
-  const phoneError = fieldError("phone");
-  const notesError = fieldError("notes");
-  const generalError = save.isError && !nameError && !phoneError && !notesError
-    ? t("contact.error", { message: err ? err.message : String(save.error) }) : null;
+  const fields = fieldErrors(save.error, t);
+  const nameError = fields.display_name;
+  const phoneError = fields.phone;
+  const notesError = fields.notes;
+  const formError = formErrorText(save.error, t, ["display_name", "phone", "notes"]);
+  const generalError = formError ? t("contact.error", { message: formError }) : null;
   const dirty = name.trim() !== contact.display_name || phone.trim() !== (contact.phone ?? "") || notes !== contact.notes;
 
   function submit(e: FormEvent) {
@@ -162,7 +155,7 @@ function TagsSection({ contact }: { contact: Contact }) {
         <option value="">{t("tags.add")}…</option>
         {available.map((x) => <option key={x.id} value={x.id}>{x.name}</option>)}
       </select>
-      {(apply.error || remove.error) && <p className="form-error" role="alert">{String((apply.error ?? remove.error)!.message)}</p>}
+      {(apply.error || remove.error) && <p className="form-error" role="alert">{errorText(apply.error ?? remove.error, t)}</p>}
       {managing && <TagManager onClose={() => setManaging(false)} />}
     </section>
   );

@@ -7,7 +7,7 @@ import { activeTag, flattenChats } from "../lib/cache";
 import { CHANNELS, channelColor } from "../lib/channels";
 import { useI18n, useLiveState, useNow } from "../lib/context";
 import { formatListDate, isOnline } from "../lib/dates";
-import type { MessageKey } from "../lib/i18n";
+import type { MessageKey } from "../i18n";
 import { Avatar, TagChip } from "./common";
 import { HandIcon, SearchIcon } from "./icons";
 
@@ -22,15 +22,23 @@ function useDebounced<T>(value: T, ms: number): T {
   return debounced;
 }
 
-export function ConversationList({ selectedId, onSelect }: { selectedId: string | null; onSelect: (id: string) => void }) {
+export function ConversationList({ selectedId, onSelect, filters: shown, onFilters }: {
+  selectedId: string | null; onSelect: (id: string) => void; filters: ChatFilters; onFilters: (next: ChatFilters) => void;
+}) {
   const { t } = useI18n();
   const live = useLiveState();
-  const [humanFilter, setHumanFilter] = useState<HumanFilter>("all");
-  const [channel, setChannel] = useState("");
-  const [tag, setTag] = useState("");
-  const [search, setSearch] = useState("");
+  // The search box is typed into locally; the address (and the query) follow a moment later.
+  const [search, setSearch] = useState(shown.q);
   const q = useDebounced(search, 250);
-  const filters: ChatFilters = useMemo(() => ({ human_filter: humanFilter, channel, tag, q }), [humanFilter, channel, tag, q]);
+  useEffect(() => {
+    if (q !== shown.q) onFilters({ ...shown, q });
+  }, [q]); // eslint-disable-line react-hooks/exhaustive-deps -- only the typed text drives this
+  const { human_filter: humanFilter, channel, tag } = shown;
+  const filters: ChatFilters = useMemo(() => ({ human_filter: humanFilter, channel, tag, q: shown.q }),
+    [humanFilter, channel, tag, shown.q]);
+  const setHumanFilter = (value: HumanFilter) => onFilters({ ...filters, human_filter: value });
+  const setChannel = (value: string) => onFilters({ ...filters, channel: value });
+  const setTag = (value: string) => onFilters({ ...filters, tag: value });
 
   const tags = useQuery({ queryKey: keys.tags, queryFn: api.tags, staleTime: Infinity });
   const chats = useInfiniteQuery({

@@ -1,21 +1,49 @@
-import { useCallback, useEffect } from "react";
-import { useQueryClient } from "@tanstack/react-query";
-import { setCsrfToken } from "../api/client";
-import { api, keys } from "../api/endpoints";
-import type { Session } from "../api/types";
-import { LiveContext, useI18n } from "../lib/context";
-import { LANGS, type Lang } from "../lib/i18n";
-import { inboxPath, navigate } from "../lib/router";
-import type { SocketState } from "../lib/socket";
-import { useLiveSocket } from "../lib/useLiveSocket";
+import { useCallback, useEffect, useState } from "react";
+import { getRouteApi, useNavigate, useParams } from "@tanstack/react-router";
+import type { ChatFilters } from "../api/endpoints";
+import { useI18n, useMediaQuery } from "../lib/context";
+import { filtersOf, isConversationId, searchOf } from "../lib/inboxSearch";
 import { ChatPane } from "./ChatPane";
 import { ContactPane } from "./ContactPane";
 import { ConversationList } from "./ConversationList";
-import { Logo, LogoutIcon } from "./icons";
+import { Drawer } from "./common";
+import { PHONE, useSession } from "./Panel";
 
-export function Inbox({ session, slug, conversationId }: { session: Session; slug: string; conversationId: string | null }) {
-  const live = useLiveSocket(true);
-  const select = useCallback((id: string | null) => navigate(inboxPath(slug, id)), [slug]);
+const chatRoute = getRouteApi("/panel_cliente/$slug/chat");
+
+// Wide screens show the three columns; narrower ones keep the contact in a drawer opened from the
+// chat's header, and a phone shows one pane at a time (the list, or the chat with a back button).
+export const WIDE = "(min-width: 1200px)";
+
+export function Inbox() {
+  const { t } = useI18n();
+  const { slug } = chatRoute.useParams();
+  const params = useParams({ strict: false }) as { conversationId?: string };
+  const conversationId = isConversationId(params.conversationId) ? params.conversationId : null;
+  const search = chatRoute.useSearch();
+  const filters = filtersOf(search);
+  const navigate = useNavigate();
+  const wide = useMediaQuery(WIDE);
+  const phone = useMediaQuery(PHONE);
+  const [contactOpen, setContactOpen] = useState(false);
+  const session = useSession().data;
+
+  const select = useCallback((id: string | null) => {
+    if (id) {
+      void navigate({ to: "/panel_cliente/$slug/chat/$conversationId", params: { slug, conversationId: id },
+        search: (prev) => prev });
+    } else {
+      void navigate({ to: "/panel_cliente/$slug/chat", params: { slug }, search: (prev) => prev });
+    }
+  }, [navigate, slug]);
+
+  const setFilters = useCallback((next: ChatFilters) => {
+    const to = conversationId ? "/panel_cliente/$slug/chat/$conversationId" as const : "/panel_cliente/$slug/chat" as const;
+    void navigate({ to, params: { slug, conversationId: conversationId ?? undefined }, search: searchOf(next),
+      replace: true });
+  }, [navigate, slug, conversationId]);
+
+  useEffect(() => setContactOpen(false), [conversationId]);
 
   // "/" focuses the composer from anywhere that is not a text field (like WhatsApp Web's shortcut).
   useEffect(() => {
@@ -34,54 +62,21 @@ export function Inbox({ session, slug, conversationId }: { session: Session; slu
     return () => window.removeEventListener("keydown", onKey);
   }, []);
 
+  const pane = phone && conversationId ? "chat" : "list";
   return (
-    <LiveContext.Provider value={live}>
-      <div className="app">
-        <Header session={session} live={live} />
-        <div className="columns">
-          <ConversationList selectedId={conversationId} onSelect={select} />
-          <ChatPane key={conversationId ?? "none"} conversationId={conversationId} userName={session.user.display_name} />
-          <ContactPane conversationId={conversationId} />
-        </div>
-      </div>
-    </LiveContext.Provider>
-  );
-}
-
-function Header({ session, live }: { session: Session; live: SocketState }) {
-  const { t, lang, setLang } = useI18n();
-  const client = useQueryClient();
-  const label = live === "open" ? t("conn.open") : live === "connecting" ? t("conn.connecting")
-    : live === "reconnecting" ? t("conn.reconnecting") : t("conn.offline");
-  async function logout() {
-    try {
-      await api.logout();
-    } finally {
-      setCsrfToken(null);
-      client.clear();
-      client.setQueryData(keys.me, null);
-      navigate("/login", { replace: true });
-    }
-  }
-  return (
-    <header className="topbar">
-      <div className="brand"><Logo /> <span>{t("app.name")}</span></div>
-      <span className="tenant-name">{session.tenant?.name}</span>
-      <span className={`conn conn-${live}`} role="status" aria-live="polite" aria-label={label} title={label}>
-        <span className="conn-dot" aria-hidden="true" /> {label}
-      </span>
-      <div className="topbar-right">
-        <label className="lang-select">
-          <span className="sr-only">{t("header.language")}</span>
-          <select aria-label={t("header.language")} value={lang} onChange={(e) => setLang(e.target.value as Lang)}>
-            {LANGS.map((l) => <option key={l} value={l}>{l === "es" ? "Español" : "English"}</option>)}
-          </select>
-        </label>
-        <span className="user-name">{session.user.display_name}</span>
-        <button type="button" className="icon-btn" onClick={logout} aria-label={t("header.logout")} title={t("header.logout")}>
-          <LogoutIcon />
-        </button>
-      </div>
-    </header>
+    <div className="columns" data-pane={phone ? pane : undefined}>
+      {/* Both stay mounted on a phone (the hidden one by CSS), so the list keeps its place. */}
+      <ConversationList selectedId={conversationId} onSelect={select} filters={filters} onFilters={setFilters} />
+      <ChatPane key={conversationId ?? "none"} conversationId={conversationId}
+        userName={session?.user.display_name ?? ""}
+        onBack={phone ? () => select(null) : undefined}
+        onShowContact={wide ? undefined : () => setContactOpen(true)} />
+      {wide && <ContactPane conversationId={conversationId} />}
+      {!wide && contactOpen && conversationId && (
+        <Drawer title={t("contact.title")} onClose={() => setContactOpen(false)}>
+          <ContactPane conversationId={conversationId} inDrawer />
+        </Drawer>
+      )}
+    </div>
   );
 }

@@ -2,13 +2,18 @@ import { useState, type FormEvent } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import { ApiError, setCsrfToken } from "../api/client";
 import { api, keys } from "../api/endpoints";
+import { getRouteApi, useNavigate } from "@tanstack/react-router";
 import { useI18n } from "../lib/context";
-import { LANGS, type Lang } from "../lib/i18n";
-import { inboxPath, navigate } from "../lib/router";
+import { errorText } from "../lib/errors";
+import { LANGS, type Lang } from "../i18n";
 import { Logo } from "./icons";
+
+const loginRoute = getRouteApi("/login");
 
 export function LoginPage() {
   const { t, lang, setLang } = useI18n();
+  const { next } = loginRoute.useSearch();
+  const navigate = useNavigate();
   const client = useQueryClient();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
@@ -24,13 +29,13 @@ export function LoginPage() {
       setCsrfToken(session.csrf_token);
       client.clear();
       client.setQueryData(keys.me, session);
-      const next = new URLSearchParams(window.location.search).get("next");
-      const target = next && next.startsWith("/panel_cliente/") ? next
-        : session.tenant ? inboxPath(session.tenant.slug) : "/";
-      navigate(target, { replace: true });
+      const slug = session.tenant?.slug ?? session.tenants[0]?.slug;
+      if (next) await navigate({ href: next, replace: true });
+      else if (slug) await navigate({ to: "/panel_cliente/$slug/chat", params: { slug }, replace: true });
+      else await navigate({ to: "/", replace: true });
     } catch (err) {
       if (err instanceof ApiError && (err.status === 401 || err.status === 400)) setError(t("login.failed"));
-      else setError(t("login.error", { message: err instanceof Error ? err.message : String(err) }));
+      else setError(t("login.error", { message: errorText(err, t) }));
     } finally {
       setBusy(false);
     }

@@ -2,7 +2,7 @@ import { memo } from "react";
 import type { Attachment, Message } from "../api/types";
 import { useI18n } from "../lib/context";
 import { formatTime } from "../lib/dates";
-import type { MessageKey } from "../lib/i18n";
+import type { MessageKey } from "../i18n";
 import { AlertIcon, CheckIcon, ClockIcon, DoubleCheckIcon, DownloadIcon, FileIcon, SparkIcon } from "./icons";
 
 export const MessageBubble = memo(function MessageBubble({ message: m, onWhy, assistantName }: {

@@ -1,19 +1,14 @@
 import { useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { ApiError } from "../api/client";
 import { api, keys } from "../api/endpoints";
 import type { Tag } from "../api/types";
 import { useI18n } from "../lib/context";
+import { errorText } from "../lib/errors";
 import { applyTag } from "../lib/live";
 import { Dialog, TagChip } from "./common";
 import { TrashIcon } from "./icons";
 
 const PALETTE = ["#22c55e", "#0ea5e9", "#6366f1", "#a855f7", "#ec4899", "#f97316", "#eab308", "#64748b"];
-
-function errorText(err: unknown): string {
-  if (err instanceof ApiError) return (err.details[0]?.message ?? err.message).replace(/^Value error,\s*/i, "");
-  return String(err);
-}
 
 /** Create, recolour, rename and delete the tenant's tags. */
 export function TagManager({ onClose }: { onClose: () => void }) {
@@ -42,7 +37,7 @@ export function TagManager({ onClose }: { onClose: () => void }) {
           onChange={(e) => setName(e.target.value)} aria-invalid={create.isError} />
         <button type="submit" className="btn btn-primary btn-sm" disabled={!name.trim() || create.isPending}>{t("tags.create")}</button>
       </form>
-      {create.isError && <p className="form-error" role="alert">{errorText(create.error)}</p>}
+      {create.isError && <p className="form-error" role="alert">{errorText(create.error, t)}</p>}
       <ul className="tag-list" aria-label={t("tags.title")}>
         {tags.data?.map((tag) => <TagEditor key={tag.id} tag={tag} />)}
       </ul>
@@ -95,7 +90,7 @@ function TagEditor({ tag }: { tag: Tag }) {
           </button>
         </form>
       )}
-      {(update.isError || remove.isError) && <p className="form-error" role="alert">{errorText(update.error ?? remove.error)}</p>}
+      {(update.isError || remove.isError) && <p className="form-error" role="alert">{errorText(update.error ?? remove.error, t)}</p>}
     </li>
   );
 }

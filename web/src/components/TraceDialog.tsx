@@ -4,12 +4,19 @@ import { api, keys } from "../api/endpoints";
 import type { AiTrace } from "../api/types";
 import { useAssistantName } from "../lib/assistant";
 import { useI18n } from "../lib/context";
+import { dictionaries, type MessageKey, type Translate } from "../i18n";
+import { errorText } from "../lib/errors";
 import { Dialog } from "./common";
 
 function show(value: unknown): string {
   if (value === null || value === undefined || value === "") return "—";
   if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return String(value);
   return JSON.stringify(value);
+}
+
+/** The words for a value the server names (an outcome, a step), or the name itself when new. */
+function label(t: Translate, key: string, fallback: string): string {
+  return key in dictionaries.es ? t(key as MessageKey) : fallback;
 }
 
 function ms(value: number | null | undefined): string {
@@ -24,14 +31,14 @@ export function TraceDialog({ correlationId, onClose }: { correlationId: string;
     <Dialog title={t("trace.title")} onClose={onClose} wide>
       {trace.isPending && <p role="status">{t("trace.loading")}</p>}
       {trace.isError && (
-        <p role="alert">{trace.error instanceof ApiError && trace.error.status === 404 ? t("trace.notFound") : String(trace.error.message)}</p>
+        <p role="alert">{trace.error instanceof ApiError && trace.error.status === 404 ? t("trace.notFound") : errorText(trace.error, t)}</p>
       )}
       {trace.data && <TraceBody trace={trace.data} />}
     </Dialog>
   );
 }
 
-function TraceBody({ trace }: { trace: AiTrace }) {
+export function TraceBody({ trace }: { trace: AiTrace }) {
   const { t } = useI18n();
   const assistant = useAssistantName(trace.assistant_id);
   const sources = Array.isArray(trace.sources) ? trace.sources : [];
@@ -46,7 +53,7 @@ function TraceBody({ trace }: { trace: AiTrace }) {
         <div><dt>{t("trace.model")}</dt><dd>{show(trace.model)}</dd></div>
         <div><dt>{t("trace.latency")}</dt><dd>{ms(trace.latency_ms)}{trace.ttft_ms ? <span className="muted small"> · TTFT {ms(trace.ttft_ms)}</span> : null}</dd></div>
         <div><dt>{t("trace.tokens")}</dt><dd>{tokens}</dd></div>
-        <div><dt>{t("trace.outcome")}</dt><dd><span className={`outcome outcome-${trace.outcome}`}>{show(trace.outcome)}</span></dd></div>
+        <div><dt>{t("trace.outcome")}</dt><dd><span className={`outcome outcome-${trace.outcome}`}>{label(t, `outcome.${trace.outcome}`, trace.outcome)}</span></dd></div>
       </dl>
       {trace.error && <p className="form-error" role="alert">{trace.error}</p>}
       <p className="trace-id muted">correlation_id: <code>{trace.correlation_id}</code></p>
@@ -57,7 +64,7 @@ function TraceBody({ trace }: { trace: AiTrace }) {
             <li key={i}>
               <strong>{show(s.title ?? s.entry_id)}</strong>
               {typeof s.score === "number" && <span className="muted"> · {s.score.toFixed(2)}</span>}
-              {s.content && <p className="trace-excerpt">{s.content}</p>}
+              {typeof s.content === "string" && s.content && <p className="trace-excerpt">{s.content}</p>}
             </li>
           ))}
         </ul>
@@ -83,7 +90,7 @@ function Step({ step }: { step: Record<string, unknown> }) {
   return (
     <li>
       <div className="step-head">
-        <span className={`step-kind step-${type}`}>{type === "tool" ? t("trace.tool") : type}</span>
+        <span className={`step-kind step-${type}`}>{type === "tool" ? t("trace.tool") : label(t, `trace.step.${type}`, type)}</span>
         {typeof step.name === "string" && <strong>{step.name}</strong>}
         {typeof step.duration_ms === "number" && <span className="muted small">{ms(step.duration_ms)}</span>}
       </div>

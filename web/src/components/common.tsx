@@ -1,4 +1,4 @@
-import { useEffect, useRef, type ReactNode } from "react";
+import { useEffect, useId, useRef, type ReactNode } from "react";
 import type { Tag } from "../api/types";
 import { useI18n } from "../lib/context";
 import { avatarHue, initials, textOn } from "../lib/channels";
@@ -29,26 +29,39 @@ export function TagChip({ tag, onRemove, removeLabel }: { tag: Tag; onRemove?: (
   );
 }
 
-/** A modal on the native <dialog>: focus is trapped and Escape closes it, as browsers do. */
-export function Dialog({ title, onClose, children, wide }: {
-  title: string; onClose: () => void; children: ReactNode; wide?: boolean;
+/** A modal on the native <dialog>: focus is trapped and Escape closes it, as browsers do; when it
+ * closes, focus goes back to the control that opened it. */
+export function Dialog({ title, onClose, children, wide, drawer }: {
+  title: string; onClose: () => void; children: ReactNode; wide?: boolean; drawer?: boolean;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
   const { t } = useI18n();
   useEffect(() => {
     const el = ref.current;
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     if (el && !el.open) el.showModal();
-    return () => el?.close();
+    return () => {
+      el?.close();
+      // The dialog leaves the page with its component: the browser's own focus return does not run.
+      if (opener?.isConnected) opener.focus();
+    };
   }, []);
+  const kind = drawer ? " dialog-drawer" : wide ? " dialog-wide" : "";
   return (
-    <dialog ref={ref} className={`dialog${wide ? " dialog-wide" : ""}`} aria-labelledby="dialog-title"
+    <dialog ref={ref} className={`dialog${kind}`} aria-labelledby={titleId}
       onCancel={(e) => { e.preventDefault(); onClose(); }}
       onClick={(e) => { if (e.target === ref.current) onClose(); }}>
       <div className="dialog-head">
-        <h2 id="dialog-title">{title}</h2>
+        <h2 id={titleId}>{title}</h2>
         <button type="button" className="icon-btn" onClick={onClose} aria-label={t("dialog.close")}><CloseIcon /></button>
       </div>
       <div className="dialog-body">{children}</div>
     </dialog>
   );
+}
+
+/** A side sheet (the contact on screens too narrow for its column). */
+export function Drawer(props: { title: string; onClose: () => void; children: ReactNode }) {
+  return <Dialog {...props} drawer />;
 }

@@ -1,6 +1,17 @@
-import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { pickLang, translator, type Lang, type Translate } from "./i18n";
+import { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import { I18nextProvider, useTranslation } from "react-i18next";
+import { i18n, pickLang, setLanguage, type Lang, type Translate, type Vars } from "../i18n";
 import type { SocketState } from "./socket";
+
+export function I18nProvider({ children }: { children: ReactNode }) {
+  useEffect(() => {
+    const sync = (lng: string) => { document.documentElement.lang = lng; };
+    sync(i18n.language);
+    i18n.on("languageChanged", sync);
+    return () => i18n.off("languageChanged", sync);
+  }, []);
+  return <I18nextProvider i18n={i18n}>{children}</I18nextProvider>;
+}
 
 interface I18n {
   lang: Lang;
@@ -8,26 +19,15 @@ interface I18n {
   t: Translate;
 }
 
-const I18nContext = createContext<I18n | null>(null);
-const LANG_KEY = "tertulia.lang";
-
-export function I18nProvider({ children }: { children: ReactNode }) {
-  const [lang, setLangState] = useState<Lang>(() => pickLang(localStorage.getItem(LANG_KEY)));
-  const setLang = useCallback((next: Lang) => {
-    localStorage.setItem(LANG_KEY, next);
-    setLangState(next);
-  }, []);
-  useEffect(() => {
-    document.documentElement.lang = lang;
-  }, [lang]);
-  const value = useMemo(() => ({ lang, setLang, t: translator(lang) }), [lang, setLang]);
-  return <I18nContext.Provider value={value}>{children}</I18nContext.Provider>;
-}
-
+/** The chosen language and its translator (re-renders the component when the language changes). */
 export function useI18n(): I18n {
-  const value = useContext(I18nContext);
-  if (!value) throw new Error("useI18n outside I18nProvider");
-  return value;
+  const { t, i18n: instance } = useTranslation();
+  const lang = pickLang(instance.language);
+  return useMemo(() => ({
+    lang,
+    setLang: setLanguage,
+    t: ((key, vars?: Vars) => t(key, vars ?? {})) as Translate,
+  }), [lang, t]);
 }
 
 export const LiveContext = createContext<SocketState>("connecting");
@@ -52,4 +52,17 @@ export function useDocumentVisible(): boolean {
     return () => document.removeEventListener("visibilitychange", update);
   }, []);
   return visible;
+}
+
+/** Whether a CSS media query matches now (the layout decides between columns and drawers). */
+export function useMediaQuery(query: string): boolean {
+  const [matches, setMatches] = useState(() => window.matchMedia(query).matches);
+  useEffect(() => {
+    const list = window.matchMedia(query);
+    const update = () => setMatches(list.matches);
+    update();
+    list.addEventListener("change", update);
+    return () => list.removeEventListener("change", update);
+  }, [query]);
+  return matches;
 }

@@ -22,6 +22,11 @@ describe("formatDayLabel", () => {
     expect(formatDayLabel(new Date(2026, 2, 15, 8).toISOString(), "es", labels, now)).toBe("Hoy");
     expect(formatDayLabel(new Date(2026, 2, 14, 23).toISOString(), "es", labels, now)).toBe("Ayer");
   });
+  it("capitalises only the first letter, as Spanish writes a label", () => {
+    expect(formatDayLabel(new Date(2026, 2, 10, 8).toISOString(), "es", labels, now)).toBe("Martes, 10 de marzo");
+    expect(formatDayLabel(new Date(2025, 11, 1, 8).toISOString(), "es", labels, now)).toBe("Lunes, 1 de diciembre de 2025");
+    expect(formatDayLabel(new Date(2026, 2, 10, 8).toISOString(), "en", labels, now)).toBe("Tuesday 10 March");
+  });
   it("spells older days out in the chosen language", () => {
     expect(formatDayLabel(new Date(2026, 2, 10, 8).toISOString(), "es", labels, now)).toContain("marzo");
     expect(formatDayLabel(new Date(2026, 2, 10, 8).toISOString(), "en", labels, now)).toContain("March");

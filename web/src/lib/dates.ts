@@ -1,5 +1,5 @@
 // Dates as the inbox shows them, through Intl in the chosen language.
-import type { Lang } from "./i18n";
+import { capitalize, type Lang } from "../i18n";
 
 const locales: Record<Lang, string> = { es: "es-ES", en: "en-GB" };
 
@@ -23,7 +23,7 @@ export function formatListDate(iso: string, lang: Lang, now: Date = new Date(), 
   return new Intl.DateTimeFormat(locales[lang], { day: "numeric", month: "short", timeZone }).format(date);
 }
 
-/** The chat's day separators: "Hoy", "Ayer", or the full date. */
+/** The chat's day separators: "Hoy", "Ayer", or the full date as a label ("Martes, 10 de marzo"). */
 export function formatDayLabel(iso: string, lang: Lang, labels: { today: string; yesterday: string },
   now: Date = new Date()): string {
   const date = new Date(iso);
@@ -33,7 +33,8 @@ export function formatDayLabel(iso: string, lang: Lang, labels: { today: string;
   if (sameDay(date, yesterday)) return labels.yesterday;
   const options: Intl.DateTimeFormatOptions = { weekday: "long", day: "numeric", month: "long" };
   if (date.getFullYear() !== now.getFullYear()) options.year = "numeric";
-  return new Intl.DateTimeFormat(locales[lang], options).format(date);
+  // Only the first letter: "Martes, 10 de marzo" (Spanish writes weekdays and months in lower case).
+  return capitalize(new Intl.DateTimeFormat(locales[lang], options).format(date), lang);
 }
 
 /** A key that changes when the local calendar day changes (for grouping messages by day). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dictionaries, pickLang, translator } from "./i18n";
+import { dictionaries, pickLang, translator } from ".";
 
 describe("i18n", () => {
   it("speaks Spanish by default and English when chosen", () => {

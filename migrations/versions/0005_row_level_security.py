@@ -16,8 +16,8 @@ The function `inbox_contact_matches` finds the matching conversations as the tab
 for the transaction's own tenant only (it takes no tenant argument), so the search keeps its
 indexes behind the wall.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-07 11:10:00
 """
 from __future__ import annotations
@@ -26,8 +26,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0004'
-down_revision: str | None = '0003'
+revision: str = '0005'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
