@@ -26,10 +26,9 @@ from tests.helpers import TEST_PASSWORD, TenantCtx, post_inbound
 
 __all__ = ["TEST_PASSWORD", "TenantCtx", "post_inbound"]
 
-# Fake LLM vendor servers on 127.0.0.1 (fixtures `fake_openai`, `fake_anthropic`).
-pytest_plugins = ["tests.fakes.fixtures"]
-
-PG_ADMIN_URL = os.environ.get("TERTULIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+# Fake LLM vendor servers on 127.0.0.1 (fixtures `fake_openai`, `fake_anthropic`); PostgreSQL, Redis
+# and Chromium found or started for the run (fixtures `pg_admin_url`, `redis_url`, `chromium`).
+pytest_plugins = ["tests.fakes.fixtures", "tests.servers"]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -37,19 +36,20 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
     kind = os.environ.get("TERTULIA_TEST_DB", "sqlite")
     if kind == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
         return
     if kind != "postgresql":
         raise pytest.UsageError("TERTULIA_TEST_DB must be sqlite or postgresql")
+    admin_url: str = request.getfixturevalue("pg_admin_url")  # only PostgreSQL runs need the server
     name = f"tertulia_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    base = admin_url.rsplit("/", 1)[0]
     yield f"{base}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
