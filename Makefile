@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export TERTULIA_DATA_DIR ?= ./var
 
-.PHONY: install install-python install-web run test test-sqlite test-postgresql lint bench clean
+.PHONY: install install-python install-web run test test-sqlite test-postgresql check-readme lint bench clean
 
 install: install-python install-web
 
@@ -42,6 +42,10 @@ test-sqlite:
 
 test-postgresql:
 	TERTULIA_TEST_DB=postgresql .venv/bin/pytest $(PYTEST_ARGS)
+
+# README.md's shell blocks, run as written against servers of their own (tests/readme_check.py).
+check-readme: install
+	.venv/bin/python -m tests.readme_check
 
 lint:
 	.venv/bin/ruff check src tests bench
