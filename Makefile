@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export TERTULIA_DATA_DIR ?= ./var
 
-.PHONY: install install-python install-web run test test-sqlite test-postgresql lint api-types check-api-types bench clean
+.PHONY: install install-python install-web run test test-sqlite test-postgresql check-readme lint api-types check-api-types bench clean
 
 install: install-python install-web
 
@@ -51,6 +51,10 @@ api-types: install-python
 
 check-api-types: install-python
 	web/tools/openapi/generate.sh --check
+
+# README.md's shell blocks, run as written against servers of their own (tests/readme_check.py).
+check-readme: install
+	.venv/bin/python -m tests.readme_check
 
 lint:
 	.venv/bin/ruff check src tests bench

@@ -26,8 +26,9 @@ from tests.helpers import TEST_PASSWORD, TenantCtx, post_inbound
 
 __all__ = ["TEST_PASSWORD", "TenantCtx", "post_inbound"]
 
-# Fake LLM vendor servers on 127.0.0.1 (fixtures `fake_openai`, `fake_anthropic`).
-pytest_plugins = ["tests.fakes.fixtures"]
+# Fake LLM vendor servers on 127.0.0.1 (fixtures `fake_openai`, `fake_anthropic`); PostgreSQL, Redis
+# and Chromium found or started for the run (fixtures `pg_admin_url`, `redis_url`, `chromium`).
+pytest_plugins = ["tests.fakes.fixtures", "tests.servers"]
 
 # Tenant-chosen URLs may reach the loopback servers tests start and nothing else: never a public
 # address, whatever a test (or a fuzzer) sets (kit/egress.py). Set in the environment so that
@@ -35,27 +36,26 @@ pytest_plugins = ["tests.fakes.fixtures"]
 os.environ["TERTULIA_EGRESS_ALLOW"] = "127.0.0.1"
 os.environ["TERTULIA_EGRESS_PUBLIC"] = "false"
 
-PG_ADMIN_URL = os.environ.get("TERTULIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"tertulia test database: {os.environ.get('TERTULIA_TEST_DB', 'sqlite')}"
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
     kind = os.environ.get("TERTULIA_TEST_DB", "sqlite")
     if kind == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
         return
     if kind != "postgresql":
         raise pytest.UsageError("TERTULIA_TEST_DB must be sqlite or postgresql")
+    admin_url: str = request.getfixturevalue("pg_admin_url")  # only PostgreSQL runs need the server
     name = f"tertulia_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    base = admin_url.rsplit("/", 1)[0]
     yield f"{base}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

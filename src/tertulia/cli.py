@@ -55,26 +55,49 @@ def run(factory: Callable[[Any], Awaitable[T]], settings: Settings | None = None
         raise  # unreachable
 
 
-def do_migrate(settings: Settings | None = None) -> None:
+def do_migrate(settings: Settings | None = None) -> str:
+    """Create or upgrade the schema; says what it did (created, upgraded, or nothing to do)."""
     from alembic import command
     from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine, inspect, make_url, pool
+
+    from tertulia.kit.db import sync_url
 
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     cfg.attributes["database_url"] = settings.resolved_database_url
-    command.upgrade(cfg, "head")
+    engine = create_engine(sync_url(settings.resolved_database_url), poolclass=pool.NullPool)
+
+    def revision() -> tuple[str | None, int]:
+        with engine.connect() as conn:
+            tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
+            return MigrationContext.configure(conn).get_current_revision(), len(tables)
+
+    try:
+        before, _ = revision()
+        command.upgrade(cfg, "head")
+        after, tables = revision()
+    finally:
+        engine.dispose()
+    where = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    if before is None:
+        return f"created the database schema in {where}: {tables} tables, revision {after}"
+    if before == after:
+        return f"database is already up to date (revision {after}): nothing to do"
+    return f"database upgraded from revision {before} to {after}"
 
 
 @app.command()
 def migrate() -> None:
-    """Bring the database schema up to date."""
+    """Create the database schema, or bring it up to date."""
     try:
-        do_migrate()
+        done = do_migrate()
     except Exception as exc:
         fail(f"migration failed: {exc}")
-    typer.echo("database is up to date")
+    typer.echo(done)
 
 
 @app.command()
@@ -192,18 +215,29 @@ def channel_create(
     kind: Annotated[str, typer.Option("--kind", help="whatsapp_cloud|ycloud|instagram|facebook|web|api")],
     name: Annotated[str, typer.Option("--name")],
     platform_origin: Annotated[str, typer.Option("--platform-origin")] = "",
+    assistant: Annotated[str | None, typer.Option("--assistant", help="name of the assistant that answers there "
+                                                                        "(none: only humans answer)")] = None,
 ) -> None:
     """Create a channel; prints {"channel_id", "inbound_token"} as JSON on the last line."""
+    from tertulia.assistants.repository import list_assistants
     from tertulia.channels.service import create_channel
     from tertulia.kit.crypto import SecretBox
+    from tertulia.kit.errors import NotFound
     from tertulia.tenancy.service import require_tenant
 
     settings = get_settings()
 
     async def work(session: Any) -> Any:
         t = await require_tenant(session, tenant)
+        answering = None
+        if assistant is not None:
+            answering = next((a for a in await list_assistants(session, t.id) if a.name == assistant), None)
+            if answering is None:
+                raise NotFound(f"no assistant named {assistant!r} in {tenant}", code="assistant_not_found")
         box = SecretBox(settings.resolved_secret_key())
-        return await create_channel(session, box, t.id, kind, name, platform_origin)
+        channel, token = await create_channel(session, box, t.id, kind, name, platform_origin)
+        channel.assistant_id = answering.id if answering else None
+        return channel, token
 
     channel, token = run(work, settings)
     typer.echo(json.dumps({"channel_id": str(channel.id), "inbound_token": token}))

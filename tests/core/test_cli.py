@@ -23,6 +23,17 @@ def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
                           cwd=Path(__file__).resolve().parents[2])
 
 
+def test_migrate_says_what_it_did(tmp_path: Path) -> None:
+    """A first migrate says it created the schema; the next one that there was nothing to do."""
+    fresh = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'new.db'}", secret_key="k" * 32)
+    first = run_cli(fresh, "migrate")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith(f"created the database schema in sqlite:///{tmp_path / 'new.db'}: "), first.stdout
+    assert int(first.stdout.split(": ")[1].split()[0]) >= 10  # tables
+    again = run_cli(fresh, "migrate")
+    assert again.returncode == 0 and "already up to date" in again.stdout and "nothing to do" in again.stdout
+
+
 async def test_cli_creates_what_scripts_need(settings: Settings, client: httpx2.AsyncClient) -> None:
     slug = f"cli-{uuid.uuid4().hex[:8]}"
     assert run_cli(settings, "migrate").returncode == 0
@@ -59,3 +70,18 @@ async def test_cli_creates_what_scripts_need(settings: Settings, client: httpx2.
     assert r.status_code == 202
     rows = (await client.get("/admin/chats/summary", headers={"Authorization": f"Bearer {token}"})).json()
     assert [row["last_message"] for row in rows] == ["desde CLI"]
+    assert (await client.get(f"/admin/channels/{channel['channel_id']}", headers={"Authorization": f"Bearer {token}"})
+            ).json()["assistant_id"] is None
+
+    # --assistant NAME links the new channel to the tenant's assistant of that name
+    made = await client.post("/admin/assistants", headers={"Authorization": f"Bearer {token}"}, json={"name": "Lía"})
+    assert made.status_code == 201, made.text
+    linked_out = run_cli(settings, "channel", "create", "--tenant", slug, "--kind", "api", "--name", "Bot",
+                         "--assistant", "Lía")
+    assert linked_out.returncode == 0, linked_out.stderr
+    linked = json.loads(linked_out.stdout.strip().splitlines()[-1])
+    assert (await client.get(f"/admin/channels/{linked['channel_id']}", headers={"Authorization": f"Bearer {token}"})
+            ).json()["assistant_id"] == made.json()["id"]
+    nobody = run_cli(settings, "channel", "create", "--tenant", slug, "--kind", "api", "--name", "x",
+                     "--assistant", "Nadie")
+    assert nobody.returncode != 0 and nobody.stderr.strip() == f"error: no assistant named 'Nadie' in {slug}"

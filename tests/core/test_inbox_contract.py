@@ -68,6 +68,9 @@ async def test_messages_contract_and_delta_sync(client: httpx2.AsyncClient, make
 
     delta = (await client.get(f"/admin/chats/{conv}/messages", params={"after_id": ids[3]}, headers=t.headers)).json()
     assert [m["id"] for m in delta] == ids[4:]
+    # 0 is "after nothing": a client starting a delta sync gets every message (the README's example)
+    everything = (await client.get(f"/admin/chats/{conv}/messages", params={"after_id": 0}, headers=t.headers)).json()
+    assert [m["id"] for m in everything] == ids
     assert (await client.get(f"/admin/chats/{conv}/messages", params={"after_id": ids[-1]},
                              headers=t.headers)).json() == []
     back = (await client.get(f"/admin/chats/{conv}/messages", params={"before_id": ids[3], "limit": 2},

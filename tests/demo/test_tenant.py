@@ -216,7 +216,6 @@ def test_cli_demo_twice_prints_the_login(tmp_path: Path) -> None:
     assert len(media) == len(content.MEDIA)
 
 
-CHROMIUM = Path("/usr/bin/chromium")
 PLAYER_PAGE = """<!doctype html><html><body><pre id=out>pending</pre><video id=v src="clip.webm" muted preload="auto"></video>
 <script>
 const v = document.getElementById('v'), out = document.getElementById('out');
@@ -239,8 +238,7 @@ v.oncanplay = () => v.play();
 </script></body></html>"""
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs the system Chromium")
-def test_demo_video_plays_in_chromium(tmp_path: Path) -> None:
+def test_demo_video_plays_in_chromium(tmp_path: Path, chromium: Path) -> None:
     """The demo's WebM decodes in a real browser to the colours it was drawn with, and plays."""
     import functools
     import http.server
@@ -253,7 +251,7 @@ def test_demo_video_plays_in_chromium(tmp_path: Path) -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         done = subprocess.run(
-            [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            [str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--autoplay-policy=no-user-gesture-required", "--virtual-time-budget=30000", "--dump-dom",
              f"http://127.0.0.1:{server.server_address[1]}/index.html"],

@@ -1,5 +1,6 @@
 """End-to-end harness: a real `tertulia serve` subprocess (its own data directory and database, the
-demo tenant loaded with `tertulia migrate && tertulia demo`) driven through the system Chromium.
+demo tenant loaded with `tertulia migrate && tertulia demo`) driven through a real Chromium (the
+`chromium` fixture of tests/servers.py: the system's, or Playwright's own; skipped without one).
 
 The server can be stopped and started again on the same port and database (`E2EServer.restart`),
 which the reconnect test uses. Every test gets a fresh browser context already logged in as the
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,24 +24,17 @@ import httpx2
 import psycopg
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.servers import free_port
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 ROOT = Path(__file__).resolve().parents[2]
 TERTULIA = str(Path(sys.executable).parent / "tertulia")
 ARTIFACTS = ROOT / "test-artifacts"
-PG_ADMIN_URL = os.environ.get("TERTULIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DEMO_EMAIL = "ana@cafe-aurora.example"
 DEMO_PASSWORD = "nora-demo-2026"
 VIEWPORT = {"width": 1440, "height": 900}
 
-SKIP_REASON = "/usr/bin/chromium is not installed (apt-get install -y chromium): the end-to-end tests need a real browser"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -101,23 +94,23 @@ class E2EServer:
 
 
 @pytest.fixture(scope="session")
-def e2e_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def e2e_database_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
     kind = os.environ.get("TERTULIA_TEST_DB", "sqlite")
     if kind != "postgresql":
         yield f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'e2e.db'}"
         return
+    admin_url: str = request.getfixturevalue("pg_admin_url")
     name = f"tertulia_e2e_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+    yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
-def e2e_server(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EServer]:
-    if not CHROMIUM.exists():
-        pytest.skip(SKIP_REASON)
+def e2e_server(chromium: Path, e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EServer]:
+    # `chromium` first: without a browser the tests are skipped before a server is started for them.
     if not (ROOT / "web" / "dist" / "index.html").exists():
         if shutil.which("npm") is None:
             pytest.fail("web/dist is missing and npm is not available to build it (run `make install`)")
@@ -130,7 +123,7 @@ def e2e_server(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) 
         "TERTULIA_EGRESS_PUBLIC": "false",  # whatever the browser sets, the server never calls out
         "TERTULIA_EGRESS_ALLOW": "127.0.0.1",  # but reaches the test's own servers on loopback
     })
-    server = E2EServer(env=env, port=_free_port(), log_path=data_dir / "serve.log")
+    server = E2EServer(env=env, port=free_port(), log_path=data_dir / "serve.log")
     server.cli("migrate")
     server.cli("demo")
     created = json.loads(server.cli("channel", "create", "--tenant", "demo", "--kind", "api", "--name", "Pruebas E2E"))
@@ -143,11 +136,11 @@ def e2e_server(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="session")
-async def browser(e2e_server: E2EServer) -> AsyncIterator[Any]:
+async def browser(e2e_server: E2EServer, chromium: Path) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        b = await p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
         yield b
         await b.close()
 

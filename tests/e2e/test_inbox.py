@@ -12,9 +12,7 @@ import httpx2
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, DEMO_EMAIL, DEMO_PASSWORD, SKIP_REASON, VIEWPORT, E2EServer
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=SKIP_REASON)
+from tests.e2e.conftest import ARTIFACTS, DEMO_EMAIL, DEMO_PASSWORD, VIEWPORT, E2EServer
 
 CHANNEL_BORDERS = {"whatsapp": "rgb(34, 197, 94)", "instagram": "rgb(236, 72, 153)",
                    "facebook": "rgb(59, 130, 246)", "web": "rgb(168, 85, 247)"}

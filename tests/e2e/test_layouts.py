@@ -10,9 +10,7 @@ import httpx2
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, SKIP_REASON, E2EServer
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=SKIP_REASON)
+from tests.e2e.conftest import ARTIFACTS, E2EServer
 
 PHONE, LAPTOP, DESKTOP = (390, 844), (1024, 768), (1440, 900)
 

@@ -17,10 +17,8 @@ from mcp.server.mcpserver import MCPServer
 from playwright.async_api import Page, expect
 from starlette.responses import JSONResponse
 
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, SKIP_REASON, VIEWPORT, E2EServer
+from tests.e2e.conftest import ARTIFACTS, VIEWPORT, E2EServer
 from tests.fakes.harness import ThreadedUvicorn
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=SKIP_REASON)
 
 
 async def until(page: Page, check: Callable[[], bool], what: str, within: float = 10.0) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,15 +20,9 @@ from redis.asyncio import Redis
 from tertulia.config import Settings
 from tests.helpers import TenantCtx, post_inbound
 from tests.realtime.conftest import LiveServer, frames_until, is_message, login_cookie, next_frame, open_socket
+from tests.servers import free_port
 
-REDIS_URL = os.environ.get("TERTULIA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _open_log(log: Path) -> Any:
@@ -62,16 +55,13 @@ def redis_prefix() -> str:
 
 
 @pytest.fixture
-async def two_servers(settings: Settings, redis_prefix: str, tmp_path: Path) -> AsyncIterator[list[LiveServer]]:
+async def two_servers(settings: Settings, redis_prefix: str, tmp_path: Path,
+                      request: pytest.FixtureRequest) -> AsyncIterator[list[LiveServer]]:
     if settings.resolved_database_url.startswith("sqlite"):
         pytest.skip("two processes share one database only on PostgreSQL (run with TERTULIA_TEST_DB=postgresql)")
-    redis = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await redis.ping()
-    except Exception as exc:  # pragma: no cover - the CI machine runs Redis
-        await redis.aclose()
-        pytest.fail(f"Redis is not reachable at {REDIS_URL}: {exc}")
-    env = {**os.environ, "TERTULIA_DATABASE_URL": settings.resolved_database_url, "TERTULIA_REDIS_URL": REDIS_URL,
+    redis_url: str = request.getfixturevalue("redis_url")  # found or started by tests/servers.py
+    redis = Redis.from_url(redis_url, socket_connect_timeout=2)
+    env = {**os.environ, "TERTULIA_DATABASE_URL": settings.resolved_database_url, "TERTULIA_REDIS_URL": redis_url,
            "TERTULIA_REDIS_PREFIX": redis_prefix, "TERTULIA_SECRET_KEY": settings.resolved_secret_key(),
            "TERTULIA_DATA_DIR": str(tmp_path / "data"), "TERTULIA_LOG_LEVEL": "warning",
            "TERTULIA_DB_POOL_SIZE": "5"}
@@ -80,7 +70,7 @@ async def two_servers(settings: Settings, redis_prefix: str, tmp_path: Path) -> 
     servers: list[LiveServer] = []
     try:
         for i in range(2):
-            port = _free_port()
+            port = free_port()
             log = tmp_path / f"serve-{i}.log"
             fh = _open_log(log)
             proc = await asyncio.create_subprocess_exec(str(exe), "serve", "--port", str(port), env=env, cwd=ROOT,

@@ -7,24 +7,23 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
 from tertulia.sandbox.server import SandboxServer
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, SKIP_REASON
+from tests.e2e.conftest import CHROMIUM_ARGS
 from tests.sandbox.conftest import WebhookReceiver, register
 
 
 @pytest.fixture
-async def chromium_page() -> AsyncIterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(SKIP_REASON)
+async def chromium_page(chromium: Path) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = await p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
         page = await browser.new_page(viewport={"width": 420, "height": 800}, locale="es-ES")
         yield page
         await browser.close()

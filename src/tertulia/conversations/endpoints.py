@@ -21,7 +21,7 @@ from tertulia.conversations.schemas import (
 )
 from tertulia.kit.errors import Invalid
 from tertulia.kit.pagination import decode_cursor, encode_cursor
-from tertulia.kit.types import OptionalCursorId
+from tertulia.kit.types import AfterCursorId, OptionalCursorId
 from tertulia.kit.web import DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentPrincipal, Principal
 
@@ -76,10 +76,11 @@ async def get_chat(conversation_id: uuid.UUID, principal: CurrentPrincipal, db: 
 @router.get("/chats/{conversation_id}/messages", response_model=list[MessageOut])
 async def list_messages(
     conversation_id: uuid.UUID, principal: CurrentPrincipal, db: ReadDb,
-    after_id: OptionalCursorId = None, before_id: OptionalCursorId = None,
+    after_id: AfterCursorId = None, before_id: OptionalCursorId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[MessageOut]:
-    """Oldest first. `after_id` returns only newer messages (delta sync); `before_id` pages back."""
+    """Oldest first. `after_id` returns only newer messages (delta sync; 0 for all of them, up to `limit`);
+    `before_id` pages back."""
     await service.require_conversation(db, principal.tenant_id, conversation_id)
     if after_id is not None and before_id is not None:
         raise Invalid("use after_id or before_id, not both", code="invalid_paging")

@@ -32,4 +32,6 @@ Name = Annotated[str, StringConstraints(max_length=200), AfterValidator(_strippe
 ShortText = Annotated[str, AfterValidator(_no_nul), StringConstraints(max_length=1000)]
 MessageId = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
 OptionalCursorId = Annotated[int | None, Query(ge=1, le=MAX_DB_INT)]
+# `after_id=0` is "after nothing": every message, the natural first call of a delta sync.
+AfterCursorId = Annotated[int | None, Query(ge=0, le=MAX_DB_INT)]
 DbInt = Annotated[int, Field(ge=0, le=MAX_DB_INT)]

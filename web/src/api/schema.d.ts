@@ -236,7 +236,8 @@ export interface paths {
         };
         /**
          * List Messages
-         * @description Oldest first. `after_id` returns only newer messages (delta sync); `before_id` pages back.
+         * @description Oldest first. `after_id` returns only newer messages (delta sync; 0 for all of them, up to `limit`);
+         *     `before_id` pages back.
          */
         get: operations["list_messages_admin_chats__conversation_id__messages_get"];
         put?: never;
@@ -274,7 +275,8 @@ export interface paths {
         };
         /**
          * Get Chat Summary
-         * @description The conversation's rolling summary; regenerated first when newer messages exist.
+         * @description The conversation's rolling summary: the stored one while no newer message exists, else
+         *     one made now (stored by the POST, or by the next reply).
          */
         get: operations["get_chat_summary_admin_chats__conversation_id__summary_get"];
         put?: never;
@@ -2663,6 +2665,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChatSummary"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
