@@ -9,9 +9,9 @@ from tertulia.assistants.models import (
     KnowledgeEntry,
     McpServer,
 )
-from tertulia.channels.models import Channel
+from tertulia.channels.models import Channel, MessageTemplate, WebhookEvent
 from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
-from tertulia.conversations.models import Conversation, Message
+from tertulia.conversations.models import Conversation, MediaFetch, Message, PendingStatus
 from tertulia.delivery.models import OutboundDelivery
 from tertulia.kit.db import Base
 from tertulia.realtime.models import TenantEvent
@@ -33,12 +33,16 @@ __all__ = [
     "KnowledgeChunk",
     "KnowledgeEntry",
     "McpServer",
+    "MediaFetch",
     "Membership",
     "Message",
+    "MessageTemplate",
     "OutboundDelivery",
+    "PendingStatus",
     "Tag",
     "Tenant",
     "TenantEvent",
     "TenantSequence",
     "User",
+    "WebhookEvent",
 ]

@@ -12,7 +12,12 @@ from tertulia.kit.db import Base, BigId, utcnow
 STATUSES = ("open", "resolved", "snoozed")
 AI_STATES = ("ai_active", "human_override")
 AUTHORS = ("contact", "ai", "human", "system")
-DELIVERY_STATUSES = ("received", "queued", "sent", "delivered", "read", "failed")
+DELIVERY_STATUSES = ("received", "queued", "sent", "delivered", "read", "played", "failed")
+# What a message is: its text and attachments say most of it; `extra` holds the rest of the kinds
+# (location, contacts, interactive and button replies, a template's name and parameters, a
+# click-to-chat ad's referral, what an unsupported message was).
+MESSAGE_KINDS = ("text", "image", "video", "audio", "voice", "document", "sticker", "location", "contacts",
+                 "interactive", "button", "template", "unsupported", "system")
 
 
 class Conversation(Base):
@@ -53,6 +58,7 @@ class Conversation(Base):
     # search, which then reads this table alone. Never written by the application.
     contact_name: Mapped[str] = mapped_column(String(200), server_default="")
     contact_phone: Mapped[str | None] = mapped_column(String(32))
+    last_human_at: Mapped[datetime | None]  # a person's last message (panel or the phone's app)
 
     @property
     def is_locked(self) -> bool:
@@ -91,5 +97,62 @@ class Message(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     correlation_id: Mapped[str | None] = mapped_column(String(64))
     is_echo: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16), default="text", server_default="text")
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reply_to_id: Mapped[int | None] = mapped_column(BigId)  # the message it answers (quotes), ours
+    reply_to_provider_id: Mapped[str | None] = mapped_column(String(200))  # ...as the provider named it
+    reactions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # [{emoji, by, at}]
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]  # the sender deleted it (its text is kept for the team)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    status_at: Mapped[datetime | None]  # when the provider said the status last moved
+
+
+class PendingStatus(Base):
+    """A delivery status that arrived before the send's answer (and so the provider's message id)
+    was stored: applied as soon as a message takes that id."""
+
+    __tablename__ = "pending_statuses"
+    __table_args__ = (
+        Index(None, "tenant_id", "channel_id", "provider_message_id"),
+        ForeignKeyConstraint(["tenant_id", "channel_id"], ["channels.tenant_id", "channels.id"], ondelete="CASCADE"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    channel_id: Mapped[uuid.UUID]
+    provider_message_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MediaFetch(Base):
+    """An attachment a customer sent that is still at the provider (its media ids expire in days):
+    copied to the file store by a worker, with retries."""
+
+    __tablename__ = "media_fetches"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "message_id", "position"),
+        Index(None, "state", "next_attempt_at"),
+        ForeignKeyConstraint(["tenant_id", "channel_id"], ["channels.tenant_id", "channels.id"], ondelete="CASCADE"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    channel_id: Mapped[uuid.UUID]
+    message_id: Mapped[int] = mapped_column(BigId, ForeignKey("messages.id", ondelete="CASCADE"))
+    position: Mapped[int]  # which of the message's attachments
+    provider_media_id: Mapped[str] = mapped_column(String(512))
+    state: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    locked_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -21,6 +21,9 @@ class Tenant(Base):
     # An IANA zone name ("America/Mexico_City"): the business's own clock, for whoever needs one.
     time_zone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIME_ZONE, server_default=DEFAULT_TIME_ZONE)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # After how long without a person's message a taken-over conversation goes back to the AI
+    # (None, the default: it stays with the people until someone hands it back).
+    ai_resumes_after_minutes: Mapped[int | None]
 
 
 class TenantSequence(Base):
