@@ -117,6 +117,11 @@ class _Item:
         return self.channel.id, self.body.contact.external_id
 
     @property
+    def identities(self) -> list[tuple[uuid.UUID, str]]:
+        """The sender's ids on the channel: its own, then its aliases (WhatsApp: phone and BSUID)."""
+        return [self.identity, *((self.channel.id, alias) for alias in self.body.contact.aliases)]
+
+    @property
     def key(self) -> tuple[uuid.UUID, str]:
         return self.channel.id, self.body.external_message_id
 
@@ -127,6 +132,7 @@ class _Opened:
 
     conversation: Conversation
     contact: Contact
+    known: set[str]  # the external ids the contact has on this channel
 
 
 @dataclass
@@ -135,16 +141,20 @@ class _TenantBatch:
     tenant_id: uuid.UUID
     items: list[_Item]
     results: list[Result | None]
-    opened: dict[tuple[uuid.UUID, str], _Opened] = field(default_factory=dict)
+    opened: dict[tuple[uuid.UUID, str], _Opened] = field(default_factory=dict)  # by each identity
     repeats: list[tuple[_Item, _Item]] = field(default_factory=list)  # (copy, the item it repeats)
 
     async def run(self, after_store: Sequence[AfterStore]) -> None:
         fresh = self._drop_repeats()
         await self._open()
-        await self._create([i for i in fresh if i.identity not in self.opened])
+        await self._create([i for i in fresh if self._opened(i) is None])
+        await self._add_aliases(fresh)
         stored = await self._write([i for i in fresh if self.results[i.n] is None])
         await self._emit(stored, after_store)
         self._answer_repeats()
+
+    def _opened(self, item: _Item) -> _Opened | None:
+        return next((self.opened[k] for k in item.identities if k in self.opened), None)
 
     def _drop_repeats(self) -> list[_Item]:
         """The same provider id twice in one batch is stored once; the copies answer as its duplicates."""
@@ -166,11 +176,15 @@ class _TenantBatch:
                 answer, InboundResult) else answer
 
     # 1. open ------------------------------------------------------------------------------------
-    async def _open(self, identities: Sequence[tuple[uuid.UUID, str]] | None = None) -> None:
-        if identities is None:
-            identities = sorted({i.identity for i in self.items}, key=lambda k: (str(k[0]), k[1]))
+    async def _open(self, items: Sequence[_Item] | None = None) -> None:
+        identities = sorted({k for i in (self.items if items is None else items) for k in i.identities},
+                            key=lambda k: (str(k[0]), k[1]))
         for row in await repo.lock_identity_conversations(self.session, self.tenant_id, identities):
-            self.opened[(row.identity_channel, row.external_id)] = _Opened(row.Conversation, row.Contact)
+            opened = next((o for o in self.opened.values() if o.conversation is row.Conversation), None)
+            if opened is None:
+                opened = _Opened(row.Conversation, row.Contact, set())
+            opened.known.add(row.external_id)
+            self.opened[(row.identity_channel, row.external_id)] = opened
 
     # 2. create ----------------------------------------------------------------------------------
     async def _create(self, items: list[_Item]) -> None:
@@ -195,9 +209,10 @@ class _TenantBatch:
         now = utcnow()
         contact_of = {identity: uuid.uuid4() for identity in senders}
         await contacts_repo.insert_contacts(self.session, [
-            {"id": contact_of[identity], "tenant_id": self.tenant_id, "display_name": item.body.contact.name or
-             item.body.contact.external_id, "phone": item.body.contact.phone or None, "notes": "",
-             "custom_attributes": {}, "last_seen_at": now, "created_at": now, "updated_at": now}
+            {"id": contact_of[identity], "tenant_id": self.tenant_id,
+             "display_name": item.body.contact.name or item.body.contact.external_id,
+             "phone": item.body.contact.phone or None, "notes": "", "custom_attributes": {},
+             "last_seen_at": None if item.body.echo else now, "created_at": now, "updated_at": now}
             for identity, item in senders.items()])
         won = await contacts_repo.insert_identities(self.session, [
             {"id": uuid.uuid4(), "tenant_id": self.tenant_id, "contact_id": contact_of[identity],
@@ -214,30 +229,55 @@ class _TenantBatch:
              "last_message_preview": "", "created_at": now, "updated_at": now}
             for identity, item in senders.items()])
         # Ours, or a concurrent first message's (waiting for it to commit): locked either way.
-        await self._open(list(senders))
+        await self._open(list(senders.values()))
+
+    async def _add_aliases(self, items: list[_Item]) -> None:
+        """Ids of a known sender it was not known by yet (its BSUID beside its phone, or the other
+        way round) become identities of its contact, so either finds the conversation next time."""
+        rows = []
+        for item in items:
+            opened = self._opened(item)
+            if opened is None or self.results[item.n] is not None:
+                continue
+            for channel_id, external_id in item.identities:
+                if external_id not in opened.known:
+                    opened.known.add(external_id)
+                    self.opened[(channel_id, external_id)] = opened
+                    rows.append({"id": uuid.uuid4(), "tenant_id": self.tenant_id, "contact_id": opened.contact.id,
+                                 "channel_id": channel_id, "external_id": external_id, "created_at": utcnow()})
+        await contacts_repo.insert_identities(self.session, rows)
 
     # 3. write -----------------------------------------------------------------------------------
     async def _write(self, items: list[_Item]) -> list[tuple[_Item, Message]]:
         # Stamped after the locks, so server times follow the order of message ids.
         now = utcnow()
-        messages = [Message(
-            tenant_id=self.tenant_id, conversation_id=self.opened[i.identity].conversation.id,
-            channel_id=i.channel.id, direction="inbound", author="contact", author_user_id=None,
-            content=i.body.content, attachments=[a.model_dump(exclude_none=True) for a in i.body.attachments],
-            status="received", error=None, provider_message_id=i.body.external_message_id, correlation_id=None,
-            is_echo=False, created_at=self._at(i, now), updated_at=now) for i in items]
+        quoted = await repo.find_provider_messages(
+            self.session, self.tenant_id, [(i.channel.id, i.body.reply_to) for i in items if i.body.reply_to])
+        messages = [self._message(i, now, quoted) for i in items]
         ids = await repo.insert_inbound_messages(self.session, [_columns(m) for m in messages])
         stored: list[tuple[_Item, Message]] = []
         repeated: list[_Item] = []
+        fetches: list[dict[str, Any]] = []
         for item, message in zip(items, messages, strict=True):
             if item.key not in ids:  # delivered before (also by a delivery racing this one)
                 repeated.append(item)
                 continue
             message.id = ids[item.key]
-            opened = self.opened[item.identity]
-            move_counters(opened.conversation, message.created_at, preview_of(message.content, message.attachments),
-                          now, inbound_message_id=message.id)
-            _touch_contact(opened.contact, item.body, now)
+            opened = self._opened(item)
+            assert opened is not None
+            conv = opened.conversation
+            preview = preview_of(message.content, message.attachments)
+            if item.body.echo:  # the business wrote from its phone: a person has taken over
+                move_counters(conv, message.created_at, preview, now)
+                conv.ai_state, conv.unread_count = "human_override", 0
+                conv.last_human_at = max(conv.last_human_at or message.created_at, message.created_at)
+            else:
+                move_counters(conv, message.created_at, preview, now, inbound_message_id=message.id)
+                _touch_contact(opened.contact, item.body, now)
+            fetches.extend({"tenant_id": self.tenant_id, "channel_id": item.channel.id, "message_id": message.id,
+                            "position": n, "provider_media_id": a["provider_media_id"], "state": "pending",
+                            "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now}
+                           for n, a in enumerate(message.attachments) if a.get("status") == "pending")
             stored.append((item, message))
             self.results[item.n] = InboundResult(conversation_id=message.conversation_id, message_id=message.id,
                                                  duplicate=False)
@@ -247,31 +287,52 @@ class _TenantBatch:
                 row = found[item.key]
                 self.results[item.n] = InboundResult(conversation_id=row.conversation_id, message_id=row.id,
                                                      duplicate=True)
+        await repo.insert_media_fetches(self.session, fetches)
         await self.session.flush()  # the conversations' counters and the contacts, one statement each
         return stored
+
+    def _message(self, item: _Item, now: datetime, quoted: dict[tuple[uuid.UUID, str], Any]) -> Message:
+        body = item.body
+        opened = self._opened(item)
+        assert opened is not None
+        attachments = [a.model_dump(exclude_none=True) for a in body.attachments]
+        for a in attachments:  # a file still at the provider waits for the media worker
+            if a.get("provider_media_id") and not a.get("url"):
+                a["status"] = "pending"
+        reply = quoted.get((item.channel.id, body.reply_to)) if body.reply_to else None
+        return Message(
+            tenant_id=self.tenant_id, conversation_id=opened.conversation.id, channel_id=item.channel.id,
+            direction="outbound" if body.echo else "inbound", author="human" if body.echo else "contact",
+            author_user_id=None, content=body.content, attachments=attachments,
+            status="sent" if body.echo else "received", error=None, provider_message_id=body.external_message_id,
+            correlation_id=None, is_echo=body.echo, created_at=self._at(item, now), updated_at=now, kind=body.kind,
+            extra=body.extra, reply_to_id=reply.id if reply is not None else None, reply_to_provider_id=body.reply_to,
+            reactions=None, edited_at=None, deleted_at=None, error_code=None, status_at=None)
 
     # 4. emit ------------------------------------------------------------------------------------
     async def _emit(self, stored: list[tuple[_Item, Message]], after_store: Sequence[AfterStore]) -> None:
         if not stored:
             return
         last_of = {message.conversation_id: n for n, (_, message) in enumerate(stored)}
+        opened_of = {message.conversation_id: self._opened(item) for item, message in stored}
         tags = await contacts_repo.tags_of_contacts(
-            self.session, self.tenant_id, [self.opened[item.identity].contact.id for item, _ in stored])
+            self.session, self.tenant_id, [o.contact.id for o in opened_of.values() if o is not None])
         for n, (item, message) in enumerate(stored):
             record_event(self.session, self.tenant_id, "message.created", message_out(message).model_dump(mode="json"))
+            opened = opened_of[message.conversation_id]
+            assert opened is not None
             if last_of[message.conversation_id] == n:  # after its last message: the row as the batch left it
-                opened = self.opened[item.identity]
                 summary = summary_of(opened.conversation, opened.contact.display_name, opened.contact.phone,
                                      item.channel.platform_origin, tags.get(opened.contact.id, []))
                 conversation_changed(self.session, self.tenant_id, summary)
-        hooked = [StoredMessage(item.channel, self.opened[item.identity].conversation, message)
-                  for item, message in stored]
+        hooked = [StoredMessage(item.channel, opened.conversation, message)
+                  for item, message in stored if (opened := opened_of[message.conversation_id]) is not None]
         for hook in after_store:
             await hook(self.session, hooked)
 
     @staticmethod
     def _at(item: _Item, now: datetime) -> datetime:
-        """When the customer wrote: the provider's time when it gives one, else ours."""
+        """When the message was written: the provider's time when it gives one, else ours."""
         return item.body.timestamp.astimezone(UTC) if item.body.timestamp else now
 
 

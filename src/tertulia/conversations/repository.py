@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, tuple_, union_all
+from sqlalchemy import Select, and_, exists, func, insert, or_, select, tuple_, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
 from tertulia.contacts.repository import like_pattern
-from tertulia.conversations.models import Conversation, Message
+from tertulia.conversations.models import Conversation, MediaFetch, Message
 from tertulia.kit.db import Reader, tenant_select, tenant_update
 
 
@@ -259,6 +259,12 @@ async def insert_inbound_messages(session: AsyncSession, rows: Sequence[dict[str
         index_elements=["tenant_id", "channel_id", "provider_message_id"],
     ).returning(Message.id, Message.channel_id, Message.provider_message_id)
     return {(r.channel_id, r.provider_message_id): r.id for r in await session.execute(stmt, list(rows))}
+
+
+async def insert_media_fetches(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Attachments to copy from the provider to the file store (the media worker's queue)."""
+    if rows:
+        await session.execute(insert(MediaFetch), list(rows))
 
 
 async def find_provider_messages(session: Reader, tenant_id: uuid.UUID,

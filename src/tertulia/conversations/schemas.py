@@ -4,7 +4,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from tertulia.contacts.schemas import TagOut
 from tertulia.kit.types import NonBlank, Text
@@ -15,18 +16,36 @@ ChannelSource = Literal["whatsapp", "instagram", "facebook", "web", "api"]
 
 
 class Attachment(BaseModel):
+    """A file of a message. `url` is where it is served; a file still at the provider (a webhook's
+    media, fetched by a worker) has `provider_media_id` and `status: pending` instead, then `ready`
+    with its url, or `failed` with the reason in `error`."""
+
     type: Literal["image", "video", "audio", "document"]
-    url: Annotated[Text, StringConstraints(min_length=1, max_length=2048)]
+    url: Annotated[Text, StringConstraints(min_length=1, max_length=2048)] | None = None
     filename: Annotated[Text, StringConstraints(max_length=255)] | None = None
     mime_type: Annotated[Text, StringConstraints(max_length=127)] | None = None
     size: int | None = Field(default=None, ge=0, le=2**40)
+    caption: Annotated[Text, StringConstraints(max_length=MAX_TEXT)] | None = None
+    voice: bool | None = Field(default=None, description="an audio recorded as a voice note")
+    sticker: bool | None = None
+    provider_media_id: Annotated[Text, StringConstraints(max_length=512)] | None = Field(
+        default=None, description="the provider's id of a file not fetched yet (webhooks)")
+    status: Literal["pending", "ready", "failed"] | None = None
+    error: Annotated[Text, StringConstraints(max_length=500)] | None = None
 
     @field_validator("url")
     @classmethod
-    def _url_scheme(cls, value: str) -> str:
-        if not (value.startswith(("https://", "http://", "/"))):
-            raise ValueError("an attachment url is absolute (http/https) or a path on this server")
+    def _url_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith(("https://", "http://", "/"))):
+            raise PydanticCustomError("url_scheme",
+                                      "an attachment url is absolute (http/https) or a path on this server")
         return value
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> Attachment:
+        if self.url is None and self.provider_media_id is None:
+            raise PydanticCustomError("attachment_without_file", "an attachment needs its url")
+        return self
 
 
 class ChatSummary(BaseModel):
@@ -59,6 +78,16 @@ class MessageOut(BaseModel):
     author_name: str | None = None
     status: str
     error: str | None = None
+    error_code: str | None = None
+    status_at: datetime | None = None
+    kind: str = "text"
+    extra: dict[str, Any] | None = Field(default=None, description="what the kind carries: location, contacts, "
+                                         "the reply's id and title, a template's name and parameters, a referral")
+    reply_to_id: int | None = Field(default=None, description="the message this one answers (quotes)")
+    reactions: list[dict[str, Any]] = Field(default_factory=list, description="[{emoji, by, at}]")
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
+    is_echo: bool = Field(default=False, description="written by the business from its own phone app")
 
 
 MessageText = Annotated[NonBlank, StringConstraints(max_length=MAX_TEXT)]
@@ -95,8 +124,14 @@ class ReadResult(BaseModel):
     unread_count: int
 
 
+ExternalId = Annotated[NonBlank, StringConstraints(max_length=200)]
+
+
 class InboundContact(BaseModel):
-    external_id: Annotated[NonBlank, StringConstraints(max_length=200)]
+    external_id: ExternalId
+    aliases: list[ExternalId] = Field(default_factory=list, max_length=3, description=(
+        "other ids of the same person on this channel (WhatsApp: the business-scoped user id beside "
+        "the phone); a conversation found by any of them is the person's"))
     name: Annotated[Text, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     phone: Annotated[Text, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
 
@@ -114,12 +149,27 @@ class InboxQuery(BaseModel):
     cursor: Annotated[Text | None, Field(max_length=200, description="from the X-Next-Cursor header")] = None
 
 
+MessageKind = Literal["text", "image", "video", "audio", "voice", "document", "sticker", "location", "contacts",
+                      "interactive", "button", "template", "unsupported"]
+
+
 class InboundMessage(BaseModel):
+    """One message a channel delivered. `content` is what a person reads in the inbox (for a
+    location, its name and address; for a button reply, the button's title...); `kind` and `extra`
+    keep what it was (coordinates, shared contacts, the reply's id, an ad's referral...)."""
+
     external_message_id: Annotated[NonBlank, StringConstraints(max_length=200)]
     contact: InboundContact
     content: Annotated[Text, StringConstraints(max_length=MAX_TEXT * 4)] = ""
     attachments: list[Attachment] = Field(default_factory=list, max_length=10)
-    timestamp: AwareDatetime | None = None
+    timestamp: AwareDatetime | None = Field(default=None, description="when the customer wrote (the provider's clock)")
+    kind: MessageKind = "text"
+    extra: dict[str, Any] | None = Field(default=None, description="what the kind carries beyond text and files")
+    reply_to: Annotated[Text, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="the provider's id of the message this one answers (quotes)")
+    echo: bool = Field(default=False, description=(
+        "written by the business from its own phone app (WhatsApp Business app, Meta Business Suite): "
+        "stored as a person's outbound message, never delivered again, and the person takes over"))
 
     model_config = {"json_schema_extra": {"examples": [{
         "external_message_id": "msg-0001",

@@ -112,7 +112,9 @@ def message_out(msg: Message, names: dict[uuid.UUID, str] | None = None) -> Mess
         content=msg.content, timestamp=msg.created_at, attachments=msg.attachments or [],
         correlation_id=msg.correlation_id, author=msg.author,
         author_name=(names or {}).get(msg.author_user_id) if msg.author_user_id else None,
-        status=msg.status, error=msg.error,
+        status=msg.status, error=msg.error, error_code=msg.error_code, status_at=msg.status_at, kind=msg.kind or "text",
+        extra=msg.extra, reply_to_id=msg.reply_to_id, reactions=msg.reactions or [], edited_at=msg.edited_at,
+        deleted_at=msg.deleted_at, is_echo=bool(msg.is_echo),
     )
 
 

@@ -374,6 +374,8 @@ export const en: Messages = {
   "error.provider_server_error": "The provider had an error.",
   "error.provider_timeout": "The provider took too long.",
   "error.provider_unavailable": "The provider is unavailable.",
+  "validation.attachment_without_file": "The attachment has no file.",
+  "validation.url_scheme": "It must be an http:// or https:// address (or a path on this server).",
   "validation.invalid": "Not a valid value.",
   "validation.missing": "This field is required.",
   "validation.blank": "It cannot be empty.",

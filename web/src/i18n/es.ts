@@ -372,6 +372,8 @@ export const es = {
   "error.provider_server_error": "El proveedor tuvo un error.",
   "error.provider_timeout": "El proveedor tardó demasiado.",
   "error.provider_unavailable": "El proveedor no está disponible.",
+  "validation.attachment_without_file": "Falta el archivo adjunto.",
+  "validation.url_scheme": "Debe ser una dirección http:// o https:// (o una ruta de este servidor).",
   "validation.invalid": "Valor no válido.",
   "validation.missing": "Este campo es obligatorio.",
   "validation.blank": "No puede quedar vacío.",
