@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     egress_allow: str = ""
     # false: tenant-chosen URLs reach only egress_allow, never a public address (test runs).
     egress_public: bool = True
+    # The providers' APIs (operator-configured, so trusted by the egress fence): tests, the sandbox
+    # and an operator's proxy stand in for them here. Meta's Graph API version is pinned.
+    meta_graph_url: str = "https://graph.facebook.com/v23.0"
+    ycloud_api_url: str = "https://api.ycloud.com/v2"
+    # Seconds between two messages to one recipient on one channel (seed 001: 4 s; WhatsApp's pair
+    # limit is about one every 6 s with short bursts), and sends per second on one channel.
+    delivery_spacing: float = Field(default=4.0, ge=0, le=600)
+    delivery_channel_rate: float = Field(default=20.0, gt=0, le=10_000)
 
     web_chat_allowed_origins: str = Field(default="", validation_alias=_seed_var("WEB_CHAT_ALLOWED_ORIGINS"))
     chat_upload_max_bytes: int = Field(

@@ -125,6 +125,15 @@ async def emit_message_created(session: AsyncSession, msg: Message) -> MessageOu
     return out
 
 
+async def emit_message_updated(session: AsyncSession, msg: Message) -> MessageOut:
+    """A message changed after it was created (its delivery status, a reaction, an edit, a
+    deletion, a file fetched): the panel replaces it by id."""
+    await session.flush()
+    out = message_out(msg, await author_names(session, [msg]))
+    record_event(session, msg.tenant_id, "message.updated", out.model_dump(mode="json"))
+    return out
+
+
 async def add_outbound_message(
     session: AsyncSession, conv: Conversation, *, author: str, content: str,
     attachments: list[dict[str, Any]] | None = None, author_user_id: uuid.UUID | None = None,
