@@ -22,6 +22,8 @@ from tertulia.assistants.mcp_endpoints import router as mcp_servers_router
 from tertulia.assistants.service import schedule_replies
 from tertulia.assistants.tasks import AiWorker, running_worker
 from tertulia.channels.endpoints import router as channels_router
+from tertulia.channels.intake import WebhookIntake
+from tertulia.channels.intake import router as webhooks_router
 from tertulia.config import Settings, get_settings
 from tertulia.contacts.endpoints import router as contacts_router
 from tertulia.conversations.endpoints import router as inbox_router
@@ -45,14 +47,15 @@ log = structlog.get_logger("tertulia.app")
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 
 # What the process serves. Routers are matched in this order, each one's routes in turn: the
-# inbound endpoint, the busiest write, comes first (behind five routers, finding it cost a third of
-# a millisecond per message).
-ROUTERS: list[Any] = [inbound_router, auth_router, members_router, inbox_router, contacts_router, channels_router,
-                      events_router, media_router, events_socket_router,
+# inbound endpoints, the busiest writes, come first (behind five routers, finding one cost a third
+# of a millisecond per message).
+ROUTERS: list[Any] = [inbound_router, webhooks_router, auth_router, members_router, inbox_router, contacts_router,
+                      channels_router, events_router, media_router, events_socket_router,
                       assistants_router, mcp_invoke_router, mcp_servers_router]
 
 DESCRIPTION = """Tertulia's API: the inbox of seed 001 (`/admin/...`), login for the panel
-(`/api/auth/...`), the generic inbound channel (`/api/v1/inbound/...`).
+(`/api/auth/...`), the generic inbound channel (`/api/v1/inbound/...`), the providers' webhooks
+(`/webhooks/...`).
 
 Authenticate with the panel's session cookie (send `X-CSRF-Token` on unsafe methods) or with
 `Authorization: Bearer <API token>` (create one with `tertulia token create`). Errors are
@@ -131,6 +134,7 @@ async def _jobs_and_intake(app: FastAPI, settings: Settings) -> AsyncIterator[No
         writer = InboundWriter(db, after_store=[partial(schedule_replies, wake=worker.notify if worker else None)],
                                writers=settings.inbound_writers or (1 if db.dialect == "sqlite" else 2))
         app.state.inbound_writer = await stack.enter_async_context(running_writer(writer))
+        app.state.webhook_intake = WebhookIntake(db, app.state.secret_box, writer.submit)
         yield
 
 

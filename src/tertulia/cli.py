@@ -20,10 +20,12 @@ tenant_app = typer.Typer(help="Tenants.", no_args_is_help=True)
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 channel_app = typer.Typer(help="Channels.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="The providers' webhooks, as logged.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(channel_app, name="channel")
+app.add_typer(webhooks_app, name="webhooks")
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
@@ -241,6 +243,49 @@ def channel_create(
 
     channel, token = run(work, settings)
     typer.echo(json.dumps({"channel_id": str(channel.id), "inbound_token": token}))
+
+
+@webhooks_app.command("replay")
+def webhooks_replay(
+    channel: Annotated[str | None, typer.Option("--channel", help="only this channel's (its id)")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="only those received since (ISO 8601; UTC if no "
+                                                              "offset)")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="only those that failed or never finished")] = False,
+) -> None:
+    """Process logged webhook events again, oldest first (after a fix, or to apply a change whose
+    message arrived later). Idempotent: what was applied before changes nothing. Replayed messages
+    are stored; the assistant is not asked to answer them. Prints what came of them."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from tertulia.channels.intake import WebhookIntake
+    from tertulia.conversations.inbound import InboundWriter, running_writer
+    from tertulia.kit.crypto import SecretBox
+    from tertulia.kit.db import Database
+
+    try:
+        channel_id = uuid.UUID(channel) if channel else None
+    except ValueError:
+        fail(f"--channel {channel!r} is not a channel id")
+    try:
+        after = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        fail(f"--since {since!r} is not an ISO 8601 time (2026-05-01 or 2026-05-01T10:00:00+02:00)")
+    if after is not None and after.tzinfo is None:
+        after = after.replace(tzinfo=UTC)
+    settings = get_settings()
+
+    async def main() -> str:
+        db = Database(settings.resolved_database_url, pool_size=2)
+        try:
+            async with running_writer(InboundWriter(db)) as writer:
+                intake = WebhookIntake(db, SecretBox(settings.resolved_secret_key()), writer.submit)
+                counts = await intake.replay(channel_id=channel_id, since=after, unfinished_only=failed)
+            return str(counts)
+        finally:
+            await db.dispose()
+
+    typer.echo(asyncio.run(main()))
 
 
 def main() -> None:  # pragma: no cover

@@ -64,7 +64,8 @@ def check_credentials(kind: str, given: dict[str, Any]) -> dict[str, Any]:
         return model.model_validate(given).model_dump(exclude_none=True)
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) or "credentials" for err in exc.errors())
-        raise Invalid(f"the {kind} credentials are not right: check {fields}", code="invalid_credentials") from exc
+        raise Invalid(f"the {kind} credentials are not right: check {fields}",
+                      code="invalid_channel_credentials") from exc
 
 
 C = TypeVar("C", bound=_Credentials)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 
 from tertulia.channels import repository as repo
 from tertulia.channels import service
+from tertulia.channels.models import Channel
 from tertulia.channels.schemas import ChannelCreate, ChannelCreated, ChannelOut, ChannelUpdate
 from tertulia.kit.web import DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentManager, CurrentPrincipal
@@ -13,29 +14,37 @@ from tertulia.tenancy.auth import CurrentManager, CurrentPrincipal
 router = APIRouter(prefix="/admin", tags=["channels"])
 
 
+def _out(request: Request, channel: Channel) -> ChannelOut:
+    return service.channel_out(channel, request.app.state.secret_box, request.app.state.settings.base_url)
+
+
 @router.get("/channels", response_model=list[ChannelOut])
-async def list_channels(principal: CurrentPrincipal, db: ReadDb) -> list[ChannelOut]:
-    return [service.channel_out(c) for c in await repo.list_channels(db, principal.tenant_id)]
+async def list_channels(principal: CurrentPrincipal, db: ReadDb, request: Request) -> list[ChannelOut]:
+    return [_out(request, c) for c in await repo.list_channels(db, principal.tenant_id)]
 
 
 @router.post("/channels", response_model=ChannelCreated, status_code=201)
 async def create_channel(body: ChannelCreate, principal: CurrentManager, db: DbSession,
                          request: Request) -> ChannelCreated:
-    """Connect a channel. An `api` channel answers with its inbound token, shown once."""
+    """Connect a channel. A provider's (`whatsapp_cloud`, `ycloud`) needs its credentials (422
+    naming any that are missing or malformed); the answer says where its webhooks go
+    (`webhook_url`, `verify_token`). An `api` channel answers with its inbound token, shown once."""
     channel, token = await service.create_channel(
         db, request.app.state.secret_box, principal.tenant_id, body.kind, body.name, body.platform_origin,
         body.credentials)
-    return ChannelCreated(**service.channel_out(channel).model_dump(), inbound_token=token)
+    return ChannelCreated(**_out(request, channel).model_dump(), inbound_token=token)
 
 
 @router.get("/channels/{channel_id}", response_model=ChannelOut)
-async def get_channel(channel_id: uuid.UUID, principal: CurrentPrincipal, db: ReadDb) -> ChannelOut:
-    return service.channel_out(await service.require_channel(db, principal.tenant_id, channel_id))
+async def get_channel(channel_id: uuid.UUID, principal: CurrentPrincipal, db: ReadDb, request: Request) -> ChannelOut:
+    return _out(request, await service.require_channel(db, principal.tenant_id, channel_id))
 
 
 @router.patch("/channels/{channel_id}", response_model=ChannelOut)
 async def update_channel(channel_id: uuid.UUID, body: ChannelUpdate, principal: CurrentManager, db: DbSession,
                          request: Request) -> ChannelOut:
+    """Change a channel. `credentials` are set over the stored ones and checked again; a channel
+    that needed attention (its provider refused the credentials) is `ok` again once they change."""
     channel = await service.require_channel(db, principal.tenant_id, channel_id)
     fields = body.model_dump(exclude_unset=True)
     if fields.get("name"):
@@ -45,7 +54,7 @@ async def update_channel(channel_id: uuid.UUID, body: ChannelUpdate, principal: 
     if fields.get("enabled") is not None:
         channel.enabled = fields["enabled"]
     if fields.get("credentials") is not None:
-        channel.credentials_encrypted = request.app.state.secret_box.encrypt(fields["credentials"])
+        service.set_credentials(channel, request.app.state.secret_box, fields["credentials"], merge=True)
     if "assistant_id" in fields:
         channel.assistant_id = await service.check_assistant(db, principal.tenant_id, fields["assistant_id"])
-    return service.channel_out(channel)
+    return _out(request, channel)

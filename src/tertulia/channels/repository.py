@@ -5,11 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.channels.models import SOURCE_OF_KIND, Channel
-from tertulia.kit.db import Reader, tenant_select
+from tertulia.channels.models import SOURCE_OF_KIND, Channel, MessageTemplate, WebhookEvent
+from tertulia.kit.db import Reader, tenant_select, tenant_update
 
 
 async def get_channel(session: Reader, tenant_id: uuid.UUID, channel_id: uuid.UUID) -> Channel | None:
@@ -51,3 +55,99 @@ async def channels_by_id(session: Reader, channel_ids: Sequence[uuid.UUID]) -> d
     stmt = select(_c.id, _c.tenant_id, _c.kind, _c.platform_origin, _c.enabled, _c.assistant_id,
                   _c.inbound_token_hash).where(_c.id.in_(list(set(channel_ids))))
     return {row.id: InboundChannel(*row) for row in await session.execute(stmt)}
+
+
+# --- webhooks (channels/intake.py) ----------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class WebhookChannel:
+    """What the webhook intake needs of the channel a webhook's address names."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    kind: str
+    enabled: bool
+    credentials_encrypted: str | None
+    account_id: str | None
+    verify_token: str | None
+    last_webhook_at: datetime | None
+
+
+async def webhook_channels(session: Reader, channel_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, WebhookChannel]:
+    """The channels webhooks are addressed to, whatever their tenant (the address names the
+    channel, the channel says whose it is). Crosses tenants: run it in a session that says so."""
+    if not channel_ids:
+        return {}
+    stmt = select(_c.id, _c.tenant_id, _c.kind, _c.enabled, _c.credentials_encrypted, _c.account_id,
+                  _c.verify_token, _c.last_webhook_at).where(_c.id.in_(list(set(channel_ids))))
+    return {row.id: WebhookChannel(*row) for row in await session.execute(stmt)}
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    """An INSERT that can say ON CONFLICT DO NOTHING on this session's database."""
+    dialect = postgresql if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+_e = WebhookEvent.__table__.c
+
+
+async def insert_webhook_event(session: AsyncSession, row: dict[str, Any]) -> int | None:
+    """Log a webhook body; its id, or None when the channel already has one under this dedupe key."""
+    stmt = (_insert(session, WebhookEvent.__table__)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "dedupe_key"]).returning(_e.id))
+    return (await session.execute(stmt, row)).scalar_one_or_none()
+
+
+async def logged_webhook_event(session: Reader, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                               dedupe_key: str) -> tuple[int, str] | None:
+    """The (id, outcome) of the event a channel logged under this dedupe key."""
+    stmt = (tenant_select(WebhookEvent, tenant_id, _e.id, _e.outcome)
+            .where(_e.channel_id == channel_id, _e.dedupe_key == dedupe_key))
+    row = (await session.execute(stmt)).one_or_none()
+    return (row.id, row.outcome) if row is not None else None
+
+
+async def record_webhook_outcome(session: AsyncSession, tenant_id: uuid.UUID, event_id: int, outcome: str,
+                                 error: str | None, at: datetime) -> None:
+    await session.execute(tenant_update(WebhookEvent, tenant_id).where(_e.id == event_id).values(
+        outcome=outcome, error=error, processed_at=at, attempts=_e.attempts + 1))
+
+
+async def touch_channel(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID, at: datetime) -> None:
+    await session.execute(tenant_update(Channel, tenant_id).where(_c.id == channel_id).values(last_webhook_at=at))
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    id: int
+    tenant_id: uuid.UUID
+    channel_id: uuid.UUID
+    body: str
+
+
+async def webhook_events_to_replay(session: Reader, *, after_id: int, limit: int, channel_id: uuid.UUID | None,
+                                   since: datetime | None, unfinished_only: bool) -> list[LoggedEvent]:
+    """A page of logged webhook events, oldest first, of every tenant (an operator's replay: run it
+    in a session that says so). `unfinished_only`: those that failed or never finished."""
+    stmt = select(_e.id, _e.tenant_id, _e.channel_id, _e.body).where(_e.id > after_id).order_by(_e.id).limit(limit)
+    if channel_id is not None:
+        stmt = stmt.where(_e.channel_id == channel_id)
+    if since is not None:
+        stmt = stmt.where(_e.received_at >= since)
+    if unfinished_only:
+        stmt = stmt.where(_e.outcome.in_(("failed", "pending")))
+    return [LoggedEvent(*row) for row in await session.execute(stmt)]
+
+
+async def update_template_status(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID, *,
+                                 name: str, language: str | None, provider_template_id: str | None, status: str,
+                                 reason: str | None, at: datetime) -> int:
+    """A template's new review status (by the provider's id, or by name and language); how many
+    templates of the channel it changed."""
+    t = MessageTemplate.__table__.c
+    by_name = t.name == name if language is None else (t.name == name) & (t.language == language)
+    which = or_(t.provider_template_id == provider_template_id, by_name) if provider_template_id else by_name
+    result = await session.execute(tenant_update(MessageTemplate, tenant_id).where(t.channel_id == channel_id, which)
+                                   .values(status=status, rejected_reason=reason, updated_at=at))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -11,17 +11,25 @@ from tertulia.kit.types import Name, ShortText
 ChannelKind = Literal["whatsapp_cloud", "ycloud", "instagram", "facebook", "web", "api"]
 
 
+CREDENTIALS_HELP = (
+    "What the channel needs to talk to its provider, stored encrypted and never returned. "
+    "whatsapp_cloud: phone_number_id, waba_id, access_token, app_secret (and verify_token for Meta's "
+    "webhook check, generated when not given); ycloud: api_key, phone_number (the business number in "
+    "E.164), waba_id, signing_secret (the webhook endpoint's); api: outbound_secret (optional).")
+
+
 class ChannelCreate(BaseModel):
     kind: ChannelKind
     name: Name
     platform_origin: ShortText = ""
-    credentials: dict[str, Any] = Field(default_factory=dict, description="provider secrets; stored encrypted")
+    credentials: dict[str, Any] = Field(default_factory=dict, description=CREDENTIALS_HELP)
 
 
 class ChannelUpdate(BaseModel):
     name: Name | None = None
     platform_origin: ShortText | None = None
-    credentials: dict[str, Any] | None = None
+    credentials: dict[str, Any] | None = Field(default=None, description=(
+        "credentials to change, over the stored ones (a null removes one); checked again as a whole"))
     enabled: bool | None = None
     assistant_id: uuid.UUID | None = None
 
@@ -34,8 +42,18 @@ class ChannelOut(BaseModel):
     platform_origin: str
     enabled: bool
     has_credentials: bool
+    credentials_set: list[str] = Field(description="which credentials are stored (their values are never returned)")
     assistant_id: uuid.UUID | None
     created_at: datetime
+    account_id: str | None = Field(description="the provider's account the channel answers for (WhatsApp Cloud: "
+                                               "the phone number id; YCloud: the business number)")
+    webhook_url: str | None = Field(description="where the provider delivers its webhooks (paste it into Meta's "
+                                                "or YCloud's console)")
+    verify_token: str | None = Field(description="Meta's webhook verification token (paste it beside the URL)")
+    status: Literal["ok", "attention"] = Field(description="attention: the provider refused the credentials; "
+                                                           "deliveries wait until they are fixed")
+    status_reason: str | None
+    last_webhook_at: datetime | None
 
 
 class ChannelCreated(ChannelOut):

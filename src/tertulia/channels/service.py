@@ -1,7 +1,15 @@
-"""Channels: connected accounts of a tenant, with credentials encrypted at rest."""
+"""Channels: connected accounts of a tenant, with credentials encrypted at rest.
+
+Connecting a provider's channel: its credentials are checked for shape (channels/credentials.py),
+stored encrypted and never returned (`credentials_set` names them); the channel answers for the
+provider account they name (`account_id`: a webhook for another is rejected), and says where its
+provider delivers webhooks (`webhook_url`) and, for Meta, the token of the verification GET.
+"""
 
 from __future__ import annotations
 
+import re
+import secrets
 import uuid
 from typing import Any
 
@@ -9,19 +17,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.assistants.models import Assistant
 from tertulia.channels import repository as repo
+from tertulia.channels.credentials import check_credentials
 from tertulia.channels.models import CHANNEL_KINDS, SOURCE_OF_KIND, Channel
 from tertulia.channels.schemas import ChannelOut
 from tertulia.kit.crypto import SecretBox, hash_token, new_token, tokens_equal
 from tertulia.kit.db import Reader, tenant_select
 from tertulia.kit.errors import Invalid, NotAuthenticated, NotFound
 
+# Kinds whose provider delivers webhooks to `/webhooks/{channel id}` (channels/intake.py), and the
+# credential that names the account each answers for.
+WEBHOOK_KINDS = ("whatsapp_cloud", "ycloud")
+ACCOUNT_CREDENTIAL = {"whatsapp_cloud": "phone_number_id", "ycloud": "phone_number"}
+# Meta's webhook verification: a token of ours that the verification GET must repeat.
+VERIFIED_KINDS = ("whatsapp_cloud",)
+VERIFY_TOKEN = re.compile(r"^[\x21-\x7e]{8,64}$")
 
-def channel_out(channel: Channel) -> ChannelOut:
+
+def channel_out(channel: Channel, box: SecretBox, base_url: str) -> ChannelOut:
+    names = sorted(box.decrypt(channel.credentials_encrypted)) if channel.credentials_encrypted else []
+    webhook_url = f"{base_url.rstrip('/')}/webhooks/{channel.id}" if channel.kind in WEBHOOK_KINDS else None
     return ChannelOut(
         id=channel.id, kind=channel.kind, channel_source=SOURCE_OF_KIND[channel.kind], name=channel.name,
         platform_origin=channel.platform_origin, enabled=channel.enabled,
-        has_credentials=bool(channel.credentials_encrypted), assistant_id=channel.assistant_id,
-        created_at=channel.created_at,
+        has_credentials=bool(channel.credentials_encrypted), credentials_set=names, assistant_id=channel.assistant_id,
+        created_at=channel.created_at, account_id=channel.account_id, webhook_url=webhook_url,
+        verify_token=channel.verify_token, status="attention" if channel.status == "attention" else "ok",
+        status_reason=channel.status_reason, last_webhook_at=channel.last_webhook_at,
     )
 
 
@@ -29,6 +50,9 @@ async def create_channel(
     session: AsyncSession, box: SecretBox, tenant_id: uuid.UUID, kind: str, name: str,
     platform_origin: str = "", credentials: dict[str, Any] | None = None,
 ) -> tuple[Channel, str | None]:
+    """A new channel. `credentials` are checked for the kind (the API always gives them, so a
+    provider's channel cannot be connected without them); None leaves them unset (the demo's
+    channels, `tertulia channel create`), to be set later."""
     if kind not in CHANNEL_KINDS:
         raise Invalid(f"kind must be one of {', '.join(CHANNEL_KINDS)}", code="invalid_channel_kind")
     if not name.strip():
@@ -37,12 +61,38 @@ async def create_channel(
     channel = Channel(
         id=uuid.uuid4(), tenant_id=tenant_id, kind=kind, name=name.strip(),
         platform_origin=platform_origin or name.strip(),
-        credentials_encrypted=box.encrypt(credentials) if credentials else None,
         inbound_token_hash=hash_token(inbound_token) if inbound_token else None,
+        verify_token=secrets.token_urlsafe(24) if kind in VERIFIED_KINDS else None,
     )
+    if credentials is not None:
+        set_credentials(channel, box, credentials)
     session.add(channel)
     await session.flush()
     return channel, inbound_token
+
+
+def set_credentials(channel: Channel, box: SecretBox, given: dict[str, Any], *, merge: bool = False) -> None:
+    """Store a channel's credentials, checked for its kind (422 naming each bad field): all of them,
+    or with `merge` the given ones over those stored (a null removes one). The account they name
+    becomes the channel's; a channel waiting on fixed credentials (`attention`) is `ok` again."""
+    given = dict(given)
+    if channel.kind in VERIFIED_KINDS and "verify_token" in given:
+        token = given.pop("verify_token")
+        if token is not None:  # kept in the clear: it is shown to be pasted into Meta's console
+            if not isinstance(token, str) or not VERIFY_TOKEN.match(token.strip()):
+                raise Invalid("the whatsapp_cloud credentials are not right: check verify_token (8 to 64 "
+                              "characters, no spaces)", code="invalid_channel_credentials")
+            channel.verify_token = token.strip()
+    stored = box.decrypt(channel.credentials_encrypted) if merge else {}
+    merged = {k: v for k, v in {**stored, **given}.items() if v is not None}
+    checked = check_credentials(channel.kind, merged)
+    if merge and checked == stored:
+        return
+    channel.credentials_encrypted = box.encrypt(checked) if checked else None
+    account = checked.get(ACCOUNT_CREDENTIAL.get(channel.kind, ""))
+    channel.account_id = str(account) if account else None
+    if channel.status == "attention":
+        channel.status, channel.status_reason = "ok", None
 
 
 async def require_channel(session: Reader, tenant_id: uuid.UUID, channel_id: uuid.UUID) -> Channel:
