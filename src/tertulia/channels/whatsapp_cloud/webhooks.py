@@ -215,7 +215,7 @@ def message_item(msg: dict[str, Any], contact: InboundContact, *, at: Any, by: B
 def message_body(msg: dict[str, Any]) -> Body:
     """What a person reads of a WhatsApp message object, and what it carries."""
     kind = msg.get("type")
-    obj = as_dict(msg.get(kind)) if isinstance(kind, str) else {}
+    obj = as_dict(msg.get(kind)) if isinstance(kind, str) and kind != "contacts" else {}  # contacts: a list
     if kind == "text":
         return Body("text", clean_text(obj.get("body")))
     if kind in MEDIA:
