@@ -4,6 +4,8 @@ enumerated from the app, so a new route fails this test until it is listed in `B
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import uuid
 from typing import Any
@@ -21,6 +23,9 @@ PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oa
           "/", "/login", "/panel_cliente/{rest:path}", "/assets/{path:path}"}
 # Routes authenticated by something other than the caller's tenant (a channel's own token).
 CHANNEL_TOKEN_ROUTES = {"/api/v1/inbound/{channel_id}"}
+# Routes a provider calls for a channel, authenticated by the channel's own secrets (a body signed
+# with its app secret, Meta's verify token): tenant B, who knows only its own, is refused at A's.
+WEBHOOK_ROUTES = {("GET", "/webhooks/{channel_id}"): 403, ("POST", "/webhooks/{channel_id}"): 401}
 
 # A valid body for every route that takes one, so the request reaches the tenant check.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -66,12 +71,26 @@ async def _resources(client: httpx2.AsyncClient, a: TenantCtx) -> dict[str, str]
                                json={"title": "A", "content": "conocimiento de A"})).json()
     server = (await client.post("/admin/mcp-servers", headers=a.headers,
                                 json={"name": "a-server", "url": "http://127.0.0.1:9/mcp"})).json()
-    return {
+    whatsapp = (await client.post("/admin/channels", headers=a.headers, json={
+        "kind": "whatsapp_cloud", "name": "A WhatsApp", "credentials": {
+            "phone_number_id": "100200300400500", "waba_id": "100200300400501",
+            "access_token": "a-access-token-secret", "app_secret": "a-app-secret-value"}})).json()
+    return {"whatsapp_channel_id": whatsapp["id"],
         "assistant_id": assistant["id"], "entry_id": entry["id"], "server_id": server["id"],
         "conversation_id": conv_id, "contact_id": row["contact_id"], "tag_id": tag["id"],
         "channel_id": str(a.channel_id), "message_id": str(r.json()["message_id"]), "token_id": token["id"],
         "user_id": members[0]["user_id"], "tenant_id": str(a.id), "correlation_id": str(uuid.uuid4()),
     }
+
+
+async def _webhook_as_b(client: httpx2.AsyncClient, method: str, url: str) -> httpx2.Response:
+    """B calls A's webhook with what B can make: its own verify token, a body signed with its own secret."""
+    if method == "GET":
+        return await client.get(url, params={"hub.mode": "subscribe", "hub.verify_token": "b-verify-token",
+                                             "hub.challenge": "42"})
+    body = b'{"object":"whatsapp_business_account","entry":[]}'
+    signature = "sha256=" + hmac.new(b"b-app-secret-value", body, hashlib.sha256).hexdigest()
+    return await client.post(url, content=body, headers={"x-hub-signature-256": signature})
 
 
 def _fill(template: Any, values: dict[str, str]) -> Any:
@@ -100,8 +119,8 @@ def iter_routes(routes: list[BaseRoute]) -> list[tuple[str, BaseRoute]]:
 async def test_every_route_is_tenant_isolated(app: Any, client: httpx2.AsyncClient, make_tenant) -> None:
     a, b = await make_tenant("a"), await make_tenant("b")
     values = await _resources(client, a)
-    secrets = {values[k] for k in ("conversation_id", "contact_id", "tag_id", "channel_id", "token_id")} | {
-        "secreto de A", "Contacto de A", "A-tag"}
+    secrets = {values[k] for k in ("conversation_id", "contact_id", "tag_id", "channel_id", "token_id",
+                                   "whatsapp_channel_id")} | {"secreto de A", "Contacto de A", "A-tag"}
     checked = 0
     routes = iter_routes(app.routes)
     assert any(path == "/admin/chats/summary" for path, _ in routes)
@@ -114,6 +133,12 @@ async def test_every_route_is_tenant_isolated(app: Any, client: httpx2.AsyncClie
         unknown = [p for p in params if p not in values and p != "path"]
         assert not unknown, f"{path}: add a tenant-A value for {unknown} to this test"
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            if (method, path) in WEBHOOK_ROUTES:
+                resp = await _webhook_as_b(client, method, path.replace("{channel_id}", values["whatsapp_channel_id"]))
+                checked += 1
+                assert resp.status_code == WEBHOOK_ROUTES[(method, path)], f"{method} {path} → {resp.status_code}"
+                assert "error" in resp.json() and values["whatsapp_channel_id"] not in resp.text
+                continue
             url = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values.get(m.group(1), "file.bin"), path)
             body = BODIES.get((method, path))
             if method in ("POST", "PUT", "PATCH") and body is None and route.body_field is not None:

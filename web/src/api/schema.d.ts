@@ -183,7 +183,9 @@ export interface paths {
         put?: never;
         /**
          * Create Channel
-         * @description Connect a channel. An `api` channel answers with its inbound token, shown once.
+         * @description Connect a channel. A provider's (`whatsapp_cloud`, `ycloud`) needs its credentials (422
+         *     naming any that are missing or malformed); the answer says where its webhooks go
+         *     (`webhook_url`, `verify_token`). An `api` channel answers with its inbound token, shown once.
          */
         post: operations["create_channel_admin_channels_post"];
         delete?: never;
@@ -206,7 +208,11 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Update Channel */
+        /**
+         * Update Channel
+         * @description Change a channel. `credentials` are set over the stored ones and checked again; a channel
+         *     that needed attention (its provider refused the credentials) is `ok` again once they change.
+         */
         patch: operations["update_channel_admin_channels__channel_id__patch"];
         trace?: never;
     };
@@ -819,6 +825,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/{channel_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verify Webhook
+         * @description Meta's subscription check: `hub.mode=subscribe` with the channel's `hub.verify_token` is
+         *     answered with the raw `hub.challenge`; anything else with 403.
+         */
+        get: operations["verify_webhook_webhooks__channel_id__get"];
+        put?: never;
+        /**
+         * Receive Webhook
+         * @description A provider's webhook for the channel (`webhook_url` of `GET /admin/channels/{id}`), signed
+         *     with the channel's secret: 200 once logged and processed; 401 for a missing or bad signature
+         *     (nothing is written); 404 for an unknown or disabled channel.
+         */
+        post: operations["receive_webhook_webhooks__channel_id__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -964,21 +997,44 @@ export interface components {
             /** Temperature */
             temperature?: number | null;
         };
-        /** Attachment */
+        /**
+         * Attachment
+         * @description A file of a message. `url` is where it is served; a file still at the provider (a webhook's
+         *     media, fetched by a worker) has `provider_media_id` and `status: pending` instead, then `ready`
+         *     with its url, or `failed` with the reason in `error`.
+         */
         Attachment: {
+            /** Caption */
+            caption?: string | null;
+            /** Error */
+            error?: string | null;
             /** Filename */
             filename?: string | null;
             /** Mime Type */
             mime_type?: string | null;
+            /**
+             * Provider Media Id
+             * @description the provider's id of a file not fetched yet (webhooks)
+             */
+            provider_media_id?: string | null;
             /** Size */
             size?: number | null;
+            /** Status */
+            status?: ("pending" | "ready" | "failed") | null;
+            /** Sticker */
+            sticker?: boolean | null;
             /**
              * Type
              * @enum {string}
              */
             type: "image" | "video" | "audio" | "document";
             /** Url */
-            url: string;
+            url?: string | null;
+            /**
+             * Voice
+             * @description an audio recorded as a voice note
+             */
+            voice?: boolean | null;
         };
         /** Body_upload_knowledge_admin_assistants__assistant_id__knowledge_upload_post */
         Body_upload_knowledge_admin_assistants__assistant_id__knowledge_upload_post: {
@@ -994,7 +1050,7 @@ export interface components {
         ChannelCreate: {
             /**
              * Credentials
-             * @description provider secrets; stored encrypted
+             * @description What the channel needs to talk to its provider, stored encrypted and never returned. whatsapp_cloud: phone_number_id, waba_id, access_token, app_secret (and verify_token for Meta's webhook check, generated when not given); ycloud: api_key, phone_number (the business number in E.164), waba_id, signing_secret (the webhook endpoint's); api: outbound_secret (optional).
              */
             credentials?: {
                 [key: string]: unknown;
@@ -1014,6 +1070,11 @@ export interface components {
         };
         /** ChannelCreated */
         ChannelCreated: {
+            /**
+             * Account Id
+             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number)
+             */
+            account_id: string | null;
             /** Assistant Id */
             assistant_id: string | null;
             /** Channel Source */
@@ -1023,6 +1084,11 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Credentials Set
+             * @description which credentials are stored (their values are never returned)
+             */
+            credentials_set: string[];
             /** Enabled */
             enabled: boolean;
             /** Has Credentials */
@@ -1039,13 +1105,38 @@ export interface components {
             inbound_token?: string | null;
             /** Kind */
             kind: string;
+            /** Last Webhook At */
+            last_webhook_at: string | null;
             /** Name */
             name: string;
             /** Platform Origin */
             platform_origin: string;
+            /**
+             * Status
+             * @description attention: the provider refused the credentials; deliveries wait until they are fixed
+             * @enum {string}
+             */
+            status: "ok" | "attention";
+            /** Status Reason */
+            status_reason: string | null;
+            /**
+             * Verify Token
+             * @description Meta's webhook verification token (paste it beside the URL)
+             */
+            verify_token: string | null;
+            /**
+             * Webhook Url
+             * @description where the provider delivers its webhooks (paste it into Meta's or YCloud's console)
+             */
+            webhook_url: string | null;
         };
         /** ChannelOut */
         ChannelOut: {
+            /**
+             * Account Id
+             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number)
+             */
+            account_id: string | null;
             /** Assistant Id */
             assistant_id: string | null;
             /** Channel Source */
@@ -1055,6 +1146,11 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Credentials Set
+             * @description which credentials are stored (their values are never returned)
+             */
+            credentials_set: string[];
             /** Enabled */
             enabled: boolean;
             /** Has Credentials */
@@ -1066,16 +1162,39 @@ export interface components {
             id: string;
             /** Kind */
             kind: string;
+            /** Last Webhook At */
+            last_webhook_at: string | null;
             /** Name */
             name: string;
             /** Platform Origin */
             platform_origin: string;
+            /**
+             * Status
+             * @description attention: the provider refused the credentials; deliveries wait until they are fixed
+             * @enum {string}
+             */
+            status: "ok" | "attention";
+            /** Status Reason */
+            status_reason: string | null;
+            /**
+             * Verify Token
+             * @description Meta's webhook verification token (paste it beside the URL)
+             */
+            verify_token: string | null;
+            /**
+             * Webhook Url
+             * @description where the provider delivers its webhooks (paste it into Meta's or YCloud's console)
+             */
+            webhook_url: string | null;
         };
         /** ChannelUpdate */
         ChannelUpdate: {
             /** Assistant Id */
             assistant_id?: string | null;
-            /** Credentials */
+            /**
+             * Credentials
+             * @description credentials to change, over the stored ones (a null removes one); checked again as a whole
+             */
             credentials?: {
                 [key: string]: unknown;
             } | null;
@@ -1224,6 +1343,11 @@ export interface components {
         };
         /** InboundContact */
         InboundContact: {
+            /**
+             * Aliases
+             * @description other ids of the same person on this channel (WhatsApp: the business-scoped user id beside the phone); a conversation found by any of them is the person's
+             */
+            aliases?: string[];
             /** External Id */
             external_id: string;
             /** Name */
@@ -1233,6 +1357,9 @@ export interface components {
         };
         /**
          * InboundMessage
+         * @description One message a channel delivered. `content` is what a person reads in the inbox (for a
+         *     location, its name and address; for a button reply, the button's title...); `kind` and `extra`
+         *     keep what it was (coordinates, shared contacts, the reply's id, an ad's referral...).
          * @example {
          *       "contact": {
          *         "external_id": "cust-42",
@@ -1252,9 +1379,36 @@ export interface components {
              * @default
              */
             content?: string;
+            /**
+             * Echo
+             * @description written by the business from its own phone app (WhatsApp Business app, Meta Business Suite): stored as a person's outbound message, never delivered again, and the person takes over
+             * @default false
+             */
+            echo?: boolean;
             /** External Message Id */
             external_message_id: string;
-            /** Timestamp */
+            /**
+             * Extra
+             * @description what the kind carries beyond text and files
+             */
+            extra?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Kind
+             * @default text
+             * @enum {string}
+             */
+            kind?: "text" | "image" | "video" | "audio" | "voice" | "document" | "sticker" | "location" | "contacts" | "interactive" | "button" | "template" | "unsupported";
+            /**
+             * Reply To
+             * @description the provider's id of the message this one answers (quotes)
+             */
+            reply_to?: string | null;
+            /**
+             * Timestamp
+             * @description when the customer wrote (the provider's clock)
+             */
             timestamp?: string | null;
         };
         /** InboundResult */
@@ -1530,10 +1684,46 @@ export interface components {
             conversation_id: string;
             /** Correlation Id */
             correlation_id?: string | null;
+            /** Deleted At */
+            deleted_at?: string | null;
+            /** Edited At */
+            edited_at?: string | null;
             /** Error */
             error?: string | null;
+            /** Error Code */
+            error_code?: string | null;
+            /**
+             * Extra
+             * @description what the kind carries: location, contacts, the reply's id and title, a template's name and parameters, a referral
+             */
+            extra?: {
+                [key: string]: unknown;
+            } | null;
             /** Id */
             id: number;
+            /**
+             * Is Echo
+             * @description written by the business from its own phone app
+             * @default false
+             */
+            is_echo?: boolean;
+            /**
+             * Kind
+             * @default text
+             */
+            kind?: string;
+            /**
+             * Reactions
+             * @description [{emoji, by, at}]
+             */
+            reactions?: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Reply To Id
+             * @description the message this one answers (quotes)
+             */
+            reply_to_id?: number | null;
             /**
              * Sender
              * @enum {string}
@@ -1541,6 +1731,8 @@ export interface components {
             sender: "user" | "agent";
             /** Status */
             status: string;
+            /** Status At */
+            status_at?: string | null;
             /**
              * Timestamp
              * Format: date-time
@@ -3726,6 +3918,68 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+        };
+    };
+    verify_webhook_webhooks__channel_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    receive_webhook_webhooks__channel_id__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
