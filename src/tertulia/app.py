@@ -22,7 +22,7 @@ from tertulia.assistants.mcp_endpoints import router as mcp_servers_router
 from tertulia.assistants.service import schedule_replies
 from tertulia.assistants.tasks import AiWorker, running_worker
 from tertulia.channels.endpoints import router as channels_router
-from tertulia.channels.intake import WebhookIntake
+from tertulia.channels.intake import WebhookIntake, running_intake
 from tertulia.channels.intake import router as webhooks_router
 from tertulia.config import Settings, get_settings
 from tertulia.contacts.endpoints import router as contacts_router
@@ -134,7 +134,8 @@ async def _jobs_and_intake(app: FastAPI, settings: Settings) -> AsyncIterator[No
         writer = InboundWriter(db, after_store=[partial(schedule_replies, wake=worker.notify if worker else None)],
                                writers=settings.inbound_writers or (1 if db.dialect == "sqlite" else 2))
         app.state.inbound_writer = await stack.enter_async_context(running_writer(writer))
-        app.state.webhook_intake = WebhookIntake(db, app.state.secret_box, writer.submit)
+        app.state.webhook_intake = await stack.enter_async_context(running_intake(
+            WebhookIntake(db, app.state.secret_box, writer.submit, writers=writer.writers)))
         yield
 
 

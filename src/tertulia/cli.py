@@ -258,7 +258,7 @@ def webhooks_replay(
     import uuid
     from datetime import UTC, datetime
 
-    from tertulia.channels.intake import WebhookIntake
+    from tertulia.channels.intake import WebhookIntake, running_intake
     from tertulia.conversations.inbound import InboundWriter, running_writer
     from tertulia.kit.crypto import SecretBox
     from tertulia.kit.db import Database
@@ -278,8 +278,9 @@ def webhooks_replay(
     async def main() -> str:
         db = Database(settings.resolved_database_url, pool_size=2)
         try:
-            async with running_writer(InboundWriter(db)) as writer:
-                intake = WebhookIntake(db, SecretBox(settings.resolved_secret_key()), writer.submit)
+            async with (running_writer(InboundWriter(db)) as writer,
+                        running_intake(WebhookIntake(db, SecretBox(settings.resolved_secret_key()),
+                                                     writer.submit)) as intake):
                 counts = await intake.replay(channel_id=channel_id, since=after, unfinished_only=failed)
             return str(counts)
         finally:

@@ -116,10 +116,17 @@ async def messages_of(client: httpx2.AsyncClient, ch: Connected) -> list[dict[st
 
 
 async def events_of(db: Database, ch: Connected) -> list[WebhookEvent]:
-    async with db.read_session(ch.tenant.id) as session:
-        stmt = tenant_select(WebhookEvent, ch.tenant.id).where(WebhookEvent.channel_id == ch.id).order_by(
-            WebhookEvent.id)
-        return list((await session.execute(stmt)).scalars())
+    """The channel's logged webhook events, once each has its outcome (recorded just after the
+    provider got its answer)."""
+    async def finished() -> list[WebhookEvent]:
+        async with db.read_session(ch.tenant.id) as session:
+            stmt = tenant_select(WebhookEvent, ch.tenant.id).where(WebhookEvent.channel_id == ch.id).order_by(
+                WebhookEvent.id)
+            events = list((await session.execute(stmt)).scalars())
+        assert all(e.outcome != "pending" for e in events), [e.outcome for e in events]
+        return events
+
+    return await eventually(finished)
 
 
 async def eventually(check: Callable[[], Awaitable[T]], within: float = 10.0) -> T:

@@ -3,6 +3,7 @@ another account's entries, tenant isolation."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from typing import Any
@@ -120,6 +121,7 @@ async def test_a_redelivered_body_changes_nothing(
         ch = await connect(client, http, live_server, await make_tenant(), kind)
         await customer_writes(http, ch, text="una vez")
         [delivery] = (await http.get("/_sandbox/deliveries", params={"channel": ch.key})).json()
+        [event] = await events_of(db, ch)  # finished: its outcome is recorded
         before = await messages_of(client, ch)
         async with httpx2.AsyncClient(timeout=10) as live:
             for _ in range(2):  # the same bytes again (YCloud signs each retry anew)
@@ -129,8 +131,27 @@ async def test_a_redelivered_body_changes_nothing(
                 again = await live.post(ch.webhook, content=body, headers=headers)
                 assert again.status_code == 200
         assert await messages_of(client, ch) == before
-        [event] = await events_of(db, ch)
-        assert event.attempts == 1 and (await conversation_of(client, ch))["unread_count"] == 1
+        [after] = await events_of(db, ch)
+        assert (after.id, after.attempts, after.outcome) == (event.id, 1, "processed")
+        assert (await conversation_of(client, ch))["unread_count"] == 1
+
+
+async def test_a_redelivered_body_whose_processing_never_finished_is_processed(
+        client: httpx2.AsyncClient, http: httpx2.AsyncClient, live_server: LiveServer, make_tenant: Any,
+        db: Database) -> None:
+    """The process stopped after logging a body and before acting on it: the provider, which got no
+    answer, delivers it again, and this time it is acted on."""
+    ch = await connect(client, http, live_server, await make_tenant(), "whatsapp_cloud", register=False)
+    body = json.dumps(meta_envelope(ch, {"messages": [meta_message("wamid.LATE", "text", {"body": "¿hola?"})]})
+                      ).encode()
+    async with db.session(ch.tenant.id) as session:
+        session.add(WebhookEvent(tenant_id=ch.tenant.id, channel_id=ch.id, dedupe_key=hashlib.sha256(body).hexdigest(),
+                                 body=body.decode(), outcome="pending", attempts=0))
+    async with httpx2.AsyncClient(timeout=10) as live:
+        assert (await post_signed(live, ch, body)).status_code == 200
+    assert [m["content"] for m in await messages_of(client, ch)] == ["¿hola?"]
+    [event] = await events_of(db, ch)
+    assert (event.outcome, event.attempts) == ("processed", 1)
 
 
 async def test_a_part_that_fails_does_not_fail_the_others_and_the_provider_gets_its_200(

@@ -28,9 +28,11 @@ look-up and the event's insert (plus, once a minute, the channel's `last_webhook
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -114,14 +116,194 @@ class ReplayCounts:
         return f"replayed {self.events} webhook event{'s' if self.events != 1 else ''}: {said}"
 
 
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """A webhook body, authenticated and logged. `event_id` None: a redelivery of an event already
+    finished (nothing to do)."""
+
+    channel: WebhookChannel
+    account: Account
+    payload: Any
+    event_id: int | None
+
+
+@dataclass(slots=True)
+class _Delivery:
+    channel_id: uuid.UUID
+    body: bytes
+    headers: Mapping[str, str]
+    received_at: datetime
+    future: asyncio.Future[Logged]
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    tenant_id: uuid.UUID
+    event_id: int
+    outcome: Outcome
+
+
+class EventLog:
+    """The writer of `webhook_events`: logs bodies (the request waits: it acts only on a logged
+    body) and records what came of them (nobody waits), everything that arrived while it was busy
+    in one transaction with one statement per step, as the inbound writer does. Per request, one
+    transaction each would cost two commits (each a flush to disk) besides the messages' own: at a
+    few hundred webhooks a second the commits alone filled the disk's time."""
+
+    def __init__(self, db: Database, box: SecretBox, *, writers: int = 1, max_batch: int = 200,
+                 queue_size: int = 10_000) -> None:
+        self.db = db
+        self.box = box
+        self.writers = writers
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[_Delivery | _Record] = asyncio.Queue(queue_size)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def log(self, channel_id: uuid.UUID, body: bytes, headers: Mapping[str, str]) -> Logged:
+        """Authenticate a body and log it; raises the request's answer when it is refused."""
+        if not self._tasks:
+            raise WriterStopped("this process is not taking webhooks now; deliver it again", code="shutting_down")
+        delivery = _Delivery(channel_id, body, headers, utcnow(), asyncio.get_running_loop().create_future())
+        await self._queue.put(delivery)
+        return await delivery.future
+
+    async def record(self, tenant_id: uuid.UUID, event_id: int, outcome: Outcome) -> None:
+        """Record what came of an event (written with the next batch). Lost if the process stops
+        first: the event stays `pending`, and a redelivery or a replay processes it again."""
+        await self._queue.put(_Record(tenant_id, event_id, outcome))
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._run(), name=f"webhook-event-log-{n}") for n in range(self.writers)]
+
+    async def stop(self, within: float = 10.0) -> None:
+        """Write what is queued (the outcomes of work already done), then stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), within)
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if isinstance(item, _Delivery) and not item.future.done():
+                item.future.set_exception(WriterStopped("this process stopped; deliver it again",
+                                                        code="shutting_down"))
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write(self, batch: list[_Delivery | _Record]) -> None:
+        try:
+            answers = await self._write_batch(batch)
+        except Exception as exc:
+            if len(batch) > 1:  # one at a time: only the one at fault fails
+                log.warning("webhook_log_batch_failed", action="webhook", size=len(batch),
+                            error=f"{type(exc).__name__}: {exc}")
+                for item in batch:
+                    await self._write([item])
+                return
+            if isinstance(batch[0], _Delivery) and not batch[0].future.done():
+                batch[0].future.set_exception(exc)
+            else:
+                log.error("webhook_outcome_lost", action="webhook", error=f"{type(exc).__name__}: {exc}")
+            return
+        for delivery, answer in answers:  # committed
+            if delivery.future.done():
+                continue
+            if isinstance(answer, Logged):
+                delivery.future.set_result(answer)
+            else:
+                delivery.future.set_exception(answer)
+
+    async def _write_batch(self, batch: list[_Delivery | _Record]) -> list[tuple[_Delivery, Logged | Exception]]:
+        deliveries = [i for i in batch if isinstance(i, _Delivery)]
+        records = [i for i in batch if isinstance(i, _Record)]
+        answers: list[tuple[_Delivery, Logged | Exception]] = []
+        async with self.db.session(cross_tenant=WEBHOOK_LOOKUP) as session:
+            channels = await repo.webhook_channels(session, [d.channel_id for d in deliveries])
+            credentials: dict[uuid.UUID, dict[str, Any]] = {}  # decrypted once per channel and batch
+            checked: dict[uuid.UUID, list[tuple[_Delivery, Logged, str]]] = {}
+            for delivery in deliveries:
+                try:
+                    logged, key = self._check(channels.get(delivery.channel_id), delivery, credentials)
+                except TertuliaError as exc:
+                    answers.append((delivery, exc))
+                    continue
+                checked.setdefault(logged.channel.tenant_id, []).append((delivery, logged, key))
+            for tenant_id in sorted(set(checked) | {r.tenant_id for r in records}, key=str):
+                await set_tenant(session, tenant_id)
+                answers += await self._log(session, tenant_id, checked.get(tenant_id, []))
+                await repo.record_webhook_outcomes(session, tenant_id, [
+                    {"b_id": r.event_id, "b_outcome": r.outcome.outcome, "b_error": r.outcome.error}
+                    for r in records if r.tenant_id == tenant_id], utcnow())
+        return answers
+
+    def _check(self, channel: WebhookChannel | None, delivery: _Delivery,
+               decrypted: dict[uuid.UUID, dict[str, Any]]) -> tuple[Logged, str]:
+        """Step 1: the channel takes webhooks, and the body is signed with its secret."""
+        provider = _provider_of(channel)
+        assert channel is not None
+        if channel.id not in decrypted:
+            decrypted[channel.id] = self.box.decrypt(channel.credentials_encrypted)
+        credentials = decrypted[channel.id]
+        secret = credentials.get(provider.secret)
+        if not secret:
+            raise NotAuthenticated("the channel has no secret to check webhooks with", code="invalid_signature")
+        provider.check_signature(str(secret), delivery.body, delivery.headers, delivery.received_at.timestamp())
+        payload = _parse(delivery.body)
+        key = provider.dedupe_key(delivery.body, None if payload is _NOT_JSON else payload)
+        return Logged(channel, _account(channel, credentials), payload, None), key
+
+    async def _log(self, session: AsyncSession, tenant_id: uuid.UUID,
+                   checked: list[tuple[_Delivery, Logged, str]]) -> list[tuple[_Delivery, Logged | Exception]]:
+        """Step 2, for one tenant's bodies: logged once each (a body twice in the batch, or logged
+        before, is a redelivery, processed again only if its first delivery never finished)."""
+        if not checked:
+            return []
+        rows = {(logged.channel.id, key): {
+            "tenant_id": tenant_id, "channel_id": logged.channel.id, "dedupe_key": key,
+            "received_at": delivery.received_at, "outcome": "pending", "attempts": 0,
+            "body": delivery.body.decode("utf-8", "replace").replace("\x00", "\ufffd")}
+            for delivery, logged, key in reversed(checked)}  # the first of copies wins
+        inserted = await repo.insert_webhook_events(session, list(rows.values()))
+        earlier = await repo.logged_webhook_events(session, tenant_id, [k for k in rows if k not in inserted])
+        unfinished = {k: event_id for k, (event_id, outcome) in earlier.items() if outcome == "pending"}
+        answers: list[tuple[_Delivery, Logged | Exception]] = []
+        for delivery, logged, key in checked:
+            event_id = inserted.pop((logged.channel.id, key), None) or unfinished.pop((logged.channel.id, key), None)
+            answers.append((delivery, replace(logged, event_id=event_id)))
+        now = utcnow()
+        await repo.touch_channels(session, tenant_id, list({
+            logged.channel.id for _, logged, _ in checked
+            if logged.channel.last_webhook_at is None or now - logged.channel.last_webhook_at >= TOUCH_EVERY}), now)
+        return answers
+
+
 class WebhookIntake:
     """The process's webhook intake (`app.state.webhook_intake`); `submit` stores a message (the
-    inbound writer's)."""
+    inbound writer's). Runs its event log's writer between `start()` and `stop()`."""
 
-    def __init__(self, db: Database, box: SecretBox, submit: Submit) -> None:
+    def __init__(self, db: Database, box: SecretBox, submit: Submit, *, writers: int = 1) -> None:
         self.db = db
         self.box = box
         self.submit = submit
+        self.log = EventLog(db, box, writers=writers)
+
+    async def start(self) -> None:
+        await self.log.start()
+
+    async def stop(self) -> None:
+        await self.log.stop()
 
     # --- Meta's verification -------------------------------------------------------------------
     async def check_subscription(self, channel_id: uuid.UUID, params: Mapping[str, str]) -> str:
@@ -135,30 +317,9 @@ class WebhookIntake:
     # --- a delivery ----------------------------------------------------------------------------
     async def receive(self, channel_id: uuid.UUID, body: bytes, headers: Mapping[str, str]) -> None:
         """Authenticate, log and process one webhook body (steps 1-4 above)."""
-        now = utcnow()
-        async with self.db.session(cross_tenant=WEBHOOK_LOOKUP) as session:
-            channel = (await repo.webhook_channels(session, [channel_id])).get(channel_id)
-            provider = _provider_of(channel)
-            assert channel is not None
-            credentials = self.box.decrypt(channel.credentials_encrypted)
-            secret = credentials.get(provider.secret)
-            if not secret:
-                raise NotAuthenticated("the channel has no secret to check webhooks with", code="invalid_signature")
-            provider.check_signature(str(secret), body, headers, now.timestamp())
-            payload = _parse(body)
-            key = provider.dedupe_key(body, None if payload is _NOT_JSON else payload)
-            await set_tenant(session, channel.tenant_id)
-            event_id = await repo.insert_webhook_event(session, {
-                "tenant_id": channel.tenant_id, "channel_id": channel.id, "dedupe_key": key, "received_at": now,
-                "body": body.decode("utf-8", "replace").replace("\x00", "\ufffd"), "outcome": "pending",
-                "attempts": 0})
-            if event_id is None:  # a redelivery: act only if the first delivery never finished
-                logged = await repo.logged_webhook_event(session, channel.tenant_id, channel.id, key)
-                event_id = logged[0] if logged is not None and logged[1] == "pending" else None
-            if channel.last_webhook_at is None or now - channel.last_webhook_at >= TOUCH_EVERY:
-                await repo.touch_channel(session, channel.tenant_id, channel.id, now)
-        if event_id is not None:
-            await self.process(channel, _account(channel, credentials), event_id, payload)
+        logged = await self.log.log(channel_id, body, headers)
+        if logged.event_id is not None:
+            await self.process(logged.channel, logged.account, logged.event_id, logged.payload)
 
     async def process(self, channel: WebhookChannel, account: Account, event_id: int, payload: Any) -> Outcome:
         """Act on a logged body and record the outcome. Raises only when this process cannot
@@ -174,9 +335,10 @@ class WebhookIntake:
                 raise WriterStopped("this process is stopping; deliver the webhook again", code="shutting_down")
             problems += [f"message {m.external_message_id}: {_said(r)}"
                          for m, r in zip(messages, results, strict=True) if isinstance(r, BaseException)]
-        async with self.db.session(channel.tenant_id) as session:
-            for item in items:
-                if isinstance(item, Reaction | Edit | Revoke | Status | TemplateReview):
+        changes = [i for i in items if isinstance(i, Reaction | Edit | Revoke | Status | TemplateReview)]
+        if changes:
+            async with self.db.session(channel.tenant_id) as session:
+                for item in changes:
                     try:
                         async with session.begin_nested():
                             note = await self._apply(session, channel, item)
@@ -184,11 +346,10 @@ class WebhookIntake:
                         problems.append(_said(exc))
                     else:
                         notes += [note] if note else []
-            outcome = Outcome("failed" if problems else "rejected" if any(
-                isinstance(i, SetAside) and i.rejected for i in items) else "processed",
-                "; ".join(problems + notes)[:ERROR_LIMIT] or None)
-            await repo.record_webhook_outcome(session, channel.tenant_id, event_id, outcome.outcome, outcome.error,
-                                              utcnow())
+        rejected = any(isinstance(i, SetAside) and i.rejected for i in items)
+        outcome = Outcome("failed" if problems else "rejected" if rejected else "processed",
+                          "; ".join(problems + notes)[:ERROR_LIMIT] or None)
+        await self.log.record(channel.tenant_id, event_id, outcome)
         EVENTS.labels(channel.kind, outcome.outcome).inc()
         if outcome.outcome != "processed":
             log.warning("webhook_" + outcome.outcome, action="webhook", channel_id=str(channel.id), event_id=event_id,
@@ -252,6 +413,15 @@ async def _record_status(session: AsyncSession, channel: WebhookChannel, item: S
     known = [i for i in ids if (channel.id, i) in stored]
     for provider_id in known[:1] or ids:
         await record_status(session, channel.tenant_id, channel.id, replace(report, provider_message_id=provider_id))
+
+
+@asynccontextmanager
+async def running_intake(intake: WebhookIntake) -> AsyncIterator[WebhookIntake]:
+    await intake.start()
+    try:
+        yield intake
+    finally:
+        await intake.stop()
 
 
 def _account(channel: WebhookChannel, credentials: dict[str, Any]) -> Account:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -92,30 +92,51 @@ def _insert(session: AsyncSession, table: Any) -> Any:
 _e = WebhookEvent.__table__.c
 
 
-async def insert_webhook_event(session: AsyncSession, row: dict[str, Any]) -> int | None:
-    """Log a webhook body; its id, or None when the channel already has one under this dedupe key."""
+async def insert_webhook_events(session: AsyncSession, rows: Sequence[dict[str, Any]]
+                                 ) -> dict[tuple[uuid.UUID, str], int]:
+    """Log webhook bodies of one tenant: {(channel id, dedupe key): new event id} for those logged;
+    one the channel already has under its dedupe key (a redelivery) is missing from the answer."""
+    if not rows:
+        return {}
     stmt = (_insert(session, WebhookEvent.__table__)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "dedupe_key"]).returning(_e.id))
-    return (await session.execute(stmt, row)).scalar_one_or_none()
+            .on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "dedupe_key"])
+            .returning(_e.id, _e.channel_id, _e.dedupe_key))
+    return {(r.channel_id, r.dedupe_key): r.id for r in await session.execute(stmt, list(rows))}
 
 
-async def logged_webhook_event(session: Reader, tenant_id: uuid.UUID, channel_id: uuid.UUID,
-                               dedupe_key: str) -> tuple[int, str] | None:
-    """The (id, outcome) of the event a channel logged under this dedupe key."""
-    stmt = (tenant_select(WebhookEvent, tenant_id, _e.id, _e.outcome)
-            .where(_e.channel_id == channel_id, _e.dedupe_key == dedupe_key))
-    row = (await session.execute(stmt)).one_or_none()
-    return (row.id, row.outcome) if row is not None else None
+async def logged_webhook_events(session: Reader, tenant_id: uuid.UUID, keys: Sequence[tuple[uuid.UUID, str]]
+                                ) -> dict[tuple[uuid.UUID, str], tuple[int, str]]:
+    """{(channel id, dedupe key): (event id, outcome)} of events a tenant's channels logged."""
+    if not keys:
+        return {}
+    stmt = (tenant_select(WebhookEvent, tenant_id, _e.id, _e.channel_id, _e.dedupe_key, _e.outcome)
+            .where(tuple_(_e.channel_id, _e.dedupe_key).in_(list(keys))))
+    return {(r.channel_id, r.dedupe_key): (r.id, r.outcome) for r in await session.execute(stmt)}
 
 
-async def record_webhook_outcome(session: AsyncSession, tenant_id: uuid.UUID, event_id: int, outcome: str,
-                                 error: str | None, at: datetime) -> None:
-    await session.execute(tenant_update(WebhookEvent, tenant_id).where(_e.id == event_id).values(
-        outcome=outcome, error=error, processed_at=at, attempts=_e.attempts + 1))
+async def record_webhook_outcomes(session: AsyncSession, tenant_id: uuid.UUID, rows: Sequence[dict[str, Any]],
+                                  at: datetime) -> None:
+    """What came of events of one tenant: one dict per event (`b_id`, `b_outcome`, `b_error`). The
+    usual one, processed with nothing to say, is one statement for all of them; the others one
+    statement with a row each."""
+    plain = [r["b_id"] for r in rows if r["b_outcome"] == "processed" and r["b_error"] is None]
+    if plain:
+        await session.execute(tenant_update(WebhookEvent, tenant_id).where(_e.id.in_(plain)).values(
+            outcome="processed", error=None, processed_at=at, attempts=_e.attempts + 1))
+    others = [r for r in rows if r["b_outcome"] != "processed" or r["b_error"] is not None]
+    if others:
+        stmt = (tenant_update(WebhookEvent, tenant_id).where(_e.id == bindparam("b_id"))
+                .values(outcome=bindparam("b_outcome"), error=bindparam("b_error"), processed_at=at,
+                        attempts=_e.attempts + 1)
+                .execution_options(dml_strategy="core_only"))  # many rows, each by its own id
+        await session.execute(stmt, others)
 
 
-async def touch_channel(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID, at: datetime) -> None:
-    await session.execute(tenant_update(Channel, tenant_id).where(_c.id == channel_id).values(last_webhook_at=at))
+async def touch_channels(session: AsyncSession, tenant_id: uuid.UUID, channel_ids: Sequence[uuid.UUID],
+                         at: datetime) -> None:
+    if channel_ids:
+        await session.execute(tenant_update(Channel, tenant_id).where(_c.id.in_(list(channel_ids)))
+                              .values(last_webhook_at=at))
 
 
 @dataclass(frozen=True, slots=True)
