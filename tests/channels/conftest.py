@@ -22,8 +22,13 @@ import httpx2
 from tertulia.channels.models import WebhookEvent
 from tertulia.kit.db import Database, tenant_select
 from tests.helpers import TenantCtx
-from tests.realtime.conftest import LiveServer, live_server  # noqa: F401  (the fixture, shared)
-from tests.sandbox.conftest import _sandbox_server, http, sandbox  # noqa: F401  (the fixtures, shared)
+from tests.realtime import conftest as realtime_fixtures
+from tests.realtime.conftest import LiveServer
+from tests.sandbox import conftest as sandbox_fixtures
+
+# The fixtures shared with the realtime tests (Tertulia over TCP) and the sandbox's own tests.
+live_server = realtime_fixtures.live_server
+_sandbox_server, sandbox, http = sandbox_fixtures._sandbox_server, sandbox_fixtures.sandbox, sandbox_fixtures.http
 
 T = TypeVar("T")
 CUSTOMER = {"whatsapp_cloud": "34600111222", "ycloud": "+34600111222"}

@@ -19,8 +19,8 @@ from tests.channels.conftest import (
     conversation_of,
     customer_writes,
     events_of,
-    meta_envelope,
     messages_of,
+    meta_envelope,
     post_signed,
 )
 from tests.channels.test_statuses_echoes import send_through_provider, shown, store_sent

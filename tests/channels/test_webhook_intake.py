@@ -18,9 +18,9 @@ from tests.channels.conftest import (
     conversation_of,
     customer_writes,
     events_of,
+    messages_of,
     meta_envelope,
     meta_message,
-    messages_of,
     post_signed,
 )
 from tests.realtime.conftest import LiveServer

@@ -6,11 +6,10 @@ A POST goes through four steps:
 1. **Authenticate.** The channel the address names (crossing tenants: the address names the
    channel, the channel says whose it is; an unknown or disabled one is a 404), then the
    provider's signature over the raw body with the channel's secret (401 and nothing written).
-2. **Log.** The body goes into `webhook_events` under the channel's tenant, in the same
-   transaction, before anything is acted on, keyed for redeliveries (YCloud's event id; the
-   body's SHA-256 for Meta, which redelivers the same bytes). A redelivery of a finished event
-   is answered at once and changes nothing; one that never finished (the process stopped) is
-   processed now.
+2. **Log.** The body goes into `webhook_events` under the channel's tenant before anything is
+   acted on, keyed for redeliveries (YCloud's event id; the body's SHA-256 for Meta, which
+   redelivers the same bytes). A redelivery of a finished event is answered at once and changes
+   nothing; one that never finished (the process stopped) is processed now.
 3. **Act**, as the channel's tenant: the provider's module reads the body into items
    (channels/events.py). Messages and echoes go to the inbound writer (conversations/inbound.py),
    which stores them once each; reactions, edits, revokes (conversations/updates.py), statuses
@@ -21,8 +20,10 @@ A POST goes through four steps:
    still gets its 200: retrying a bug for days helps nobody; `tertulia webhooks replay`
    processes logged events again (idempotently) once it is fixed.
 
-Budget per request before the messages reach the writer: one transaction with the channel
-look-up and the event's insert (plus, once a minute, the channel's `last_webhook_at`).
+Steps 1 and 2 (and 4) are the event log's (`EventLog`): one transaction for every webhook that
+arrived while the last was written, with one channel look-up and one insert per tenant (plus, once
+a minute, a channel's `last_webhook_at`), the outcomes of the bodies processed meanwhile riding
+along. That is each request's whole cost before its messages reach the inbound writer.
 """
 
 from __future__ import annotations
