@@ -29,13 +29,14 @@ from tertulia.assistants.tools import ToolContext, ToolError, available_tools, r
 from tertulia.conversations import service as conversations
 from tertulia.kit.db import Database
 from tertulia.kit.errors import Invalid, NotFound, TertuliaError, error_body
+from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.kit.web import DbSession
 from tertulia.tenancy.auth import CurrentManager, CurrentPrincipal
 
 log = structlog.get_logger("tertulia.assistants.api")
 
-router = APIRouter(prefix="/admin", tags=["assistant"])
-mcp_router = APIRouter(tags=["assistant"])
+router = APIRouter(prefix="/admin", tags=["assistant"], route_class=JsonBodyRoute)
+mcp_router = APIRouter(tags=["assistant"], route_class=JsonBodyRoute)
 
 MAX_UPLOAD_BYTES = 1024 * 1024
 UPLOAD_SUFFIXES = (".txt", ".md", ".markdown")

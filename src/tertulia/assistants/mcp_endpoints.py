@@ -21,11 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from tertulia.assistants import mcp
 from tertulia.assistants.models import McpServer
 from tertulia.kit.errors import Conflict, Forbidden, Invalid, NotFound, TertuliaError
+from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.kit.types import ShortText
 from tertulia.kit.web import AppSettings, DbSession
 from tertulia.tenancy.auth import CurrentManager
 
-router = APIRouter(prefix="/admin", tags=["mcp"])
+router = APIRouter(prefix="/admin", tags=["mcp"], route_class=JsonBodyRoute)
 
 # Short enough that `mcp__<server>__<tool>` leaves room for the tool's own name within 64 chars.
 SERVER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"

@@ -9,11 +9,12 @@ from tertulia.channels import service
 from tertulia.channels.schemas import ChannelCreate, ChannelCreated, ChannelOut, ChannelUpdate
 from tertulia.conversations.schemas import InboundMessage, InboundResult
 from tertulia.conversations.tasks import InboundWriter
+from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.kit.web import DbSession
 from tertulia.tenancy.auth import CurrentManager, CurrentPrincipal
 
-router = APIRouter(prefix="/admin", tags=["channels"])
-inbound = APIRouter(tags=["inbound"])
+router = APIRouter(prefix="/admin", tags=["channels"], route_class=JsonBodyRoute)
+inbound = APIRouter(tags=["inbound"], route_class=JsonBodyRoute)
 
 
 @router.get("/channels", response_model=list[ChannelOut])

@@ -79,7 +79,8 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, str, list[di
         where = ".".join(loc) or "body"
         if err.get("type") == "json_invalid":
             code = "invalid_json"
-            parts.append("the request body is not valid JSON")
+            reason = (err.get("ctx") or {}).get("error")
+            parts.append("the request body is not valid JSON" + (f": {reason}" if reason else ""))
         else:
             parts.append(f"{where}: {err.get('msg', 'invalid')}")
         details.append({"field": where, "message": err.get("msg", "invalid"), "type": err.get("type")})

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from tertulia.kit.db import utcnow
 from tertulia.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.kit.web import AppSettings, DbSession
 from tertulia.tenancy import repository as repo
 from tertulia.tenancy import service
@@ -26,8 +27,8 @@ from tertulia.tenancy.schemas import (
     UserOut,
 )
 
-router = APIRouter(tags=["auth"])
-admin = APIRouter(prefix="/admin", tags=["members and tokens"])
+router = APIRouter(tags=["auth"], route_class=JsonBodyRoute)
+admin = APIRouter(prefix="/admin", tags=["members and tokens"], route_class=JsonBodyRoute)
 
 
 async def _session_out(db: DbSession, auth: AuthSession) -> SessionOut:
