@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,3 +40,18 @@ async def post_inbound(client: httpx2.AsyncClient, t: TenantCtx, text: str = "Ho
         "content": text, **extra,
     }
     return await client.post(f"/api/v1/inbound/{t.channel_id}", json=body, headers=t.inbound_headers)
+
+
+# What an error body must never show: SQL (uppercase keywords with SQL around them, so that plain
+# words do not count), bound parameters, driver and ORM names, stack traces, source paths.
+INTERNALS = [
+    re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b", re.DOTALL),
+    re.compile(r"\[SQL:|\[parameters:|Traceback \(most recent call last\)|File \"|\.py\b|site-packages|/src/|"
+               r"psycopg|sqlalchemy|sqlite3|sqlalche\.me|\b\w+(Error|Exception): ", re.IGNORECASE),
+]
+
+
+def internals_in(text: str, *private: str) -> list[str]:
+    """The pieces of `text` that give away internals, and any of the `private` values it contains."""
+    found = [m.group(0)[:80] for pattern in INTERNALS for m in pattern.finditer(text)]
+    return found + [p for p in private if p and p in text]
