@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
+from starlette.routing import BaseRoute
 
 TEST_PASSWORD = "s3cret-test-pass"
 
@@ -55,3 +56,18 @@ def internals_in(text: str, *private: str) -> list[str]:
     """The pieces of `text` that give away internals, and any of the `private` values it contains."""
     found = [m.group(0)[:80] for pattern in INTERNALS for m in pattern.finditer(text)]
     return found + [p for p in private if p and p in text]
+
+
+def iter_routes(routes: list[BaseRoute]) -> list[tuple[str, BaseRoute]]:
+    """Every (full path, route) the app serves, through included routers."""
+    found: list[tuple[str, BaseRoute]] = []
+    for route in routes:
+        if hasattr(route, "effective_candidates"):  # an included router
+            for candidate in route.effective_candidates():
+                if hasattr(candidate, "effective_candidates"):
+                    found.extend(iter_routes([candidate]))
+                else:
+                    found.append((candidate.path, candidate.original_route))
+        else:
+            found.append((getattr(route, "path", ""), route))
+    return found

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx2
 import pytest
+from fastapi.routing import APIRoute
 
-from tests.helpers import post_inbound
+from tertulia.kit.json_body import JsonBodyRoute
+from tests.helpers import iter_routes, post_inbound
 
 
 def assert_error(resp: httpx2.Response, status: int | tuple[int, ...]) -> dict[str, str]:
@@ -233,3 +236,10 @@ async def test_a_model_calling_a_tool_with_unstorable_text(db, make_tenant, clie
                 await run_tool(session, ctx, name, args)
             assert refused.value.kind == "invalid_arguments"
     assert (await client.get("/admin/tags", headers=t.headers)).json() == []
+
+
+def test_every_request_body_is_decoded_strictly(app: Any) -> None:
+    """A router built without `route_class=JsonBodyRoute` would let its bodies skip the checks above."""
+    routes = [(path, r) for path, r in iter_routes(app.routes) if isinstance(r, APIRoute) and r.body_field is not None]
+    assert len(routes) > 20
+    assert [f"{sorted(r.methods)} {path}" for path, r in routes if not isinstance(r, JsonBodyRoute)] == []

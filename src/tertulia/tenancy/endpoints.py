@@ -11,7 +11,13 @@ from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.kit.web import AppSettings, DbSession
 from tertulia.tenancy import repository as repo
 from tertulia.tenancy import service
-from tertulia.tenancy.auth import SESSION_COOKIE, CurrentAuthSession, CurrentManager, load_cookie_session
+from tertulia.tenancy.auth import (
+    SESSION_COOKIE,
+    CurrentAuthSession,
+    CurrentManager,
+    check_csrf,
+    load_cookie_session,
+)
 from tertulia.tenancy.models import ApiToken, AuthSession, Membership, User
 from tertulia.tenancy.schemas import (
     LoginRequest,
@@ -66,8 +72,11 @@ async def login(body: LoginRequest, request: Request, response: Response, db: Db
 
 @router.post("/api/auth/logout", status_code=204)
 async def logout(request: Request, response: Response, db: DbSession) -> Response:
+    """End the cookie session (send `X-CSRF-Token`, as on every unsafe request: another site's
+    form must not be able to log the user out). Without a live session there is nothing to end."""
     auth = await load_cookie_session(request, db)
     if auth is not None:
+        check_csrf(request, auth.csrf_token)
         await service.revoke_session(auth)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.status_code = 204
