@@ -55,7 +55,8 @@ async def update_channel(channel_id: uuid.UUID, body: ChannelUpdate, principal: 
     return service.channel_out(channel)
 
 
-@inbound.post("/api/v1/inbound/{channel_id}", response_model=InboundResult, status_code=202)
+@inbound.post("/api/v1/inbound/{channel_id}", response_model=InboundResult, status_code=202,
+              openapi_extra={"security": [{"inboundToken": []}]})
 async def post_inbound(channel_id: uuid.UUID, body: InboundMessage, request: Request) -> InboundResult:
     """Deliver one customer message through a generic `api` channel
     (`Authorization: Bearer <inbound token>`). Posting the same `external_message_id` again returns

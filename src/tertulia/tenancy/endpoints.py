@@ -70,7 +70,7 @@ async def login(body: LoginRequest, request: Request, response: Response, db: Db
     return await _session_out(db, result.auth_session)
 
 
-@router.post("/api/auth/logout", status_code=204)
+@router.post("/api/auth/logout", status_code=204, openapi_extra={"security": [{"session": [], "csrf": []}, {}]})
 async def logout(request: Request, response: Response, db: DbSession) -> Response:
     """End the cookie session (send `X-CSRF-Token`, as on every unsafe request: another site's
     form must not be able to log the user out). Without a live session there is nothing to end."""
