@@ -2,15 +2,48 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx2
+import psycopg
+import pytest
 from starlette.routing import BaseRoute
 
+from tertulia.channels.service import create_channel
+from tertulia.config import Settings
+from tertulia.kit.crypto import SecretBox
+from tertulia.kit.db import Database
+from tertulia.tenancy.service import add_member, create_api_token, create_tenant, create_user
+
 TEST_PASSWORD = "s3cret-test-pass"
+PG_ADMIN_URL = os.environ.get("TERTULIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def fresh_database_url(tmp_dir: Path) -> Iterator[str]:
+    """A database of its own, of the kind TERTULIA_TEST_DB names (`sqlite`, the default, or
+    `postgresql`): a new SQLite file, or a new PostgreSQL database dropped at the end."""
+    kind = os.environ.get("TERTULIA_TEST_DB", "sqlite")
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_dir / 'test.db'}"
+        return
+    if kind != "postgresql":
+        raise pytest.UsageError("TERTULIA_TEST_DB must be sqlite or postgresql")
+    name = f"tertulia_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass
@@ -71,3 +104,18 @@ def iter_routes(routes: list[BaseRoute]) -> list[tuple[str, BaseRoute]]:
         else:
             found.append((getattr(route, "path", ""), route))
     return found
+
+
+async def create_test_tenant(db: Database, settings: Settings, slug_prefix: str = "t") -> TenantCtx:
+    """A fresh tenant with an owner, an API token and an `api` channel."""
+    slug = f"{slug_prefix}-{uuid.uuid4().hex[:10]}"
+    async with db.session() as session:
+        tenant = await create_tenant(session, slug, f"Tenant {slug}")
+        user = await create_user(session, f"owner@{slug}.test", TEST_PASSWORD, "Owner")
+        await add_member(session, tenant, user, "owner")
+        _, token = await create_api_token(session, tenant, "tests")
+        channel, inbound = await create_channel(session, SecretBox(settings.resolved_secret_key()), tenant.id,
+                                                "api", "API", "api-test")
+    assert inbound is not None
+    return TenantCtx(id=tenant.id, slug=slug, owner_email=user.email, token=token, channel_id=channel.id,
+                     inbound_token=inbound)
