@@ -83,7 +83,7 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, str, list[di
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
         where = ".".join(loc) or "body"
         if err.get("type") == "json_invalid":
-            code = "invalid_json"
+            code, where = "invalid_json", "body"
             reason = (err.get("ctx") or {}).get("error")
             parts.append("the request body is not valid JSON" + (f": {reason}" if reason else ""))
         else:
