@@ -7,10 +7,11 @@ from fastapi import APIRouter, Request
 from tertulia.channels import repository as repo
 from tertulia.channels import service
 from tertulia.channels.schemas import ChannelCreate, ChannelCreated, ChannelOut, ChannelUpdate
+from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.kit.web import DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentManager, CurrentPrincipal
 
-router = APIRouter(prefix="/admin", tags=["channels"])
+router = APIRouter(prefix="/admin", tags=["channels"], route_class=JsonBodyRoute)
 
 
 @router.get("/channels", response_model=list[ChannelOut])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, field_validator
 
@@ -14,12 +14,18 @@ MAX_TEXT = 4096  # WhatsApp's limit for a text message body; the strictest of ou
 ChannelSource = Literal["whatsapp", "instagram", "facebook", "web", "api"]
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class Attachment(BaseModel):
+    """A file a message carries, as sent and as returned (fields without a value are left out)."""
+
     type: Literal["image", "video", "audio", "document"]
     url: Annotated[Text, StringConstraints(min_length=1, max_length=2048)]
-    filename: Annotated[Text, StringConstraints(max_length=255)] | None = None
-    mime_type: Annotated[Text, StringConstraints(max_length=127)] | None = None
-    size: int | None = Field(default=None, ge=0, le=2**40)
+    filename: Annotated[Text, StringConstraints(max_length=255)] | None = Field(default=None, exclude_if=_is_none)
+    mime_type: Annotated[Text, StringConstraints(max_length=127)] | None = Field(default=None, exclude_if=_is_none)
+    size: int | None = Field(default=None, ge=0, le=2**40, exclude_if=_is_none)
 
     @field_validator("url")
     @classmethod
@@ -53,7 +59,7 @@ class MessageOut(BaseModel):
     sender: Literal["user", "agent"]
     content: str
     timestamp: datetime
-    attachments: list[dict[str, Any]] = Field(default_factory=list, description="[{type, url, filename?, mime_type?}]")
+    attachments: list[Attachment] = Field(default_factory=list)
     correlation_id: str | None = None
     author: Literal["contact", "ai", "human", "system"]
     author_name: str | None = None
