@@ -363,8 +363,7 @@ def build_cases(engine: Engine, tenant_id: uuid.UUID, base_url: str, headers: di
 
 def sql_statement(dialect: str, tenant_id: uuid.UUID, filters: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The statement `conversations.repository.list_inbox` runs for these filters, and its values."""
-    stmt = inbox_statement(tenant_id, InboxFilters(**filters), dialect)
-    return stmt, {}
+    return inbox_statement(tenant_id, InboxFilters(**filters), dialect)
 
 
 def run_sql(conn: Any, tenant_id: uuid.UUID, filters: dict[str, Any]) -> list[Any]:

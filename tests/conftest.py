@@ -12,17 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-import psycopg
 import pytest
 
 from tertulia.app import create_app
-from tertulia.channels.service import create_channel
 from tertulia.cli import do_migrate
 from tertulia.config import Settings
-from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database
-from tertulia.tenancy.service import add_member, create_api_token, create_tenant, create_user
-from tests.helpers import TEST_PASSWORD, TenantCtx, post_inbound
+from tests.helpers import TEST_PASSWORD, TenantCtx, create_test_tenant, fresh_database_url, post_inbound
 
 __all__ = ["TEST_PASSWORD", "TenantCtx", "post_inbound"]
 
@@ -43,20 +39,8 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
-    kind = os.environ.get("TERTULIA_TEST_DB", "sqlite")
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-        return
-    if kind != "postgresql":
-        raise pytest.UsageError("TERTULIA_TEST_DB must be sqlite or postgresql")
-    admin_url: str = request.getfixturevalue("pg_admin_url")  # only PostgreSQL runs need the server
-    name = f"tertulia_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = admin_url.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database_url(tmp_path_factory.mktemp("db"), request) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -94,17 +78,7 @@ def make_tenant(db: Database, settings: Settings) -> Any:
     """Create a fresh tenant with an owner, an API token and an `api` channel."""
 
     async def factory(slug_prefix: str = "t") -> TenantCtx:
-        slug = f"{slug_prefix}-{uuid.uuid4().hex[:10]}"
-        async with db.session(cross_tenant="the tests make their tenants") as session:
-            tenant = await create_tenant(session, slug, f"Tenant {slug}")
-            user = await create_user(session, f"owner@{slug}.test", TEST_PASSWORD, "Owner")
-            await add_member(session, tenant, user, "owner")
-            _, token = await create_api_token(session, tenant, "tests")
-            channel, inbound = await create_channel(session, SecretBox(settings.resolved_secret_key()), tenant.id,
-                                                    "api", "API", "api-test")
-        assert inbound is not None
-        return TenantCtx(id=tenant.id, slug=slug, owner_email=user.email, token=token, channel_id=channel.id,
-                         inbound_token=inbound)
+        return await create_test_tenant(db, settings, slug_prefix)
 
     return factory
 

@@ -35,11 +35,13 @@ from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database
 from tertulia.kit.egress import egress_lifespan
 from tertulia.kit.errors import error_body, install_error_handlers
+from tertulia.kit.openapi import document_api
 from tertulia.kit.ratelimit import RateLimiter
 from tertulia.kit.storage import create_store
 from tertulia.realtime.endpoints import router as events_router
 from tertulia.realtime.gateway import realtime_lifespan
 from tertulia.realtime.gateway import router as events_socket_router
+from tertulia.tenancy.auth import SECURITY_SCHEMES, security_of
 from tertulia.tenancy.endpoints import admin as members_router
 from tertulia.tenancy.endpoints import router as auth_router
 
@@ -58,8 +60,9 @@ DESCRIPTION = """Tertulia's API: the inbox of seed 001 (`/admin/...`), login for
 (`/webhooks/...`).
 
 Authenticate with the panel's session cookie (send `X-CSRF-Token` on unsafe methods) or with
-`Authorization: Bearer <API token>` (create one with `tertulia token create`). Errors are
-`{"error": {"code", "message"}}`."""
+`Authorization: Bearer <API token>` (create one with `tertulia token create`); each operation
+says which it accepts. Errors are `{"error": {"code", "message", "details?"}}`, with `details`
+(`[{field, message, type}]`) on validation errors; a 500 never says more than that it happened."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Tertulia", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
+    document_api(app, security_schemes=SECURITY_SCHEMES, security_of=security_of)
     for router in ROUTERS:
         app.include_router(router)
 

@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     # `tertulia worker` processes turns this off.
     inline_worker: bool = True
     db_pool_size: int = 10
-    # Tasks that store inbound messages, each a batch at a time (conversations/tasks.py). Unset:
+    # Tasks that store inbound messages, each a batch at a time (conversations/inbound.py). Unset:
     # one on SQLite (it has one writer anyway), two on PostgreSQL (a batch waiting on a lock does
     # not hold up the next).
     inbound_writers: int | None = Field(default=None, ge=1, le=64)

@@ -27,7 +27,7 @@ from tertulia.kit.db import Database
 from tests.assistants.conftest import ai_messages, make_assistant, trace_of, wait_until
 from tests.fakes import FakeOpenAIServer
 from tests.fakes.harness import ThreadedUvicorn
-from tests.helpers import TenantCtx, post_inbound
+from tests.helpers import TenantCtx, internals_in, post_inbound
 
 SHOP_KEY = "llave-secreta-de-la-tienda"
 RELEASE_SLOW = threading.Event()  # lets the slow tool finish when the test is done with it
@@ -184,6 +184,11 @@ async def test_a_server_that_fails_is_skipped_and_the_others_still_answer(
     r = await client.get(f"/admin/mcp-servers/{wrong.json()['id']}/tools", headers=t.headers)
     assert r.status_code == 502 and r.json()["error"]["code"] == "mcp_unavailable"
     assert "sin-llave" in r.json()["error"]["message"]
+    # what went wrong, in plain words: not the client library's exception and its text
+    dead = next(s for s in (await client.get("/admin/mcp-servers", headers=t.headers)).json() if s["name"] == "caida")
+    r = await client.get(f"/admin/mcp-servers/{dead['id']}/tools", headers=t.headers)
+    assert r.status_code == 502 and "could not connect" in r.json()["error"]["message"]
+    assert internals_in(r.text) == []
 
 
 async def test_another_tenant_cannot_see_use_or_delete_the_server(

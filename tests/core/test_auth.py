@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from typing import Any
 
 import httpx2
+from fastapi.routing import APIRoute
 
-from tests.helpers import TEST_PASSWORD, post_inbound
+from tests.helpers import TEST_PASSWORD, iter_routes, post_inbound
 
 
 async def login(client: httpx2.AsyncClient, email: str, password: str = TEST_PASSWORD) -> httpx2.Response:
@@ -34,12 +37,37 @@ async def test_login_cookie_csrf_and_logout(client: httpx2.AsyncClient, make_ten
     ok = await client.post("/admin/tags", json={"name": "x"}, headers={"X-CSRF-Token": csrf})
     assert ok.status_code == 201
 
-    out = await client.post("/api/auth/logout")
+    # logging out is an unsafe request too: another site's form must not end the session
+    forged = await client.post("/api/auth/logout")
+    assert forged.status_code == 403 and forged.json()["error"]["code"] == "csrf_failed"
+    assert (await client.get("/api/auth/me")).status_code == 200
+    out = await client.post("/api/auth/logout", headers={"X-CSRF-Token": csrf})
     assert out.status_code == 204
     assert (await client.get("/api/auth/me")).status_code == 401
     # the old cookie value is revoked server-side, not only forgotten by this client
     client.cookies.set("tertulia_session", r.cookies.get("tertulia_session") or "", domain="testserver.local")
     assert (await client.get("/admin/chats/summary")).status_code == 401
+
+
+async def test_every_unsafe_cookie_request_needs_the_csrf_token(app: Any, client: httpx2.AsyncClient,
+                                                                make_tenant) -> None:
+    """Walks every route: with the session cookie but no X-CSRF-Token, every POST, PUT, PATCH and
+    DELETE is refused before it does anything (the bearer-token tests across the suite show the
+    other scheme needs no such header). Only login and the inbound webhook take no cookie."""
+    t = await make_tenant()
+    assert (await login(client, t.owner_email)).status_code == 200
+    checked = []
+    for path, route in iter_routes(app.routes):
+        if not isinstance(route, APIRoute) or path in ("/api/auth/login", "/api/v1/inbound/{channel_id}"):
+            continue
+        for method in sorted(route.methods & {"POST", "PUT", "PATCH", "DELETE"}):
+            url = re.sub(r"\{\w+(?::\w+)?\}", lambda _: str(uuid.uuid4()), path)
+            resp = await client.request(method, url)
+            assert resp.status_code == 403, f"{method} {path} → {resp.status_code} {resp.text[:200]}"
+            assert resp.json()["error"]["code"] == "csrf_failed"
+            checked.append(f"{method} {path}")
+    assert "POST /api/auth/logout" in checked and len(checked) > 25
+    assert (await client.get("/api/auth/me")).status_code == 200  # none of them ended the session
 
 
 async def test_failed_login_does_not_say_whether_the_email_exists(client: httpx2.AsyncClient, make_tenant) -> None:

@@ -12,9 +12,8 @@ from typing import Any
 
 import httpx2
 from fastapi.routing import APIRoute, APIWebSocketRoute
-from starlette.routing import BaseRoute
 
-from tests.helpers import TenantCtx, post_inbound
+from tests.helpers import TenantCtx, iter_routes, post_inbound
 
 # Routes that serve no tenant data at all.
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
@@ -99,21 +98,6 @@ def _fill(template: Any, values: dict[str, str]) -> Any:
     if isinstance(template, dict):
         return {k: _fill(v, values) for k, v in template.items()}
     return template
-
-
-def iter_routes(routes: list[BaseRoute]) -> list[tuple[str, BaseRoute]]:
-    """Every (full path, route) the app serves, through included routers."""
-    found: list[tuple[str, BaseRoute]] = []
-    for route in routes:
-        if hasattr(route, "effective_candidates"):  # an included router
-            for candidate in route.effective_candidates():
-                if hasattr(candidate, "effective_candidates"):
-                    found.extend(iter_routes([candidate]))
-                else:
-                    found.append((candidate.path, candidate.original_route))
-        else:
-            found.append((getattr(route, "path", ""), route))
-    return found
 
 
 async def test_every_route_is_tenant_isolated(app: Any, client: httpx2.AsyncClient, make_tenant) -> None:

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
-from fastapi.responses import JSONResponse
 
 from tertulia.assistants import repository as repo
 from tertulia.assistants import service
@@ -38,14 +37,15 @@ from tertulia.assistants.text import search_terms
 from tertulia.assistants.tools import ToolContext, ToolError, available_tools, result_text, run_tool
 from tertulia.conversations import service as conversations
 from tertulia.kit.db import utcnow
-from tertulia.kit.errors import Invalid, NotFound, TertuliaError, error_body
+from tertulia.kit.errors import Invalid, NotFound, TertuliaError
+from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.kit.web import DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentManager, CurrentPrincipal
 
 log = structlog.get_logger("tertulia.assistants.api")
 
-router = APIRouter(prefix="/admin", tags=["assistant"])
-mcp_router = APIRouter(tags=["assistant"])
+router = APIRouter(prefix="/admin", tags=["assistant"], route_class=JsonBodyRoute)
+mcp_router = APIRouter(tags=["assistant"], route_class=JsonBodyRoute)
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 CorrelationId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -301,11 +301,12 @@ async def invoke_tool(body: InvokeBody, principal: CurrentPrincipal, db: DbSessi
     except TertuliaError:
         raise
     except Exception as exc:
-        await db.rollback()  # nothing half-done by the failed tool is kept
+        # Raised, so the request's transaction rolls back: nothing half-done by the tool is kept.
+        # The exception's text (SQL, parameters, paths) goes to the log only.
         log.exception("mcp_tool_call_failed", action="mcp_tool_call", tool=body.tool,
                       tenant_id=str(principal.tenant_id))
-        return JSONResponse(error_body("tool_failed", f"the tool '{body.tool}' failed unexpectedly: "
-                                       f"{type(exc).__name__}: {exc}"), status_code=500)
+        raise TertuliaError(f"the tool '{body.tool}' failed unexpectedly; the server log has the details",
+                            code="tool_failed", status_code=500) from exc
     # The tenant events the tool recorded; they are written and published when this request commits.
     events.extend({"type": t, "data": d} for _, t, d in db.info.get("pending_events", []))
     log.info("mcp_tool_call", action="mcp_tool_call", tool=body.tool, tenant_id=str(principal.tenant_id))

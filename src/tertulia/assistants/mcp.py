@@ -31,6 +31,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.assistants.models import McpServer
@@ -203,13 +204,25 @@ async def _with_client(target: _Target, deadline: float, action: Callable[[Clien
 
 
 def _describe(exc: BaseException) -> str:
+    """What a caller may read about the failure: the remote side's status or words, never our own
+    exception's text (it reaches error bodies and the model); anything unforeseen is logged."""
     # The SDK runs on anyio task groups: the real cause is often inside an exception group.
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     if isinstance(exc, httpx2.HTTPStatusError):
         return f"HTTP {exc.response.status_code} from {exc.request.url}"
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if str(exc) else text
+    if isinstance(exc, httpx2.TimeoutException):
+        return "the connection timed out"
+    if isinstance(exc, httpx2.TransportError):
+        return "could not connect, or the connection broke"
+    if isinstance(exc, MCPError):
+        return f"error from the server: {exc.message[:300]}"
+    if isinstance(exc, FileNotFoundError):
+        return "the command was not found"
+    if isinstance(exc, OSError):
+        return f"the command could not run ({exc.strerror or 'operating system error'})"
+    log.warning("mcp_unexpected_failure", exc_info=exc)
+    return "it failed unexpectedly; the server log has the details"
 
 
 # -- tool lists ------------------------------------------------------------------------------------

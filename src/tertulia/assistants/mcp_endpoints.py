@@ -21,11 +21,12 @@ from tertulia.assistants.models import McpServer
 from tertulia.kit.db import Reader
 from tertulia.kit.egress import check_url, check_url_form
 from tertulia.kit.errors import Conflict, Forbidden, Invalid, NotFound, TertuliaError
+from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.kit.types import ShortText
 from tertulia.kit.web import AppSettings, DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentManager
 
-router = APIRouter(prefix="/admin", tags=["mcp"])
+router = APIRouter(prefix="/admin", tags=["mcp"], route_class=JsonBodyRoute)
 
 # Short enough that `mcp__<server>__<tool>` leaves room for the tool's own name within 64 chars.
 SERVER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"

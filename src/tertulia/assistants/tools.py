@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 from jsonschema import Draft202012Validator
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.assistants import repository as repo
@@ -28,6 +29,7 @@ from tertulia.contacts.models import Tag
 from tertulia.contacts.schemas import ContactUpdate, TagCreate
 from tertulia.kit.db import Reader
 from tertulia.kit.errors import TertuliaError
+from tertulia.kit.types import find_unstorable
 
 log = structlog.get_logger("tertulia.assistants.tools")
 
@@ -114,11 +116,7 @@ async def update_contact(session: AsyncSession, ctx: ToolContext, args: dict[str
         changes["display_name"] = args["name"]
     if "notes" in args:
         changes["notes"] = args["notes"]
-    try:
-        update = ContactUpdate.model_validate(changes)
-    except ValueError as exc:
-        raise ToolError(f"invalid contact fields: {exc}", kind="invalid_arguments") from exc
-    out = await contacts_service.update_contact(session, contact, update)
+    out = await contacts_service.update_contact(session, contact, ContactUpdate.model_validate(changes))
     return {"ok": True, "contact_id": str(contact.id), "name": out.display_name, "notes": out.notes}
 
 
@@ -178,6 +176,12 @@ EXTRA_TOOLS: dict[str, Tool] = {}
 def check_arguments(spec: ToolSpec, args: Any) -> dict[str, Any]:
     if not isinstance(args, dict):
         raise ToolError(f"the arguments of '{spec.name}' must be a JSON object", kind="invalid_arguments")
+    # Text no database can store (NUL, lone surrogates) first: the schema's messages quote values.
+    unstorable = find_unstorable(args)
+    if unstorable is not None:
+        path, reason = unstorable
+        raise ToolError(f"invalid arguments for '{spec.name}': {'.'.join(map(str, path)) or 'arguments'}: {reason}",
+                        kind="invalid_arguments")
     errors = sorted(Draft202012Validator(spec.parameters).iter_errors(args), key=lambda e: list(e.path))
     if errors:
         described = "; ".join(f"{'.'.join(str(p) for p in e.path) or 'arguments'}: {e.message}" for e in errors[:5])
@@ -233,6 +237,10 @@ async def run_tool(session: AsyncSession, ctx: ToolContext, name: str, args: Any
             return await tool.handler(session, ctx, checked)
         except TertuliaError as exc:  # a domain refusal (no such contact, duplicate tag...)
             raise ToolError(exc.message) from exc
+        except ValidationError as exc:  # a domain schema refusing the arguments (e.g. TagCreate)
+            described = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}"
+                                  for e in exc.errors(include_url=False, include_input=False)[:5])
+            raise ToolError(f"invalid arguments for '{name}': {described}", kind="invalid_arguments") from exc
     if name.startswith("mcp__"):
         return await run_mcp_tool(session, ctx, name, args, offered)
     raise ToolError(f"unknown tool '{name}'", kind="unknown_tool")

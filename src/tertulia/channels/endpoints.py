@@ -8,10 +8,11 @@ from tertulia.channels import repository as repo
 from tertulia.channels import service
 from tertulia.channels.models import Channel
 from tertulia.channels.schemas import ChannelCreate, ChannelCreated, ChannelOut, ChannelUpdate
+from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.kit.web import DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentManager, CurrentPrincipal
 
-router = APIRouter(prefix="/admin", tags=["channels"])
+router = APIRouter(prefix="/admin", tags=["channels"], route_class=JsonBodyRoute)
 
 
 def _out(request: Request, channel: Channel) -> ChannelOut:

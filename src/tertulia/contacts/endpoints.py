@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query, Response
 from tertulia.contacts import repository as repo
 from tertulia.contacts import service
 from tertulia.contacts.schemas import ContactOut, ContactUpdate, TagCreate, TagOut, TagUpdate
+from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.kit.types import Text
 from tertulia.kit.web import DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentPrincipal
 
-router = APIRouter(prefix="/admin", tags=["contacts and tags"])
+router = APIRouter(prefix="/admin", tags=["contacts and tags"], route_class=JsonBodyRoute)
 
 
 @router.get("/contacts", response_model=list[ContactOut])

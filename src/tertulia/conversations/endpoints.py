@@ -20,12 +20,13 @@ from tertulia.conversations.schemas import (
     SendResult,
 )
 from tertulia.kit.errors import Invalid
+from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.kit.pagination import decode_cursor, encode_cursor
 from tertulia.kit.types import AfterCursorId, OptionalCursorId
 from tertulia.kit.web import DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentPrincipal, Principal
 
-router = APIRouter(prefix="/admin", tags=["inbox"])
+router = APIRouter(prefix="/admin", tags=["inbox"], route_class=JsonBodyRoute)
 
 HUMAN_FILTER = {"all": None, "human_only": "human_override", "bot_only": "ai_active"}
 

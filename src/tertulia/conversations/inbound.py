@@ -50,6 +50,7 @@ from tertulia.conversations.service import (
 from tertulia.kit.crypto import hash_token
 from tertulia.kit.db import ALL_TENANTS, Database, set_tenant, utcnow
 from tertulia.kit.errors import TertuliaError
+from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.realtime.events import record_event
 
 log = structlog.get_logger("tertulia.conversations.inbound")
@@ -458,10 +459,11 @@ async def running_writer(writer: InboundWriter) -> AsyncIterator[InboundWriter]:
 
 # --- the generic inbound API --------------------------------------------------------------------
 
-router = APIRouter(tags=["inbound"])
+router = APIRouter(tags=["inbound"], route_class=JsonBodyRoute)
 
 
-@router.post("/api/v1/inbound/{channel_id}", response_model=InboundResult, status_code=202)
+@router.post("/api/v1/inbound/{channel_id}", response_model=InboundResult, status_code=202,
+             openapi_extra={"security": [{"inboundToken": []}]})
 async def post_inbound(channel_id: uuid.UUID, body: InboundMessage, request: Request) -> InboundResult:
     """Deliver one customer message through a generic `api` channel
     (`Authorization: Bearer <inbound token>`). Posting the same `external_message_id` again returns

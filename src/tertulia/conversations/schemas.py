@@ -15,23 +15,29 @@ MAX_TEXT = 4096  # WhatsApp's limit for a text message body; the strictest of ou
 ChannelSource = Literal["whatsapp", "instagram", "facebook", "web", "api"]
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class Attachment(BaseModel):
-    """A file of a message. `url` is where it is served; a file still at the provider (a webhook's
-    media, fetched by a worker) has `provider_media_id` and `status: pending` instead, then `ready`
-    with its url, or `failed` with the reason in `error`."""
+    """A file a message carries, as sent and as returned (fields without a value are left out). `url`
+    is where it is served; a file still at the provider (a webhook's media, fetched by a worker) has
+    `provider_media_id` and `status: pending` instead, then `ready` with its url, or `failed` with
+    the reason in `error`."""
 
     type: Literal["image", "video", "audio", "document"]
-    url: Annotated[Text, StringConstraints(min_length=1, max_length=2048)] | None = None
-    filename: Annotated[Text, StringConstraints(max_length=255)] | None = None
-    mime_type: Annotated[Text, StringConstraints(max_length=127)] | None = None
-    size: int | None = Field(default=None, ge=0, le=2**40)
-    caption: Annotated[Text, StringConstraints(max_length=MAX_TEXT)] | None = None
-    voice: bool | None = Field(default=None, description="an audio recorded as a voice note")
-    sticker: bool | None = None
+    url: Annotated[Text, StringConstraints(min_length=1, max_length=2048)] | None = Field(
+        default=None, exclude_if=_is_none)
+    filename: Annotated[Text, StringConstraints(max_length=255)] | None = Field(default=None, exclude_if=_is_none)
+    mime_type: Annotated[Text, StringConstraints(max_length=127)] | None = Field(default=None, exclude_if=_is_none)
+    size: int | None = Field(default=None, ge=0, le=2**40, exclude_if=_is_none)
+    caption: Annotated[Text, StringConstraints(max_length=MAX_TEXT)] | None = Field(default=None, exclude_if=_is_none)
+    voice: bool | None = Field(default=None, description="an audio recorded as a voice note", exclude_if=_is_none)
+    sticker: bool | None = Field(default=None, exclude_if=_is_none)
     provider_media_id: Annotated[Text, StringConstraints(max_length=512)] | None = Field(
-        default=None, description="the provider's id of a file not fetched yet (webhooks)")
-    status: Literal["pending", "ready", "failed"] | None = None
-    error: Annotated[Text, StringConstraints(max_length=500)] | None = None
+        default=None, description="the provider's id of a file not fetched yet (webhooks)", exclude_if=_is_none)
+    status: Literal["pending", "ready", "failed"] | None = Field(default=None, exclude_if=_is_none)
+    error: Annotated[Text, StringConstraints(max_length=500)] | None = Field(default=None, exclude_if=_is_none)
 
     @field_validator("url")
     @classmethod
@@ -72,7 +78,7 @@ class MessageOut(BaseModel):
     sender: Literal["user", "agent"]
     content: str
     timestamp: datetime
-    attachments: list[dict[str, Any]] = Field(default_factory=list, description="[{type, url, filename?, mime_type?}]")
+    attachments: list[Attachment] = Field(default_factory=list)
     correlation_id: str | None = None
     author: Literal["contact", "ai", "human", "system"]
     author_name: str | None = None

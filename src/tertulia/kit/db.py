@@ -201,7 +201,8 @@ async def set_tenant(session: AsyncSession | ReadSession, tenant_id: uuid.UUID |
         return
     target.info["tenant"] = value
     if target.bind is not None and target.bind.dialect.name == "postgresql" and target.in_transaction():
-        await target.execute(_STATE[False], _rls_params(value))
+        read_only = bool(target.info.get("read_only")) and value != ALL_TENANTS
+        await target.execute(_STATE[read_only], _rls_params(value))
 
 
 def state_tenant(session: Session, tenant_id: uuid.UUID) -> None:
@@ -220,11 +221,10 @@ def _state_tenant(session: Session, transaction: Any, connection: Any) -> None:
     # reads: PostgreSQL then refuses a write). One statement, on the transaction's first use.
     if connection.dialect.name != "postgresql":
         return
-    read_only = bool(session.info.get("read_only"))
     tenant = session.info.get("tenant")
-    if tenant == ALL_TENANTS and not read_only:
-        return  # the login role, as connected
-    connection.execute(_STATE[read_only], _rls_params(tenant))
+    if tenant == ALL_TENANTS:
+        return  # the login role, as connected (a read session that crosses tenants is not made READ ONLY)
+    connection.execute(_STATE[bool(session.info.get("read_only"))], _rls_params(tenant))
 
 
 # --- sessions ---------------------------------------------------------------------------------
@@ -234,8 +234,9 @@ class ReadSession:
 
     It offers the reading half of a session and nothing that writes (no add, flush or delete), so
     a function that writes — it takes an AsyncSession — cannot be given one: mypy refuses. The
-    database refuses writes too (a READ ONLY transaction on PostgreSQL; `query_only` on SQLite,
-    whose read sessions run on their own engine and never wait for the writer)."""
+    database refuses writes too: on PostgreSQL the transaction turns READ ONLY with the statement
+    that states its tenant (a request's credential check reads first, across tenants); on SQLite
+    read sessions run on their own `query_only` engine and never wait for the writer."""
 
     __slots__ = ("_session",)
 

@@ -1,4 +1,8 @@
-"""Typed domain errors and the one handler that renders them as {"error": {"code", "message"}}."""
+"""Typed domain errors and the one handler that renders them as {"error": {"code", "message"}}.
+
+An error body says what the caller can act on and nothing else: never an exception's text, SQL,
+parameters, a stack trace or a file path. Anything unexpected is logged with its traceback and
+answered with a generic 500 (`UnexpectedErrors`)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("tertulia.errors")
 
@@ -78,8 +83,9 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, str, list[di
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
         where = ".".join(loc) or "body"
         if err.get("type") == "json_invalid":
-            code = "invalid_json"
-            parts.append("the request body is not valid JSON")
+            code, where = "invalid_json", "body"
+            reason = (err.get("ctx") or {}).get("error")
+            parts.append("the request body is not valid JSON" + (f": {reason}" if reason else ""))
         else:
             parts.append(f"{where}: {err.get('msg', 'invalid')}")
         detail: dict[str, Any] = {"field": where, "message": err.get("msg", "invalid"), "type": err.get("type")}
@@ -91,7 +97,43 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, str, list[di
     return code, "; ".join(parts) or "invalid request", details
 
 
+INTERNAL_ERROR = error_body("internal_error", "something went wrong on our side; it has been logged")
+
+
+class UnexpectedErrors:
+    """ASGI middleware around the routes: an exception no handler knows becomes a JSON 500 with a
+    generic message and one log line with the traceback. It is answered here rather than by
+    Starlette's outermost handler, which re-raises after answering and so makes the server drop
+    the keep-alive connection without saying `Connection: close`; answered here, the connection
+    stays usable. A response already under way cannot be replaced: the exception goes on, and the
+    server closes the connection, the only way left to tell the client it is cut short."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            log.exception("unhandled_error", method=scope.get("method"), path=scope.get("path"))
+            if started:
+                raise
+            await JSONResponse(INTERNAL_ERROR, status_code=500)(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_middleware(UnexpectedErrors)
+
     @app.exception_handler(TertuliaError)
     async def _domain(_: Request, exc: TertuliaError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code, headers=exc.headers)

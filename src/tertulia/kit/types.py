@@ -2,19 +2,62 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from fastapi import Path, Query
 from pydantic import AfterValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 MAX_DB_INT = 2**63 - 1
+# Deeper JSON than any of our payloads needs; beyond it a body is refused rather than walked
+# (serialisers and drivers recurse, and run out of stack long before json.loads does).
+MAX_JSON_DEPTH = 32
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why this text cannot be stored as it is, or None. PostgreSQL's text and jsonb cannot hold
+    NUL; a lone UTF-16 surrogate (from a `\\ud800` escape or undecodable bytes) has no UTF-8 form,
+    so no database, log or response can carry it: both are refused, never altered."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    if not value.isascii() and _SURROGATE.search(value):
+        return "must not contain lone surrogates (text that is not valid Unicode)"
+    return None
+
+
+def find_unstorable(value: Any) -> tuple[tuple[str | int, ...], str] | None:
+    """The first place in decoded JSON (a key or a string, at any depth) that cannot be stored, as
+    (path, reason), or None. A bad key is reported at its parent, so the reason never has to
+    print it. Walked with a stack, not recursion: the depth is checked, not trusted."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            problem = text_problem(item)
+            if problem:
+                return path, problem
+        elif isinstance(item, dict | list):
+            if len(path) >= MAX_JSON_DEPTH:
+                return path, f"is nested more than {MAX_JSON_DEPTH} levels deep"
+            if isinstance(item, dict):
+                for key in item:
+                    problem = text_problem(key)
+                    if problem:
+                        return path, f"keys {problem}"
+                children: list[tuple[Any, tuple[str | int, ...]]] = [(v, (*path, k)) for k, v in item.items()]
+            else:
+                children = [(v, (*path, i)) for i, v in enumerate(item)]
+            stack.extend(reversed(children))  # document order
+    return None
 
 
 def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; reject it up front with a clear message instead of a 500.
-    if "\x00" in value:
-        raise PydanticCustomError("nul_character", "must not contain NUL characters")
+    # Reject up front with a clear message instead of a database error (see text_problem).
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -108,6 +108,34 @@ async def get_manager(principal: Annotated[Principal, Depends(get_principal)]) -
     if not principal.can_manage:
         raise Forbidden("only owners and admins can do this", code="forbidden_role")
     return principal
+
+
+# How the API document names the credentials; kit.openapi applies them to every operation from
+# the authentication dependency it declares.
+SECURITY_SCHEMES = {
+    "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
+                "description": "the panel's session, set by POST /api/auth/login (HttpOnly)"},
+    "csrf": {"type": "apiKey", "in": "header", "name": CSRF_HEADER,
+             "description": "the login's `csrf_token`; required with the session cookie on POST, PUT, PATCH and "
+                            "DELETE"},
+    "apiToken": {"type": "http", "scheme": "bearer",
+                 "description": "an API token (POST /admin/tokens, `tertulia token create`); no CSRF header"},
+    "inboundToken": {"type": "http", "scheme": "bearer",
+                     "description": "an `api` channel's inbound token, shown once when the channel is created"},
+}
+
+
+def _session(method: str) -> dict[str, list[str]]:
+    return {"session": [], "csrf": []} if method not in SAFE_METHODS else {"session": []}
+
+
+def security_of(dependencies: set[Any], method: str) -> list[dict[str, list[str]]]:
+    """Who may call a route with this method, by the authentication it depends on."""
+    if get_principal in dependencies:
+        return [_session(method), {"apiToken": []}]
+    if get_auth_session in dependencies:
+        return [_session(method)]
+    return []  # public, unless the route documents its own credentials
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

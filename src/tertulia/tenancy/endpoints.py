@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from tertulia.kit.db import ALL_TENANTS, Reader, set_tenant, utcnow
 from tertulia.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.kit.web import AppSettings, DbSession, ReadDb
 from tertulia.tenancy import repository as repo
 from tertulia.tenancy import service
@@ -15,6 +16,7 @@ from tertulia.tenancy.auth import (
     CurrentAuthSession,
     CurrentManager,
     CurrentPrincipal,
+    check_csrf,
     load_cookie_session,
 )
 from tertulia.tenancy.models import ApiToken, AuthSession, Membership, User
@@ -34,8 +36,8 @@ from tertulia.tenancy.schemas import (
     UserOut,
 )
 
-router = APIRouter(tags=["auth"])
-admin = APIRouter(prefix="/admin", tags=["tenant, members and tokens"])
+router = APIRouter(tags=["auth"], route_class=JsonBodyRoute)
+admin = APIRouter(prefix="/admin", tags=["tenant, members and tokens"], route_class=JsonBodyRoute)
 
 
 async def _session_out(db: Reader, auth: AuthSession) -> SessionOut:
@@ -72,10 +74,13 @@ async def login(body: LoginRequest, request: Request, response: Response, db: Db
     return await _session_out(db, result.auth_session)
 
 
-@router.post("/api/auth/logout", status_code=204)
+@router.post("/api/auth/logout", status_code=204, openapi_extra={"security": [{"session": [], "csrf": []}, {}]})
 async def logout(request: Request, response: Response, db: DbSession) -> Response:
+    """End the cookie session (send `X-CSRF-Token`, as on every unsafe request: another site's
+    form must not be able to log the user out). Without a live session there is nothing to end."""
     auth = await load_cookie_session(request, db)
     if auth is not None:
+        check_csrf(request, auth.csrf_token)
         await service.revoke_session(auth)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.status_code = 204

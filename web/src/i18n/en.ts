@@ -336,6 +336,7 @@ export const en: Messages = {
   "error.response_too_large": "The external server's answer was too large.",
   "error.file_too_large": "The file is too large.",
   "error.range_not_satisfiable": "That part of the file does not exist.",
+  "error.internal_error": "Something failed on the server. Try again in a moment.",
   "error.media_not_found": "The file does not exist.",
   "error.invalid_cursor": "The list changed: load it again.",
   "error.invalid_paging": "The page asked for is not valid.",

@@ -334,6 +334,7 @@ export const es = {
   "error.response_too_large": "La respuesta del servidor externo era demasiado grande.",
   "error.file_too_large": "El archivo es demasiado grande.",
   "error.range_not_satisfiable": "Esa parte del archivo no existe.",
+  "error.internal_error": "Algo falló en el servidor. Inténtalo de nuevo en un momento.",
   "error.media_not_found": "El archivo no existe.",
   "error.invalid_cursor": "La lista cambió: vuelve a cargarla.",
   "error.invalid_paging": "La página pedida no es válida.",
