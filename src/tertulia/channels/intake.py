@@ -475,7 +475,7 @@ def _channel_id(value: str) -> uuid.UUID:
         raise NotFound("no such webhook", code="channel_not_found") from None
 
 
-@router.get("/webhooks/{channel_id}", response_class=PlainTextResponse)
+@router.get("/webhooks/{channel_id}", response_class=PlainTextResponse, openapi_extra={"security": []})
 async def verify_webhook(channel_id: str, request: Request) -> PlainTextResponse:
     """Meta's subscription check: `hub.mode=subscribe` with the channel's `hub.verify_token` is
     answered with the raw `hub.challenge`; anything else with 403."""
@@ -483,7 +483,7 @@ async def verify_webhook(channel_id: str, request: Request) -> PlainTextResponse
     return PlainTextResponse(await intake.check_subscription(_channel_id(channel_id), request.query_params))
 
 
-@router.post("/webhooks/{channel_id}")
+@router.post("/webhooks/{channel_id}", openapi_extra={"security": [{"webhookSignature": []}]})
 async def receive_webhook(channel_id: str, request: Request) -> Response:
     """A provider's webhook for the channel (`webhook_url` of `GET /admin/channels/{id}`), signed
     with the channel's secret: 200 once logged and processed; 401 for a missing or bad signature

@@ -5820,6 +5820,15 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description no such resource in your tenant */
             404: {
                 headers: {
