@@ -121,12 +121,15 @@ def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127
 @app.command()
 def worker(concurrency: Annotated[int, typer.Option(help="AI turns run at once", min=1, max=256)] = 8,
            poll: Annotated[float, typer.Option(help="seconds between looks for due work", min=0.05)] = 1.0) -> None:
-    """Run background jobs (the AI's replies) in this process; start as many as you like."""
+    """Run background jobs (the AI's replies, copying customers' files) in this process; start as
+    many as you like."""
     from tertulia.assistants.tasks import run_worker_forever
+    from tertulia.conversations.media_fetch import MediaWorker, running_media_worker
     from tertulia.kit.bus import create_bus
     from tertulia.kit.crypto import SecretBox
     from tertulia.kit.db import Database
     from tertulia.kit.logging import configure_logging
+    from tertulia.kit.storage import create_store
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -136,9 +139,11 @@ def worker(concurrency: Annotated[int, typer.Option(help="AI turns run at once",
         bus = create_bus(settings)
         db = Database(settings.resolved_database_url, pool_size=max(2, concurrency), bus=bus)
         await bus.start()
+        box = SecretBox(settings.resolved_secret_key())
         try:
-            await run_worker_forever(db, SecretBox(settings.resolved_secret_key()), concurrency=concurrency,
-                                     poll_seconds=poll)
+            # The AI worker's loop ends on SIGTERM/SIGINT; the media worker stops with it.
+            async with running_media_worker(MediaWorker(db, box, create_store(settings), settings, poll_seconds=poll)):
+                await run_worker_forever(db, box, concurrency=concurrency, poll_seconds=poll)
         finally:
             await bus.stop()
             await db.dispose()
