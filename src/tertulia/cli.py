@@ -164,6 +164,41 @@ def demo() -> None:
     typer.echo(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
 
 
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8090,
+    demo: Annotated[bool, typer.Option("--demo", help="connect the demo tenant's WhatsApp numbers "
+                                                       "(Cloud API and YCloud) to this sandbox")] = False,
+    tertulia_url: Annotated[str | None, typer.Option(help="where Tertulia's webhooks are (default: "
+                                                          "TERTULIA_BASE_URL)")] = None,
+    webhook_url: Annotated[str | None, typer.Option(help="register a new WhatsApp Cloud channel posting "
+                                                         "here, and print its credentials")] = None,
+    auto_status: Annotated[bool, typer.Option(help="report sent and delivered by itself after each send")] = True,
+    read_after: Annotated[float | None, typer.Option(help="seconds after delivered until the customer reads "
+                                                          "(default: when they press read on the phone)")] = None,
+) -> None:
+    """Run the provider sandbox: Meta's Graph API and YCloud's API on a local port, and a customer
+    phone page at /phone to write as a customer. For trying Tertulia without a provider account
+    (tertulia.sandbox; docs/channels.md); nothing uses it unless asked."""
+    from tertulia.sandbox.server import main
+
+    settings = get_settings()
+    channels: list[dict[str, Any]] = []
+    if demo:
+        from tertulia.demo.sandbox import connect_demo_to_sandbox
+        from tertulia.kit.crypto import SecretBox
+
+        box = SecretBox(settings.resolved_secret_key())
+        channels = run(lambda session: connect_demo_to_sandbox(session, box, tertulia_url or settings.base_url),
+                       settings)
+        shown = f"[{host}]" if ":" in host else host
+        typer.echo(f"the demo's WhatsApp numbers are connected: serve Tertulia with\n"
+                   f"  TERTULIA_META_GRAPH_URL=http://{shown}:{port}/v23.0 TERTULIA_YCLOUD_API_URL=http://{shown}:{port}/v2\n"
+                   f"and write as a customer on http://{shown}:{port}/phone")
+    main(host, port, webhook_url=webhook_url, auto_status=auto_status, auto_read_after=read_after, channels=channels)
+
+
 @tenant_app.command("create")
 def tenant_create(slug: str, name: Annotated[str, typer.Option("--name", help="display name")]) -> None:
     from tertulia.tenancy.service import create_tenant
