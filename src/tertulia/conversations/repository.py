@@ -147,8 +147,8 @@ def inbox_statement(tenant_id: uuid.UUID, f: InboxFilters, dialect: str) -> Sele
     tags (most recently applied first): a row per (conversation, tag), or one with no tag."""
     p = _page(tenant_id, f, dialect).c
     return (
-        select(p.id, p.contact_id, p.channel_source, p.status, p.ai_state, p.unread_count, p.last_message_at,
-               p.last_message_preview, p.last_inbound_at, _contact.c.display_name, _contact.c.phone,
+        select(p.id, p.contact_id, p.channel_id, p.channel_source, p.status, p.ai_state, p.unread_count,
+               p.last_message_at, p.last_message_preview, p.last_inbound_at, _contact.c.display_name, _contact.c.phone,
                _channel.c.platform_origin, _tag.c.id.label("tag_id"), _tag.c.name.label("tag_name"),
                _tag.c.color.label("tag_color"))
         .join(_contact, and_(_contact.c.tenant_id == tenant_id, _contact.c.id == p.contact_id))
