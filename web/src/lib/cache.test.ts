@@ -12,7 +12,8 @@ function row(id: string, minute: number, extra: Partial<ChatSummary> = {}): Chat
   return {
     id, customer_phone: "+5215500000000", display_name: `Contact ${id}`, last_message: `hello ${id}`,
     timestamp: new Date(Date.UTC(2026, 2, 15, 10, minute)).toISOString(), channel_source: "whatsapp",
-    unread_count: 0, is_locked: false, platform_origin: "", contact_id: `contact-${id}`, status: "open", tags: [],
+    unread_count: 0, is_locked: false, platform_origin: "", contact_id: `contact-${id}`, channel_id: "channel-1",
+    status: "open", tags: [],
     last_inbound_at: null, ...extra,
   };
 }

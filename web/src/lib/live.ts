@@ -13,6 +13,9 @@ export function applyEvent(client: QueryClient, event: ServerEvent): void {
     case "message.updated": {
       const message = event.data as Message;
       client.setQueryData<MessageWindow>(keys.messages(message.conversation_id), (w) => addMessage(w, message));
+      // A quoted message fetched on its own (not in the loaded window) follows its changes too.
+      client.setQueryData<Message | null>(keys.message(message.conversation_id, message.id),
+        (old) => (old ? message : old));
       return;
     }
     case "conversation.updated": {
