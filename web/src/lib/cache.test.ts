@@ -91,6 +91,21 @@ describe("applyEvent", () => {
     return client;
   }
 
+  it("message.updated replaces a loaded message by id and leaves others out", () => {
+    const client = new QueryClient();
+    client.setQueryData<MessageWindow>(keys.messages("b"), { messages: [msg(5, "b"), msg(6, "b")], hasOlder: true });
+    const read = { ...msg(6, "b"), author: "ai" as const, status: "read" };
+    applyEvent(client, { seq: 1, type: "message.updated", data: read });
+    // An older message changing (a reaction to it) does not slip into the window with a gap before it.
+    applyEvent(client, { seq: 2, type: "message.updated", data: { ...msg(2, "b"), reactions: [{ emoji: "👍", by: "contact", at: "x" }] } });
+    const w = client.getQueryData<MessageWindow>(keys.messages("b"))!;
+    expect(w.messages.map((m) => [m.id, m.status])).toEqual([[5, "received"], [6, "read"]]);
+    // A quoted message fetched on its own follows its changes too.
+    client.setQueryData(keys.message("b", 2), msg(2, "b"));
+    applyEvent(client, { seq: 3, type: "message.updated", data: { ...msg(2, "b"), deleted_at: "2026-03-15T10:00:00Z" } });
+    expect(client.getQueryData<Message>(keys.message("b", 2))?.deleted_at).toBe("2026-03-15T10:00:00Z");
+  });
+
   it("message.created appends to the open chat once", () => {
     const client = setup();
     applyEvent(client, { seq: 1, type: "message.created", data: msg(2, "b") });
