@@ -48,8 +48,8 @@ export const api = {
     const page = await api.messages(conversationId, { before_id: id + 1, limit: 1 });
     return page.find((m) => m.id === id) ?? null;
   },
-  /** Send a failed message again (`message.updated` events follow its new status). */
-  retryMessage: (id: number) => request<unknown>("POST", `/admin/messages/${id}/retry`),
+  /** Send a failed message again: it comes back `queued`; `message.updated` events follow it. */
+  retryMessage: (id: number) => request<Message>("POST", `/admin/messages/${id}/retry`),
   templates: (channelId: string) =>
     request<Template[]>("GET", "/admin/templates" + query({ channel: channelId, status: "APPROVED" })),
   sendTemplate: (body: TemplateSendRequest) => request<TemplateSendResult>("POST", "/admin/templates/send", body),

@@ -5,7 +5,7 @@ import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tansta
 import { ApiError } from "../api/client";
 import { api, keys } from "../api/endpoints";
 import type { ChatSummary, Message, WindowClosedInfo } from "../api/types";
-import { mergeMessages, type MessageWindow } from "../lib/cache";
+import { mergeMessages, replaceMessage, type MessageWindow } from "../lib/cache";
 import { channelColor } from "../lib/channels";
 import { useDocumentVisible, useI18n, useLiveState, useNow } from "../lib/context";
 import { dayKey, formatDayLabel, formatTime, isOnline } from "../lib/dates";
@@ -233,12 +233,9 @@ function MessageList({ conversationId, window: win, onWhy, lang, contactName }: 
   const retry = useMutation({
     mutationFn: (id: number) => api.retryMessage(id),
     onMutate: () => setRetryError(null),
-    onSuccess: (_result, id) => {
-      // Queued again at once; the worker's progress comes as `message.updated` events.
-      client.setQueryData<MessageWindow>(keys.messages(conversationId), (w) => w && {
-        ...w, messages: w.messages.map((m) => (m.id === id ? { ...m, status: "queued", error: null, error_code: null } : m)),
-      });
-    },
+    // Queued again at once; the worker's progress comes as `message.updated` events.
+    onSuccess: (message) => client.setQueryData<MessageWindow>(keys.messages(conversationId),
+      (w) => replaceMessage(w, message)),
     onError: (err, id) => setRetryError({ id, text: t("chat.retryFailed", { message: errorText(err, t) }) }),
   });
   const onRetry = useCallback((id: number) => retry.mutate(id), [retry]);
