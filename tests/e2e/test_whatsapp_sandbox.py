@@ -4,8 +4,9 @@ page in one tab and the inbox in another.
 
 A customer writes on the phone; the signed webhook brings it to the inbox; Nora answers; her reply
 goes out through the delivery worker and shows delivered, then read once the customer reads it on
-the phone. A person takes over and writes; the phone gets it. A customer whose 24-hour window has
-closed gets a template chosen, filled in and sent from the picker. Screenshots of each step at
+the phone. A person takes over and writes; the phone gets it. The customer's photo and voice note
+are copied from the provider and shown. A customer whose 24-hour window has closed gets a template
+chosen, filled in and sent from the picker. Screenshots of each step at
 1440×900 and 390×844 are left in test-artifacts/.
 
 NEEDS THE WHOLE OF ISSUE 11: the webhooks (`/webhooks/{channel}`), the delivery worker and the
@@ -17,20 +18,27 @@ merged.
 from __future__ import annotations
 
 import json
-import os
+import re
 import subprocess
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
-import psycopg
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, DEMO_EMAIL, DEMO_PASSWORD, ROOT, TERTULIA, E2EServer
+from tests.e2e.conftest import (
+    ARTIFACTS,
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    ROOT,
+    TERTULIA,
+    E2EServer,
+    fresh_database,
+    stop_process,
+)
 from tests.servers import free_port
 
 DESKTOP = {"width": 1440, "height": 900}
@@ -80,52 +88,32 @@ class SandboxRun:
         return messages
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 @pytest.fixture(scope="module")
-def whatsapp_database_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A database of its own on the run's kind of database."""
-    if os.environ.get("TERTULIA_TEST_DB", "sqlite") != "postgresql":
-        yield f"sqlite:///{tmp_path_factory.mktemp('e2e-whatsapp-db') / 'whatsapp.db'}"
-        return
-    admin_url: str = request.getfixturevalue("pg_admin_url")
-    name = f"tertulia_e2e_wa_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="module")
-def whatsapp(e2e_server: E2EServer, whatsapp_database_url: str,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[E2EServer, SandboxRun]]:
+def whatsapp(e2e_server: E2EServer, tmp_path_factory: pytest.TempPathFactory,
+             request: pytest.FixtureRequest) -> Iterator[tuple[E2EServer, SandboxRun]]:
     """A server of its own (its own database, the demo loaded), its WhatsApp numbers on a sandbox."""
     routes = httpx2.get(f"{e2e_server.url}/openapi.json", timeout=10).json()["paths"]  # the same code
     missing = [r for r in NEEDED_ROUTES if r not in routes]
     if missing:
         pytest.skip(f"needs the rest of issue 11 (webhooks, delivery worker, templates): {missing} not served yet")
     data_dir = tmp_path_factory.mktemp("e2e-whatsapp")
-    env = {**e2e_server.env, "TERTULIA_DATA_DIR": str(data_dir), "TERTULIA_DATABASE_URL": whatsapp_database_url,
-           "TERTULIA_DELIVERY_SPACING": "0.5"}  # the seed's 4 s between two messages to one person, shortened
-    server = E2EServer(env=env, port=free_port(), log_path=data_dir / "serve.log")
-    server.cli("migrate")
-    server.cli("demo")
-    sandbox = SandboxRun(env, data_dir / "sandbox.log", server.url)
-    server.env.update(TERTULIA_META_GRAPH_URL=f"{sandbox.url}/v23.0", TERTULIA_YCLOUD_API_URL=f"{sandbox.url}/v2")
-    server.start()
-    try:
-        yield server, sandbox
-    finally:
-        server.stop()
-        sandbox.stop()
+    with fresh_database(tmp_path_factory, request, "e2e_wa") as database_url:
+        env = {**e2e_server.env, "TERTULIA_DATA_DIR": str(data_dir), "TERTULIA_DATABASE_URL": database_url,
+               "TERTULIA_DELIVERY_SPACING": "0.5"}  # the seed's 4 s between two messages to one person, shortened
+        server = E2EServer(env=env, port=free_port(), log_path=data_dir / "serve.log")
+        server.cli("migrate")
+        server.cli("demo")
+        sandbox = SandboxRun(env, data_dir / "sandbox.log", server.url)
+        server.env.update(TERTULIA_META_GRAPH_URL=f"{sandbox.url}/v23.0", TERTULIA_YCLOUD_API_URL=f"{sandbox.url}/v2")
+        server.start()
+        try:
+            yield server, sandbox
+        finally:
+            server.stop()
+            sandbox.stop()
 
 
 @pytest.fixture
@@ -211,7 +199,20 @@ async def test_customer_ai_human_and_a_template_through_the_sandbox(
     await expect(phone.locator(".msg.negocio", has_text="Te atiendo yo, Lucía")).to_be_visible()
     await shots(inbox, "human")
 
-    # 4. A customer who last wrote 25 hours ago: the window is closed and only a template can go.
+    # 4. The customer sends a photo and a voice note: the media worker copies them from the
+    # provider, and the inbox shows the picture and a player where the placeholders were.
+    await phone.get_by_role("button", name="📷 Foto").click()
+    await phone.get_by_role("button", name="🎤 Nota de voz").click()
+    photo = inbox.locator('.bubble[data-kind="image"] .att-image img').last
+    await expect(photo).to_be_visible(timeout=20_000)
+    assert await photo.evaluate("img => img.complete && img.naturalWidth > 0"), "the photo did not load"
+    assert (await photo.get_attribute("src") or "").startswith("/media/")
+    voice = inbox.locator('.bubble[data-kind="voice"] audio').last
+    await expect(voice).to_have_attribute("src", re.compile(r"^/media/.+\.ogg$"), timeout=20_000)
+    await expect(inbox.locator('[data-file="pending"]')).to_have_count(0)
+    await shots(inbox, "media")
+
+    # 5. A customer who last wrote 25 hours ago: the window is closed and only a template can go.
     late = httpx2.post(f"{sandbox.url}/_sandbox/messages", timeout=10, json={
         "channel": cloud["key"], "from": LATE_CUSTOMER, "name": LATE_NAME, "type": "text",
         "text": "¿Me guardan un pastel para el sábado?", "timestamp": time.time() - 25 * 3600})

@@ -56,6 +56,43 @@ def media_worker(app: Any) -> Iterator[MediaWorker]:
     worker.retry_delays = delays
 
 
+@dataclass
+class MediaCase:
+    """One test's tenant, its WhatsApp channel on the sandbox, and customers' files sent through it."""
+
+    app: Any
+    client: httpx2.AsyncClient
+    sandbox: SandboxServer
+    line: WhatsAppLine
+
+    @property
+    def tenant(self) -> TenantCtx:
+        return self.line.tenant
+
+    def place(self, data: bytes, mime: str, filename: str | None = None) -> str:
+        return place_file(self.sandbox, self.line, data, mime, filename)
+
+    async def send(self, *attachments: dict[str, Any], kind: str = "image") -> dict[str, Any]:
+        """A message with these files (each with its `provider_media_id`), once none is pending."""
+        conversation, message_id = await customer_sends(self.app, self.line, *attachments, kind=kind)
+        return await settled(self.client, self.tenant, conversation, message_id)
+
+    async def send_file(self, data: bytes, mime: str, attachment: dict[str, Any],
+                        filename: str | None = None) -> dict[str, Any]:
+        """One file placed at the provider and sent; its attachment as the inbox reads it at the end."""
+        message = await self.send({**attachment, "provider_media_id": self.place(data, mime, filename)})
+        return dict(message["attachments"][0])
+
+
+@pytest.fixture
+def media_case(app: Any, client: httpx2.AsyncClient, make_tenant: Any, connect: Any, sandbox: SandboxServer,
+               media_worker: MediaWorker) -> Any:
+    async def factory(provider: str = "whatsapp_cloud") -> MediaCase:
+        return MediaCase(app, client, sandbox, await connect(await make_tenant("media"), provider))
+
+    return factory
+
+
 @pytest.fixture
 def connect(sandbox: SandboxServer, db: Any, settings: Any) -> Any:
     """Connect a WhatsApp channel of the tenant to the sandbox, as its owner would."""

@@ -24,7 +24,7 @@ import random
 import secrets
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
@@ -47,6 +47,7 @@ from tertulia.conversations.inbound import StoredMessage
 from tertulia.conversations.media import media_key, media_url
 from tertulia.conversations.repository import ClaimedFetch
 from tertulia.conversations.service import emit_message_updated
+from tertulia.kit.background import running
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database, after_commit, utcnow
 from tertulia.kit.egress import trusted_client
@@ -404,14 +405,6 @@ async def announce_fetches(session: AsyncSession, stored: Sequence[StoredMessage
     after_commit(session, wake_worker)
 
 
-@asynccontextmanager
-async def running_media_worker(worker: MediaWorker) -> AsyncIterator[MediaWorker]:
+def running_media_worker(worker: MediaWorker) -> AbstractAsyncContextManager[MediaWorker]:
     """The worker's loop as a task for as long as the block lasts."""
-    task = asyncio.create_task(worker.run(), name="media-worker")
-    try:
-        yield worker
-    finally:
-        await worker.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return running(worker, "media-worker")
