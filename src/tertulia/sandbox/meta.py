@@ -317,7 +317,8 @@ class GraphApi:
     async def download(self, request: Request) -> Response:
         """The media URL `GET /{media-id}` answered (Meta serves it from another host)."""
         response = self._download(request)
-        self.state.log_request("meta", "GET", "/whatsapp_business/attachments/", response.status_code)
+        self.state.log_request("meta", "GET", "/whatsapp_business/attachments/", response.status_code,
+                               media_id=request.query_params.get("mid", ""))
         return response
 
     def _download(self, request: Request) -> Response:
