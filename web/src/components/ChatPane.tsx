@@ -106,7 +106,9 @@ function OpenChat({ conversationId, userName, onBack, onShowContact }: PaneActio
   }, [unread, visible, conversationId, client]);
 
   const row = chat.data;
-  const window24: WindowState = row ? windowState(row, now) : { kind: "none" };
+  // The time of this render: a customer's message that just arrived counts from now, not from the
+  // last tick (which would show more than 24 h left).
+  const window24: WindowState = row ? windowState(row, Math.max(now, Date.now())) : { kind: "none" };
   const wantFast = refreshEvery(window24) < 15_000;
   useEffect(() => setFastClock(wantFast), [wantFast]);
   const lock = useMutation({
