@@ -26,11 +26,27 @@ install-web:
 	    (cd web && npm run build); fi; \
 	fi
 
+# `make run SANDBOX=1`: the demo's WhatsApp numbers talk to the provider sandbox on SANDBOX_PORT
+# (started beside the server, stopped with it), with its customer phone page.
+SANDBOX ?=
+SANDBOX_PORT ?= 8090
+LOCAL_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
+
 run: install
 	.venv/bin/tertulia migrate
 	.venv/bin/tertulia demo
+ifeq ($(SANDBOX),1)
+	@echo "Tertulia on http://$(HOST):$(PORT)/  (log in with the demo login above)"
+	@echo "Customer phone on http://127.0.0.1:$(SANDBOX_PORT)/phone  (write as a customer of Café Aurora)"
+	@.venv/bin/tertulia sandbox --demo --port $(SANDBOX_PORT) --tertulia-url http://$(LOCAL_HOST):$(PORT) & \
+	  sandbox=$$!; trap 'kill $$sandbox 2>/dev/null; wait $$sandbox 2>/dev/null' EXIT INT TERM; \
+	  TERTULIA_META_GRAPH_URL=http://127.0.0.1:$(SANDBOX_PORT)/v23.0 \
+	  TERTULIA_YCLOUD_API_URL=http://127.0.0.1:$(SANDBOX_PORT)/v2 \
+	  .venv/bin/tertulia serve --host $(HOST) --port $(PORT)
+else
 	@echo "Tertulia on http://$(HOST):$(PORT)/  (log in with the demo login above)"
 	.venv/bin/tertulia serve --host $(HOST) --port $(PORT)
+endif
 
 test: install
 	$(MAKE) --no-print-directory lint

@@ -18,6 +18,9 @@ from tertulia.app import create_app
 from tertulia.cli import do_migrate
 from tertulia.config import Settings
 from tertulia.kit.db import Database
+from tertulia.sandbox.server import SandboxServer
+from tertulia.sandbox.traffic import SandboxConfig
+from tertulia.sandbox.webhooks import RetryPolicy
 from tests.helpers import TEST_PASSWORD, TenantCtx, create_test_tenant, fresh_database_url, post_inbound
 
 __all__ = ["TEST_PASSWORD", "TenantCtx", "post_inbound"]
@@ -44,12 +47,24 @@ def database_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def provider_sandbox() -> Iterator[SandboxServer]:
+    """Meta's Graph API and YCloud's API (the provider sandbox) on 127.0.0.1 for the whole run: the
+    app's provider URLs point here, so no test ever reaches the real providers. Tests register
+    channels of their own in it; statuses come only when asked."""
+    config = SandboxConfig(auto_status=False, status_delays=(0.02, 0.05), async_failure_delay=0.01,
+                           retry=RetryPolicy(attempts=3, delays=(0.05, 0.2), timeout=5))
+    with SandboxServer(config) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory, provider_sandbox: SandboxServer) -> Settings:
     data_dir = tmp_path_factory.mktemp("data")
     s = Settings(data_dir=data_dir, database_url=database_url, secret_key="test-secret-" + uuid.uuid4().hex,
                  TESTING=True, inline_worker=True, db_pool_size=20,
                  # every test logs in from the same address; the per-email limit is what tests exercise
-                 login_limit_per_address="10000/minute")
+                 login_limit_per_address="10000/minute",
+                 meta_graph_url=provider_sandbox.graph_url, ycloud_api_url=provider_sandbox.ycloud_url)
     do_migrate(s)
     return s
 

@@ -148,6 +148,30 @@ def two_commands(block: str, work: Path, stack: ExitStack) -> tuple[int, dict[st
     return port, env
 
 
+def sandbox_run(block: str, work: Path) -> None:
+    """`make run SANDBOX=1` serves as `make run` does and, beside it, the provider sandbox (on the port
+    SANDBOX_PORT names) with the demo's two WhatsApp numbers registered, their webhooks pointing at the
+    server, and the customer phone page answering."""
+    lines = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    check(lines == ["make run SANDBOX=1"], "the sandbox block changed", lines)
+    port, sandbox_port = free_port(), free_port()
+    log = work / "make-run-sandbox.log"
+    command = f"PORT={port} SANDBOX_PORT={sandbox_port} make run SANDBOX=1"
+    with background(["bash", "-c", command], environment(work / "sandbox-run"), log) as proc:
+        base, sandbox = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}"
+        wait_for(f"`{command}` serving", lambda: (answers(f"{base}/healthz") and answers(f"{sandbox}/_sandbox/health"))
+                 or proc.poll() is not None, 600)
+        output = log.read_text(errors="replace")
+        check(proc.poll() is None, "make run SANDBOX=1 exited", output[-3000:])
+        check(f"{sandbox}/phone" in output, "the customer phone's address is printed", output[-3000:])
+        channels = httpx2.get(f"{sandbox}/_sandbox/channels", timeout=10).json()
+        check(sorted(c["kind"] for c in channels) == ["whatsapp_cloud", "ycloud"]
+              and all(c["webhook_url"].startswith(f"{base}/webhooks/") for c in channels),
+              "the demo's WhatsApp numbers are in the sandbox, their webhooks going to the server", channels)
+        phone = httpx2.get(f"{sandbox}/phone", timeout=10)
+        check(phone.status_code == 200 and "Teléfono del cliente" in phone.text, "the customer phone page answers")
+
+
 def runs_until(command: str, env: dict[str, str], log: Path, up: Callable[[Path], bool]) -> None:
     """A long-running command: it must come up (and keep running), then it is stopped."""
     with background(["bash", "-c", command], env, log) as proc:
@@ -169,6 +193,10 @@ def command_line(block: str, work: Path) -> None:
             continue
         if command.startswith("tertulia worker"):
             runs_until(command, env, work / "worker.log", lambda log: "ai_worker_started" in log.read_text())
+            continue
+        if command.startswith("tertulia sandbox"):
+            runs_until(re.sub(r"\b8090\b", str(free_port()), command), env, work / "sandbox.log",
+                       lambda log: "provider sandbox on" in log.read_text())
             continue
         out = shell.run(command).strip()
         last = out.splitlines()[-1] if out else ""
@@ -239,28 +267,30 @@ def api_take_over(block: str, shell: Shell, base: str, token: str) -> None:
 
 def main() -> int:
     blocks = BLOCK.findall((ROOT / "README.md").read_text())
-    starts = ["make run", "tertulia migrate", "TOKEN=$(", "curl \"localhost:8000/admin/chats/summary\"",
-              "curl -X POST \"localhost:8000/admin/whatsapp/send\""]
+    starts = ["make run", "make run SANDBOX=1", "tertulia migrate", "TOKEN=$(",
+              "curl \"localhost:8000/admin/chats/summary\"", "curl -X POST \"localhost:8000/admin/whatsapp/send\""]
     if len(blocks) != len(starts) or not all(b.startswith(s) for b, s in zip(blocks, starts, strict=True)):
         print(f"README.md's shell blocks changed ({len(blocks)} found): tell tests/readme_check.py what they must do",
               file=sys.stderr)
         return 1
-    steps = ["two commands", "command line", "API: setup", "API: reading", "API: taking over"]
+    steps = ["two commands", "the sandbox", "command line", "API: setup", "API: reading", "API: taking over"]
     done: list[str] = []
     with tempfile.TemporaryDirectory(prefix="tertulia-readme-") as tmp, ExitStack() as stack:
         work = Path(tmp)
         try:
             port, env = two_commands(blocks[0], work, stack)
             done.append(steps[0])
-            command_line(blocks[1], work)
+            sandbox_run(blocks[1], work)
             done.append(steps[1])
-            base, shell = f"http://127.0.0.1:{port}", Shell(env, port, work)
-            token = api_setup(blocks[2], shell, base)
+            command_line(blocks[2], work)
             done.append(steps[2])
-            api_read(blocks[3], shell, base, token)
+            base, shell = f"http://127.0.0.1:{port}", Shell(env, port, work)
+            token = api_setup(blocks[3], shell, base)
             done.append(steps[3])
-            api_take_over(blocks[4], shell, base, token)
+            api_read(blocks[4], shell, base, token)
             done.append(steps[4])
+            api_take_over(blocks[5], shell, base, token)
+            done.append(steps[5])
         except ReadmeError as exc:
             print(f"README.md, {steps[len(done)]}: {exc}", file=sys.stderr)
             return 1

@@ -30,6 +30,7 @@ from tertulia.conversations.endpoints import router as inbox_router
 from tertulia.conversations.inbound import InboundWriter, running_writer
 from tertulia.conversations.inbound import router as inbound_router
 from tertulia.conversations.media import router as media_router
+from tertulia.conversations.media_fetch import MediaWorker, announce_fetches, running_media_worker
 from tertulia.kit.bus import create_bus
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database
@@ -127,15 +128,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 @asynccontextmanager
 async def _jobs_and_intake(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     """The background jobs (unless `tertulia worker` processes run them) and the inbound writer.
-    A stored customer message schedules the assistant's reply; the worker of this process is
-    woken when that reply is due (other processes' workers find it by polling)."""
+    A stored customer message schedules the assistant's reply, and its files still at the provider
+    are queued for the media worker; the workers of this process are woken when that work is due
+    (other processes' workers find it by polling)."""
     db: Database = app.state.db
     async with AsyncExitStack() as stack:
-        worker = None
+        worker = media_worker = None
         if settings.inline_worker:
             worker = await stack.enter_async_context(running_worker(AiWorker(db, app.state.secret_box)))
             app.state.ai_worker = worker
-        writer = InboundWriter(db, after_store=[partial(schedule_replies, wake=worker.notify if worker else None)],
+            media_worker = await stack.enter_async_context(running_media_worker(
+                MediaWorker(db, app.state.secret_box, app.state.store, settings)))
+            app.state.media_worker = media_worker
+        writer = InboundWriter(db, after_store=[partial(schedule_replies, wake=worker.notify if worker else None),
+                                                partial(announce_fetches,
+                                                        wake=media_worker.notify if media_worker else None)],
                                writers=settings.inbound_writers or (1 if db.dialect == "sqlite" else 2))
         app.state.inbound_writer = await stack.enter_async_context(running_writer(writer))
         app.state.webhook_intake = await stack.enter_async_context(running_intake(

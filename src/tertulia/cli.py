@@ -123,12 +123,15 @@ def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127
 @app.command()
 def worker(concurrency: Annotated[int, typer.Option(help="AI turns run at once", min=1, max=256)] = 8,
            poll: Annotated[float, typer.Option(help="seconds between looks for due work", min=0.05)] = 1.0) -> None:
-    """Run background jobs (the AI's replies) in this process; start as many as you like."""
+    """Run background jobs (the AI's replies, copying customers' files) in this process; start as
+    many as you like."""
     from tertulia.assistants.tasks import run_worker_forever
+    from tertulia.conversations.media_fetch import MediaWorker, running_media_worker
     from tertulia.kit.bus import create_bus
     from tertulia.kit.crypto import SecretBox
     from tertulia.kit.db import Database
     from tertulia.kit.logging import configure_logging
+    from tertulia.kit.storage import create_store
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -138,9 +141,11 @@ def worker(concurrency: Annotated[int, typer.Option(help="AI turns run at once",
         bus = create_bus(settings)
         db = Database(settings.resolved_database_url, pool_size=max(2, concurrency), bus=bus)
         await bus.start()
+        box = SecretBox(settings.resolved_secret_key())
         try:
-            await run_worker_forever(db, SecretBox(settings.resolved_secret_key()), concurrency=concurrency,
-                                     poll_seconds=poll)
+            # The AI worker's loop ends on SIGTERM/SIGINT; the media worker stops with it.
+            async with running_media_worker(MediaWorker(db, box, create_store(settings), settings, poll_seconds=poll)):
+                await run_worker_forever(db, box, concurrency=concurrency, poll_seconds=poll)
         finally:
             await bus.stop()
             await db.dispose()
@@ -159,6 +164,41 @@ def demo() -> None:
     created = run(lambda session: load_demo(session, settings, store))
     typer.echo("demo tenant loaded" if created else "demo tenant already present")
     typer.echo(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8090,
+    demo: Annotated[bool, typer.Option("--demo", help="connect the demo tenant's WhatsApp numbers "
+                                                       "(Cloud API and YCloud) to this sandbox")] = False,
+    tertulia_url: Annotated[str | None, typer.Option(help="where Tertulia's webhooks are (default: "
+                                                          "TERTULIA_BASE_URL)")] = None,
+    webhook_url: Annotated[str | None, typer.Option(help="register a new WhatsApp Cloud channel posting "
+                                                         "here, and print its credentials")] = None,
+    auto_status: Annotated[bool, typer.Option(help="report sent and delivered by itself after each send")] = True,
+    read_after: Annotated[float | None, typer.Option(help="seconds after delivered until the customer reads "
+                                                          "(default: when they press read on the phone)")] = None,
+) -> None:
+    """Run the provider sandbox: Meta's Graph API and YCloud's API on a local port, and a customer
+    phone page at /phone to write as a customer. For trying Tertulia without a provider account
+    (tertulia.sandbox; docs/channels.md); nothing uses it unless asked."""
+    from tertulia.sandbox.server import main
+
+    settings = get_settings()
+    channels: list[dict[str, Any]] = []
+    if demo:
+        from tertulia.demo.sandbox import connect_demo_to_sandbox
+        from tertulia.kit.crypto import SecretBox
+
+        box = SecretBox(settings.resolved_secret_key())
+        channels = run(lambda session: connect_demo_to_sandbox(session, box, tertulia_url or settings.base_url),
+                       settings)
+        shown = f"[{host}]" if ":" in host else host
+        typer.echo(f"the demo's WhatsApp numbers are connected: serve Tertulia with\n"
+                   f"  TERTULIA_META_GRAPH_URL=http://{shown}:{port}/v23.0 TERTULIA_YCLOUD_API_URL=http://{shown}:{port}/v2\n"
+                   f"and write as a customer on http://{shown}:{port}/phone")
+    main(host, port, webhook_url=webhook_url, auto_status=auto_status, auto_read_after=read_after, channels=channels)
 
 
 @tenant_app.command("create")

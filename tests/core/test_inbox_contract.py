@@ -13,7 +13,7 @@ SUMMARY_FIELDS = {
     "id": str, "customer_phone": str, "display_name": str, "last_message": str, "timestamp": str,
     "channel_source": str, "unread_count": int, "is_locked": bool, "platform_origin": str,
 }
-OUR_SUMMARY_FIELDS = {"contact_id", "status", "tags", "last_inbound_at"}
+OUR_SUMMARY_FIELDS = {"contact_id", "channel_id", "status", "tags", "last_inbound_at"}
 MESSAGE_FIELDS = {"id": int, "conversation_id": str, "sender": str, "content": str, "timestamp": str}
 
 
@@ -41,7 +41,7 @@ async def test_summary_has_exactly_the_seed_fields(client: httpx2.AsyncClient, m
     assert row["channel_source"] == "api"
     assert row["unread_count"] == 1
     assert row["is_locked"] is False
-    assert row["platform_origin"] == "api-test"
+    assert row["platform_origin"] == "api-test" and row["channel_id"] == str(t.channel_id)
     assert row["status"] == "open" and row["tags"] == []
 
 

@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,17 @@ DEMO_EMAIL = "ana@cafe-aurora.example"
 DEMO_PASSWORD = "nora-demo-2026"
 VIEWPORT = {"width": 1440, "height": 900}
 
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Ask a server process to stop (SIGTERM), and kill it if it has not within 20 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @dataclass
@@ -73,13 +85,8 @@ class E2EServer:
         raise RuntimeError("tertulia serve did not become healthy within 60 s")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            stop_process(self.process)
         self.process = None
 
     def post_inbound(self, text: str, *, external_id: str, name: str | None = None) -> dict[str, Any]:
@@ -93,19 +100,27 @@ class E2EServer:
         return result
 
 
-@pytest.fixture(scope="session")
-def e2e_database_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
+@contextmanager
+def fresh_database(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+                   label: str = "e2e") -> Iterator[str]:
+    """A database of its own on the run's kind of database (TERTULIA_TEST_DB), dropped afterwards."""
     kind = os.environ.get("TERTULIA_TEST_DB", "sqlite")
     if kind != "postgresql":
-        yield f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'e2e.db'}"
+        yield f"sqlite:///{tmp_path_factory.mktemp(f'{label}-db') / f'{label}.db'}"
         return
     admin_url: str = request.getfixturevalue("pg_admin_url")
-    name = f"tertulia_e2e_{uuid.uuid4().hex[:10]}"
+    name = f"tertulia_{label}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def e2e_database_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
+    with fresh_database(tmp_path_factory, request) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

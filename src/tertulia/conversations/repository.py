@@ -7,12 +7,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Integer,
     Select,
     String,
+    Table,
     and_,
     bindparam,
     column,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     select,
     tuple_,
     union_all,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
@@ -32,7 +34,7 @@ from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
 from tertulia.contacts.repository import like_pattern
 from tertulia.conversations.models import Conversation, MediaFetch, Message
-from tertulia.kit.db import Reader, tenant_select, tenant_update
+from tertulia.kit.db import Reader, tenant_delete, tenant_select, tenant_update, utcnow
 
 
 async def get_conversation(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation | None:
@@ -165,8 +167,8 @@ def _page(shape: frozenset[str], dialect: str) -> Any:
 def _inbox_statement(shape: frozenset[str], dialect: str) -> Select[Any]:
     p = _page(shape, dialect).c
     return (
-        select(p.id, p.contact_id, p.channel_source, p.status, p.ai_state, p.unread_count, p.last_message_at,
-               p.last_message_preview, p.last_inbound_at, _contact.c.display_name, _contact.c.phone,
+        select(p.id, p.contact_id, p.channel_id, p.channel_source, p.status, p.ai_state, p.unread_count,
+               p.last_message_at, p.last_message_preview, p.last_inbound_at, _contact.c.display_name, _contact.c.phone,
                _channel.c.platform_origin, _tag.c.id.label("tag_id"), _tag.c.name.label("tag_name"),
                _tag.c.color.label("tag_color"))
         .join(_contact, and_(_contact.c.tenant_id == _TENANT, _contact.c.id == p.contact_id))
@@ -317,6 +319,89 @@ async def insert_media_fetches(session: AsyncSession, rows: Sequence[dict[str, A
     """Attachments to copy from the provider to the file store (the media worker's queue)."""
     if rows:
         await session.execute(insert(MediaFetch), list(rows))
+
+
+# --- the media worker's queue (conversations/media_fetch.py) ------------------------------------
+# Claims cross tenants (a worker serves them all; the caller's session says so), like the AI
+# worker's: one UPDATE ... RETURNING takes a batch of due rows under a fresh lease; PostgreSQL's
+# workers skip each other's rows, SQLite has one writer anyway.
+
+@dataclass(frozen=True, slots=True)
+class ClaimedFetch:
+    id: int
+    tenant_id: uuid.UUID
+    channel_id: uuid.UUID
+    message_id: int
+    position: int
+    provider_media_id: str
+    attempts: int  # this one included
+    lease_token: str
+
+
+_fetches = cast(Table, MediaFetch.__table__)
+_FETCH_NOW = bindparam("now", type_=_fetches.c.next_attempt_at.type)
+
+
+def _claim_fetches_statement(skip_locked: bool) -> Any:
+    due = (select(_fetches.c.id)
+           .where(((_fetches.c.state == "pending") & (_fetches.c.next_attempt_at <= _FETCH_NOW))
+                  | ((_fetches.c.state == "running") & (_fetches.c.locked_until < _FETCH_NOW)))
+           .order_by(_fetches.c.next_attempt_at).limit(bindparam("limit", type_=Integer())))
+    if skip_locked:
+        due = due.with_for_update(skip_locked=True)
+    return (update(_fetches).where(_fetches.c.id.in_(due.scalar_subquery()))
+            .values(state="running", lease_token=bindparam("token"), locked_until=bindparam("until"),
+                    attempts=_fetches.c.attempts + 1, updated_at=_FETCH_NOW)
+            .returning(_fetches.c.id, _fetches.c.tenant_id, _fetches.c.channel_id, _fetches.c.message_id,
+                       _fetches.c.position, _fetches.c.provider_media_id, _fetches.c.attempts))
+
+
+CLAIM_FETCHES = {"sqlite": _claim_fetches_statement(skip_locked=False),
+                 "postgresql": _claim_fetches_statement(skip_locked=True)}
+NEXT_FETCH = select(
+    select(func.min(_fetches.c.next_attempt_at)).where(_fetches.c.state == "pending").scalar_subquery(),
+    select(func.min(_fetches.c.locked_until)).where(_fetches.c.state == "running").scalar_subquery())
+
+
+async def claim_media_fetches(session: AsyncSession, now: datetime, until: datetime, limit: int) -> list[ClaimedFetch]:
+    """Due fetches (and those whose worker's lease ran out), leased until `until`."""
+    token = uuid.uuid4().hex
+    dialect = "sqlite" if session.bind is not None and session.bind.dialect.name == "sqlite" else "postgresql"
+    rows = await session.execute(CLAIM_FETCHES[dialect], {"now": now, "until": until, "token": token, "limit": limit})
+    return [ClaimedFetch(r.id, r.tenant_id, r.channel_id, r.message_id, r.position, r.provider_media_id, r.attempts,
+                         token) for r in rows]
+
+
+async def next_media_fetch_at(session: Reader) -> datetime | None:
+    """When the next fetch becomes due: a pending one's next attempt, or a running one's lease."""
+    times = [t for t in (await session.execute(NEXT_FETCH)).one() if t is not None]
+    return min(times) if times else None
+
+
+async def end_media_fetch(session: AsyncSession, claim: ClaimedFetch, error: str | None) -> bool:
+    """The fetch is over, under the caller's lease: deleted when the file was copied (the attachment
+    says where it is), kept as `failed` with its error otherwise. False when the lease was lost."""
+    if error is None:
+        stmt: Any = tenant_delete(MediaFetch, claim.tenant_id)
+    else:
+        stmt = tenant_update(MediaFetch, claim.tenant_id).values(
+            state="failed", lease_token=None, locked_until=None, last_error=error, updated_at=utcnow())
+    result = await session.execute(stmt.where(MediaFetch.id == claim.id, MediaFetch.lease_token == claim.lease_token))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def retry_media_fetch(session: AsyncSession, claim: ClaimedFetch, at: datetime, error: str) -> None:
+    await session.execute(
+        tenant_update(MediaFetch, claim.tenant_id)
+        .where(MediaFetch.id == claim.id, MediaFetch.lease_token == claim.lease_token)
+        .values(state="pending", lease_token=None, locked_until=None, next_attempt_at=at, last_error=error,
+                updated_at=utcnow()))
+
+
+async def lock_message(session: AsyncSession, tenant_id: uuid.UUID, message_id: int) -> Message | None:
+    """A message, locked until commit (its JSON columns are rewritten whole)."""
+    stmt = tenant_select(Message, tenant_id).where(Message.id == message_id).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def find_provider_messages(session: Reader, tenant_id: uuid.UUID,

@@ -67,6 +67,7 @@ class ChatSummary(BaseModel):
     is_locked: bool
     platform_origin: str
     contact_id: uuid.UUID
+    channel_id: uuid.UUID
     status: str
     tags: list[TagOut]
     last_inbound_at: datetime | None

@@ -61,6 +61,7 @@ def summary_of(conv: Conversation | Row[Any], display_name: str, phone: str | No
         id=conv.id, customer_phone=phone or "", display_name=display_name, last_message=conv.last_message_preview,
         timestamp=conv.last_message_at, channel_source=conv.channel_source, unread_count=conv.unread_count,
         is_locked=conv.ai_state == "human_override", platform_origin=platform_origin, contact_id=conv.contact_id,
+        channel_id=conv.channel_id,
         status=conv.status, tags=[TagOut.model_validate(t) for t in tags], last_inbound_at=conv.last_inbound_at)
 
 

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from tertulia.sandbox import envelopes as env
 from tertulia.sandbox.state import Channel, Failure, SandboxState, SentMessage, new_wamid
-from tertulia.sandbox.templates import body_parameters
+from tertulia.sandbox.templates import body_parameters, rendered_text
 from tertulia.sandbox.traffic import HUMAN_AGENT_WINDOW, WINDOW, Traffic
 from tertulia.sandbox.wire import bearer_token, dropped_response, json_body
 
@@ -208,7 +208,7 @@ class GraphApi:
         async_failure = self.traffic.later_failure(failure, caller.key, recipient, kind)
         sent = self.state.record_sent(SentMessage(
             self.state.next_seq(), "whatsapp_cloud", caller.key, recipient, new_wamid(), kind,
-            self._summary(kind, body), body, time.time(), time.monotonic(), endpoint="messages",
+            self._summary(caller, kind, body), body, time.time(), time.monotonic(), endpoint="messages",
             context_id=(body.get("context") or {}).get("message_id"),
             biz_opaque_callback_data=body.get("biz_opaque_callback_data")))
         self.traffic.after_send(caller, sent, async_failure)
@@ -273,15 +273,15 @@ class GraphApi:
                                f"the expected number of params ({expected})")
         return None
 
-    @staticmethod
-    def _summary(kind: str, body: dict[str, Any]) -> str:
+    def _summary(self, caller: Channel, kind: str, body: dict[str, Any]) -> str:
         obj = body.get(kind)
         if kind == "text" and isinstance(obj, dict):
             return str(obj.get("body", ""))
         if kind in MEDIA_SEND_TYPES and isinstance(obj, dict):
             return str(obj.get("caption") or obj.get("filename") or f"[{kind}]")
         if kind == "template" and isinstance(obj, dict):
-            return f"[plantilla {obj.get('name')}]"
+            return (rendered_text(self.state.template(caller.waba_id, obj), obj)
+                    or f"[plantilla {obj.get('name')}]")
         if kind == "reaction" and isinstance(obj, dict):
             return str(obj.get("emoji", ""))
         if kind == "interactive" and isinstance(obj, dict):
@@ -317,7 +317,8 @@ class GraphApi:
     async def download(self, request: Request) -> Response:
         """The media URL `GET /{media-id}` answered (Meta serves it from another host)."""
         response = self._download(request)
-        self.state.log_request("meta", "GET", "/whatsapp_business/attachments/", response.status_code)
+        self.state.log_request("meta", "GET", "/whatsapp_business/attachments/", response.status_code,
+                               media_id=request.query_params.get("mid", ""))
         return response
 
     def _download(self, request: Request) -> Response:

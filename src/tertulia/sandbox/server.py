@@ -15,7 +15,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,6 +27,7 @@ from fastapi.responses import RedirectResponse, Response
 from tertulia.sandbox import control, phone
 from tertulia.sandbox.meta import GraphApi
 from tertulia.sandbox.state import SandboxError, SandboxState
+from tertulia.sandbox.templates import default_templates
 from tertulia.sandbox.traffic import SandboxConfig, Traffic
 from tertulia.sandbox.webhooks import RetryPolicy
 from tertulia.sandbox.wire import QuietDrops
@@ -175,11 +176,13 @@ class SandboxServer:
 
 def main(host: str = "127.0.0.1", port: int = 8090, *, public_url: str | None = None,
          webhook_url: str | None = None, auto_status: bool = True, auto_read_after: float | None = None,
-         enforce_window: bool = True, retry_attempts: int = 5) -> None:
+         enforce_window: bool = True, retry_attempts: int = 5, channels: Sequence[dict[str, Any]] = ()) -> None:
     """Run the sandbox in this process until interrupted (the body of `tertulia sandbox`).
 
     With `webhook_url`, a WhatsApp Cloud channel is registered at start whose webhooks go there; its
-    ids and secrets are printed so that the same channel can be created in Tertulia.
+    ids and secrets are printed so that the same channel can be created in Tertulia. `channels`:
+    registrations (`POST /_sandbox/channels` bodies) of channels Tertulia already has, such as the
+    demo's (`tertulia sandbox --demo`).
     """
     config = SandboxConfig(auto_status=auto_status, auto_read_after=auto_read_after, enforce_window=enforce_window,
                            retry=RetryPolicy(attempts=retry_attempts))
@@ -192,10 +195,14 @@ def main(host: str = "127.0.0.1", port: int = 8090, *, public_url: str | None = 
         channel, credentials = control.build_channel(control.ChannelIn(kind="whatsapp_cloud", webhook_url=webhook_url),
                                                      config.app_id)
         sandbox.state.add_channel(channel)
-        from tertulia.sandbox.templates import default_templates
-
         sandbox.state.templates[channel.waba_id or ""] = default_templates()
         print("WhatsApp Cloud channel:", credentials, flush=True)
+    for registration in channels:
+        channel, _ = control.build_channel(control.ChannelIn(**registration), config.app_id)
+        sandbox.state.add_channel(channel)
+        if channel.waba_id:
+            sandbox.state.templates.setdefault(channel.waba_id, default_templates())
+        print(f"{channel.kind} channel {channel.key}: webhooks to {channel.webhook_url}", flush=True)
     base = sandbox.traffic.base_url
     print(f"provider sandbox on {base}", flush=True)
     print(f"  Graph API:  {base}/{config.graph_version}   (TERTULIA_META_GRAPH_URL)", flush=True)

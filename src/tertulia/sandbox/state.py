@@ -378,6 +378,13 @@ class SandboxState:
             return [m for m in self.sent if (channel_key is None or m.channel_key == channel_key)
                     and (recipient is None or m.recipient == recipient)]
 
+    def template(self, waba_id: str | None, sent: dict[str, Any]) -> dict[str, Any] | None:
+        """The account's template a send names (`{"name", "language": {"code"}}`), if it has it."""
+        name, language = sent.get("name"), (sent.get("language") or {}).get("code")
+        with self.lock:
+            return next((t for t in self.templates.get(waba_id or "", [])
+                         if t["name"] == name and t["language"] == language), None)
+
     # -- media ------------------------------------------------------------------------------------
     def add_media(self, channel_key: str, data: bytes, mime_type: str, filename: str | None = None) -> MediaObject:
         media = MediaObject(new_numeric_id(16), channel_key, data, mime_type, filename)

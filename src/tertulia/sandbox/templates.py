@@ -3,6 +3,7 @@ from the same records)."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -66,3 +67,41 @@ def body_parameters(template_record: dict[str, Any]) -> int:
             text = str(component.get("text", ""))
             return sum(1 for i in range(1, 40) if "{{" + str(i) + "}}" in text)
     return 0
+
+
+VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+
+
+def rendered_text(record: dict[str, Any] | None, sent: dict[str, Any]) -> str | None:
+    """What the customer reads of a template sent with these components (header and body with the
+    parameters filled in), for the phone page; None when the template is not known."""
+    if record is None:
+        return None
+    given: dict[str, tuple[list[str], dict[str, str]]] = {}
+    for component in sent.get("components") or []:
+        if not isinstance(component, dict):
+            continue
+        positional, named = given.setdefault(str(component.get("type", "")).upper(), ([], {}))
+        for parameter in component.get("parameters") or []:
+            if isinstance(parameter, dict) and parameter.get("type") == "text":
+                if parameter.get("parameter_name"):
+                    named[str(parameter["parameter_name"])] = str(parameter.get("text", ""))
+                else:
+                    positional.append(str(parameter.get("text", "")))
+
+    def fill(kind: str, text: str) -> str:
+        positional, named = given.get(kind, ([], {}))
+
+        def value(match: re.Match[str]) -> str:
+            key = match.group(1)
+            if key in named:
+                return named[key]
+            if key.isdigit() and 0 < int(key) <= len(positional):
+                return positional[int(key) - 1]
+            return match.group(0)
+
+        return VARIABLE.sub(value, text)
+
+    parts = [fill(str(c.get("type", "")).upper(), str(c.get("text") or "")) for c in record.get("components", [])
+             if str(c.get("type", "")).upper() in ("HEADER", "BODY") and c.get("text")]
+    return "\n".join(p for p in parts if p) or None

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from tertulia.sandbox import envelopes as env
 from tertulia.sandbox.meta import ASYNC_BY_DEFAULT, MAX_UPLOAD, MEDIA_SEND_TYPES, WHATSAPP_SEND_TYPES
 from tertulia.sandbox.state import Channel, Failure, SandboxState, SentMessage, new_id, new_wamid
-from tertulia.sandbox.templates import body_parameters
+from tertulia.sandbox.templates import body_parameters, rendered_text
 from tertulia.sandbox.traffic import Traffic
 from tertulia.sandbox.wire import dropped_response, json_body
 
@@ -140,7 +140,7 @@ class YCloudApi:
                 return dropped_response()
         async_failure = self.traffic.later_failure(failure, sender.key, to, str(kind))
         sent = SentMessage(self.state.next_seq(), "ycloud", sender.key, to, new_wamid(), str(kind),
-                           self._summary(str(kind), body), body, time.time(), time.monotonic(),
+                           self._summary(sender, str(kind), body), body, time.time(), time.monotonic(),
                            endpoint="sendDirectly" if direct else "queued", ycloud_id=new_id("", 12),
                            external_id=str(external_id) if external_id else None,
                            context_id=(body.get("context") or {}).get("message_id"))
@@ -194,13 +194,12 @@ class YCloudApi:
                 return ycloud_error(400, "BAD_REQUEST", "", whatsapp_code="132000")
         return None
 
-    @staticmethod
-    def _summary(kind: str, body: dict[str, Any]) -> str:
+    def _summary(self, sender: Channel, kind: str, body: dict[str, Any]) -> str:
         obj = body.get(kind) or {}
         if kind == "text":
             return str(obj.get("body", ""))
         if kind == "template":
-            return f"[plantilla {obj.get('name')}]"
+            return rendered_text(self.state.template(sender.waba_id, obj), obj) or f"[plantilla {obj.get('name')}]"
         if kind in MEDIA_SEND_TYPES:
             return str(obj.get("caption") or obj.get("filename") or f"[{kind}]")
         return f"[{kind}]"

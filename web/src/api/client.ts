@@ -15,6 +15,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details: FieldError[] = [],
+    /** The error body's other fields (a closed window's `templates`...). */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -69,8 +71,9 @@ export async function requestRaw<T>(method: string, path: string, body?: unknown
   if (!response.ok) {
     const err = (json as { error?: { code?: string; message?: string; details?: FieldError[] } } | null)?.error;
     if (response.status === 401 && !path.startsWith("/api/auth/login")) onUnauthorized();
-    throw new ApiError(response.status, err?.code ?? `http_${response.status}`, err?.message ?? response.statusText,
-      err?.details ?? []);
+    const { code, message, details, ...extra } = err ?? {};
+    throw new ApiError(response.status, code ?? `http_${response.status}`, message ?? response.statusText,
+      details ?? [], extra);
   }
   return { data: json as T, headers: response.headers };
 }

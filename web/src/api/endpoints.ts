@@ -2,8 +2,8 @@ import { query, request, requestRaw } from "./client";
 import type {
   AiTrace, ApiToken, ApiTokenCreated, Assistant, AssistantCreate, AssistantUpdate, ChatSummary, ChatSummaryText,
   Contact, ContactUpdate, KnowledgeCreate, KnowledgeEntry, KnowledgeHit, McpServer, McpServerCreate, McpTool, Member,
-  MemberCreate, Message, Role, SendResult, Session, Tag, TenantSettings, TenantSettingsUpdate, ToolInfo, TryMessage,
-  TryResult,
+  MemberCreate, Message, Role, SendResult, Session, Tag, Template, TemplateSendRequest, TemplateSendResult,
+  TenantSettings, TenantSettingsUpdate, ToolInfo, TryMessage, TryResult,
 } from "./types";
 
 export type HumanFilter = "all" | "human_only" | "bot_only";
@@ -43,6 +43,16 @@ export const api = {
   markRead: (id: string) => request<{ unread_count: number }>("POST", `/admin/chats/${id}/read`),
   setLocked: (id: string, locked: boolean) =>
     request<{ locked: boolean }>("POST", `/admin/conversations/${id}/human-override`, { locked }),
+  /** One message of a conversation by id (a quoted one not loaded yet): the newest before id + 1. */
+  async message(conversationId: string, id: number): Promise<Message | null> {
+    const page = await api.messages(conversationId, { before_id: id + 1, limit: 1 });
+    return page.find((m) => m.id === id) ?? null;
+  },
+  /** Send a failed message again: it comes back `queued`; `message.updated` events follow it. */
+  retryMessage: (id: number) => request<Message>("POST", `/admin/messages/${id}/retry`),
+  templates: (channelId: string) =>
+    request<Template[]>("GET", "/admin/templates" + query({ channel: channelId, status: "APPROVED" })),
+  sendTemplate: (body: TemplateSendRequest) => request<TemplateSendResult>("POST", "/admin/templates/send", body),
 
   contact: (id: string) => request<Contact>("GET", `/admin/contacts/${id}`),
   updateContact: (id: string, body: ContactUpdate) => request<Contact>("PATCH", `/admin/contacts/${id}`, body),
@@ -108,6 +118,8 @@ export const keys = {
   chats: (filters: ChatFilters) => ["chats", filters] as const,
   chat: (id: string) => ["chat", id] as const,
   messages: (id: string) => ["messages", id] as const,
+  message: (conversationId: string, id: number) => ["message", conversationId, id] as const,
+  templates: (channelId: string) => ["templates", channelId] as const,
   contact: (id: string) => ["contact", id] as const,
   tags: ["tags"] as const,
   summary: (id: string) => ["summary", id] as const,

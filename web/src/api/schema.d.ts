@@ -1215,6 +1215,11 @@ export interface components {
          * @description One row of the inbox list (seed 001 fields first, then ours).
          */
         ChatSummary: {
+            /**
+             * Channel Id
+             * Format: uuid
+             */
+            channel_id: string;
             /** Channel Source */
             channel_source: string;
             /**

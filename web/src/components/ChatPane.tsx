@@ -1,21 +1,27 @@
-import { Fragment, useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import {
+  Fragment, lazy, Suspense, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent,
+} from "react";
+import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { ApiError } from "../api/client";
 import { api, keys } from "../api/endpoints";
-import type { ChatSummary, Message } from "../api/types";
-import { mergeMessages, type MessageWindow } from "../lib/cache";
+import type { ChatSummary, Message, WindowClosedInfo } from "../api/types";
+import { mergeMessages, replaceMessage, type MessageWindow } from "../lib/cache";
 import { channelColor } from "../lib/channels";
 import { useDocumentVisible, useI18n, useLiveState, useNow } from "../lib/context";
-import { dayKey, formatDayLabel, isOnline } from "../lib/dates";
+import { dayKey, formatDayLabel, formatTime, isOnline } from "../lib/dates";
 import type { MessageKey } from "../i18n";
 import { applyConversation, patchConversation } from "../lib/live";
 import { useAssistantName } from "../lib/assistant";
+import { formatLeft, refreshEvery, windowState, type WindowState } from "../lib/window";
 import { Avatar } from "./common";
 import { errorText } from "../lib/errors";
-import { BackIcon, HandIcon, InfoIcon, SendIcon, SparkIcon } from "./icons";
-import { MessageBubble } from "./MessageBubble";
+import { BackIcon, ClockIcon, HandIcon, InfoIcon, SendIcon, SparkIcon } from "./icons";
+import { MessageBubble, type QuotedState } from "./MessageBubble";
 import { TraceDialog } from "./TraceDialog";
 
 const PAGE = 50;
+// Opened only when a template is wanted: loaded then, outside the first load.
+const TemplatePicker = lazy(() => import("./TemplatePicker").then((m) => ({ default: m.TemplatePicker })));
 
 interface PaneActions {
   /** On a phone: back to the list. */
@@ -48,8 +54,12 @@ function OpenChat({ conversationId, userName, onBack, onShowContact }: PaneActio
   const { t, lang } = useI18n();
   const client = useQueryClient();
   const live = useLiveState();
-  const now = useNow(30_000);
+  // The online dot and the window's countdown age while on screen (by the second near the close).
+  const [fastClock, setFastClock] = useState(false);
+  const now = useNow(fastClock ? 1_000 : 15_000);
   const [traceId, setTraceId] = useState<string | null>(null);
+  // The template picker: opened from the composer, or by a send the closed window refused.
+  const [picker, setPicker] = useState<{ notice?: string } | null>(null);
 
   const chat = useQuery({ queryKey: keys.chat(conversationId), queryFn: () => api.chat(conversationId) });
   const contact = useQuery({
@@ -96,6 +106,11 @@ function OpenChat({ conversationId, userName, onBack, onShowContact }: PaneActio
   }, [unread, visible, conversationId, client]);
 
   const row = chat.data;
+  // The time of this render: a customer's message that just arrived counts from now, not from the
+  // last tick (which would show more than 24 h left).
+  const window24: WindowState = row ? windowState(row, Math.max(now, Date.now())) : { kind: "none" };
+  const wantFast = refreshEvery(window24) < 15_000;
+  useEffect(() => setFastClock(wantFast), [wantFast]);
   const lock = useMutation({
     mutationFn: (locked: boolean) => api.setLocked(conversationId, locked),
     onSuccess: (result) => {
@@ -119,6 +134,7 @@ function OpenChat({ conversationId, userName, onBack, onShowContact }: PaneActio
   }
 
   const online = row ? isOnline([row.last_inbound_at, contact.data?.last_seen_at], now) : false;
+
   return (
     <section className="col col-chat" aria-label={t("chat.messages")}>
       <header className="chat-head">
@@ -134,6 +150,7 @@ function OpenChat({ conversationId, userName, onBack, onShowContact }: PaneActio
               {row.customer_phone && <span>{row.customer_phone}</span>}
               {row.platform_origin && <span className="origin" title={row.platform_origin}>{t("chat.via", { origin: row.platform_origin })}</span>}
               {online && <span className="online-text">{t("list.online")}</span>}
+              <WindowChip state={window24} />
             </p>
           )}
         </div>
@@ -155,18 +172,83 @@ function OpenChat({ conversationId, userName, onBack, onShowContact }: PaneActio
           </button>
         </div>
       )}
-      <MessageList conversationId={conversationId} window={messages.data} onWhy={setTraceId} lang={lang} />
-      {row && <Composer conversationId={conversationId} locked={row.is_locked} userName={userName} />}
+      <MessageList conversationId={conversationId} window={messages.data} onWhy={setTraceId} lang={lang}
+        contactName={row?.display_name ?? ""} />
+      {row && (
+        <Composer conversationId={conversationId} locked={row.is_locked} userName={userName} windowState={window24}
+          onTemplates={(notice) => setPicker({ notice })} />
+      )}
       {traceId && <TraceDialog correlationId={traceId} onClose={() => setTraceId(null)} />}
+      {picker && row && (
+        <Suspense fallback={null}>
+          <TemplatePicker conversationId={conversationId} channelId={row.channel_id} notice={picker.notice}
+            onClose={() => setPicker(null)}
+            onSent={(result) => {
+              setPicker(null);
+              showSent(client, conversationId, result.message);
+            }} />
+        </Suspense>
+      )}
     </section>
   );
 }
 
-function MessageList({ conversationId, window: win, onWhy, lang }: {
+/** A message we just sent, in this chat and on its row of the list (the server's events follow). */
+function showSent(client: QueryClient, conversationId: string, message: Message, isLocked?: boolean): void {
+  client.setQueryData<MessageWindow>(keys.messages(conversationId),
+    (w) => (w ? { ...w, messages: mergeMessages(w.messages, [message]) } : w));
+  const row = client.getQueryData<ChatSummary>(keys.chat(conversationId));
+  if (row) {
+    applyConversation(client, {
+      ...row, is_locked: isLocked ?? row.is_locked, last_message: message.content, timestamp: message.timestamp,
+    });
+  }
+}
+
+/** The 24-hour window in the chat's header: time left, or closed (WhatsApp only). */
+function WindowChip({ state }: { state: WindowState }) {
+  const { t, lang } = useI18n();
+  if (state.kind === "none") return null;
+  if (state.kind === "closed") {
+    return (
+      <span className="window-chip is-closed" title={t("window.closedTitle")} data-window="closed">
+        <ClockIcon width={12} height={12} /> {state.closedAt === null ? t("window.never") : t("window.closed")}
+      </span>
+    );
+  }
+  return (
+    <span className={`window-chip${state.warning ? " is-warning" : ""}`} data-window="open"
+      title={t("window.openTitle", { time: formatTime(new Date(state.closesAt).toISOString(), lang) })}>
+      <ClockIcon width={12} height={12} /> {t("window.open", { left: formatLeft(state.leftMs, t) })}
+    </span>
+  );
+}
+
+function MessageList({ conversationId, window: win, onWhy, lang, contactName }: {
   conversationId: string; window: MessageWindow | undefined; onWhy: (cid: string) => void; lang: "es" | "en";
+  contactName: string;
 }) {
   const { t } = useI18n();
   const client = useQueryClient();
+  const byId = useMemo(() => new Map((win?.messages ?? []).map((m) => [m.id, m])), [win?.messages]);
+  const [retryError, setRetryError] = useState<{ id: number; text: string } | null>(null);
+  const retry = useMutation({
+    mutationFn: (id: number) => api.retryMessage(id),
+    onMutate: () => setRetryError(null),
+    // Queued again at once; the worker's progress comes as `message.updated` events.
+    onSuccess: (message) => client.setQueryData<MessageWindow>(keys.messages(conversationId),
+      (w) => replaceMessage(w, message)),
+    onError: (err, id) => setRetryError({ id, text: t("chat.retryFailed", { message: errorText(err, t) }) }),
+  });
+  const onRetry = useCallback((id: number) => retry.mutate(id), [retry]);
+  const onQuote = useCallback((id: number) => {
+    const el = document.getElementById(`msg-${id}`);
+    if (!el) return;
+    el.scrollIntoView({ block: "center", behavior: "smooth" });
+    el.classList.remove("is-flashing");
+    void el.offsetWidth; // restart the highlight
+    el.classList.add("is-flashing");
+  }, []);
   const ref = useRef<HTMLDivElement>(null);
   const [loadingOlder, setLoadingOlder] = useState(false);
   const anchor = useRef<{ height: number; top: number } | null>(null);
@@ -239,7 +321,10 @@ function MessageList({ conversationId, window: win, onWhy, lang }: {
                   <span>{formatDayLabel(m.timestamp, lang, labels)}</span>
                 </div>
               )}
-              <MessageBubble message={m} onWhy={onWhy} assistantName={assistantName} />
+              <ChatBubble message={m} byId={byId} conversationId={conversationId} onWhy={onWhy}
+                assistantName={assistantName} contactName={contactName} onQuote={onQuote} onRetry={onRetry}
+                retrying={retry.isPending && retry.variables === m.id}
+                retryError={retryError?.id === m.id ? retryError.text : null} />
             </Fragment>
           );
         })}
@@ -248,7 +333,34 @@ function MessageList({ conversationId, window: win, onWhy, lang }: {
   );
 }
 
-function Composer({ conversationId, locked, userName }: { conversationId: string; locked: boolean; userName: string }) {
+/** A bubble with the message it quotes: from the chat when loaded, else fetched once. */
+function ChatBubble({ message: m, byId, conversationId, ...rest }: {
+  message: Message; byId: Map<number, Message>; conversationId: string; onWhy: (cid: string) => void;
+  assistantName: string; contactName: string; onQuote: (id: number) => void; onRetry: (id: number) => void;
+  retrying: boolean; retryError: string | null;
+}) {
+  const quotedId = m.reply_to_id ?? null;
+  const local = quotedId !== null ? byId.get(quotedId) : undefined;
+  const remote = useQuery({
+    queryKey: keys.message(conversationId, quotedId ?? 0),
+    queryFn: () => api.message(conversationId, quotedId!),
+    enabled: quotedId !== null && !local,
+    staleTime: Infinity,
+    retry: 1,
+  });
+  let quoted: QuotedState | undefined;
+  if (quotedId !== null) {
+    const found = local ?? remote.data;
+    quoted = found ? { state: "found", message: found }
+      : remote.isError || remote.data === null ? { state: "missing" } : { state: "loading" };
+  }
+  return <MessageBubble message={m} quoted={quoted} {...rest} />;
+}
+
+function Composer({ conversationId, locked, userName, windowState: window24, onTemplates }: {
+  conversationId: string; locked: boolean; userName: string; windowState: WindowState;
+  onTemplates: (notice?: string) => void;
+}) {
   const { t } = useI18n();
   const client = useQueryClient();
   const [text, setText] = useState("");
@@ -259,16 +371,20 @@ function Composer({ conversationId, locked, userName }: { conversationId: string
     onSuccess: (result) => {
       setText("");
       setError(null);
-      client.setQueryData<MessageWindow>(keys.messages(conversationId),
-        (w) => (w ? { ...w, messages: mergeMessages(w.messages, [result.message]) } : w));
-      const row = client.getQueryData<ChatSummary>(keys.chat(conversationId));
-      if (row) {
-        applyConversation(client, {
-          ...row, is_locked: result.is_locked, last_message: result.message.content, timestamp: result.message.timestamp,
-        });
-      }
+      showSent(client, conversationId, result.message, result.is_locked);
     },
-    onError: (err) => setError(t("chat.sendFailed", { message: errorText(err, t) })),
+    onError: (err) => {
+      if (err instanceof ApiError && err.code === "window_closed") {
+        // The window closed meanwhile: the header says so, and the picker opens with the reason.
+        const info = err.extra as WindowClosedInfo;
+        patchConversation(client, conversationId,
+          info.closed_at ? { window_open_until: info.closed_at } : { window_open_until: null, last_inbound_at: null });
+        setError(null);
+        onTemplates(t("window.refused"));
+        return;
+      }
+      setError(t("chat.sendFailed", { message: errorText(err, t) }));
+    },
   });
 
   // Grow the box with its text, up to a few lines.
@@ -292,6 +408,17 @@ function Composer({ conversationId, locked, userName }: { conversationId: string
     }
   }
 
+  if (window24.kind === "closed") {
+    return (
+      <div className="composer composer-closed">
+        <p className="composer-hint is-warning" role="note">{t("window.composerClosed")}</p>
+        <button type="button" className="btn btn-primary templates-btn" onClick={() => onTemplates()}>
+          {t("templates.open")}
+        </button>
+      </div>
+    );
+  }
+
   return (
     <form className="composer" onSubmit={(e) => { e.preventDefault(); submit(); }}>
       <p className={`composer-hint${locked ? "" : " is-warning"}`} id="composer-hint">
@@ -302,6 +429,10 @@ function Composer({ conversationId, locked, userName }: { conversationId: string
         <textarea id="composer" ref={ref} rows={1} aria-label={t("chat.composer")} placeholder={`${t("chat.composer")} (/)`}
           aria-describedby="composer-hint" value={text} onChange={(e) => setText(e.target.value)} onKeyDown={onKeyDown}
           maxLength={4096} />
+        {window24.kind === "open" && (
+          <button type="button" className="icon-btn templates-icon" onClick={() => onTemplates()}
+            aria-label={t("templates.open")} title={t("templates.open")}>📋</button>
+        )}
         <button type="submit" className="send-btn" aria-label={t("chat.send")} title={t("chat.send")}
           disabled={!text.trim() || send.isPending}>
           <SendIcon width={18} height={18} />

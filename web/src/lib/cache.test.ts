@@ -12,7 +12,8 @@ function row(id: string, minute: number, extra: Partial<ChatSummary> = {}): Chat
   return {
     id, customer_phone: "+5215500000000", display_name: `Contact ${id}`, last_message: `hello ${id}`,
     timestamp: new Date(Date.UTC(2026, 2, 15, 10, minute)).toISOString(), channel_source: "whatsapp",
-    unread_count: 0, is_locked: false, platform_origin: "", contact_id: `contact-${id}`, status: "open", tags: [],
+    unread_count: 0, is_locked: false, platform_origin: "", contact_id: `contact-${id}`, channel_id: "channel-1",
+    status: "open", tags: [],
     last_inbound_at: null, ...extra,
   };
 }
@@ -89,6 +90,21 @@ describe("applyEvent", () => {
     client.setQueryData<MessageWindow>(keys.messages("b"), { messages: [msg(1, "b")], hasOlder: false });
     return client;
   }
+
+  it("message.updated replaces a loaded message by id and leaves others out", () => {
+    const client = new QueryClient();
+    client.setQueryData<MessageWindow>(keys.messages("b"), { messages: [msg(5, "b"), msg(6, "b")], hasOlder: true });
+    const read = { ...msg(6, "b"), author: "ai" as const, status: "read" };
+    applyEvent(client, { seq: 1, type: "message.updated", data: read });
+    // An older message changing (a reaction to it) does not slip into the window with a gap before it.
+    applyEvent(client, { seq: 2, type: "message.updated", data: { ...msg(2, "b"), reactions: [{ emoji: "👍", by: "contact", at: "x" }] } });
+    const w = client.getQueryData<MessageWindow>(keys.messages("b"))!;
+    expect(w.messages.map((m) => [m.id, m.status])).toEqual([[5, "received"], [6, "read"]]);
+    // A quoted message fetched on its own follows its changes too.
+    client.setQueryData(keys.message("b", 2), msg(2, "b"));
+    applyEvent(client, { seq: 3, type: "message.updated", data: { ...msg(2, "b"), deleted_at: "2026-03-15T10:00:00Z" } });
+    expect(client.getQueryData<Message>(keys.message("b", 2))?.deleted_at).toBe("2026-03-15T10:00:00Z");
+  });
 
   it("message.created appends to the open chat once", () => {
     const client = setup();

@@ -99,6 +99,13 @@ export function addMessage(window: MessageWindow | undefined, message: Message):
   return { ...window, messages: mergeMessages(window.messages, [message]) };
 }
 
+/** A message changed (a status, a reaction, a file fetched): replaced where it is loaded. One not
+ * loaded is left alone, so an older page is never dropped in with a gap before it. */
+export function replaceMessage(window: MessageWindow | undefined, message: Message): MessageWindow | undefined {
+  if (!window || !window.messages.some((m) => m.id === message.id)) return window;
+  return { ...window, messages: window.messages.map((m) => (m.id === message.id ? message : m)) };
+}
+
 // ---- tags: an edit or deletion shows up on every row and contact carrying the tag ----
 
 function retag(tags: Tag[], tag: Tag, deleted: boolean): Tag[] {

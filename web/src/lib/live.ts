@@ -3,7 +3,8 @@ import type { QueryClient } from "@tanstack/react-query";
 import { keys, type ChatFilters, type ChatPage } from "../api/endpoints";
 import type { ChatSummary, Contact, Message, Tag } from "../api/types";
 import {
-  addMessage, patchChatRow, retagChats, retagContact, upsertChatRow, upsertTag, type MessageWindow, type Paged,
+  addMessage, patchChatRow, replaceMessage, retagChats, retagContact, upsertChatRow, upsertTag, type MessageWindow,
+  type Paged,
 } from "./cache";
 import type { ServerEvent } from "./socket";
 
@@ -12,7 +13,11 @@ export function applyEvent(client: QueryClient, event: ServerEvent): void {
     case "message.created":
     case "message.updated": {
       const message = event.data as Message;
-      client.setQueryData<MessageWindow>(keys.messages(message.conversation_id), (w) => addMessage(w, message));
+      client.setQueryData<MessageWindow>(keys.messages(message.conversation_id),
+        (w) => (event.type === "message.created" ? addMessage(w, message) : replaceMessage(w, message)));
+      // A quoted message fetched on its own (not in the loaded window) follows its changes too.
+      client.setQueryData<Message | null>(keys.message(message.conversation_id, message.id),
+        (old) => (old ? message : old));
       return;
     }
     case "conversation.updated": {
