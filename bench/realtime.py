@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import contextlib
 import json
 import multiprocessing
@@ -49,7 +48,7 @@ import httpx2
 import psycopg
 import redis
 import uvloop
-from _common import cpu_ticks, stolen_pct, stop_process, wait_until_ready
+from _common import KeepAlivePool, cpu_ticks, stolen_pct, stop_process, wait_until_ready
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,81 +218,6 @@ def login(base_url: str, tenant: Tenant) -> str:
 
 
 # ---- 1. latency ----
-
-class KeepAlivePool:
-    """POSTs over keep-alive HTTP/1.1 connections (at most `size`), written and parsed by hand. The
-    sender shares the machine's cores with what it measures (real senders are elsewhere): this
-    costs it a fraction of a millisecond per request, where an httpx client took about 4 ms."""
-
-    def __init__(self, base_url: str, size: int, headers: dict[str, str]) -> None:
-        host, _, port = base_url.removeprefix("http://").partition(":")
-        self.host, self.port, self.size = host, int(port), size
-        self.head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": f"{host}:{port}", **headers}.items())
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-        self.opened = 0
-        self.waiting: collections.deque[asyncio.Future[None]] = collections.deque()
-
-    async def post_json(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
-        payload = json.dumps(body).encode()
-        request = (f"POST {path} HTTP/1.1\r\n{self.head}Content-Type: application/json\r\n"
-                   f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
-        while not self.idle and self.opened >= self.size:
-            waiter = asyncio.get_running_loop().create_future()
-            self.waiting.append(waiter)
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled():  # woken, then timed out: pass it on
-                    self._wake_next()
-                raise
-        reused = bool(self.idle)
-        try:
-            try:
-                return await self._exchange(request, reused)
-            except (asyncio.IncompleteReadError, ConnectionError) as exc:
-                if not reused or (isinstance(exc, asyncio.IncompleteReadError) and exc.partial):
-                    raise
-                # The server had closed this idle connection (keep-alive timeout): a new one. The
-                # request is safe to repeat (the provider's message id makes it idempotent).
-                return await self._exchange(request, False)
-        finally:
-            self._wake_next()
-
-    def _wake_next(self) -> None:
-        while self.waiting:  # the next request still waiting (one may have timed out)
-            waiter = self.waiting.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-
-    async def _exchange(self, request: bytes, reuse: bool) -> tuple[int, bytes]:
-        if reuse:
-            reader, writer = self.idle.pop()  # the most recently used: the least likely to be stale
-        else:
-            self.opened += 1
-            try:
-                reader, writer = await asyncio.open_connection(self.host, self.port)
-            except BaseException:
-                self.opened -= 1
-                raise
-        try:
-            writer.write(request)
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-            status = int(head.split(" ", 2)[1])
-            length = next(int(line.split(":", 1)[1]) for line in head.split("\r\n")
-                          if line.lower().startswith("content-length:"))
-            content = await reader.readexactly(length)
-        except BaseException:
-            self.opened -= 1
-            writer.close()
-            raise
-        self.idle.append((reader, writer))
-        return status, content
-
-    def close(self) -> None:
-        for _, writer in self.idle:
-            writer.close()
-
 
 def sender_main(base_urls: list[str], tenant: Tenant, rate: float, seconds: float, warmup: float,
                 warm_at: float, start_at: float, out: Connection) -> None:

@@ -38,6 +38,7 @@ class Attachment(BaseModel):
         default=None, description="the provider's id of a file not fetched yet (webhooks)", exclude_if=_is_none)
     status: Literal["pending", "ready", "failed"] | None = Field(default=None, exclude_if=_is_none)
     error: Annotated[Text, StringConstraints(max_length=500)] | None = Field(default=None, exclude_if=_is_none)
+    error_code: Annotated[Text, StringConstraints(max_length=64)] | None = Field(default=None, exclude_if=_is_none)
 
     @field_validator("url")
     @classmethod

@@ -1013,6 +1013,8 @@ export interface components {
             caption?: string | null;
             /** Error */
             error?: string | null;
+            /** Error Code */
+            error_code?: string | null;
             /** Filename */
             filename?: string | null;
             /** Mime Type */
