@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -132,19 +131,3 @@ async def running_worker(worker: AiWorker) -> AsyncIterator[AiWorker]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-async def run_worker_forever(db: Database, secret_box: SecretBox, *, concurrency: int = 8,
-                             poll_seconds: float = 1.0) -> None:
-    worker = AiWorker(db, secret_box, concurrency=concurrency, poll_seconds=poll_seconds)
-    loop = asyncio.get_running_loop()
-    stopping: set[asyncio.Task[None]] = set()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        # Stop taking work and cancel the turns under way; their leases run out and another
-        # worker finishes them (a turn is never half-posted: posting is one transaction).
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, lambda: stopping.add(asyncio.create_task(worker.stop())))
-    try:
-        await worker.run()
-    finally:
-        await worker.stop()

@@ -21,7 +21,8 @@ def channel_out(channel: Channel) -> ChannelOut:
         id=channel.id, kind=channel.kind, channel_source=SOURCE_OF_KIND[channel.kind], name=channel.name,
         platform_origin=channel.platform_origin, enabled=channel.enabled,
         has_credentials=bool(channel.credentials_encrypted), assistant_id=channel.assistant_id,
-        created_at=channel.created_at,
+        created_at=channel.created_at, status=channel.status or "ok", status_reason=channel.status_reason,
+        outbound_url=channel.outbound_url,
     )
 
 

@@ -1,0 +1,1 @@
+"""YCloud's WhatsApp API (v2)."""
