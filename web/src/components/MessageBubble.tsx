@@ -64,21 +64,23 @@ function formatSize(bytes: number | null | undefined): string {
 
 function AttachmentView({ attachment: a }: { attachment: Attachment }) {
   const { t } = useI18n();
-  const name = a.filename || a.url.split("/").pop() || t("chat.document");
+  // A file still at the provider has no url until the media worker copies it.
+  const url = a.url ?? undefined;
+  const name = a.filename || url?.split("/").pop() || t("chat.document");
   switch (a.type) {
     case "image":
       return (
-        <a href={a.url} target="_blank" rel="noopener noreferrer" className="att-image">
-          <img src={a.url} alt={name} loading="lazy" />
+        <a href={url} target="_blank" rel="noopener noreferrer" className="att-image">
+          <img src={url} alt={name} loading="lazy" />
         </a>
       );
     case "video":
-      return <video className="att-video" src={a.url} controls preload="metadata" aria-label={name} />;
+      return <video className="att-video" src={url} controls preload="metadata" aria-label={name} />;
     case "audio":
-      return <audio className="att-audio" src={a.url} controls preload="metadata" aria-label={name} />;
+      return <audio className="att-audio" src={url} controls preload="metadata" aria-label={name} />;
     default:
       return (
-        <a href={a.url} download={name} className="att-doc" aria-label={t("chat.download", { name })}>
+        <a href={url} download={name} className="att-doc" aria-label={t("chat.download", { name })}>
           <FileIcon width={22} height={22} />
           <span className="att-doc-name">{name}<small>{formatSize(a.size)}</small></span>
           <DownloadIcon />
