@@ -1,5 +1,6 @@
 """the delivery worker's queue: the undone deliveries of a conversation, indexed apart from its
-history, so that ordering a recipient's messages never walks the ones already sent
+history, so that ordering a recipient's messages never walks the ones already sent; and the
+recent pending statuses, for the worker's sweep
 
 Revision ID: out1
 Revises: 0006
@@ -23,7 +24,9 @@ UNDONE = sa.text("state IN ('waiting', 'pending', 'sending', 'paused')")
 def upgrade() -> None:
     op.create_index("ix_outbound_deliveries_undone", "outbound_deliveries", ["tenant_id", "conversation_id", "id"],
                     postgresql_where=UNDONE, sqlite_where=UNDONE)
+    op.create_index("ix_pending_statuses_created_at", "pending_statuses", ["created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_pending_statuses_created_at", table_name="pending_statuses")
     op.drop_index("ix_outbound_deliveries_undone", table_name="outbound_deliveries")

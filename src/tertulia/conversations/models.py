@@ -119,6 +119,7 @@ class PendingStatus(Base):
     __tablename__ = "pending_statuses"
     __table_args__ = (
         Index(None, "tenant_id", "channel_id", "provider_message_id"),
+        Index(None, "created_at"),  # the delivery worker's sweep reads the last minutes' (delivery/service.py)
         ForeignKeyConstraint(["tenant_id", "channel_id"], ["channels.tenant_id", "channels.id"], ondelete="CASCADE"),
     )
 

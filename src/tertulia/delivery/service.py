@@ -211,6 +211,11 @@ async def retry_message(session: AsyncSession, tenant_id: uuid.UUID, message_id:
     return message
 
 
+# A status can only slip past a send being stored within moments of it: the sweep reads the
+# statuses kept in the last minutes (through their own index), never the whole table.
+SWEEP_WINDOW = timedelta(minutes=10)
+
+
 async def orphaned_statuses(session: Reader, limit: int = 200) -> Sequence[tuple[uuid.UUID, int]]:
     """(tenant, message id) of statuses kept as pending whose message has its provider id by now:
     a webhook that looked for the message while the send's answer was being stored. Crosses
@@ -219,6 +224,7 @@ async def orphaned_statuses(session: Reader, limit: int = 200) -> Sequence[tuple
             .join(Message, and_(Message.tenant_id == PendingStatus.tenant_id,
                                 Message.channel_id == PendingStatus.channel_id,
                                 Message.provider_message_id == PendingStatus.provider_message_id))
+            .where(PendingStatus.created_at > utcnow() - SWEEP_WINDOW)
             .distinct().limit(limit))
     return [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
 

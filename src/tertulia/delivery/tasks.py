@@ -187,10 +187,11 @@ class DeliveryWorker:
         self._stopping = True
         self._wake.set()
         if self._running:
-            _, pending = await asyncio.wait(list(self._running), timeout=grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.wait(list(self._running), timeout=grace)
+        left = list(self._running)  # (with any the loop started meanwhile)
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
         await self._close()
 
     async def _sweep(self) -> None:
