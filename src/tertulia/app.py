@@ -20,7 +20,7 @@ from tertulia.assistants.endpoints import router as assistants_router
 from tertulia.assistants.mcp import mcp_lifespan
 from tertulia.assistants.mcp_endpoints import router as mcp_servers_router
 from tertulia.assistants.service import schedule_replies
-from tertulia.assistants.tasks import AiWorker, running_worker
+from tertulia.assistants.tasks import AiWorker
 from tertulia.channels.check import router as channel_check_router
 from tertulia.channels.endpoints import router as channels_router
 from tertulia.channels.template_endpoints import router as templates_router
@@ -32,7 +32,8 @@ from tertulia.conversations.inbound import router as inbound_router
 from tertulia.conversations.media import router as media_router
 from tertulia.conversations.takeover import running_takeover_returns
 from tertulia.delivery.endpoints import router as delivery_router
-from tertulia.delivery.tasks import DeliveryWorker, running_delivery_worker
+from tertulia.delivery.tasks import DeliveryWorker
+from tertulia.kit.background import running
 from tertulia.kit.bus import create_bus
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database
@@ -133,10 +134,10 @@ async def _jobs_and_intake(app: FastAPI, settings: Settings) -> AsyncIterator[No
     async with AsyncExitStack() as stack:
         worker = None
         if settings.inline_worker:
-            worker = await stack.enter_async_context(running_worker(AiWorker(db, app.state.secret_box)))
+            worker = await stack.enter_async_context(running(AiWorker(db, app.state.secret_box), "ai-worker"))
             app.state.ai_worker = worker
-            app.state.delivery_worker = await stack.enter_async_context(running_delivery_worker(DeliveryWorker(
-                db, app.state.secret_box, app.state.store, app.state.rate_limiter, settings)))
+            app.state.delivery_worker = await stack.enter_async_context(running(DeliveryWorker(
+                db, app.state.secret_box, app.state.store, app.state.rate_limiter, settings), "delivery-worker"))
             await stack.enter_async_context(running_takeover_returns(db))
         writer = InboundWriter(db, after_store=[partial(schedule_replies, wake=worker.notify if worker else None)],
                                writers=settings.inbound_writers or (1 if db.dialect == "sqlite" else 2))

@@ -126,9 +126,10 @@ def worker(concurrency: Annotated[int, typer.Option(help="AI turns run at once",
            sends: Annotated[int, typer.Option(help="outbound messages sent at once", min=1, max=1024)] = 32) -> None:
     """Run background jobs (the AI's replies, the delivery of outbound messages, takeovers going
     back to the AI) in this process; start as many as you like."""
-    from tertulia.assistants.tasks import AiWorker, running_worker
+    from tertulia.assistants.tasks import AiWorker
     from tertulia.conversations.takeover import running_takeover_returns
-    from tertulia.delivery.tasks import DeliveryConfig, DeliveryWorker, running_delivery_worker
+    from tertulia.delivery.tasks import DeliveryConfig, DeliveryWorker
+    from tertulia.kit.background import running
     from tertulia.kit.bus import create_bus
     from tertulia.kit.crypto import SecretBox
     from tertulia.kit.db import Database
@@ -156,8 +157,8 @@ def worker(concurrency: Annotated[int, typer.Option(help="AI turns run at once",
         try:
             delivery = DeliveryWorker(db, box, create_store(settings), RateLimiter(settings.redis_url,
                                       settings.redis_prefix), settings, DeliveryConfig(concurrency=sends))
-            async with (running_worker(AiWorker(db, box, concurrency=concurrency, poll_seconds=poll)),
-                        running_delivery_worker(delivery), running_takeover_returns(db)):
+            async with (running(AiWorker(db, box, concurrency=concurrency, poll_seconds=poll), "ai-worker"),
+                        running(delivery, "delivery-worker"), running_takeover_returns(db)):
                 await stop.wait()
         finally:
             await bus.stop()

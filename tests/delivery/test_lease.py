@@ -19,7 +19,8 @@ from tertulia.conversations.models import Message
 from tertulia.conversations.schemas import InboundContact, InboundMessage
 from tertulia.conversations.service import send_human_message
 from tertulia.delivery.models import OutboundDelivery
-from tertulia.delivery.tasks import DeliveryConfig, DeliveryWorker, running_delivery_worker
+from tertulia.delivery.tasks import DeliveryConfig, DeliveryWorker
+from tertulia.kit.background import running
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database
 from tertulia.kit.ratelimit import RateLimiter
@@ -57,22 +58,22 @@ async def test_a_killed_workers_delivery_goes_once_its_lease_runs_out(
             return DeliveryWorker(db, box, create_store(settings), RateLimiter(None), settings, config)
 
         first = worker()
-        running = asyncio.create_task(first.run())
+        loop = asyncio.create_task(first.run())
         async with db.session(tenant.id) as session:
             _, message = await send_human_message(session, tenant.id, stored.conversation_id, None, "¿Sigues ahí?")
         await held.wait_reached()  # the first worker's POST is at the receiver, unanswered
         claimed_at = time.monotonic()
         # The first worker dies: its loop and its send stop where they are, nothing more is written.
-        for task in [running, *first._running]:
+        for task in [loop, *first._running]:
             task.cancel()
-        await asyncio.gather(running, *first._running, return_exceptions=True)
+        await asyncio.gather(loop, *first._running, return_exceptions=True)
         held.release()
         async with db.read_session(tenant.id) as session:
             row = (await session.execute(select(OutboundDelivery).where(
                 OutboundDelivery.tenant_id == tenant.id, OutboundDelivery.message_id == message.id))).scalar_one()
         assert row.state == "sending" and row.attempts == 1  # held by a worker nobody will hear from again
 
-        async with running_delivery_worker(worker()):
+        async with running(worker(), "delivery-worker"):
             async def sent() -> Any:
                 async with db.read_session(tenant.id) as session:
                     found = (await session.execute(select(Message.status).where(

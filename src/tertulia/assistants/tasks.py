@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 import structlog
@@ -118,16 +116,3 @@ class AiWorker:
         for task in list(self._running):
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
-
-
-@asynccontextmanager
-async def running_worker(worker: AiWorker) -> AsyncIterator[AiWorker]:
-    """The worker's loop as a task for as long as the block lasts (`serve` with the inline worker)."""
-    task = asyncio.create_task(worker.run(), name="ai-worker")
-    try:
-        yield worker
-    finally:
-        await worker.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

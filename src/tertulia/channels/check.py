@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from tertulia.channels import service as channels
 from tertulia.channels.credentials import (
     ApiChannelCredentials,
+    C,
     WhatsAppCloudCredentials,
     YCloudCredentials,
     credentials_of,
@@ -81,18 +82,26 @@ class _Checks:
         return answer
 
 
+def _credentials(checks: _Checks, channel: Channel, box: SecretBox, model: type[C], what: str) -> C | None:
+    """The channel's credentials, or None after a failed `credentials` check saying what to give."""
+    try:
+        creds = credentials_of(channel, box, model)
+    except ValueError:
+        checks.add("credentials", False, f"Faltan credenciales o no tienen la forma esperada: indica {what}.")
+        return None
+    checks.add("credentials", True, "Las credenciales están completas.")
+    return creds
+
+
 def _quality(value: Any) -> str:
     return QUALITY.get(str(value or "UNKNOWN").upper(), str(value))
 
 
 async def _check_cloud(channel: Channel, box: SecretBox, graph_url: str, checks: _Checks) -> None:
-    try:
-        creds = credentials_of(channel, box, WhatsAppCloudCredentials)
-    except ValueError:
-        checks.add("credentials", False, "Faltan credenciales o no tienen la forma esperada: indica el Phone number "
-                                         "ID, el WhatsApp Business Account ID, el token de acceso y el App secret.")
+    creds = _credentials(checks, channel, box, WhatsAppCloudCredentials, "el Phone number ID, el WhatsApp Business "
+                         "Account ID, el token de acceso y el App secret")
+    if creds is None:
         return
-    checks.add("credentials", True, "Las credenciales están completas.")
     async with trusted_client(timeout=15, total_timeout=30) as client:
         api = CloudApi(client, graph_url, creds)
         number = await checks.ask(
@@ -122,13 +131,10 @@ async def _check_cloud(channel: Channel, box: SecretBox, graph_url: str, checks:
 
 
 async def _check_ycloud(channel: Channel, box: SecretBox, ycloud_url: str, checks: _Checks) -> None:
-    try:
-        creds = credentials_of(channel, box, YCloudCredentials)
-    except ValueError:
-        checks.add("credentials", False, "Faltan credenciales o no tienen la forma esperada: indica la clave de API "
-                                         "de YCloud, el número (con +), el WABA ID y el secreto del webhook.")
+    creds = _credentials(checks, channel, box, YCloudCredentials, "la clave de API de YCloud, el número (con +), el "
+                         "WABA ID y el secreto del webhook")
+    if creds is None:
         return
-    checks.add("credentials", True, "Las credenciales están completas.")
     async with trusted_client(timeout=15, total_timeout=30) as client:
         api = YCloudApi(client, ycloud_url, creds)
         await checks.ask(

@@ -10,6 +10,7 @@ product's language, with what to do next.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -192,3 +193,26 @@ def ycloud_failure(response: httpx2.Response) -> ProviderFailure:
 def network_failure(provider: str, exc: Exception) -> ProviderFailure:
     return ProviderFailure("retry", f"No se pudo contactar con {provider}; Tertulia lo reintenta sola.", "network",
                            f"{type(exc).__name__}: {exc}")
+
+
+async def call(client: httpx2.AsyncClient, method: str, url: str, *, provider: str,
+               failure: Callable[[httpx2.Response], ProviderFailure], **kwargs: Any) -> httpx2.Response:
+    """One request to a provider: its answer, or a ProviderFailure (the network, or the refusal
+    as `failure` classifies it)."""
+    try:
+        response = await client.request(method, url, **kwargs)
+    except httpx2.TransportError as exc:
+        raise network_failure(provider, exc) from exc
+    if response.status_code >= 300:
+        raise failure(response)
+    return response
+
+
+def json_object(response: httpx2.Response, provider: str) -> dict[str, Any]:
+    """A provider's JSON answer (an object); one that is not JSON is a passing failure."""
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise ProviderFailure("retry", f"{provider} respondió algo que no se entiende; Tertulia lo reintenta sola.",
+                              "bad_answer", response.text[:200]) from exc
+    return body if isinstance(body, dict) else {}

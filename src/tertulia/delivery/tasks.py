@@ -22,8 +22,6 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -296,16 +294,3 @@ class DeliveryWorker:
                 delay = backoff(claimed.attempts, self.settings.delivery_retry_seconds, floor=floor,
                                 retry_after=failure.retry_after)
                 await service.record_retry(session, claimed, now + timedelta(seconds=delay), failure)
-
-
-@asynccontextmanager
-async def running_delivery_worker(worker: DeliveryWorker) -> AsyncIterator[DeliveryWorker]:
-    """The worker's loop as a task for as long as the block lasts (`serve` with the inline worker)."""
-    task = asyncio.create_task(worker.run(), name="delivery-worker")
-    try:
-        yield worker
-    finally:
-        await worker.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx2
 
 from tertulia.channels.credentials import WhatsAppCloudCredentials
-from tertulia.channels.sending import ProviderFailure, graph_failure, network_failure
+from tertulia.channels.sending import ProviderFailure, call, graph_failure, json_object
 
 PROVIDER = "WhatsApp (Meta)"
 TEMPLATE_FIELDS = "id,name,language,status,category,parameter_format,components,quality_score,rejected_reason"
@@ -32,18 +32,9 @@ class CloudApi:
         self._headers = {"Authorization": f"Bearer {credentials.access_token}"}
 
     async def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = await self.client.request(method, url, headers=self._headers, **kwargs)
-        except httpx2.TransportError as exc:
-            raise network_failure(PROVIDER, exc) from exc
-        if response.status_code >= 300:
-            raise graph_failure(response)
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise ProviderFailure("retry", "WhatsApp respondió algo que no se entiende; Tertulia lo reintenta sola.",
-                                  "bad_answer", response.text[:200]) from exc
-        return body if isinstance(body, dict) else {}
+        response = await call(self.client, method, url, provider=PROVIDER, failure=graph_failure,
+                              headers=self._headers, **kwargs)
+        return json_object(response, PROVIDER)
 
     # -- sends ---------------------------------------------------------------------------------------
     async def send(self, message: dict[str, Any]) -> str:

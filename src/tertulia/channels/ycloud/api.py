@@ -16,7 +16,7 @@ from urllib.parse import quote
 import httpx2
 
 from tertulia.channels.credentials import YCloudCredentials
-from tertulia.channels.sending import ProviderFailure, network_failure, ycloud_failure
+from tertulia.channels.sending import ProviderFailure, call, json_object, ycloud_failure
 
 PROVIDER = "YCloud"
 TEMPLATE_PAGE = 100  # YCloud's largest page
@@ -33,22 +33,11 @@ class YCloudApi:
         self._headers = {"X-API-Key": credentials.api_key}
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx2.Response:
-        try:
-            response = await self.client.request(method, f"{self.base_url}{path}", headers=self._headers, **kwargs)
-        except httpx2.TransportError as exc:
-            raise network_failure(PROVIDER, exc) from exc
-        if response.status_code >= 300:
-            raise ycloud_failure(response)
-        return response
+        return await call(self.client, method, f"{self.base_url}{path}", provider=PROVIDER, failure=ycloud_failure,
+                          headers=self._headers, **kwargs)
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = await self._call(method, path, **kwargs)
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise ProviderFailure("retry", "YCloud respondió algo que no se entiende; Tertulia lo reintenta sola.",
-                                  "bad_answer", response.text[:200]) from exc
-        return body if isinstance(body, dict) else {}
+        return json_object(await self._call(method, path, **kwargs), PROVIDER)
 
     # -- sends ---------------------------------------------------------------------------------------
     async def send(self, message: dict[str, Any], external_id: str) -> str:
