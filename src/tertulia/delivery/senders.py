@@ -60,8 +60,7 @@ class Outgoing:
 
 
 class Sender(Protocol):
-    paced: bool  # counts against the channel's rate (and, for WhatsApp, the recipient's spacing)
-
+    def paced(self, out: Outgoing) -> bool: ...  # counts against the channel's rate
     def spacing(self, settings: Settings) -> float: ...
     async def send(self, out: Outgoing) -> str | None: ...  # the provider's message id, when there is one
     async def typing(self, out: Outgoing) -> None: ...
@@ -165,13 +164,14 @@ async def whatsapp_message(out: Outgoing, store: FileStore, upload: Upload) -> d
 class WhatsAppSender:
     """WhatsApp Cloud API and YCloud: one trusted client (operator-configured URLs)."""
 
-    paced = True
-
     def __init__(self, client: httpx2.AsyncClient, settings: Settings, box: SecretBox, store: FileStore) -> None:
         self.client = client
         self.settings = settings
         self.box = box
         self.store = store
+
+    def paced(self, out: Outgoing) -> bool:
+        return True
 
     def spacing(self, settings: Settings) -> float:
         return settings.delivery_spacing
@@ -222,12 +222,13 @@ def api_body(out: Outgoing, base_url: str) -> bytes:
 class ApiChannelSender:
     """The generic `api` channel: a signed POST to the URL its owner chose, through the fence."""
 
-    paced = True
-
     def __init__(self, client: httpx2.AsyncClient, settings: Settings, box: SecretBox) -> None:
         self.client = client
         self.settings = settings
         self.box = box
+
+    def paced(self, out: Outgoing) -> bool:
+        return bool(out.channel.outbound_url)  # without a URL nothing leaves
 
     def spacing(self, settings: Settings) -> float:
         return 0.0
@@ -276,7 +277,8 @@ class ApiChannelSender:
 class LocalSender:
     """`web`: the widget reads the conversation itself."""
 
-    paced = False
+    def paced(self, out: Outgoing) -> bool:
+        return False
 
     def spacing(self, settings: Settings) -> float:
         return 0.0

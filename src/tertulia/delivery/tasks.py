@@ -235,7 +235,7 @@ class DeliveryWorker:
             await self._after_failure(claimed, ProviderFailure(
                 "fail", "El canal está desactivado: actívalo y reintenta el mensaje.", "channel_disabled"), spacing)
             return
-        if sender.paced and not await self._pace(claimed, out):
+        if sender.paced(out) and not await self._pace(claimed, out):
             return
         started = time.perf_counter()
         try:
