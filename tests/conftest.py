@@ -28,7 +28,7 @@ __all__ = ["TEST_PASSWORD", "TenantCtx", "post_inbound"]
 
 # Fake LLM vendor servers on 127.0.0.1 (fixtures `fake_openai`, `fake_anthropic`); PostgreSQL, Redis
 # and Chromium found or started for the run (fixtures `pg_admin_url`, `redis_url`, `chromium`); the
-# outbound tests' own Tertulia sending to a provider sandbox (`out_app`, `sandbox`, `api`...).
+# outbound tests' own Tertulia sending to a provider sandbox (`out_app`, `out_sandbox`...).
 pytest_plugins = ["tests.fakes.fixtures", "tests.servers", "tests.delivery.harness"]
 
 # Tenant-chosen URLs may reach the loopback servers tests start and nothing else: never a public

@@ -165,29 +165,6 @@ async def out_app(out_settings: Settings) -> AsyncIterator[Any]:
         yield application
 
 
-@pytest.fixture
-def sandbox(out_sandbox: SandboxServer, out_receiver: Receiver) -> Iterator[SandboxServer]:
-    """The sandbox, its logs and failures emptied (channels and customers stay: each test has its own)."""
-    out_sandbox.state.reset()
-    out_receiver.reset()
-    yield out_sandbox
-    out_sandbox.wait_idle()
-    out_sandbox.state.reset()
-
-
-@pytest.fixture
-async def api(out_app: Any, sandbox: SandboxServer) -> AsyncIterator[httpx2.AsyncClient]:
-    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=out_app), base_url="http://testserver") as c:
-        yield c
-
-
-@pytest.fixture
-async def control(sandbox: SandboxServer) -> AsyncIterator[httpx2.AsyncClient]:
-    """The sandbox's control API."""
-    async with httpx2.AsyncClient(base_url=sandbox.url, timeout=10) as c:
-        yield c
-
-
 # --- a tenant with a channel ------------------------------------------------------------------------------
 
 @dataclass

@@ -10,6 +10,7 @@ import httpx2
 import pytest
 from sqlalchemy import select
 
+from tertulia.channels.sending import our_message_id, our_reference, reason_for_code
 from tertulia.delivery.models import OutboundDelivery
 from tertulia.sandbox.server import SandboxServer
 from tests.delivery.harness import (
@@ -182,3 +183,12 @@ async def test_an_answer_lost_after_meta_accepted_may_send_twice_both_marked_our
     assert (await settled(api, shop, conv, message_id))["status"] == "sent"
     sent = sent_log(sandbox, shop)
     assert len(sent) == 2 and {m["biz_opaque_callback_data"] for m in sent} == {f"tertulia-{message_id}"}
+
+
+def test_the_webhooks_read_our_reference_and_a_later_failures_words_from_the_same_table() -> None:
+    """A `failed` status arriving later (Meta's 131047 usually does) is said as the send's own
+    refusal would be; our reference tells our sends' statuses from others'."""
+    assert reason_for_code("131047") == reason_for_code(131047) and "plantilla" in (reason_for_code("131047") or "")
+    assert reason_for_code("999999") is None and reason_for_code("BALANCE") is None
+    assert our_message_id(our_reference(42)) == 42
+    assert our_message_id("ext-42") is None and our_message_id(None) is None

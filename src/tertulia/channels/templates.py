@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tertulia.channels import template_repository as repo
 from tertulia.channels.credentials import WhatsAppCloudCredentials, YCloudCredentials, credentials_of
 from tertulia.channels.models import TEMPLATE_STATUSES, Channel, MessageTemplate
-from tertulia.channels.sending import ProviderFailure
 from tertulia.channels.template_schemas import (
     TemplateButtonOut,
     TemplateOut,
@@ -374,8 +373,3 @@ async def send_template(session: AsyncSession, tenant_id: uuid.UUID, user_id: uu
         extra={"template": rendered.extra}, attachments=rendered.attachments, payload={"template": rendered.wire})
     await conversations.emit_conversation_updated(session, conv)
     return conv, msg
-
-
-def describe_failure(failure: ProviderFailure) -> str:
-    return failure.reason if failure.action == "pause" else f"{failure.reason} ({failure.detail or failure.code})"
-
