@@ -26,8 +26,9 @@ from tests.helpers import TEST_PASSWORD, TenantCtx, create_test_tenant, fresh_da
 __all__ = ["TEST_PASSWORD", "TenantCtx", "post_inbound"]
 
 # Fake LLM vendor servers on 127.0.0.1 (fixtures `fake_openai`, `fake_anthropic`); PostgreSQL, Redis
-# and Chromium found or started for the run (fixtures `pg_admin_url`, `redis_url`, `chromium`).
-pytest_plugins = ["tests.fakes.fixtures", "tests.servers"]
+# and Chromium found or started for the run (fixtures `pg_admin_url`, `redis_url`, `chromium`); the
+# outbound tests' own Tertulia sending to a provider sandbox (`out_app`, `out_sandbox`...).
+pytest_plugins = ["tests.fakes.fixtures", "tests.servers", "tests.delivery.harness"]
 
 # Tenant-chosen URLs may reach the loopback servers tests start and nothing else: never a public
 # address, whatever a test (or a fuzzer) sets (kit/egress.py). Set in the environment so that

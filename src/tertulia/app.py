@@ -20,17 +20,23 @@ from tertulia.assistants.endpoints import router as assistants_router
 from tertulia.assistants.mcp import mcp_lifespan
 from tertulia.assistants.mcp_endpoints import router as mcp_servers_router
 from tertulia.assistants.service import schedule_replies
-from tertulia.assistants.tasks import AiWorker, running_worker
+from tertulia.assistants.tasks import AiWorker
+from tertulia.channels.check import router as channel_check_router
 from tertulia.channels.endpoints import router as channels_router
 from tertulia.channels.intake import WebhookIntake, running_intake
 from tertulia.channels.intake import router as webhooks_router
+from tertulia.channels.template_endpoints import router as templates_router
 from tertulia.config import Settings, get_settings
 from tertulia.contacts.endpoints import router as contacts_router
 from tertulia.conversations.endpoints import router as inbox_router
 from tertulia.conversations.inbound import InboundWriter, running_writer
 from tertulia.conversations.inbound import router as inbound_router
 from tertulia.conversations.media import router as media_router
-from tertulia.conversations.media_fetch import MediaWorker, announce_fetches, running_media_worker
+from tertulia.conversations.media_fetch import MediaWorker, announce_fetches
+from tertulia.conversations.takeover import running_takeover_returns
+from tertulia.delivery.endpoints import router as delivery_router
+from tertulia.delivery.tasks import DeliveryWorker
+from tertulia.kit.background import running
 from tertulia.kit.bus import create_bus
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database
@@ -54,7 +60,8 @@ WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 # of a millisecond per message).
 ROUTERS: list[Any] = [inbound_router, webhooks_router, auth_router, members_router, inbox_router, contacts_router,
                       channels_router, events_router, media_router, events_socket_router,
-                      assistants_router, mcp_invoke_router, mcp_servers_router]
+                      assistants_router, mcp_invoke_router, mcp_servers_router,
+                      channel_check_router, templates_router, delivery_router]
 
 DESCRIPTION = """Tertulia's API: the inbox of seed 001 (`/admin/...`), login for the panel
 (`/api/auth/...`), the generic inbound channel (`/api/v1/inbound/...`), the providers' webhooks
@@ -130,16 +137,20 @@ async def _jobs_and_intake(app: FastAPI, settings: Settings) -> AsyncIterator[No
     """The background jobs (unless `tertulia worker` processes run them) and the inbound writer.
     A stored customer message schedules the assistant's reply, and its files still at the provider
     are queued for the media worker; the workers of this process are woken when that work is due
-    (other processes' workers find it by polling)."""
+    (other processes' workers find it by polling). Outbound messages wake the delivery worker the
+    same way (delivery/outbox.py)."""
     db: Database = app.state.db
     async with AsyncExitStack() as stack:
         worker = media_worker = None
         if settings.inline_worker:
-            worker = await stack.enter_async_context(running_worker(AiWorker(db, app.state.secret_box)))
+            worker = await stack.enter_async_context(running(AiWorker(db, app.state.secret_box), "ai-worker"))
             app.state.ai_worker = worker
-            media_worker = await stack.enter_async_context(running_media_worker(
-                MediaWorker(db, app.state.secret_box, app.state.store, settings)))
+            media_worker = await stack.enter_async_context(running(
+                MediaWorker(db, app.state.secret_box, app.state.store, settings), "media-worker"))
             app.state.media_worker = media_worker
+            app.state.delivery_worker = await stack.enter_async_context(running(DeliveryWorker(
+                db, app.state.secret_box, app.state.store, app.state.rate_limiter, settings), "delivery-worker"))
+            await stack.enter_async_context(running_takeover_returns(db))
         writer = InboundWriter(db, after_store=[partial(schedule_replies, wake=worker.notify if worker else None),
                                                 partial(announce_fetches,
                                                         wake=media_worker.notify if media_worker else None)],

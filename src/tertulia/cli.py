@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -122,30 +124,48 @@ def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127
 
 @app.command()
 def worker(concurrency: Annotated[int, typer.Option(help="AI turns run at once", min=1, max=256)] = 8,
-           poll: Annotated[float, typer.Option(help="seconds between looks for due work", min=0.05)] = 1.0) -> None:
-    """Run background jobs (the AI's replies, copying customers' files) in this process; start as
-    many as you like."""
-    from tertulia.assistants.tasks import run_worker_forever
-    from tertulia.conversations.media_fetch import MediaWorker, running_media_worker
+           poll: Annotated[float, typer.Option(help="seconds between looks for due work", min=0.05)] = 1.0,
+           sends: Annotated[int, typer.Option(help="outbound messages sent at once", min=1, max=1024)] = 32) -> None:
+    """Run background jobs (the AI's replies, the delivery of outbound messages, copying customers'
+    files, takeovers going back to the AI) in this process; start as many as you like."""
+    from tertulia.assistants.tasks import AiWorker
+    from tertulia.conversations.media_fetch import MediaWorker
+    from tertulia.conversations.takeover import running_takeover_returns
+    from tertulia.delivery.tasks import DeliveryConfig, DeliveryWorker
+    from tertulia.kit.background import running
     from tertulia.kit.bus import create_bus
     from tertulia.kit.crypto import SecretBox
     from tertulia.kit.db import Database
     from tertulia.kit.logging import configure_logging
+    from tertulia.kit.ratelimit import RateLimiter
     from tertulia.kit.storage import create_store
 
     settings = get_settings()
     configure_logging(settings.log_level)
 
     async def main() -> None:
-        # Replies and handoffs emit tenant events; with Redis configured they reach every server.
+        # Replies, handoffs and delivery statuses emit tenant events; with Redis configured they
+        # reach every server. The channels' send rates are counted there too.
         bus = create_bus(settings)
-        db = Database(settings.resolved_database_url, pool_size=max(2, concurrency), bus=bus)
-        await bus.start()
+        db = Database(settings.resolved_database_url, pool_size=max(4, concurrency + sends // 4), bus=bus)
         box = SecretBox(settings.resolved_secret_key())
+        await bus.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            # Stop taking work; turns under way are cancelled (their leases run out and another
+            # worker finishes them), sends under way get a moment to finish.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
         try:
-            # The AI worker's loop ends on SIGTERM/SIGINT; the media worker stops with it.
-            async with running_media_worker(MediaWorker(db, box, create_store(settings), settings, poll_seconds=poll)):
-                await run_worker_forever(db, box, concurrency=concurrency, poll_seconds=poll)
+            store = create_store(settings)
+            delivery = DeliveryWorker(db, box, store, RateLimiter(settings.redis_url,
+                                      settings.redis_prefix), settings, DeliveryConfig(concurrency=sends))
+            async with (running(AiWorker(db, box, concurrency=concurrency, poll_seconds=poll), "ai-worker"),
+                        running(delivery, "delivery-worker"),
+                        running(MediaWorker(db, box, store, settings, poll_seconds=poll), "media-worker"),
+                        running_takeover_returns(db)):
+                await stop.wait()
         finally:
             await bus.stop()
             await db.dispose()

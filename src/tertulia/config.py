@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # limit is about one every 6 s with short bursts), and sends per second on one channel.
     delivery_spacing: float = Field(default=4.0, ge=0, le=600)
     delivery_channel_rate: float = Field(default=20.0, gt=0, le=10_000)
+    # A send that failed for a passing reason (rate limit, 5xx, network) is tried again after about
+    # this many seconds, doubling each time (with jitter, at most 5 minutes), up to this many tries.
+    delivery_retry_seconds: float = Field(default=2.0, gt=0, le=600)
+    delivery_max_attempts: int = Field(default=8, ge=1, le=100)
 
     web_chat_allowed_origins: str = Field(default="", validation_alias=_seed_var("WEB_CHAT_ALLOWED_ORIGINS"))
     chat_upload_max_bytes: int = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -23,6 +24,13 @@ def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
                           cwd=Path(__file__).resolve().parents[2])
 
 
+async def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """`run_cli` off the event loop: the app's background work (the delivery worker) keeps its
+    turns short only while the loop runs; blocked, a transaction it began would hold SQLite's
+    writer and the command would wait for it."""
+    return await asyncio.to_thread(run_cli, settings, *args)
+
+
 def test_migrate_says_what_it_did(tmp_path: Path) -> None:
     """A first migrate says it created the schema; the next one that there was nothing to do."""
     fresh = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'new.db'}", secret_key="k" * 32)
@@ -36,33 +44,33 @@ def test_migrate_says_what_it_did(tmp_path: Path) -> None:
 
 async def test_cli_creates_what_scripts_need(settings: Settings, client: httpx2.AsyncClient) -> None:
     slug = f"cli-{uuid.uuid4().hex[:8]}"
-    assert run_cli(settings, "migrate").returncode == 0
-    created = run_cli(settings, "tenant", "create", slug, "--name", "CLI Co")
+    assert (await cli(settings, "migrate")).returncode == 0
+    created = await cli(settings, "tenant", "create", slug, "--name", "CLI Co")
     assert created.returncode == 0, created.stderr
-    dup = run_cli(settings, "tenant", "create", slug, "--name", "CLI Co")
+    dup = await cli(settings, "tenant", "create", slug, "--name", "CLI Co")
     assert dup.returncode != 0 and dup.stderr.strip().count("\n") == 0 and "already exists" in dup.stderr
-    assert run_cli(settings, "tenant", "create", "Bad Slug!", "--name", "x").returncode != 0
+    assert (await cli(settings, "tenant", "create", "Bad Slug!", "--name", "x")).returncode != 0
 
-    weak = run_cli(settings, "user", "create", "--tenant", slug, "--email", f"o@{slug}.test", "--password", "123",
+    weak = await cli(settings, "user", "create", "--tenant", slug, "--email", f"o@{slug}.test", "--password", "123",
                    "--role", "owner")
     assert weak.returncode != 0 and "password" in weak.stderr
-    unknown = run_cli(settings, "user", "create", "--tenant", "no-such-tenant", "--email", "x@y.test",
+    unknown = await cli(settings, "user", "create", "--tenant", "no-such-tenant", "--email", "x@y.test",
                       "--password", "long-enough-pass", "--role", "owner")
     assert unknown.returncode != 0 and "no tenant" in unknown.stderr
-    bad_role = run_cli(settings, "user", "create", "--tenant", slug, "--email", "x@y.test",
+    bad_role = await cli(settings, "user", "create", "--tenant", slug, "--email", "x@y.test",
                        "--password", "long-enough-pass", "--role", "boss")
     assert bad_role.returncode != 0
-    ok = run_cli(settings, "user", "create", "--tenant", slug, "--email", f"o@{slug}.test",
+    ok = await cli(settings, "user", "create", "--tenant", slug, "--email", f"o@{slug}.test",
                  "--password", "long-enough-pass", "--role", "owner")
     assert ok.returncode == 0, ok.stderr
 
-    token_out = run_cli(settings, "token", "create", "--tenant", slug, "--name", "ci")
+    token_out = await cli(settings, "token", "create", "--tenant", slug, "--name", "ci")
     assert token_out.returncode == 0, token_out.stderr
     token = token_out.stdout.strip().splitlines()[-1]
-    channel_out = run_cli(settings, "channel", "create", "--tenant", slug, "--kind", "api", "--name", "Shop")
+    channel_out = await cli(settings, "channel", "create", "--tenant", slug, "--kind", "api", "--name", "Shop")
     channel = json.loads(channel_out.stdout.strip().splitlines()[-1])
     assert set(channel) == {"channel_id", "inbound_token"}
-    assert run_cli(settings, "channel", "create", "--tenant", slug, "--kind", "telex", "--name", "x").returncode != 0
+    assert (await cli(settings, "channel", "create", "--tenant", slug, "--kind", "telex", "--name", "x")).returncode != 0
 
     r = await client.post(f"/api/v1/inbound/{channel['channel_id']}",
                           headers={"Authorization": f"Bearer {channel['inbound_token']}"},
@@ -76,12 +84,12 @@ async def test_cli_creates_what_scripts_need(settings: Settings, client: httpx2.
     # --assistant NAME links the new channel to the tenant's assistant of that name
     made = await client.post("/admin/assistants", headers={"Authorization": f"Bearer {token}"}, json={"name": "Lía"})
     assert made.status_code == 201, made.text
-    linked_out = run_cli(settings, "channel", "create", "--tenant", slug, "--kind", "api", "--name", "Bot",
+    linked_out = await cli(settings, "channel", "create", "--tenant", slug, "--kind", "api", "--name", "Bot",
                          "--assistant", "Lía")
     assert linked_out.returncode == 0, linked_out.stderr
     linked = json.loads(linked_out.stdout.strip().splitlines()[-1])
     assert (await client.get(f"/admin/channels/{linked['channel_id']}", headers={"Authorization": f"Bearer {token}"})
             ).json()["assistant_id"] == made.json()["id"]
-    nobody = run_cli(settings, "channel", "create", "--tenant", slug, "--kind", "api", "--name", "x",
+    nobody = await cli(settings, "channel", "create", "--tenant", slug, "--kind", "api", "--name", "x",
                      "--assistant", "Nadie")
     assert nobody.returncode != 0 and nobody.stderr.strip() == f"error: no assistant named 'Nadie' in {slug}"

@@ -13,6 +13,7 @@ from typing import Any
 import httpx2
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
+from tertulia.channels.models import MessageTemplate
 from tests.helpers import TenantCtx, iter_routes, post_inbound
 
 # Routes that serve no tenant data at all.
@@ -50,6 +51,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/mcp/invoke"): {"tool": "add_tag", "args": {"name": "B"}, "conversation_id": "{conversation_id}"},
     ("POST", "/admin/assistants/{assistant_id}/try"): {"messages": [{"role": "user", "content": "hola"}]},
     ("PATCH", "/admin/tenant"): {"name": "B renamed"},
+    ("POST", "/admin/templates/send"): {"conversation_id": "{conversation_id}", "template_id": "{template_id}",
+                                        "parameters": ["x"]},
 }
 # Required query parameters, so the request reaches the tenant check.
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
@@ -103,8 +106,15 @@ def _fill(template: Any, values: dict[str, str]) -> Any:
 async def test_every_route_is_tenant_isolated(app: Any, client: httpx2.AsyncClient, make_tenant) -> None:
     a, b = await make_tenant("a"), await make_tenant("b")
     values = await _resources(client, a)
+    async with app.state.db.session(a.id) as session:  # a WhatsApp template of A's (synced ones are rows like it)
+        template = MessageTemplate(tenant_id=a.id, channel_id=a.channel_id, name="plantilla_de_a", language="es",
+                                   status="APPROVED", components=[{"type": "BODY", "text": "Hola {{1}}"}])
+        session.add(template)
+        await session.flush()
+        values["template_id"] = str(template.id)
     secrets = {values[k] for k in ("conversation_id", "contact_id", "tag_id", "channel_id", "token_id",
-                                   "whatsapp_channel_id")} | {"secreto de A", "Contacto de A", "A-tag"}
+                                   "whatsapp_channel_id", "template_id")} | {"secreto de A", "Contacto de A", "A-tag",
+                                                                             "plantilla_de_a"}
     checked = 0
     routes = iter_routes(app.routes)
     assert any(path == "/admin/chats/summary" for path, _ in routes)

@@ -13,7 +13,8 @@ async def test_owner_renames_the_tenant_and_sets_its_time_zone(client: httpx2.As
     t, other = await make_tenant(), await make_tenant()
     r = await client.get("/admin/tenant", headers=t.headers)
     assert r.status_code == 200, r.text
-    assert r.json() == {"id": str(t.id), "slug": t.slug, "name": f"Tenant {t.slug}", "time_zone": "UTC"}
+    assert r.json() == {"id": str(t.id), "slug": t.slug, "name": f"Tenant {t.slug}", "time_zone": "UTC",
+                        "ai_resumes_after_minutes": None}
     r = await client.patch("/admin/tenant", json={"name": "  Café Aurora ", "time_zone": "America/Mexico_City"},
                            headers=t.headers)
     assert r.status_code == 200, r.text

@@ -56,6 +56,7 @@ from tertulia.assistants.tools import (
 )
 from tertulia.conversations import repository as conversations_repo
 from tertulia.conversations import service as conversations
+from tertulia.conversations.window import window_is_closed
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database, Reader, utcnow
 
@@ -200,6 +201,8 @@ class Orchestrator:
                 return "a person took over the conversation"
             if (turn.last_inbound_message_id or 0) > job.turn_message_id:
                 return "a newer customer message arrived"
+            if window_is_closed(turn.channel_source, turn.last_inbound_at):
+                return "WhatsApp's 24-hour window is closed: only a template can reach the customer"
             state.provider, state.model = assistant.provider, assistant.model or assistant.provider
             history = history_messages(await repo.turn_history(session, tenant_id, job.conversation_id,
                                                                job.turn_message_id, self.config.history_limit))
@@ -432,9 +435,8 @@ class Orchestrator:
                     session.add(trace)
                 else:
                     if outcome == "sent":
-                        msg = await conversations.add_outbound_message(
-                            session, conv, author="ai", content=state.output, correlation_id=state.correlation_id)
-                        trace.reply_message_id = msg.id
+                        bubbles = await conversations.add_ai_reply(session, conv, state.output, state.correlation_id)
+                        trace.reply_message_id = bubbles[0].id
                     else:
                         language = assistant.language if assistant is not None else "es"
                         reason_text = state.handoff_reason or "handoff"

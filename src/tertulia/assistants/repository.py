@@ -201,6 +201,8 @@ class TurnContext:
     tags: list[str]  # most recently applied first
     has_knowledge: bool  # the assistant has knowledge entries (else no search is worth a query)
     has_mcp_servers: bool  # the tenant has an enabled MCP server (else no lookup of their tools)
+    channel_source: str = ""
+    last_inbound_at: datetime | None = None  # when the customer last wrote (WhatsApp's window)
 
 
 async def turn_context(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
@@ -213,7 +215,8 @@ async def turn_context(session: Reader, tenant_id: uuid.UUID, conversation_id: u
     # One row per tag of the contact (or one row without a tag): tags are few, and a second
     # statement would cost more than the repeated columns.
     stmt = (tenant_select(Conversation, tenant_id, Conversation.contact_id, Conversation.ai_state,
-                          Conversation.last_inbound_message_id, Assistant, Contact.display_name, Contact.phone,
+                          Conversation.last_inbound_message_id, Conversation.channel_source,
+                          Conversation.last_inbound_at, Assistant, Contact.display_name, Contact.phone,
                           Contact.notes, Tag.name.label("tag"), has_knowledge.label("has_knowledge"),
                           has_servers.label("has_mcp_servers"))
             .select_from(Conversation)
@@ -234,7 +237,8 @@ async def turn_context(session: Reader, tenant_id: uuid.UUID, conversation_id: u
         contact_id=first.contact_id, ai_state=first.ai_state, last_inbound_message_id=first.last_inbound_message_id,
         assistant=first.Assistant, contact_name=first.display_name, contact_phone=first.phone,
         contact_notes=first.notes or "", tags=[r.tag for r in rows if r.tag is not None],
-        has_knowledge=bool(first.has_knowledge), has_mcp_servers=bool(first.has_mcp_servers))
+        has_knowledge=bool(first.has_knowledge), has_mcp_servers=bool(first.has_mcp_servers),
+        channel_source=first.channel_source, last_inbound_at=first.last_inbound_at)
 
 
 async def turn_history(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID, up_to_id: int,

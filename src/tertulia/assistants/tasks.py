@@ -11,10 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 import structlog
@@ -119,32 +116,3 @@ class AiWorker:
         for task in list(self._running):
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
-
-
-@asynccontextmanager
-async def running_worker(worker: AiWorker) -> AsyncIterator[AiWorker]:
-    """The worker's loop as a task for as long as the block lasts (`serve` with the inline worker)."""
-    task = asyncio.create_task(worker.run(), name="ai-worker")
-    try:
-        yield worker
-    finally:
-        await worker.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def run_worker_forever(db: Database, secret_box: SecretBox, *, concurrency: int = 8,
-                             poll_seconds: float = 1.0) -> None:
-    worker = AiWorker(db, secret_box, concurrency=concurrency, poll_seconds=poll_seconds)
-    loop = asyncio.get_running_loop()
-    stopping: set[asyncio.Task[None]] = set()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        # Stop taking work and cancel the turns under way; their leases run out and another
-        # worker finishes them (a turn is never half-posted: posting is one transaction).
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, lambda: stopping.add(asyncio.create_task(worker.stop())))
-    try:
-        await worker.run()
-    finally:
-        await worker.stop()

@@ -8,6 +8,9 @@ from tertulia.channels import repository as repo
 from tertulia.channels import service
 from tertulia.channels.models import Channel
 from tertulia.channels.schemas import ChannelCreate, ChannelCreated, ChannelOut, ChannelUpdate
+from tertulia.delivery.service import resume_channel
+from tertulia.kit.egress import check_url
+from tertulia.kit.errors import Invalid
 from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.kit.web import DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentManager, CurrentPrincipal
@@ -55,7 +58,16 @@ async def update_channel(channel_id: uuid.UUID, body: ChannelUpdate, principal: 
     if fields.get("enabled") is not None:
         channel.enabled = fields["enabled"]
     if fields.get("credentials") is not None:
+        waiting = channel.status == "attention"
         service.set_credentials(channel, request.app.state.secret_box, fields["credentials"], merge=True)
+        if waiting and channel.status == "ok":  # new credentials: the paused deliveries try them
+            await resume_channel(db, channel)
+    if "outbound_url" in fields:
+        if channel.kind != "api":
+            raise Invalid("only an api channel has an outbound URL", code="outbound_url_not_supported")
+        if fields["outbound_url"]:
+            await check_url(fields["outbound_url"], what="the outbound URL")
+        channel.outbound_url = fields["outbound_url"] or None
     if "assistant_id" in fields:
         channel.assistant_id = await service.check_assistant(db, principal.tenant_id, fields["assistant_id"])
     return _out(request, channel)

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from tertulia.kit.types import Name, ShortText
 
@@ -32,6 +32,9 @@ class ChannelUpdate(BaseModel):
         "credentials to change, over the stored ones (a null removes one); checked again as a whole"))
     enabled: bool | None = None
     assistant_id: uuid.UUID | None = None
+    outbound_url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048)] | None = Field(
+        default=None, description="`api` channels: where each outbound message is POSTed, signed "
+        "(X-Tertulia-Signature: sha256=HMAC of the body under credentials.outbound_secret); null: none")
 
 
 class ChannelOut(BaseModel):
@@ -54,6 +57,7 @@ class ChannelOut(BaseModel):
                                                            "deliveries wait until they are fixed")
     status_reason: str | None
     last_webhook_at: datetime | None
+    outbound_url: str | None = Field(default=None, description="`api` channels: where each outbound message is POSTed")
 
 
 class ChannelCreated(ChannelOut):

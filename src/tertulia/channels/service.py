@@ -43,6 +43,7 @@ def channel_out(channel: Channel, box: SecretBox, base_url: str) -> ChannelOut:
         created_at=channel.created_at, account_id=channel.account_id, webhook_url=webhook_url,
         verify_token=channel.verify_token, status="attention" if channel.status == "attention" else "ok",
         status_reason=channel.status_reason, last_webhook_at=channel.last_webhook_at,
+        outbound_url=channel.outbound_url,
     )
 
 
@@ -86,12 +87,11 @@ def set_credentials(channel: Channel, box: SecretBox, given: dict[str, Any], *, 
     stored = box.decrypt(channel.credentials_encrypted) if merge else {}
     merged = {k: v for k, v in {**stored, **given}.items() if v is not None}
     checked = check_credentials(channel.kind, merged)
-    if merge and checked == stored:
-        return
-    channel.credentials_encrypted = box.encrypt(checked) if checked else None
-    account = checked.get(ACCOUNT_CREDENTIAL.get(channel.kind, ""))
-    channel.account_id = str(account) if account else None
-    if channel.status == "attention":
+    if not merge or checked != stored:
+        channel.credentials_encrypted = box.encrypt(checked) if checked else None
+        account = checked.get(ACCOUNT_CREDENTIAL.get(channel.kind, ""))
+        channel.account_id = str(account) if account else None
+    if channel.status == "attention":  # saved again, even unchanged: the person says they are fixed
         channel.status, channel.status_reason = "ok", None
 
 

@@ -13,6 +13,7 @@ from tertulia.conversations.schemas import (
     ConversationSendRequest,
     HumanOverrideRequest,
     HumanOverrideResult,
+    HumanSend,
     InboxQuery,
     MessageOut,
     ReadResult,
@@ -97,10 +98,11 @@ async def mark_read(conversation_id: uuid.UUID, principal: CurrentPrincipal, db:
     return ReadResult(conversation_id=conv.id, unread_count=conv.unread_count)
 
 
-async def _send(db: DbSession, principal: Principal, conversation_id: uuid.UUID, text: str,
+async def _send(db: DbSession, principal: Principal, conversation_id: uuid.UUID, body: HumanSend,
                 channel_source: str | None) -> SendResult:
-    conv, msg = await service.send_human_message(db, principal.tenant_id, conversation_id, principal.user_id,
-                                                 text, channel_source)
+    conv, msg = await service.send_human_message(
+        db, principal.tenant_id, conversation_id, principal.user_id, body.message, channel_source,
+        attachments=[a.model_dump(exclude_none=True) for a in body.attachments], reply_to_id=body.reply_to_id)
     names = await service.author_names(db, [msg])
     return SendResult(status="queued", conversation_id=conv.id, message_id=msg.id, is_locked=conv.is_locked,
                       message=service.message_out(msg, names))
@@ -109,14 +111,16 @@ async def _send(db: DbSession, principal: Principal, conversation_id: uuid.UUID,
 @router.post("/whatsapp/send", response_model=SendResult, status_code=202)
 async def unified_send(body: SendRequest, principal: CurrentPrincipal, db: DbSession) -> SendResult:
     """The unified outbox (seed 001): queue a human message on the conversation's channel. A human
-    who writes takes over from the AI, so the conversation comes back with `is_locked: true`."""
-    return await _send(db, principal, body.conversation_id, body.message, body.channel_source)
+    who writes takes over from the AI, so the conversation comes back with `is_locked: true`. On
+    WhatsApp, more than 24 hours after the customer last wrote, it is refused with 409
+    `window_closed` naming the approved templates that can be sent instead."""
+    return await _send(db, principal, body.conversation_id, body, body.channel_source)
 
 
 @router.post("/chats/{conversation_id}/messages", response_model=SendResult, status_code=202)
 async def send_in_chat(conversation_id: uuid.UUID, body: ConversationSendRequest, principal: CurrentPrincipal,
                        db: DbSession) -> SendResult:
-    return await _send(db, principal, conversation_id, body.message, None)
+    return await _send(db, principal, conversation_id, body, None)
 
 
 @router.post("/conversations/{conversation_id}/human-override", response_model=HumanOverrideResult)

@@ -47,7 +47,6 @@ from tertulia.conversations.inbound import StoredMessage
 from tertulia.conversations.media import media_key, media_url
 from tertulia.conversations.repository import ClaimedFetch
 from tertulia.conversations.service import emit_message_updated
-from tertulia.kit.background import running
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database, after_commit, utcnow
 from tertulia.kit.egress import trusted_client
@@ -404,7 +403,3 @@ async def announce_fetches(session: AsyncSession, stored: Sequence[StoredMessage
 
     after_commit(session, wake_worker)
 
-
-def running_media_worker(worker: MediaWorker) -> AbstractAsyncContextManager[MediaWorker]:
-    """The worker's loop as a task for as long as the block lasts."""
-    return running(worker, "media-worker")

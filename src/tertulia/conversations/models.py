@@ -58,7 +58,9 @@ class Conversation(Base):
     # search, which then reads this table alone. Never written by the application.
     contact_name: Mapped[str] = mapped_column(String(200), server_default="")
     contact_phone: Mapped[str | None] = mapped_column(String(32))
-    last_human_at: Mapped[datetime | None]  # a person's last message (panel or the phone's app)
+    # A person's last message (panel or the phone's app) or takeover while the conversation is
+    # theirs; cleared when it goes back to the AI. Times the takeover's return (takeover.py).
+    last_human_at: Mapped[datetime | None]
 
     @property
     def is_locked(self) -> bool:
@@ -117,6 +119,7 @@ class PendingStatus(Base):
     __tablename__ = "pending_statuses"
     __table_args__ = (
         Index(None, "tenant_id", "channel_id", "provider_message_id"),
+        Index(None, "created_at"),  # the delivery worker's sweep reads the last minutes' (delivery/service.py)
         ForeignKeyConstraint(["tenant_id", "channel_id"], ["channels.tenant_id", "channels.id"], ondelete="CASCADE"),
     )
 

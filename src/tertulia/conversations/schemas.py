@@ -4,7 +4,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from tertulia.contacts.schemas import TagOut
@@ -72,6 +80,9 @@ class ChatSummary(BaseModel):
     status: str
     tags: list[TagOut]
     last_inbound_at: datetime | None
+    window_open_until: datetime | None = Field(default=None, description=(
+        "WhatsApp: when the 24-hour window to write freely closes (in the past: closed, only templates; "
+        "null on WhatsApp: the customer never wrote). Null on other channels, which have no window."))
 
 
 class MessageOut(BaseModel):
@@ -101,14 +112,53 @@ class MessageOut(BaseModel):
 MessageText = Annotated[NonBlank, StringConstraints(max_length=MAX_TEXT)]
 
 
-class SendRequest(BaseModel):
+class OutboundAttachment(BaseModel):
+    """A file to send: one of this tenant's (`/media/<tenant>/<name>`, uploaded to the provider
+    when sent) or a public URL the provider fetches itself."""
+
+    type: Literal["image", "video", "audio", "document"]
+    url: Annotated[Text, StringConstraints(min_length=1, max_length=2048)]
+    filename: Annotated[Text, StringConstraints(max_length=255)] | None = None
+    mime_type: Annotated[Text, StringConstraints(max_length=127)] | None = None
+    voice: bool | None = Field(default=None, description="an audio to show as a voice note")
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://", "/media/")):
+            raise PydanticCustomError("url_scheme",
+                                      "an attachment url is absolute (http/https) or a path on this server")
+        return value
+
+
+class HumanSend(BaseModel):
+    """What a person sends: text, and optionally one file (the text is its caption) and the
+    message it answers."""
+
+    attachments: list[OutboundAttachment] = Field(default_factory=list, max_length=1)
+    message: Annotated[Text, StringConstraints(max_length=MAX_TEXT)] = Field(
+        default="", examples=["Hola, soy Ana del equipo. Te ayudo con tu pedido."])
+    reply_to_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="the message this one answers")
+
+    @field_validator("message")
+    @classmethod
+    def _text_or_file(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        attachments = info.data.get("attachments") or []
+        if not value and not attachments:
+            raise PydanticCustomError("blank", "must not be empty")
+        if value and attachments and attachments[0].type == "audio":
+            raise PydanticCustomError("audio_caption", "an audio carries no text: send the text apart")
+        return value
+
+
+class SendRequest(HumanSend):
     conversation_id: uuid.UUID
-    message: MessageText = Field(examples=["Hola, soy Ana del equipo. Te ayudo con tu pedido."])
     channel_source: ChannelSource = Field(examples=["whatsapp"])
 
 
-class ConversationSendRequest(BaseModel):
-    message: MessageText
+class ConversationSendRequest(HumanSend):
+    pass
 
 
 class SendResult(BaseModel):

@@ -20,9 +20,11 @@ from tertulia.contacts.schemas import TagOut
 from tertulia.conversations import repository as repo
 from tertulia.conversations.models import Conversation, Message
 from tertulia.conversations.schemas import ChatSummary, MessageOut
-from tertulia.delivery.models import OutboundDelivery
+from tertulia.conversations.window import require_open_window, window_open_until
+from tertulia.delivery import outbox
+from tertulia.delivery.bubbles import split_into_bubbles
 from tertulia.kit.db import Reader, utcnow
-from tertulia.kit.errors import BadRequest, NotFound
+from tertulia.kit.errors import BadRequest, Invalid, NotFound
 from tertulia.realtime.events import record_event
 from tertulia.tenancy.models import User
 
@@ -62,7 +64,8 @@ def summary_of(conv: Conversation | Row[Any], display_name: str, phone: str | No
         timestamp=conv.last_message_at, channel_source=conv.channel_source, unread_count=conv.unread_count,
         is_locked=conv.ai_state == "human_override", platform_origin=platform_origin, contact_id=conv.contact_id,
         channel_id=conv.channel_id,
-        status=conv.status, tags=[TagOut.model_validate(t) for t in tags], last_inbound_at=conv.last_inbound_at)
+        status=conv.status, tags=[TagOut.model_validate(t) for t in tags], last_inbound_at=conv.last_inbound_at,
+        window_open_until=window_open_until(conv.channel_source, conv.last_inbound_at))
 
 
 async def conversation_summary(session: Reader, conv: Conversation) -> ChatSummary:
@@ -138,36 +141,74 @@ async def emit_message_updated(session: AsyncSession, msg: Message) -> MessageOu
 async def add_outbound_message(
     session: AsyncSession, conv: Conversation, *, author: str, content: str,
     attachments: list[dict[str, Any]] | None = None, author_user_id: uuid.UUID | None = None,
-    correlation_id: str | None = None, deliver: bool = True,
+    correlation_id: str | None = None, deliver: bool = True, kind: str = "text",
+    extra: dict[str, Any] | None = None, reply_to: Message | None = None, payload: dict[str, Any] | None = None,
 ) -> Message:
-    """An outbound message and, when it goes to the contact, its delivery row: one transaction.
-    The conversation must be locked (lock_conversation)."""
+    """An outbound message and, when it goes to the contact, its delivery (delivery/outbox.py):
+    one transaction. The conversation must be locked (lock_conversation). `payload`: what the
+    delivery sends beyond the message (a template's components)."""
     now = utcnow()
     msg = Message(
         tenant_id=conv.tenant_id, conversation_id=conv.id, channel_id=conv.channel_id, direction="outbound",
         author=author, author_user_id=author_user_id, content=content, attachments=attachments or [],
         status="queued" if deliver else "sent", correlation_id=correlation_id, created_at=now, updated_at=now,
+        kind=kind, extra=extra, reply_to_id=reply_to.id if reply_to else None,
+        reply_to_provider_id=reply_to.provider_message_id if reply_to else None,
     )
     session.add(msg)
     await session.flush()
     if deliver:
-        session.add(OutboundDelivery(tenant_id=conv.tenant_id, message_id=msg.id, channel_id=conv.channel_id,
-                                     next_attempt_at=now))
+        await outbox.enqueue(session, conv, msg, payload=payload)
     move_counters(conv, msg.created_at, preview_of(msg.content, msg.attachments), now)
     await emit_message_created(session, msg)
     return msg
 
 
+async def add_ai_reply(session: AsyncSession, conv: Conversation, text: str, correlation_id: str) -> list[Message]:
+    """The AI's reply: on WhatsApp a long one leaves as several bubbles (delivery/bubbles.py),
+    separate messages in order under one correlation id; elsewhere one message."""
+    parts = split_into_bubbles(text) if conv.channel_source == "whatsapp" else [text]
+    return [await add_outbound_message(session, conv, author="ai", content=part, correlation_id=correlation_id)
+            for part in parts]
+
+
+async def _reply_target(session: Reader, conv: Conversation, reply_to_id: int | None) -> Message | None:
+    if reply_to_id is None:
+        return None
+    target = await repo.get_message(session, conv.tenant_id, reply_to_id)
+    if target is None or target.conversation_id != conv.id:
+        raise Invalid("reply_to_id is not a message of this conversation", code="reply_not_found")
+    return target
+
+
+def _kind_of(attachments: list[dict[str, Any]]) -> str:
+    if not attachments:
+        return "text"
+    first = attachments[0]
+    return "voice" if first.get("type") == "audio" and first.get("voice") else str(first.get("type", "document"))
+
+
 async def send_human_message(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
-                             user_id: uuid.UUID | None, text: str,
-                             channel_source: str | None = None) -> tuple[Conversation, Message]:
-    """A human agent writes: the message is queued for delivery and the human takes over from the AI."""
+                             user_id: uuid.UUID | None, text: str, channel_source: str | None = None, *,
+                             attachments: list[dict[str, Any]] | None = None,
+                             reply_to_id: int | None = None) -> tuple[Conversation, Message]:
+    """A human agent writes: the message is queued for delivery and the human takes over from the
+    AI. A closed WhatsApp window refuses it (409 `window_closed`, naming the templates to send)."""
     conv = await lock_conversation(session, tenant_id, conversation_id)
     if channel_source is not None and channel_source != conv.channel_source:
         raise BadRequest(
             f"channel_source '{channel_source}' does not match the conversation's channel '{conv.channel_source}'",
             code="channel_mismatch")
-    msg = await add_outbound_message(session, conv, author="human", content=text, author_user_id=user_id)
+    for attachment in attachments or []:
+        url = str(attachment.get("url") or "")
+        if url.startswith("/") and not url.startswith(f"/media/{tenant_id}/"):
+            raise Invalid("an attachment is a file of this tenant (/media/...) or a public URL",
+                          code="attachment_not_found")
+    await require_open_window(session, conv)
+    msg = await add_outbound_message(session, conv, author="human", content=text, author_user_id=user_id,
+                                     attachments=attachments, kind=_kind_of(attachments or []),
+                                     reply_to=await _reply_target(session, conv, reply_to_id))
+    conv.last_human_at = msg.created_at
     conv.ai_state = "human_override"
     conv.unread_count = 0  # whoever answers has read the conversation
     await emit_conversation_updated(session, conv)
@@ -181,6 +222,9 @@ async def set_human_override(session: AsyncSession, tenant_id: uuid.UUID, conver
     if conv.ai_state != new_state:
         conv.ai_state = new_state
         conv.updated_at = utcnow()
+        # A person's takeover starts the clock of its return to the AI (conversations/takeover.py);
+        # given back, the conversation has no takeover to time.
+        conv.last_human_at = conv.updated_at if locked else None
         await emit_conversation_updated(session, conv)
     return conv
 

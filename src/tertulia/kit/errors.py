@@ -24,9 +24,12 @@ class TertuliaError(Exception):
     code = "bad_request"
 
     def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # More for the caller beside code and message (field `details`, the templates a closed
+        # WhatsApp window still allows...), rendered into the error body.
+        self.extra = extra or {}
         if code:
             self.code = code
         if status_code:
@@ -136,7 +139,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TertuliaError)
     async def _domain(_: Request, exc: TertuliaError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse(error_body(exc.code, exc.message, **exc.extra), status_code=exc.status_code,
+                            headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

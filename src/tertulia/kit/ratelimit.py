@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
@@ -24,3 +26,12 @@ class RateLimiter:
         item = parse(limit) if isinstance(limit, str) else limit
         if not await self._limiter.hit(item, *key):
             raise TooManyRequests(f"{message}; try again in a minute", headers={"Retry-After": "60"})
+
+    async def wait_for(self, limit: str | RateLimitItem, *key: str) -> float:
+        """Take one hit if the limit allows it now (0.0); otherwise count nothing and answer the
+        seconds until it may allow one (a paced sender waits that long and asks again)."""
+        item = parse(limit) if isinstance(limit, str) else limit
+        if await self._limiter.hit(item, *key):
+            return 0.0
+        stats = await self._limiter.get_window_stats(item, *key)
+        return max(0.001, stats.reset_time - time.time())

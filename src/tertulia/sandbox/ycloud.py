@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -65,7 +66,9 @@ class YCloudApi:
         self.traffic = traffic
 
     async def handle(self, request: Request) -> Response:
-        response = await self._route(request, [p for p in request.url.path.split("/") if p][1:])
+        # Split the path as sent, then decode each part: a wamid (base64) may hold an encoded "/".
+        raw = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+        response = await self._route(request, [unquote(p) for p in raw.split("?")[0].split("/") if p][1:])
         self.state.log_request("ycloud", request.method, request.url.path, response.status_code)
         return response
 

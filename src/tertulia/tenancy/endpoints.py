@@ -113,10 +113,13 @@ async def get_tenant_settings(principal: CurrentPrincipal, db: ReadDb) -> Tenant
 @admin.patch("/tenant", response_model=TenantSettingsOut)
 async def update_tenant_settings(body: TenantSettingsUpdate, principal: CurrentManager,
                                  db: DbSession) -> TenantSettingsOut:
-    """Rename the tenant or set its time zone (an IANA name). The slug, part of every panel
+    """Rename the tenant, set its time zone (an IANA name) or after how long a person's takeover
+    goes back to the AI (`ai_resumes_after_minutes`, null: never). The slug, part of every panel
     address, does not change."""
     tenant = await service.require_tenant_by_id(db, principal.tenant_id)
-    await service.update_tenant(db, tenant, name=body.name, time_zone=body.time_zone)
+    returns = {"ai_resumes_after_minutes": body.ai_resumes_after_minutes} if (
+        "ai_resumes_after_minutes" in body.model_fields_set) else {}
+    await service.update_tenant(db, tenant, name=body.name, time_zone=body.time_zone, **returns)
     return TenantSettingsOut.model_validate(tenant)
 
 

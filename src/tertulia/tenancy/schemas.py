@@ -98,9 +98,14 @@ class TenantSettingsOut(BaseModel):
     slug: str
     name: str
     time_zone: str = Field(description="an IANA time zone name, e.g. America/Mexico_City")
+    ai_resumes_after_minutes: int | None = Field(default=None, description=(
+        "after how many minutes without a person's message a conversation a person took over goes back "
+        "to the AI; null: never (it stays with the people until someone gives it back)"))
 
 
 class TenantSettingsUpdate(BaseModel):
     name: Name | None = None
     time_zone: Annotated[str, StringConstraints(max_length=64), AfterValidator(check_time_zone)] | None = Field(
         default=None, examples=["America/Mexico_City"])
+    ai_resumes_after_minutes: int | None = Field(default=None, ge=1, le=525_600, examples=[1440], description=(
+        "minutes (up to a year); null turns the return off"))

@@ -7,6 +7,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,12 +56,17 @@ async def create_tenant(session: AsyncSession, slug: str, name: str) -> Tenant:
     return tenant
 
 
+UNCHANGED: Any = object()
+
+
 async def update_tenant(session: AsyncSession, tenant: Tenant, *, name: str | None = None,
-                        time_zone: str | None = None) -> Tenant:
+                        time_zone: str | None = None, ai_resumes_after_minutes: int | None = UNCHANGED) -> Tenant:
     if name is not None:
         tenant.name = name
     if time_zone is not None:
         tenant.time_zone = time_zone
+    if ai_resumes_after_minutes is not UNCHANGED:
+        tenant.ai_resumes_after_minutes = ai_resumes_after_minutes
     await session.flush()
     return tenant
 

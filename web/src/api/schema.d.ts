@@ -216,6 +216,27 @@ export interface paths {
         patch: operations["update_channel_admin_channels__channel_id__patch"];
         trace?: never;
     };
+    "/admin/channels/{channel_id}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check Channel
+         * @description Try the channel's credentials against its provider and say, check by check, what works and
+         *     what to fix.
+         */
+        post: operations["check_channel_admin_channels__channel_id__check_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/chats/{conversation_id}": {
         parameters: {
             query?: never;
@@ -530,6 +551,28 @@ export interface paths {
         patch: operations["update_member_admin_members__user_id__patch"];
         trace?: never;
     };
+    "/admin/messages/{message_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry Message
+         * @description Queue a `failed` outbound message again: the same message, with fresh tries, behind what its
+         *     recipient has queued; it comes back `queued`. 409 `message_not_failed` for any other message;
+         *     a free-form WhatsApp message whose window closed meanwhile is refused with `window_closed`.
+         */
+        post: operations["retry_message_admin_messages__message_id__retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/tags": {
         parameters: {
             query?: never;
@@ -569,6 +612,71 @@ export interface paths {
         patch: operations["update_tag_admin_tags__tag_id__patch"];
         trace?: never;
     };
+    "/admin/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Templates
+         * @description The synced templates, by name; each says what a send of it takes (`parameters`).
+         */
+        get: operations["list_templates_admin_templates_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/templates/send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send Template
+         * @description Queue an APPROVED template to a WhatsApp conversation, also when its 24-hour window is
+         *     closed. `parameters` are the body's values in order (seed 001); named templates take
+         *     `named_parameters`; a header's text or file and the buttons' values go in `header` and
+         *     `buttons`. Problems are a 422 `template_parameters` with one `details` entry each.
+         */
+        post: operations["send_template_admin_templates_send_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/templates/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sync Templates
+         * @description Read every template of every WhatsApp channel of the tenant from its provider (all pages)
+         *     and store them; those the provider no longer has are kept, marked `removed_at`. A channel
+         *     whose provider could not be read says why and keeps its templates as they were.
+         */
+        post: operations["sync_templates_admin_templates_sync_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/tenant": {
         parameters: {
             query?: never;
@@ -585,7 +693,8 @@ export interface paths {
         head?: never;
         /**
          * Update Tenant Settings
-         * @description Rename the tenant or set its time zone (an IANA name). The slug, part of every panel
+         * @description Rename the tenant, set its time zone (an IANA name) or after how long a person's takeover
+         *     goes back to the AI (`ai_resumes_after_minutes`, null: never). The slug, part of every panel
          *     address, does not change.
          */
         patch: operations["update_tenant_settings_admin_tenant_patch"];
@@ -641,7 +750,9 @@ export interface paths {
         /**
          * Unified Send
          * @description The unified outbox (seed 001): queue a human message on the conversation's channel. A human
-         *     who writes takes over from the AI, so the conversation comes back with `is_locked: true`.
+         *     who writes takes over from the AI, so the conversation comes back with `is_locked: true`. On
+         *     WhatsApp, more than 24 hours after the customer last wrote, it is refused with 409
+         *     `window_closed` naming the approved templates that can be sent instead.
          */
         post: operations["unified_send_admin_whatsapp_send_post"];
         delete?: never;
@@ -823,6 +934,26 @@ export interface paths {
         get: operations["readyz_readyz_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/templates/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sync Templates Seed Path
+         * @description `POST /admin/templates/sync` at seed 001's path.
+         */
+        post: operations["sync_templates_seed_path_templates_sync_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1053,6 +1184,21 @@ export interface components {
             /** Title */
             title?: string | null;
         };
+        /** ChannelCheck */
+        ChannelCheck: {
+            /** Checks */
+            checks: components["schemas"]["CheckItem"][];
+            /**
+             * Ok
+             * @description every check passed
+             */
+            ok: boolean;
+            /**
+             * Status
+             * @description the channel's status after the check: ok | attention
+             */
+            status: string;
+        };
         /** ChannelCreate */
         ChannelCreate: {
             /**
@@ -1116,6 +1262,11 @@ export interface components {
             last_webhook_at: string | null;
             /** Name */
             name: string;
+            /**
+             * Outbound Url
+             * @description `api` channels: where each outbound message is POSTed
+             */
+            outbound_url?: string | null;
             /** Platform Origin */
             platform_origin: string;
             /**
@@ -1173,6 +1324,11 @@ export interface components {
             last_webhook_at: string | null;
             /** Name */
             name: string;
+            /**
+             * Outbound Url
+             * @description `api` channels: where each outbound message is POSTed
+             */
+            outbound_url?: string | null;
             /** Platform Origin */
             platform_origin: string;
             /**
@@ -1194,6 +1350,27 @@ export interface components {
              */
             webhook_url: string | null;
         };
+        /** ChannelSync */
+        ChannelSync: {
+            /**
+             * Channel Id
+             * Format: uuid
+             */
+            channel_id: string;
+            /**
+             * Error
+             * @description why this channel's templates could not be read
+             */
+            error?: string | null;
+            /** Name */
+            name: string;
+            /** Ok */
+            ok: boolean;
+            /** Removed */
+            removed: number;
+            /** Synced */
+            synced: number;
+        };
         /** ChannelUpdate */
         ChannelUpdate: {
             /** Assistant Id */
@@ -1209,6 +1386,11 @@ export interface components {
             enabled?: boolean | null;
             /** Name */
             name?: string | null;
+            /**
+             * Outbound Url
+             * @description `api` channels: where each outbound message is POSTed, signed (X-Tertulia-Signature: sha256=HMAC of the body under credentials.outbound_secret); null: none
+             */
+            outbound_url?: string | null;
             /** Platform Origin */
             platform_origin?: string | null;
         };
@@ -1257,6 +1439,26 @@ export interface components {
             timestamp: string;
             /** Unread Count */
             unread_count: number;
+            /**
+             * Window Open Until
+             * @description WhatsApp: when the 24-hour window to write freely closes (in the past: closed, only templates; null on WhatsApp: the customer never wrote). Null on other channels, which have no window.
+             */
+            window_open_until?: string | null;
+        };
+        /** CheckItem */
+        CheckItem: {
+            /**
+             * Detail
+             * @description what works, or what is wrong and what to do (for a person)
+             */
+            detail: string;
+            /**
+             * Name
+             * @description what was checked: credentials, phone_number, business_account...
+             */
+            name: string;
+            /** Ok */
+            ok: boolean;
         };
         /** ContactOut */
         ContactOut: {
@@ -1305,8 +1507,19 @@ export interface components {
         };
         /** ConversationSendRequest */
         ConversationSendRequest: {
-            /** Message */
-            message: string;
+            /** Attachments */
+            attachments?: components["schemas"]["OutboundAttachment"][];
+            /**
+             * Message
+             * @default
+             * @example Hola, soy Ana del equipo. Te ayudo con tu pedido.
+             */
+            message?: string;
+            /**
+             * Reply To Id
+             * @description the message this one answers
+             */
+            reply_to_id?: number | null;
         };
         /**
          * Error
@@ -1766,6 +1979,29 @@ export interface components {
              */
             timestamp: string;
         };
+        /**
+         * OutboundAttachment
+         * @description A file to send: one of this tenant's (`/media/<tenant>/<name>`, uploaded to the provider
+         *     when sent) or a public URL the provider fetches itself.
+         */
+        OutboundAttachment: {
+            /** Filename */
+            filename?: string | null;
+            /** Mime Type */
+            mime_type?: string | null;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "image" | "video" | "audio" | "document";
+            /** Url */
+            url: string;
+            /**
+             * Voice
+             * @description an audio to show as a voice note
+             */
+            voice?: boolean | null;
+        };
         /** ReadResult */
         ReadResult: {
             /**
@@ -1783,6 +2019,8 @@ export interface components {
         };
         /** SendRequest */
         SendRequest: {
+            /** Attachments */
+            attachments?: components["schemas"]["OutboundAttachment"][];
             /**
              * Channel Source
              * @example whatsapp
@@ -1796,9 +2034,15 @@ export interface components {
             conversation_id: string;
             /**
              * Message
+             * @default
              * @example Hola, soy Ana del equipo. Te ayudo con tu pedido.
              */
-            message: string;
+            message?: string;
+            /**
+             * Reply To Id
+             * @description the message this one answers
+             */
+            reply_to_id?: number | null;
         };
         /** SendResult */
         SendResult: {
@@ -1841,6 +2085,21 @@ export interface components {
             /** Summary */
             summary: string;
         };
+        /** SyncResult */
+        SyncResult: {
+            /** Channels */
+            channels: components["schemas"]["ChannelSync"][];
+            /**
+             * Removed
+             * @description stored templates the providers no longer have (kept, marked removed_at)
+             */
+            removed: number;
+            /**
+             * Synced
+             * @description templates read from the providers and stored
+             */
+            synced: number;
+        };
         /** TagCreate */
         TagCreate: {
             /**
@@ -1874,6 +2133,172 @@ export interface components {
             /** Name */
             name?: string | null;
         };
+        /** TemplateButtonIn */
+        TemplateButtonIn: {
+            /**
+             * Index
+             * @description the button's position in the template
+             */
+            index: number;
+            /**
+             * Parameter
+             * @description the URL's suffix, the coupon code, or a quick reply's payload
+             */
+            parameter: string;
+        };
+        /** TemplateButtonOut */
+        TemplateButtonOut: {
+            /** Index */
+            index: number;
+            /**
+             * Parameter
+             * @description what a send may (payload) or must (text, coupon_code) give this button
+             */
+            parameter?: ("text" | "payload" | "coupon_code") | null;
+            /** Text */
+            text: string;
+            /**
+             * Type
+             * @description QUICK_REPLY, URL, PHONE_NUMBER, COPY_CODE, FLOW...
+             */
+            type: string;
+            /** Url */
+            url?: string | null;
+        };
+        /** TemplateHeaderIn */
+        TemplateHeaderIn: {
+            /** Filename */
+            filename?: string | null;
+            /**
+             * Text
+             * @description a text header's parameter
+             */
+            text?: string | null;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "text" | "image" | "video" | "document";
+            /**
+             * Url
+             * @description a media header's file: one of ours (/media/...) or a public https URL
+             */
+            url?: string | null;
+        };
+        /** TemplateOut */
+        TemplateOut: {
+            /** Category */
+            category: string;
+            /**
+             * Channel Id
+             * Format: uuid
+             */
+            channel_id: string;
+            /** Components */
+            components: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Language */
+            language: string;
+            /** Name */
+            name: string;
+            /** Parameter Format */
+            parameter_format: string;
+            parameters: components["schemas"]["TemplateParametersOut"];
+            /** Provider Template Id */
+            provider_template_id: string | null;
+            /** Quality */
+            quality: string | null;
+            /** Rejected Reason */
+            rejected_reason: string | null;
+            /** Removed At */
+            removed_at: string | null;
+            /** Status */
+            status: string;
+            /**
+             * Synced At
+             * Format: date-time
+             */
+            synced_at: string;
+        };
+        /**
+         * TemplateParametersOut
+         * @description What a send of the template takes, read from its components.
+         */
+        TemplateParametersOut: {
+            /**
+             * Body
+             * @description the body's parameters in order: positions ('1', '2') or names
+             */
+            body: string[];
+            /** Buttons */
+            buttons?: components["schemas"]["TemplateButtonOut"][];
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "POSITIONAL" | "NAMED";
+            /**
+             * Header
+             * @description the header a send must give, if any
+             */
+            header?: ("text" | "image" | "video" | "document" | "location") | null;
+            /** Header Text Parameters */
+            header_text_parameters?: string[];
+        };
+        /**
+         * TemplateSendRequest
+         * @description Seed 001's contract (`parameters`: the body's values in order), extended with named
+         *     parameters, a header's text or file and the buttons' parameters.
+         */
+        TemplateSendRequest: {
+            /** Buttons */
+            buttons?: components["schemas"]["TemplateButtonIn"][];
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            header?: components["schemas"]["TemplateHeaderIn"] | null;
+            /** Named Parameters */
+            named_parameters?: {
+                [key: string]: string;
+            };
+            /**
+             * Parameters
+             * @example [
+             *       "Lucía",
+             *       "martes"
+             *     ]
+             */
+            parameters?: string[];
+            /**
+             * Template Id
+             * Format: uuid
+             */
+            template_id: string;
+        };
+        /** TemplateSendResult */
+        TemplateSendResult: {
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            message: components["schemas"]["MessageOut"];
+            /** Message Id */
+            message_id: number;
+            /**
+             * Status
+             * @constant
+             */
+            status: "queued";
+        };
         /** TenantOut */
         TenantOut: {
             /**
@@ -1891,6 +2316,11 @@ export interface components {
         /** TenantSettingsOut */
         TenantSettingsOut: {
             /**
+             * Ai Resumes After Minutes
+             * @description after how many minutes without a person's message a conversation a person took over goes back to the AI; null: never (it stays with the people until someone gives it back)
+             */
+            ai_resumes_after_minutes?: number | null;
+            /**
              * Id
              * Format: uuid
              */
@@ -1907,6 +2337,12 @@ export interface components {
         };
         /** TenantSettingsUpdate */
         TenantSettingsUpdate: {
+            /**
+             * Ai Resumes After Minutes
+             * @description minutes (up to a year); null turns the return off
+             * @example 1440
+             */
+            ai_resumes_after_minutes?: number | null;
             /** Name */
             name?: string | null;
             /**
@@ -3183,6 +3619,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChannelOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    check_channel_admin_channels__channel_id__check_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelCheck"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -4718,6 +5221,73 @@ export interface operations {
             };
         };
     };
+    retry_message_admin_messages__message_id__retry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     list_tags_admin_tags_get: {
         parameters: {
             query?: never;
@@ -4952,6 +5522,176 @@ export interface operations {
             };
             /** @description the request is malformed or a value is refused (see `details`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_templates_admin_templates_get: {
+        parameters: {
+            query?: {
+                /** @description only this channel's templates */
+                channel?: string | null;
+                /** @description also the templates gone from the provider */
+                include_removed?: boolean;
+                language?: string | null;
+                status?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateOut"][];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    send_template_admin_templates_send_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateSendRequest"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateSendResult"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    sync_templates_admin_templates_sync_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncResult"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5745,6 +6485,53 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+        };
+    };
+    sync_templates_seed_path_templates_sync_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncResult"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

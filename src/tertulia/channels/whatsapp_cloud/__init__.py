@@ -1,1 +1,1 @@
-"""WhatsApp Cloud API (Meta): webhooks."""
+"""WhatsApp Cloud API (Meta): its webhooks, its media downloads and its send API."""

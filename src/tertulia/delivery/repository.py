@@ -1,0 +1,174 @@
+"""SQL of the outbox: placing a delivery in its recipient's queue, claims under a lease, and the
+moves of a delivery to its end.
+
+A conversation's undone deliveries form a queue: only its oldest is ever `pending` (or
+`sending`, `paused`); the others are `waiting`. So a claim is one ordered range of one index
+(`state = 'pending'` by `next_attempt_at`), however many messages wait behind their recipients'
+first, and the queue is read through a partial index of undone rows only, never the history.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, Table, bindparam, func, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tertulia.delivery.models import UNDONE, OutboundDelivery
+from tertulia.kit.db import Reader, is_sqlite, tenant_select, tenant_update, utcnow
+
+_d = OutboundDelivery.__table__
+assert isinstance(_d, Table)
+_table: Table = _d
+ACTIVE = ("pending", "sending", "paused")  # the head of a queue; `waiting` rows follow it
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery a worker holds under its lease (the token proves it at every later write)."""
+
+    id: int
+    tenant_id: uuid.UUID
+    message_id: int
+    channel_id: uuid.UUID
+    conversation_id: uuid.UUID | None
+    recipient: str | None
+    attempts: int
+    payload: dict[str, Any] | None
+    lease_token: str
+
+
+# --- placing a delivery ---------------------------------------------------------------------------
+
+async def undone_of(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> list[Row[Any]]:
+    """The conversation's undone deliveries (id, state, next_attempt_at), oldest first."""
+    stmt = (tenant_select(OutboundDelivery, tenant_id, OutboundDelivery.id, OutboundDelivery.state,
+                          OutboundDelivery.next_attempt_at)
+            .where(OutboundDelivery.conversation_id == conversation_id, UNDONE)
+            .order_by(OutboundDelivery.id))
+    return list((await session.execute(stmt)).all())
+
+
+async def newest_of(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Row[Any] | None:
+    """The conversation's newest delivery (id, state, next_attempt_at): once done, its
+    `next_attempt_at` is when the next message to the recipient may leave."""
+    stmt = (tenant_select(OutboundDelivery, tenant_id, OutboundDelivery.id, OutboundDelivery.state,
+                          OutboundDelivery.next_attempt_at)
+            .where(OutboundDelivery.conversation_id == conversation_id)
+            .order_by(OutboundDelivery.id.desc()).limit(1))
+    row: Row[Any] | None = (await session.execute(stmt)).first()
+    return row
+
+
+async def get_by_message(session: Reader, tenant_id: uuid.UUID, message_id: int) -> OutboundDelivery | None:
+    stmt = tenant_select(OutboundDelivery, tenant_id).where(OutboundDelivery.message_id == message_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def set_next_not_before(session: AsyncSession, tenant_id: uuid.UUID, delivery_id: int,
+                              not_before: datetime) -> None:
+    """Move a finished delivery's "next message not before" later (never earlier)."""
+    await session.execute(tenant_update(OutboundDelivery, tenant_id)
+                          .where(OutboundDelivery.id == delivery_id, OutboundDelivery.next_attempt_at < not_before)
+                          .values(next_attempt_at=not_before))
+
+
+async def start_next(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
+                     not_before: datetime) -> int | None:
+    """After the head of a conversation's queue finished: the oldest waiting delivery becomes
+    `pending`, due no earlier than `not_before` (the spacing). Answers its id, or None when the
+    queue is empty or still has a head. Runs with the conversation locked."""
+    rows = await undone_of(session, tenant_id, conversation_id)
+    if not rows or any(r.state in ACTIVE for r in rows):
+        return None
+    first = rows[0]
+    await session.execute(tenant_update(OutboundDelivery, tenant_id).where(OutboundDelivery.id == first.id)
+                           .values(state="pending", next_attempt_at=max(first.next_attempt_at, not_before),
+                                   updated_at=utcnow()))
+    return int(first.id)
+
+
+# --- claims ----------------------------------------------------------------------------------------
+# Plain statements on the table: a worker serves every tenant (its session says so), and the
+# ORM's bulk-update bookkeeping would cost more than the statements.
+
+_NOW = bindparam("now", type_=_d.c.next_attempt_at.type)
+
+RECLAIM = (update(_table).where(_d.c.state == "sending", _d.c.locked_until < _NOW)
+           .values(state="pending", lease_token=None, locked_until=None, next_attempt_at=_NOW, updated_at=_NOW))
+
+
+def _claim_statement(skip_locked: bool) -> Any:
+    due = (select(_d.c.id).where(_d.c.state == "pending", _d.c.next_attempt_at <= _NOW)
+           .order_by(_d.c.next_attempt_at).limit(bindparam("limit", type_=Integer())))
+    if skip_locked:
+        due = due.with_for_update(skip_locked=True)
+    return (update(_table).where(_d.c.id.in_(due.scalar_subquery()))
+            .values(state="sending", lease_token=bindparam("token"),
+                    locked_until=bindparam("until", type_=_d.c.locked_until.type),
+                    attempts=_d.c.attempts + 1, updated_at=_NOW)
+            .returning(_d.c.id, _d.c.tenant_id, _d.c.message_id, _d.c.channel_id, _d.c.conversation_id,
+                       _d.c.recipient, _d.c.attempts, _d.c.payload))
+
+
+CLAIM = {"sqlite": _claim_statement(skip_locked=False), "postgresql": _claim_statement(skip_locked=True)}
+
+
+async def claim(session: AsyncSession, now: datetime, lease: timedelta, limit: int, token: str
+                ) -> list[ClaimedDelivery]:
+    """Take up to `limit` due deliveries under a fresh lease, first giving back those whose
+    worker's lease ran out (it died: another worker sends them). On PostgreSQL concurrent workers
+    skip each other's rows; SQLite has one writer at a time anyway."""
+    await session.execute(RECLAIM, {"now": now})
+    rows = await session.execute(CLAIM["sqlite" if is_sqlite(session) else "postgresql"],
+                                 {"now": now, "until": now + lease, "token": token, "limit": limit})
+    return [ClaimedDelivery(r.id, r.tenant_id, r.message_id, r.channel_id, r.conversation_id, r.recipient,
+                            r.attempts, r.payload, token) for r in rows]
+
+
+NEXT_WAKE = select(
+    select(func.min(_d.c.next_attempt_at)).where(_d.c.state == "pending").scalar_subquery(),
+    select(func.min(_d.c.locked_until)).where(_d.c.state == "sending").scalar_subquery())
+
+
+async def next_wake_at(session: Reader) -> datetime | None:
+    """When the next delivery becomes due: a pending one's time, or a held one's lease."""
+    row = (await session.execute(NEXT_WAKE)).one()
+    times = [t for t in row if t is not None]
+    return min(times) if times else None
+
+
+async def finish(session: AsyncSession, claimed: ClaimedDelivery, **values: Any) -> bool:
+    """Move a held delivery on (its state, times, error), releasing the lease; False when the lease
+    was lost meanwhile (another worker took the delivery over: it decides now)."""
+    result = await session.execute(
+        tenant_update(OutboundDelivery, claimed.tenant_id)
+        .where(OutboundDelivery.id == claimed.id, OutboundDelivery.lease_token == claimed.lease_token)
+        .values(lease_token=None, locked_until=None, updated_at=utcnow(), **values))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- a channel's credentials refused, then fixed ------------------------------------------------
+
+async def pause_channel(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID) -> None:
+    """The channel's due deliveries wait (as `paused`) until its credentials are fixed."""
+    await session.execute(tenant_update(OutboundDelivery, tenant_id)
+                          .where(OutboundDelivery.channel_id == channel_id, OutboundDelivery.state == "pending")
+                          .values(state="paused", updated_at=utcnow()))
+
+
+async def resume_channel(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                         now: datetime) -> Sequence[int]:
+    """Paused deliveries of the channel are due again, with their tries counted afresh; answers
+    their messages' ids."""
+    result = await session.execute(
+        tenant_update(OutboundDelivery, tenant_id)
+        .where(OutboundDelivery.channel_id == channel_id, OutboundDelivery.state == "paused")
+        .values(state="pending", next_attempt_at=now, attempts=0, updated_at=now)
+        .returning(OutboundDelivery.message_id))
+    return list(result.scalars())
