@@ -276,18 +276,27 @@ def _insert(session: AsyncSession, table: Any) -> Any:
 async def lock_identity_conversations(session: AsyncSession, tenant_id: uuid.UUID,
                                       identities: Sequence[tuple[uuid.UUID, str]]) -> list[Row[Any]]:
     """The conversations of these (channel id, external id) identities that exist, locked, each
-    with its contact and its identity. Locked in the order of their ids, so
-    writers that lock several never wait on each other in a circle (SQLite has one writer anyway)."""
+    with its contact and its identity. Locked in the order of their ids, so writers that lock
+    several never wait on each other in a circle (SQLite has one writer anyway)."""
     if not identities:
         return []
-    stmt = (tenant_select(Conversation, tenant_id, Conversation, Contact,
-                          ContactIdentity.channel_id.label("identity_channel"), ContactIdentity.external_id)
-            .select_from(Conversation)
-            .join(ContactIdentity, and_(ContactIdentity.tenant_id == tenant_id,
-                                        ContactIdentity.channel_id == Conversation.channel_id,
-                                        ContactIdentity.contact_id == Conversation.contact_id))
-            .join(Contact, and_(Contact.tenant_id == tenant_id, Contact.id == Conversation.contact_id))
-            .where(tuple_(ContactIdentity.channel_id, ContactIdentity.external_id).in_(list(identities)))
+    # The identities first, through their unique key, then only their conversations: PostgreSQL
+    # cannot reorder a materialized CTE, so the plan stays this one when the statistics lag behind
+    # a tenant's growth (left to itself, it walked a new tenant's every conversation for each
+    # identity: 39 ms instead of 0.2 at 500 conversations).
+    wanted = (tenant_select(ContactIdentity, tenant_id, ContactIdentity.contact_id, ContactIdentity.channel_id,
+                            ContactIdentity.external_id)
+              .where(ContactIdentity.channel_id.in_({c for c, _ in identities}),
+                     ContactIdentity.external_id.in_({e for _, e in identities}),
+                     tuple_(ContactIdentity.channel_id, ContactIdentity.external_id).in_(list(identities)))
+              .cte("wanted").prefix_with("MATERIALIZED", dialect="postgresql"))
+    stmt = (tenant_select(Conversation, tenant_id, Conversation, Contact, wanted.c.channel_id.label("identity_channel"),
+                          wanted.c.external_id)
+            .select_from(wanted)
+            .join(Conversation, and_(Conversation.tenant_id == tenant_id,
+                                     Conversation.channel_id == wanted.c.channel_id,
+                                     Conversation.contact_id == wanted.c.contact_id))
+            .join(Contact, and_(Contact.tenant_id == tenant_id, Contact.id == wanted.c.contact_id))
             .order_by(Conversation.id)
             .with_for_update(of=Conversation))
     return list((await session.execute(stmt)).all())
