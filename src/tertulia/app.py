@@ -21,6 +21,7 @@ from tertulia.assistants.mcp import mcp_lifespan
 from tertulia.assistants.mcp_endpoints import router as mcp_servers_router
 from tertulia.assistants.service import schedule_replies
 from tertulia.assistants.tasks import AiWorker, running_worker
+from tertulia.assistants.tools import EXTRA_TOOLS
 from tertulia.channels.endpoints import router as channels_router
 from tertulia.config import Settings, get_settings
 from tertulia.contacts.endpoints import router as contacts_router
@@ -38,8 +39,14 @@ from tertulia.kit.storage import create_store
 from tertulia.realtime.endpoints import router as events_router
 from tertulia.realtime.gateway import realtime_lifespan
 from tertulia.realtime.gateway import router as events_socket_router
+from tertulia.reports.endpoints import router as reports_router
+from tertulia.reports.tools import assistant_tools as report_tools
 from tertulia.tenancy.endpoints import admin as members_router
 from tertulia.tenancy.endpoints import router as auth_router
+from tertulia.webchat.endpoints import router as webchat_router
+from tertulia.webchat.engine import ChatEngine
+from tertulia.webchat.inbox_tools import INBOX_TOOLS
+from tertulia.webchat.socket import router as webchat_socket_router
 
 log = structlog.get_logger("tertulia.app")
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
@@ -49,7 +56,8 @@ WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 # a millisecond per message).
 ROUTERS: list[Any] = [inbound_router, auth_router, members_router, inbox_router, contacts_router, channels_router,
                       events_router, media_router, events_socket_router,
-                      assistants_router, mcp_invoke_router, mcp_servers_router]
+                      assistants_router, mcp_invoke_router, mcp_servers_router,
+                      webchat_router, webchat_socket_router, reports_router]
 
 DESCRIPTION = """Tertulia's API: the inbox of seed 001 (`/admin/...`), login for the panel
 (`/api/auth/...`), the generic inbound channel (`/api/v1/inbound/...`).
@@ -61,6 +69,10 @@ Authenticate with the panel's session cookie (send `X-CSRF-Token` on unsafe meth
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # The panel chatbot's tools (seed 002), which POST /mcp/invoke runs too: the inbox questions
+    # and the reports. Not offered to customer-facing assistants unless an admin enables them.
+    EXTRA_TOOLS.update(INBOX_TOOLS)
+    EXTRA_TOOLS.update(report_tools())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rate_limiter = RateLimiter(settings.redis_url, settings.redis_prefix)
         app.state.store = create_store(settings)
         app.state.bus = bus
+        app.state.chat_engine = ChatEngine(app.state.db, app.state.secret_box, app.state.store, settings)
         await bus.start()
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(egress_lifespan(app))
