@@ -14,7 +14,7 @@ from tertulia.kit.crypto import hash_token
 from tertulia.kit.db import Database
 from tertulia.kit.errors import Forbidden, NotAuthenticated, NotFound
 from tertulia.kit.storage import FileStore, content_type_of
-from tertulia.kit.web import ReadDb
+from tertulia.kit.web import DbSession, ReadDb
 from tertulia.reports.tools import upload_key
 from tertulia.tenancy import repository as tenancy_repo
 from tertulia.tenancy import service as tenancy_service
@@ -88,10 +88,10 @@ async def list_sessions(principal: CurrentPrincipal, db: ReadDb,
 
 
 @router.post("/sessions", response_model=ChatSessionOut, status_code=201)
-async def start_session(principal: CurrentPrincipal, request: Request) -> ChatSessionOut:
+async def start_session(principal: CurrentPrincipal, db: DbSession) -> ChatSessionOut:
     """A new conversation: the active session is closed (and kept) and a new one opened. An open
     socket sends its next messages to the new one."""
-    row = await new_session(request.app.state.db, chat_user(principal))
+    row = await new_session(db, chat_user(principal))
     return ChatSessionOut(id=row.id, status=row.status, created_at=row.created_at.isoformat(),
                           last_activity_at=row.last_activity_at.isoformat(), title="", messages=0)
 

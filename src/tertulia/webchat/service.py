@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.kit.db import Database, utcnow
 from tertulia.webchat import repository as repo
@@ -43,16 +44,15 @@ async def active_session_id(db: Database, user: ChatUser) -> int:
     raise RuntimeError("no active chat session could be opened")
 
 
-async def new_session(db: Database, user: ChatUser) -> ChatSession:
+async def new_session(session: AsyncSession, user: ChatUser) -> ChatSession:
     """Close the user's active session (it stays listed) and open a new one."""
-    async with db.session(user.tenant_id) as session:
-        now = utcnow()
-        await repo.close_active_sessions(session, user.tenant_id, user.user_id, now)
-        row = ChatSession(tenant_id=user.tenant_id, user_id=user.user_id, status="active", created_at=now,
-                          last_activity_at=now)
-        session.add(row)
-        await session.flush()
-        return row
+    now = utcnow()
+    await repo.close_active_sessions(session, user.tenant_id, user.user_id, now)
+    row = ChatSession(tenant_id=user.tenant_id, user_id=user.user_id, status="active", created_at=now,
+                      last_activity_at=now)
+    session.add(row)
+    await session.flush()
+    return row
 
 
 async def add_message(db: Database, user: ChatUser, session_id: int, role: str, content: str, *,
