@@ -32,9 +32,10 @@ def original_row(claim: int, service: str, client: str, opened: datetime, *, pla
 
 
 def claims_rows(count: int, *, year: int = 2025, months: Sequence[int] = (9,), services: int | None = None,
-                seed: int = 7) -> list[list[Any]]:
+                seed: int = 7, long_text: bool = True) -> list[list[Any]]:
     """`count` claims in the original's layout, spread over `months` of `year`, on `services`
-    services (by default a third of the claims: most services repeat)."""
+    services (by default a third of the claims: most services repeat). `long_text`: solution
+    descriptions of up to 360 characters, as real ones run."""
     rng = random.Random(seed)
     services = services or max(count // 3, 1)
     rows = []
@@ -44,7 +45,7 @@ def claims_rows(count: int, *, year: int = 2025, months: Sequence[int] = (9,), s
         opened = datetime(year, month, 1 + rng.randrange(28), rng.randrange(24), rng.randrange(60))
         rows.append(original_row(100000 + claim, f"L-{s:06d}", f"cliente {s % 997}", opened, place=s,
                                  hours=round(rng.uniform(0.5, 48), 2), located=s % 5 != 0,
-                                 solution=SOLUTIONS[s % len(SOLUTIONS)] + " " + "detalle " * (s % 40)))
+                                 solution=SOLUTIONS[s % len(SOLUTIONS)] + " " + "detalle " * (s % 40 if long_text else 1)))
     return rows
 
 
