@@ -41,6 +41,7 @@ from tertulia.realtime.gateway import realtime_lifespan
 from tertulia.realtime.gateway import router as events_socket_router
 from tertulia.reports.endpoints import router as reports_router
 from tertulia.reports.tools import assistant_tools as report_tools
+from tertulia.reports.tools import report_workers
 from tertulia.tenancy.endpoints import admin as members_router
 from tertulia.tenancy.endpoints import router as auth_router
 from tertulia.webchat.endpoints import router as webchat_router
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await stack.enter_async_context(egress_lifespan(app))
             await stack.enter_async_context(realtime_lifespan(app))
             await stack.enter_async_context(mcp_lifespan(app))
+            await stack.enter_async_context(report_workers())
             await stack.enter_async_context(_jobs_and_intake(app, settings))
             # What start-up built (modules, the app, mappers: ~200,000 objects) lives as long as the
             # process. Left to the garbage collector, every full collection walks all of it: a

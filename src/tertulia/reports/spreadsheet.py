@@ -28,6 +28,9 @@ class SpreadsheetError(Exception):
         self.message = message
         self.code = code
 
+    def __reduce__(self) -> tuple[type[SpreadsheetError], tuple[str, str]]:
+        return SpreadsheetError, (self.message, self.code)  # it crosses from the report's process
+
 
 def header_key(name: Any) -> str:
     """A column name as compared: no accents, case, spaces, underscores or line breaks."""

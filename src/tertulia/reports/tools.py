@@ -2,9 +2,9 @@
 
 They read a file uploaded to the panel chatbot (`uploads/<tenant_id>/<file_path>` in the file
 store) and write their files under `reports/<tenant_id>/<run>/`, served at `/reports/...` to members
-of that tenant only. The work is CPU-bound (a 200,000-row sheet takes seconds), so it runs in a
-worker thread: the event loop keeps serving meanwhile, and progress lines come back through the
-context's `progress` callback.
+of that tenant only. The work is CPU-bound (a 200,000-row sheet takes seconds), so it runs in
+worker processes (ReportWorkers): the event loop keeps serving meanwhile, and progress lines go out
+through the context's `progress` callback between the steps.
 
 Errors carry the seed's codes: `INVALID_TOOL_ARGS`, `FILE_NOT_FOUND`, `INVALID_FILE` (not a
 spreadsheet), `MISSING_COLUMNS`.
@@ -13,9 +13,12 @@ spreadsheet), `MISSING_COLUMNS`.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -103,24 +106,42 @@ async def _read_upload(ctx: ReportContext, file_path: str) -> bytes:
     return b"".join([chunk async for chunk in ctx.store.read(key)])
 
 
-async def _in_thread(ctx: ReportContext, work: Callable[[Callable[[str], None]], Any]) -> Any:
-    """Run CPU-bound work in a thread, relaying its progress lines to the context as they come."""
-    loop = asyncio.get_running_loop()
-    lines: asyncio.Queue[str | None] = asyncio.Queue()
+class ReportWorkers:
+    """The processes that make reports. Reading a 200,000-row sheet and laying out its documents
+    is seconds of pure-Python work: in a thread it would hold the interpreter's lock, and the
+    event loop would stall for a second at a time (measured); in processes it never waits, and
+    the Word document and the PDF are written at the same time on two cores. Started on first
+    use (spawned: a fork of a process with threads is not safe), stopped with the app."""
 
-    def progress(text: str) -> None:  # called from the worker thread
-        loop.call_soon_threadsafe(lines.put_nowait, text)
+    def __init__(self, workers: int = 2) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
 
-    async def relay() -> None:
-        while (text := await lines.get()) is not None:
-            await _say(ctx, text)
+    async def run(self, function: Callable[..., Any], *args: Any) -> Any:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
-    relaying = asyncio.create_task(relay())
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+REPORT_WORKERS = ReportWorkers()
+
+
+@asynccontextmanager
+async def report_workers() -> AsyncIterator[ReportWorkers]:
+    """The report processes for an app's lifetime (app.py)."""
     try:
-        return await asyncio.to_thread(work, progress)
+        yield REPORT_WORKERS
     finally:
-        lines.put_nowait(None)
-        await relaying
+        await asyncio.to_thread(REPORT_WORKERS.shutdown)
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def generar_informe_repetitividad(ctx: ReportContext, args: dict[str, Any]) -> dict[str, Any]:
@@ -138,24 +159,22 @@ async def generar_informe_repetitividad(ctx: ReportContext, args: dict[str, Any]
     map_name = f"{folder}/{stem}_map.html"
     map_link = ctx.settings.base_url.rstrip("/") + report_url(ctx.tenant_id, map_name)
 
-    def work(progress: Callable[[str], None]) -> tuple[str, dict[str, bytes | None]]:
-        report = build_report(data, suffix, month, year, progress)
-        progress(report.summary)
-        points = report_points(report)
-        files: dict[str, bytes | None] = {
-            "map": write_map(report.title, points, _tiles(ctx.settings)) if points else None}
-        progress("Escribiendo el documento Word…")
-        files["docx"] = write_docx(report, map_link if points else None)
-        if export_pdf:
-            progress("Escribiendo el PDF…")
-            files["pdf"] = write_pdf(report, map_link if points else None)
-        files["csv"] = write_csv(report)
-        return report.summary, files
-
     try:
-        summary, files = await _in_thread(ctx, work)
+        report = await REPORT_WORKERS.run(build_report, data, suffix, month, year)
     except SpreadsheetError as exc:
         raise ReportError(exc.code, exc.message) from exc
+    read = f"{report.rows_read:,}".replace(",", ".")
+    await _say(ctx, f"Archivo leído: {read} filas, {report.rows_in_month} reclamos del período. {report.summary}")
+    points = report_points(report)
+    link = map_link if points else None
+    await _say(ctx, "Escribiendo el documento Word" + (" y el PDF…" if export_pdf else "…"))
+    docx, pdf, csv, page = await asyncio.gather(
+        REPORT_WORKERS.run(write_docx, report, link),
+        REPORT_WORKERS.run(write_pdf, report, link) if export_pdf else _nothing(),
+        REPORT_WORKERS.run(write_csv, report),
+        REPORT_WORKERS.run(write_map, report.title, points, _tiles(ctx.settings)) if points else _nothing())
+    files: dict[str, bytes | None] = {"docx": docx, "pdf": pdf, "map": page, "csv": csv}
+    summary = report.summary
     names = {"docx": f"{folder}/{stem}.docx", "pdf": f"{folder}/{stem}.pdf", "map": map_name,
              "csv": f"{folder}/{stem}_detalle.csv"}
     result: dict[str, Any] = {"status": "ok"}
@@ -175,7 +194,7 @@ async def generar_mapa_geo(ctx: ReportContext, args: dict[str, Any]) -> dict[str
     points = [MapPoint(lat=float(p["lat"]), lon=float(p["lon"]), label=str(p.get("label") or ""),
                        details=(("", str(p.get("label") or "")),)) for p in args["points"]]
     title = str(args.get("title") or "Mapa")
-    content = await asyncio.to_thread(write_map, title, points, _tiles(ctx.settings))
+    content = await REPORT_WORKERS.run(write_map, title, points, _tiles(ctx.settings))
     name = f"{_run_folder()}/mapa.html"
     await ctx.store.put(report_key(ctx.settings, ctx.tenant_id, name), content)
     return {"status": "ok", "map": report_url(ctx.tenant_id, name)}
