@@ -80,7 +80,8 @@ async def main() -> None:
         load = os.getloadavg()[0]
         ticks = cpu_ticks()
         print(f"{os.cpu_count()} cores, load average {load:.1f} before")
-        print(f"{'input':6} {'size':>8} {'runs':>4} {'median s':>9} {'max s':>7} {'loop max wait ms':>17} {'progress':>8}")
+        print(f"{'input':6} {'size':>8} {'runs':>4} {'median s':>9} {'max s':>7} {'loop max wait ms':>17} "
+              f"{'progress':>8}")
         for kind, data in files.items():
             runs = [await one_run(ReportContext(tenant, store, settings), f"claims.{kind}") for _ in range(args.runs)]
             seconds = [r[0] for r in runs]

@@ -719,6 +719,95 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/chat/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Chat Metrics
+         * @description The tenant's chatbot figures over the last `days`: messages by role, tool runs by tool and
+         *     outcome (`ok` or the error code), errors by code, answer latency percentiles (ms). Prometheus
+         *     (`/metrics`) has the same measures for this process as `tertulia_chat_*`.
+         */
+        get: operations["chat_metrics_api_chat_metrics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sessions
+         * @description The caller's chat sessions, most recently active first (closed ones stay listed).
+         */
+        get: operations["list_sessions_api_chat_sessions_get"];
+        put?: never;
+        /**
+         * Start Session
+         * @description A new conversation: the active session is closed (and kept) and a new one opened. An open
+         *     socket sends its next messages to the new one.
+         */
+        post: operations["start_session_api_chat_sessions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload
+         * @description A file for the chatbot's tools (multipart field `file`; panel session and `X-CSRF-Token`).
+         *     Its `path` is the `file_path` a tool takes, and what a message's attachments carry.
+         */
+        post: operations["upload_api_chat_uploads_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/ws-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ws History
+         * @description The persisted history of the caller's chat (tool rows excluded), as the socket's
+         *     `history_snapshot` shows it.
+         */
+        get: operations["ws_history_api_chat_ws_history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/inbound/{channel_id}": {
         parameters: {
             query?: never;
@@ -811,6 +900,26 @@ export interface paths {
         };
         /** Readyz */
         get: operations["readyz_readyz_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/reports/{tenant_id}/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Report
+         * @description A report file of the caller's tenant (DOCX, PDF, CSV downloads; the map shown in place).
+         */
+        get: operations["get_report_reports__tenant_id___path__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -964,21 +1073,44 @@ export interface components {
             /** Temperature */
             temperature?: number | null;
         };
-        /** Attachment */
+        /**
+         * Attachment
+         * @description A file of a message. `url` is where it is served; a file still at the provider (a webhook's
+         *     media, fetched by a worker) has `provider_media_id` and `status: pending` instead, then `ready`
+         *     with its url, or `failed` with the reason in `error`.
+         */
         Attachment: {
+            /** Caption */
+            caption?: string | null;
+            /** Error */
+            error?: string | null;
             /** Filename */
             filename?: string | null;
             /** Mime Type */
             mime_type?: string | null;
+            /**
+             * Provider Media Id
+             * @description the provider's id of a file not fetched yet (webhooks)
+             */
+            provider_media_id?: string | null;
             /** Size */
             size?: number | null;
+            /** Status */
+            status?: ("pending" | "ready" | "failed") | null;
+            /** Sticker */
+            sticker?: boolean | null;
             /**
              * Type
              * @enum {string}
              */
             type: "image" | "video" | "audio" | "document";
             /** Url */
-            url: string;
+            url?: string | null;
+            /**
+             * Voice
+             * @description an audio recorded as a voice note
+             */
+            voice?: boolean | null;
         };
         /** Body_upload_knowledge_admin_assistants__assistant_id__knowledge_upload_post */
         Body_upload_knowledge_admin_assistants__assistant_id__knowledge_upload_post: {
@@ -1085,6 +1217,39 @@ export interface components {
             name?: string | null;
             /** Platform Origin */
             platform_origin?: string | null;
+        };
+        /** ChatHistory */
+        ChatHistory: {
+            /**
+             * Messages
+             * @description oldest first: {id, role, content, created_at} and, when they have them, attachments and metadata {tool, result, code}
+             */
+            messages: {
+                [key: string]: unknown;
+            }[];
+            /** Session Id */
+            session_id: number | null;
+        };
+        /** ChatSessionOut */
+        ChatSessionOut: {
+            /** Created At */
+            created_at: string;
+            /** Id */
+            id: number;
+            /** Last Activity At */
+            last_activity_at: string;
+            /** Messages */
+            messages: number;
+            /**
+             * Status
+             * @description active | closed
+             */
+            status: string;
+            /**
+             * Title
+             * @description the session's first message
+             */
+            title: string;
         };
         /**
          * ChatSummary
@@ -1224,6 +1389,11 @@ export interface components {
         };
         /** InboundContact */
         InboundContact: {
+            /**
+             * Aliases
+             * @description other ids of the same person on this channel (WhatsApp: the business-scoped user id beside the phone); a conversation found by any of them is the person's
+             */
+            aliases?: string[];
             /** External Id */
             external_id: string;
             /** Name */
@@ -1233,6 +1403,9 @@ export interface components {
         };
         /**
          * InboundMessage
+         * @description One message a channel delivered. `content` is what a person reads in the inbox (for a
+         *     location, its name and address; for a button reply, the button's title...); `kind` and `extra`
+         *     keep what it was (coordinates, shared contacts, the reply's id, an ad's referral...).
          * @example {
          *       "contact": {
          *         "external_id": "cust-42",
@@ -1252,9 +1425,36 @@ export interface components {
              * @default
              */
             content?: string;
+            /**
+             * Echo
+             * @description written by the business from its own phone app (WhatsApp Business app, Meta Business Suite): stored as a person's outbound message, never delivered again, and the person takes over
+             * @default false
+             */
+            echo?: boolean;
             /** External Message Id */
             external_message_id: string;
-            /** Timestamp */
+            /**
+             * Extra
+             * @description what the kind carries beyond text and files
+             */
+            extra?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Kind
+             * @default text
+             * @enum {string}
+             */
+            kind?: "text" | "image" | "video" | "audio" | "voice" | "document" | "sticker" | "location" | "contacts" | "interactive" | "button" | "template" | "unsupported";
+            /**
+             * Reply To
+             * @description the provider's id of the message this one answers (quotes)
+             */
+            reply_to?: string | null;
+            /**
+             * Timestamp
+             * @description when the customer wrote (the provider's clock)
+             */
             timestamp?: string | null;
         };
         /** InboundResult */
@@ -1530,10 +1730,46 @@ export interface components {
             conversation_id: string;
             /** Correlation Id */
             correlation_id?: string | null;
+            /** Deleted At */
+            deleted_at?: string | null;
+            /** Edited At */
+            edited_at?: string | null;
             /** Error */
             error?: string | null;
+            /** Error Code */
+            error_code?: string | null;
+            /**
+             * Extra
+             * @description what the kind carries: location, contacts, the reply's id and title, a template's name and parameters, a referral
+             */
+            extra?: {
+                [key: string]: unknown;
+            } | null;
             /** Id */
             id: number;
+            /**
+             * Is Echo
+             * @description written by the business from its own phone app
+             * @default false
+             */
+            is_echo?: boolean;
+            /**
+             * Kind
+             * @default text
+             */
+            kind?: string;
+            /**
+             * Reactions
+             * @description [{emoji, by, at}]
+             */
+            reactions?: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Reply To Id
+             * @description the message this one answers (quotes)
+             */
+            reply_to_id?: number | null;
             /**
              * Sender
              * @enum {string}
@@ -1541,6 +1777,8 @@ export interface components {
             sender: "user" | "agent";
             /** Status */
             status: string;
+            /** Status At */
+            status_at?: string | null;
             /**
              * Timestamp
              * Format: date-time
@@ -1872,6 +2110,28 @@ export interface components {
             reply: string;
             /** @description the run, as a real reply's trace shows it (not stored) */
             trace: components["schemas"]["TraceOut"];
+        };
+        /** UploadOut */
+        UploadOut: {
+            /** Content Type */
+            content_type: string;
+            /**
+             * Name
+             * @description the file's name as sent
+             */
+            name: string;
+            /**
+             * Path
+             * @description what tools take as `file_path`
+             */
+            path: string;
+            /** Size */
+            size: number;
+            /**
+             * Status
+             * @default ok
+             */
+            status?: string;
         };
         /** UserOut */
         UserOut: {
@@ -3560,6 +3820,164 @@ export interface operations {
             };
         };
     };
+    chat_metrics_api_chat_metrics_get: {
+        parameters: {
+            query?: {
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_sessions_api_chat_sessions_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatSessionOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    start_session_api_chat_sessions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatSessionOut"];
+                };
+            };
+        };
+    };
+    upload_api_chat_uploads_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadOut"];
+                };
+            };
+            /** @description larger than CHAT_UPLOAD_MAX_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an extension outside .xlsx .xlsm .csv .txt .json .pdf .docx, or content that is not what the extension says */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ws_history_api_chat_ws_history_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description another of the caller's sessions; by default the active one */
+                session_id?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatHistory"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     post_inbound_api_v1_inbound__channel_id__post: {
         parameters: {
             query?: never;
@@ -3726,6 +4144,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+        };
+    };
+    get_report_reports__tenant_id___path__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+                tenant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description the byte range asked for with `Range` */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the caller's copy (`If-None-Match`) is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the range starts beyond the end of the file */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
