@@ -14,12 +14,11 @@ from typing import Any
 import httpx2
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 from tests.helpers import TEST_PASSWORD, TenantCtx
-from tests.realtime.conftest import LiveServer, live_server
+from tests.realtime.conftest import LiveServer, close_code, live_server
 
-__all__ = ["live_server"]
+__all__ = ["close_code", "live_server"]
 
 
 @dataclass
@@ -97,16 +96,6 @@ async def until_end(ws: ClientConnection, within: float = 60.0) -> list[dict[str
 
 def says(frames: list[dict[str, Any]]) -> str:
     return "".join(f.get("content", "") for f in frames if f["type"] == "assistant_delta")
-
-
-async def close_code(ws: ClientConnection, within: float = 10.0) -> int | None:
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                await ws.recv()
-    except ConnectionClosed as closed:
-        return closed.rcvd.code if closed.rcvd else None
-    raise AssertionError("unreachable")
 
 
 async def upload(server: LiveServer, member: Member, name: str, data: bytes, *,

@@ -1073,44 +1073,21 @@ export interface components {
             /** Temperature */
             temperature?: number | null;
         };
-        /**
-         * Attachment
-         * @description A file of a message. `url` is where it is served; a file still at the provider (a webhook's
-         *     media, fetched by a worker) has `provider_media_id` and `status: pending` instead, then `ready`
-         *     with its url, or `failed` with the reason in `error`.
-         */
+        /** Attachment */
         Attachment: {
-            /** Caption */
-            caption?: string | null;
-            /** Error */
-            error?: string | null;
             /** Filename */
             filename?: string | null;
             /** Mime Type */
             mime_type?: string | null;
-            /**
-             * Provider Media Id
-             * @description the provider's id of a file not fetched yet (webhooks)
-             */
-            provider_media_id?: string | null;
             /** Size */
             size?: number | null;
-            /** Status */
-            status?: ("pending" | "ready" | "failed") | null;
-            /** Sticker */
-            sticker?: boolean | null;
             /**
              * Type
              * @enum {string}
              */
             type: "image" | "video" | "audio" | "document";
             /** Url */
-            url?: string | null;
-            /**
-             * Voice
-             * @description an audio recorded as a voice note
-             */
-            voice?: boolean | null;
+            url: string;
         };
         /** Body_upload_knowledge_admin_assistants__assistant_id__knowledge_upload_post */
         Body_upload_knowledge_admin_assistants__assistant_id__knowledge_upload_post: {
@@ -1389,11 +1366,6 @@ export interface components {
         };
         /** InboundContact */
         InboundContact: {
-            /**
-             * Aliases
-             * @description other ids of the same person on this channel (WhatsApp: the business-scoped user id beside the phone); a conversation found by any of them is the person's
-             */
-            aliases?: string[];
             /** External Id */
             external_id: string;
             /** Name */
@@ -1403,9 +1375,6 @@ export interface components {
         };
         /**
          * InboundMessage
-         * @description One message a channel delivered. `content` is what a person reads in the inbox (for a
-         *     location, its name and address; for a button reply, the button's title...); `kind` and `extra`
-         *     keep what it was (coordinates, shared contacts, the reply's id, an ad's referral...).
          * @example {
          *       "contact": {
          *         "external_id": "cust-42",
@@ -1425,36 +1394,9 @@ export interface components {
              * @default
              */
             content?: string;
-            /**
-             * Echo
-             * @description written by the business from its own phone app (WhatsApp Business app, Meta Business Suite): stored as a person's outbound message, never delivered again, and the person takes over
-             * @default false
-             */
-            echo?: boolean;
             /** External Message Id */
             external_message_id: string;
-            /**
-             * Extra
-             * @description what the kind carries beyond text and files
-             */
-            extra?: {
-                [key: string]: unknown;
-            } | null;
-            /**
-             * Kind
-             * @default text
-             * @enum {string}
-             */
-            kind?: "text" | "image" | "video" | "audio" | "voice" | "document" | "sticker" | "location" | "contacts" | "interactive" | "button" | "template" | "unsupported";
-            /**
-             * Reply To
-             * @description the provider's id of the message this one answers (quotes)
-             */
-            reply_to?: string | null;
-            /**
-             * Timestamp
-             * @description when the customer wrote (the provider's clock)
-             */
+            /** Timestamp */
             timestamp?: string | null;
         };
         /** InboundResult */
@@ -1730,46 +1672,10 @@ export interface components {
             conversation_id: string;
             /** Correlation Id */
             correlation_id?: string | null;
-            /** Deleted At */
-            deleted_at?: string | null;
-            /** Edited At */
-            edited_at?: string | null;
             /** Error */
             error?: string | null;
-            /** Error Code */
-            error_code?: string | null;
-            /**
-             * Extra
-             * @description what the kind carries: location, contacts, the reply's id and title, a template's name and parameters, a referral
-             */
-            extra?: {
-                [key: string]: unknown;
-            } | null;
             /** Id */
             id: number;
-            /**
-             * Is Echo
-             * @description written by the business from its own phone app
-             * @default false
-             */
-            is_echo?: boolean;
-            /**
-             * Kind
-             * @default text
-             */
-            kind?: string;
-            /**
-             * Reactions
-             * @description [{emoji, by, at}]
-             */
-            reactions?: {
-                [key: string]: unknown;
-            }[];
-            /**
-             * Reply To Id
-             * @description the message this one answers (quotes)
-             */
-            reply_to_id?: number | null;
             /**
              * Sender
              * @enum {string}
@@ -1777,8 +1683,6 @@ export interface components {
             sender: "user" | "agent";
             /** Status */
             status: string;
-            /** Status At */
-            status_at?: string | null;
             /**
              * Timestamp
              * Format: date-time
