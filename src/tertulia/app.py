@@ -21,6 +21,7 @@ from tertulia.assistants.mcp import mcp_lifespan
 from tertulia.assistants.mcp_endpoints import router as mcp_servers_router
 from tertulia.assistants.service import schedule_replies
 from tertulia.assistants.tasks import AiWorker
+from tertulia.assistants.tools import EXTRA_TOOLS
 from tertulia.channels.check import router as channel_check_router
 from tertulia.channels.endpoints import router as channels_router
 from tertulia.channels.intake import WebhookIntake, running_intake
@@ -48,9 +49,16 @@ from tertulia.kit.storage import create_store
 from tertulia.realtime.endpoints import router as events_router
 from tertulia.realtime.gateway import realtime_lifespan
 from tertulia.realtime.gateway import router as events_socket_router
+from tertulia.reports.endpoints import router as reports_router
+from tertulia.reports.tools import assistant_tools as report_tools
+from tertulia.reports.tools import report_workers
 from tertulia.tenancy.auth import SECURITY_SCHEMES, security_of
 from tertulia.tenancy.endpoints import admin as members_router
 from tertulia.tenancy.endpoints import router as auth_router
+from tertulia.webchat.endpoints import router as webchat_router
+from tertulia.webchat.engine import ChatEngine
+from tertulia.webchat.inbox_tools import INBOX_TOOLS
+from tertulia.webchat.socket import router as webchat_socket_router
 
 log = structlog.get_logger("tertulia.app")
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
@@ -61,7 +69,8 @@ WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 ROUTERS: list[Any] = [inbound_router, webhooks_router, auth_router, members_router, inbox_router, contacts_router,
                       channels_router, events_router, media_router, events_socket_router,
                       assistants_router, mcp_invoke_router, mcp_servers_router,
-                      channel_check_router, templates_router, delivery_router]
+                      channel_check_router, templates_router, delivery_router,
+                      webchat_router, webchat_socket_router, reports_router]
 
 DESCRIPTION = """Tertulia's API: the inbox of seed 001 (`/admin/...`), login for the panel
 (`/api/auth/...`), the generic inbound channel (`/api/v1/inbound/...`), the providers' webhooks
@@ -75,6 +84,10 @@ says which it accepts. Errors are `{"error": {"code", "message", "details?"}}`, 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # The panel chatbot's tools (seed 002), which POST /mcp/invoke runs too: the inbox questions
+    # and the reports. Not offered to customer-facing assistants unless an admin enables them.
+    EXTRA_TOOLS.update(INBOX_TOOLS)
+    EXTRA_TOOLS.update(report_tools())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,11 +98,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rate_limiter = RateLimiter(settings.redis_url, settings.redis_prefix)
         app.state.store = create_store(settings)
         app.state.bus = bus
+        app.state.chat_engine = ChatEngine(app.state.db, app.state.secret_box, app.state.store, settings)
         await bus.start()
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(egress_lifespan(app))
             await stack.enter_async_context(realtime_lifespan(app))
             await stack.enter_async_context(mcp_lifespan(app))
+            await stack.enter_async_context(report_workers())
             await stack.enter_async_context(_jobs_and_intake(app, settings))
             # What start-up built (modules, the app, mappers: ~200,000 objects) lives as long as the
             # process. Left to the garbage collector, every full collection walks all of it: a

@@ -73,8 +73,14 @@ class Settings(BaseSettings):
     chat_upload_max_bytes: int = Field(
         default=15 * 1024 * 1024, validation_alias=_seed_var("CHAT_UPLOAD_MAX_BYTES")
     )
-    uploads_dir: Path | None = Field(default=None, validation_alias=_seed_var("UPLOADS_DIR"))
-    reports_dir: Path | None = Field(default=None, validation_alias=_seed_var("REPORTS_DIR"))
+    # The seed's folders for chat uploads and generated reports name folders of the file store
+    # (kit/storage.py), which decides where files live (TERTULIA_DATA_DIR or TERTULIA_STORAGE_URL).
+    uploads_dir: str = Field(default="uploads", validation_alias=_seed_var("UPLOADS_DIR"))
+    reports_dir: str = Field(default="reports", validation_alias=_seed_var("REPORTS_DIR"))
+    # Map tiles for the reports' maps ({z}/{x}/{y} template, e.g. an OpenStreetMap tile server);
+    # unset, maps draw their points on a plain background and nothing is fetched from outside.
+    map_tiles_url: str = ""
+    map_tiles_attribution: str = ""
     testing: bool = Field(default=False, validation_alias=_seed_var("TESTING"))
 
     @field_validator("redis_url", "secret_key", "storage_endpoint", "storage_region", "storage_access_key_id",
@@ -82,6 +88,16 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("uploads_dir", "reports_dir")
+    @classmethod
+    def _check_store_folder(cls, value: str) -> str:
+        folder = value.strip().strip("/") if not value.startswith("/") else value
+        if not folder or folder.startswith("/") or any(p in ("", ".", "..") for p in folder.split("/")):
+            raise ValueError("UPLOADS_DIR and REPORTS_DIR name folders inside the file store (e.g. `uploads`), "
+                             "not paths on this machine: where files live is TERTULIA_DATA_DIR or "
+                             "TERTULIA_STORAGE_URL")
+        return folder
 
     @field_validator("storage_url")
     @classmethod

@@ -16,6 +16,7 @@ from tertulia.delivery.models import OutboundDelivery
 from tertulia.kit.db import Base
 from tertulia.realtime.models import TenantEvent
 from tertulia.tenancy.models import ApiToken, AuthSession, Membership, Tenant, TenantSequence, User
+from tertulia.webchat.models import ChatMessage, ChatSession
 
 __all__ = [
     "AiJob",
@@ -25,6 +26,8 @@ __all__ = [
     "AuthSession",
     "Base",
     "Channel",
+    "ChatMessage",
+    "ChatSession",
     "Contact",
     "ContactIdentity",
     "ContactTag",

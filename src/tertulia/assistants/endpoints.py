@@ -34,7 +34,7 @@ from tertulia.assistants.schemas import (
 )
 from tertulia.assistants.summaries import current_summary, refresh_summary
 from tertulia.assistants.text import search_terms
-from tertulia.assistants.tools import ToolContext, ToolError, available_tools, result_text, run_tool
+from tertulia.assistants.tools import EXTRA_TOOLS, ToolContext, ToolError, available_tools, result_text, run_tool
 from tertulia.conversations import service as conversations
 from tertulia.kit.db import utcnow
 from tertulia.kit.errors import Invalid, NotFound, TertuliaError
@@ -271,10 +271,14 @@ def _uuid_arg(args: dict[str, Any], name: str, given: uuid.UUID | None) -> uuid.
 
 TOOL_ERROR_STATUS = {"unknown_tool": (404, "unknown_tool"), "invalid_arguments": (422, "invalid_arguments"),
                      "failed": (409, "tool_refused")}
+# Tools with codes of their own (seed 002's reports) answer with them, lower-cased like ours.
+TOOL_CODE_STATUS = {"FILE_NOT_FOUND": (404, "file_not_found"), "INVALID_TOOL_ARGS": (422, "invalid_arguments"),
+                    "INVALID_FILE": (422, "invalid_file"), "MISSING_COLUMNS": (422, "missing_columns"),
+                    "TOOL_FORBIDDEN": (403, "tool_forbidden")}
 
 
 @mcp_router.post("/mcp/invoke")
-async def invoke_tool(body: InvokeBody, principal: CurrentPrincipal, db: DbSession) -> Any:
+async def invoke_tool(body: InvokeBody, principal: CurrentPrincipal, db: DbSession, request: Request) -> Any:
     """Run one tool for the caller's tenant (built-in, registered, or `mcp__<server>__<tool>`) and
     return the events it produced, ending with `assistant_done` carrying `metadata.result`.
     Conversation tools (`add_tag`, `remove_tag`, `update_contact`, `handoff_to_human`) need a
@@ -283,7 +287,8 @@ async def invoke_tool(body: InvokeBody, principal: CurrentPrincipal, db: DbSessi
     conversation_id = _uuid_arg(args, "conversation_id", body.conversation_id)
     assistant_id = _uuid_arg(args, "assistant_id", body.assistant_id)
     events: list[dict[str, Any]] = [{"type": "tool_call", "metadata": {"tool": body.tool, "args": args}}]
-    ctx = ToolContext(tenant_id=principal.tenant_id, assistant_id=assistant_id)
+    ctx = ToolContext(tenant_id=principal.tenant_id, assistant_id=assistant_id, store=request.app.state.store,
+                      settings=request.app.state.settings)
     if conversation_id is not None:
         conv = await conversations.require_conversation(db, principal.tenant_id, conversation_id)
         ctx.conversation_id, ctx.contact_id = conv.id, conv.contact_id
@@ -293,10 +298,13 @@ async def invoke_tool(body: InvokeBody, principal: CurrentPrincipal, db: DbSessi
     if ctx.assistant_id is None and body.tool == "search_knowledge":
         assistants = await repo.list_assistants(db, principal.tenant_id)
         ctx.assistant_id = assistants[0].id if len(assistants) == 1 else None
+    tool = EXTRA_TOOLS.get(body.tool)
+    if tool is not None and tool.long_running:
+        await db.commit()  # a report runs for seconds without the database: SQLite's writer is not held
     try:
         result = await run_tool(db, ctx, body.tool, args)
     except ToolError as exc:
-        status, code = TOOL_ERROR_STATUS.get(exc.kind, (400, "tool_error"))
+        status, code = TOOL_CODE_STATUS.get(exc.code or "") or TOOL_ERROR_STATUS.get(exc.kind, (400, "tool_error"))
         raise TertuliaError(exc.message, code=code, status_code=status) from exc
     except TertuliaError:
         raise

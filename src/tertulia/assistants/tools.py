@@ -43,10 +43,11 @@ class ToolError(Exception):
     """A tool call that cannot be done as asked; `kind` separates unknown tools and invalid
     arguments (the caller's mistake) from a tool refusing (e.g. no such tag)."""
 
-    def __init__(self, message: str, *, kind: str = "failed") -> None:
+    def __init__(self, message: str, *, kind: str = "failed", code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.kind = kind  # unknown_tool | invalid_arguments | failed
+        self.code = code  # the tool's own error code, when it has one (seed 002's report tools)
 
 
 @dataclass
@@ -58,6 +59,11 @@ class ToolContext:
     language: str = "es"
     # Sources found by search_knowledge during a run, for the trace.
     sources: list[dict[str, Any]] = field(default_factory=list)
+    # What tools that work with files need (the panel chatbot's reports): the file store, the
+    # settings, and where to say how a long run is going.
+    store: Any = None
+    settings: Any = None
+    progress: Callable[[str], Awaitable[None]] | None = None
 
 
 Handler = Callable[[AsyncSession, ToolContext, dict[str, Any]], Awaitable[Any]]
@@ -68,6 +74,9 @@ class Tool:
     spec: ToolSpec
     handler: Handler
     needs_contact: bool = False
+    # Runs for seconds without the database (a report): a caller holding a transaction commits
+    # it first, so SQLite's single writer is not held meanwhile.
+    long_running: bool = False
 
 
 def _schema(properties: dict[str, Any], required: list[str], **extra: Any) -> dict[str, Any]:

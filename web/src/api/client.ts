@@ -33,6 +33,11 @@ export function setCsrfToken(token: string | null): void {
   csrfToken = token;
 }
 
+/** For requests made outside `request` (an upload that reports its progress). */
+export function getCsrfToken(): string | null {
+  return csrfToken;
+}
+
 /** Called when the server says the session is gone, so the app can show the login page. */
 let onUnauthorized: () => void = () => {};
 export function setUnauthorizedHandler(handler: () => void): void {

@@ -840,6 +840,95 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/chat/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Chat Metrics
+         * @description The tenant's chatbot figures over the last `days`: messages by role, tool runs by tool and
+         *     outcome (`ok` or the error code), errors by code, answer latency percentiles (ms). Prometheus
+         *     (`/metrics`) has the same measures for this process as `tertulia_chat_*`.
+         */
+        get: operations["chat_metrics_api_chat_metrics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sessions
+         * @description The caller's chat sessions, most recently active first (closed ones stay listed).
+         */
+        get: operations["list_sessions_api_chat_sessions_get"];
+        put?: never;
+        /**
+         * Start Session
+         * @description A new conversation: the active session is closed (and kept) and a new one opened. An open
+         *     socket sends its next messages to the new one.
+         */
+        post: operations["start_session_api_chat_sessions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload
+         * @description A file for the chatbot's tools (multipart field `file`; panel session and `X-CSRF-Token`).
+         *     Its `path` is the `file_path` a tool takes, and what a message's attachments carry.
+         */
+        post: operations["upload_api_chat_uploads_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/ws-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ws History
+         * @description The persisted history of the caller's chat (tool rows excluded), as the socket's
+         *     `history_snapshot` shows it.
+         */
+        get: operations["ws_history_api_chat_ws_history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/inbound/{channel_id}": {
         parameters: {
             query?: never;
@@ -932,6 +1021,26 @@ export interface paths {
         };
         /** Readyz */
         get: operations["readyz_readyz_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/reports/{tenant_id}/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Report
+         * @description A report file of the caller's tenant (DOCX, PDF, CSV downloads; the map shown in place).
+         */
+        get: operations["get_report_reports__tenant_id___path__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1393,6 +1502,39 @@ export interface components {
             outbound_url?: string | null;
             /** Platform Origin */
             platform_origin?: string | null;
+        };
+        /** ChatHistory */
+        ChatHistory: {
+            /**
+             * Messages
+             * @description oldest first: {id, role, content, created_at} and, when they have them, attachments and metadata {tool, result, code}
+             */
+            messages: {
+                [key: string]: unknown;
+            }[];
+            /** Session Id */
+            session_id: number | null;
+        };
+        /** ChatSessionOut */
+        ChatSessionOut: {
+            /** Created At */
+            created_at: string;
+            /** Id */
+            id: number;
+            /** Last Activity At */
+            last_activity_at: string;
+            /** Messages */
+            messages: number;
+            /**
+             * Status
+             * @description active | closed
+             */
+            status: string;
+            /**
+             * Title
+             * @description the session's first message
+             */
+            title: string;
         };
         /**
          * ChatSummary
@@ -2527,6 +2669,28 @@ export interface components {
             reply: string;
             /** @description the run, as a real reply's trace shows it (not stored) */
             trace: components["schemas"]["TraceOut"];
+        };
+        /** UploadOut */
+        UploadOut: {
+            /** Content Type */
+            content_type: string;
+            /**
+             * Name
+             * @description the file's name as sent
+             */
+            name: string;
+            /**
+             * Path
+             * @description what tools take as `file_path`
+             */
+            path: string;
+            /** Size */
+            size: number;
+            /**
+             * Status
+             * @default ok
+             */
+            status?: string;
         };
         /** UserOut */
         UserOut: {
@@ -6234,6 +6398,312 @@ export interface operations {
             };
         };
     };
+    chat_metrics_api_chat_metrics_get: {
+        parameters: {
+            query?: {
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_sessions_api_chat_sessions_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatSessionOut"][];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    start_session_api_chat_sessions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatSessionOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    upload_api_chat_uploads_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                };
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description larger than CHAT_UPLOAD_MAX_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an extension outside .xlsx .xlsm .csv .txt .json .pdf .docx, or content that is not what the extension says */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    ws_history_api_chat_ws_history_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description another of the caller's sessions; by default the active one */
+                session_id?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatHistory"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     post_inbound_api_v1_inbound__channel_id__post: {
         parameters: {
             query?: never;
@@ -6485,6 +6955,97 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+        };
+    };
+    get_report_reports__tenant_id___path__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+                tenant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description the byte range asked for with `Range` */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the caller's copy (`If-None-Match`) is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the range starts beyond the end of the file */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

@@ -1,6 +1,6 @@
 // The logged-in shell around every panel screen: who is logged in (or the login page), the tenant
 // of the address, the event socket and the header. The inbox and the settings render inside it.
-import { useEffect } from "react";
+import { lazy, Suspense, useEffect, useState } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, Navigate, Outlet, useLocation, useNavigate, useParams } from "@tanstack/react-router";
 import { ApiError, setCsrfToken, setUnauthorizedHandler } from "../api/client";
@@ -11,7 +11,10 @@ import { LiveContext, useI18n, useMediaQuery } from "../lib/context";
 import { errorText } from "../lib/errors";
 import type { SocketState } from "../lib/socket";
 import { useLiveSocket } from "../lib/useLiveSocket";
-import { ChatIcon, GearIcon, Logo, LogoutIcon } from "./icons";
+import { ChatIcon, GearIcon, Logo, LogoutIcon, SparkIcon } from "./icons";
+
+// The panel chatbot (seed 002), loaded the first time it is opened.
+const ChatDrawer = lazy(() => import("../chatbot/ChatDrawer"));
 
 export const PHONE = "(max-width: 760px)";
 
@@ -100,17 +103,21 @@ export function Panel() {
 
 function PanelShell({ session, slug }: { session: Session; slug: string }) {
   const live = useLiveSocket(true);
+  const [chatbot, setChatbot] = useState(false);
   return (
     <LiveContext.Provider value={live}>
       <div className="app">
-        <Header session={session} slug={slug} live={live} />
+        <Header session={session} slug={slug} live={live} chatbot={chatbot} onChatbot={() => setChatbot((v) => !v)} />
         <Outlet />
+        {chatbot && <Suspense fallback={null}><ChatDrawer onClose={() => setChatbot(false)} /></Suspense>}
       </div>
     </LiveContext.Provider>
   );
 }
 
-function Header({ session, slug, live }: { session: Session; slug: string; live: SocketState }) {
+function Header({ session, slug, live, chatbot, onChatbot }: {
+  session: Session; slug: string; live: SocketState; chatbot: boolean; onChatbot: () => void;
+}) {
   const { t, lang, setLang } = useI18n();
   const client = useQueryClient();
   const navigate = useNavigate();
@@ -140,6 +147,10 @@ function Header({ session, slug, live }: { session: Session; slug: string; live:
           activeProps={{ "aria-current": "page" }} aria-label={t("header.inbox")} title={t("header.inbox")}>
           <ChatIcon />
         </Link>
+        <button type="button" className="icon-btn topbar-link" onClick={onChatbot} aria-pressed={chatbot}
+          aria-label={t("chatbot.open")} title={t("chatbot.open")}>
+          <SparkIcon />
+        </button>
         {canManage && (
           <Link to="/panel_cliente/$slug/settings" params={{ slug }} className="icon-btn topbar-link"
             activeProps={{ "aria-current": "page" }} aria-label={t("header.settings")} title={t("header.settings")}>
