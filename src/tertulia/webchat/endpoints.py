@@ -127,7 +127,8 @@ async def _uploader(request: Request, settings: Settings) -> ChatUser:
     413: {"description": "larger than CHAT_UPLOAD_MAX_BYTES"},
     415: {"description": "an extension outside .xlsx .xlsm .csv .txt .json .pdf .docx, or content that is not "
                          "what the extension says"}},
-    openapi_extra={"security": [{"session": [], "csrf": []}], "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    openapi_extra={"security": [{"session": [], "csrf": []}],
+                   "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
         "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}})
 async def upload(request: Request) -> UploadOut:
     """A file for the chatbot's tools (multipart field `file`; panel session and `X-CSRF-Token`).
