@@ -37,11 +37,16 @@ from tertulia.kit.errors import Conflict, NotFound
 log = structlog.get_logger("tertulia.delivery")
 
 
+# Built once: a fresh alias per call made SQLAlchemy rebuild (and re-memoize) its columns on every
+# send, about 40 % of this function's time in a profile of the delivery bench.
+_LAST_INBOUND = aliased(Message, name="last_inbound")
+
+
 async def load_outgoing(session: Reader, claimed: ClaimedDelivery) -> Outgoing | None:
     """The message, its channel and (for the AI's messages) the customer's last message, in one
     statement; None when the message is gone."""
     tenant_id = claimed.tenant_id
-    inbound = aliased(Message)
+    inbound = _LAST_INBOUND
     stmt = (tenant_select(Message, tenant_id, Message, Channel, inbound.provider_message_id.label("typing_for"))
             .select_from(Message)
             .join(Channel, and_(Channel.tenant_id == tenant_id, Channel.id == Message.channel_id))
