@@ -172,7 +172,7 @@ async def _jobs_and_intake(app: FastAPI, settings: Settings) -> AsyncIterator[No
                                writers=settings.inbound_writers or (1 if db.dialect == "sqlite" else 2))
         app.state.inbound_writer = await stack.enter_async_context(running_writer(writer))
         app.state.webhook_intake = await stack.enter_async_context(running_intake(
-            WebhookIntake(db, app.state.secret_box, writer.submit, writers=writer.writers)))
+            WebhookIntake(db, app.state.secret_box, writer.submit, writers=writer.writers, settings=settings)))
         yield
 
 

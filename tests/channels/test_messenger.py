@@ -30,7 +30,6 @@ from tests.helpers import TenantCtx
 from tests.realtime.conftest import LiveServer
 
 KINDS = ["facebook", "instagram"]
-CUSTOMER = {"facebook": "6100000000000001", "instagram": "1780000000000001"}
 ID_FIELD = {"facebook": "page_id", "instagram": "instagram_account_id"}
 TOKEN_FIELD = {"facebook": "page_access_token", "instagram": "access_token"}
 
@@ -48,6 +47,7 @@ class Page:
     out: dict[str, Any]
     credentials: dict[str, str]
     webhook: str
+    customer: str  # the customer's PSID / IGSID (one per test: the sandbox's logs are the session's)
 
     @property
     def id(self) -> str:
@@ -56,10 +56,6 @@ class Page:
     @property
     def key(self) -> str:
         return self.credentials[ID_FIELD[self.kind]]
-
-    @property
-    def customer(self) -> str:
-        return CUSTOMER[self.kind]
 
     def sign(self, body: bytes) -> dict[str, str]:
         mac = hmac.new(self.credentials["app_secret"].encode(), body, hashlib.sha256).hexdigest()
@@ -79,7 +75,7 @@ async def connect_page(client: httpx2.AsyncClient, control: httpx2.AsyncClient, 
         "kind": kind, "webhook_url": webhook, "verify_token": out["verify_token"], "name": "Café Aurora",
         **{k: v for k, v in credentials.items() if k != "app_id"}})
     assert registered.status_code == 201, registered.text
-    return Page(t, kind, out, credentials, webhook)
+    return Page(t, kind, out, credentials, webhook, digits(16))
 
 
 async def writes(control: httpx2.AsyncClient, page: Page, **spec: Any) -> dict[str, Any]:
@@ -150,7 +146,7 @@ async def test_every_kind_of_customer_event_becomes_what_the_inbox_shows(
         client: httpx2.AsyncClient, control: httpx2.AsyncClient, live_server: LiveServer,
         provider_sandbox: SandboxServer, make_tenant: Any, kind: str) -> None:
     page = await connect_page(client, control, live_server, provider_sandbox, await make_tenant(), kind)
-    first = await writes(control, page, text="Hola, ¿tienen pastel de fresas?")
+    first = await writes(control, page, text="Hola, ¿tienen pastel de fresas?", name="Lucía Pérez")
     await writes(control, page, type="image", text="Este")
     await writes(control, page, type="quick_reply", text="Sí, por favor", payload="CONFIRM_ORDER")
     await writes(control, page, text="¿Y de chocolate?", context=first["message_id"])
@@ -188,6 +184,9 @@ async def test_every_kind_of_customer_event_becomes_what_the_inbox_shows(
         assert share["extra"]["shares"][0]["url"] == "https://www.instagram.com/p/cafe-aurora/"
     conv = await conversation(client, page)
     assert conv["channel_source"] == kind
+    assert conv["display_name"] == "Lucía Pérez"  # the webhook has no name: the profile API gave it
+    looked_up = [r for r in provider_sandbox.state.requests if r.get("path", "").endswith(f"/{page.customer}")]
+    assert len(looked_up) == 1, looked_up  # once: the contact has its name from then on
 
 
 async def test_standby_messages_are_kept_but_never_answered(
