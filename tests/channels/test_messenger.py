@@ -21,7 +21,7 @@ import httpx2
 import pytest
 from sqlalchemy import select
 
-from tertulia.assistants.models import AiJob
+from tertulia.assistants.models import AiJob, AiTrace
 from tertulia.conversations.window import page_messaging
 from tertulia.kit.db import Database, utcnow
 from tertulia.sandbox.server import SandboxServer
@@ -388,3 +388,63 @@ def _one(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _two(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     assert len(items) == 2, items
     return items
+
+
+async def test_a_refused_token_pauses_the_channel_and_a_rate_limit_is_retried(
+        client: httpx2.AsyncClient, control: httpx2.AsyncClient, live_server: LiveServer,
+        provider_sandbox: SandboxServer, make_tenant: Any) -> None:
+    page = await connect_page(client, control, live_server, provider_sandbox, await make_tenant(), "instagram")
+    await writes(control, page, text="Hola")
+    conv = await conversation(client, page)
+    url, headers = f"/admin/chats/{conv['id']}/messages", page.tenant.headers
+    injected = await control.post("/_sandbox/failures", json={"kind": "429", "channel": page.key})  # Meta's 613
+    assert injected.status_code == 201, injected.text
+    assert (await client.post(url, headers=headers, json={"message": "Primero"})).status_code in (200, 202)
+    await soon(lambda: _one(sent(provider_sandbox, page)))  # it went on a later try
+
+    injected = await control.post("/_sandbox/failures", json={"kind": "190", "channel": page.key})
+    assert injected.status_code == 201, injected.text
+    assert (await client.post(url, headers=headers, json={"message": "Segundo"})).status_code in (200, 202)
+
+    async def paused() -> dict[str, Any]:
+        channel = (await client.get(f"/admin/channels/{page.id}", headers=headers)).json()
+        assert channel["status"] == "attention", channel
+        return dict(channel)
+
+    channel = await eventually(paused)
+    assert "token" in channel["status_reason"]
+    assert len(sent(provider_sandbox, page)) == 1  # the second waits for the credentials to be fixed
+
+
+async def test_the_ai_answers_within_the_window_and_never_after_it_even_with_the_tag(
+        client: httpx2.AsyncClient, control: httpx2.AsyncClient, live_server: LiveServer,
+        provider_sandbox: SandboxServer, make_tenant: Any, db: Database) -> None:
+    t = await make_tenant()
+    page = await connect_page(client, control, live_server, provider_sandbox, t, "facebook")
+    assistant = await client.post("/admin/assistants", headers=t.headers,
+                                  json={"name": "Nora", "provider": "offline", "debounce_seconds": 0})
+    assert assistant.status_code == 201, assistant.text
+    linked = await client.patch(f"/admin/channels/{page.id}", headers=t.headers,
+                                json={"assistant_id": assistant.json()["id"], "human_agent_tag": True})
+    assert linked.status_code == 200, linked.text
+    await writes(control, page, text="Hola, ¿a qué hora abren?")
+    [reply] = await soon(lambda: _one(sent(provider_sandbox, page)), within=15)
+    assert reply["request"]["messaging_type"] == "RESPONSE" and "tag" not in reply["request"]
+    assert any(a["action"] == "typing_on" for a in provider_sandbox.state.actions if a["channel"] == page.key)
+
+    other = await connect_page(client, control, live_server, provider_sandbox, t, "facebook")
+    linked = await client.patch(f"/admin/channels/{other.id}", headers=t.headers,
+                                json={"assistant_id": assistant.json()["id"], "human_agent_tag": True})
+    assert linked.status_code == 200, linked.text
+    await writes(control, other, text="¿Siguen ahí?", timestamp=time.time() - 2 * 86400)
+    conv_id = uuid.UUID((await conversation(client, other))["id"])
+
+    async def skipped() -> AiTrace:
+        async with db.read_session(t.id) as session:
+            traces = list((await session.execute(select(AiTrace).where(AiTrace.conversation_id == conv_id))).scalars())
+        assert len(traces) == 1, traces
+        return traces[0]
+
+    trace = await eventually(skipped, within=15)
+    assert trace.outcome != "replied" and "window" in (trace.error or ""), (trace.outcome, trace.error)
+    assert sent(provider_sandbox, other) == []  # the AI never writes past 24 hours, tag or not
