@@ -463,6 +463,7 @@ export const en: Messages = {
   "error.message_not_failed": "Only a message that failed can be retried.",
   "error.message_not_found": "The message was not found.",
   "error.outbound_url_not_supported": "Only an API channel has an outbound URL.",
+  "error.human_agent_tag_not_supported": "Only Messenger and Instagram channels have the human agent tag.",
   "error.reply_not_found": "The message you reply to is not in this conversation.",
   "error.template_channel_mismatch": "The template belongs to another channel than the conversation's.",
   "error.template_not_approved": "WhatsApp has not approved the template yet.",

@@ -461,6 +461,7 @@ export const es = {
   "error.message_not_failed": "Solo se puede reintentar un mensaje que falló.",
   "error.message_not_found": "No se encontró el mensaje.",
   "error.outbound_url_not_supported": "Solo un canal API tiene URL de salida.",
+  "error.human_agent_tag_not_supported": "Solo los canales de Messenger e Instagram tienen la etiqueta de agente humano.",
   "error.reply_not_found": "El mensaje al que respondes no es de esta conversación.",
   "error.template_channel_mismatch": "La plantilla es de otro canal que el de la conversación.",
   "error.template_not_approved": "La plantilla aún no está aprobada por WhatsApp.",
