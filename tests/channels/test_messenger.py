@@ -103,6 +103,20 @@ async def messages(client: httpx2.AsyncClient, page: Page) -> list[dict[str, Any
     return list(response.json())
 
 
+async def answered_by_nora(client: httpx2.AsyncClient, page: Page, *, debounce_seconds: float = 0,
+                           assistant_id: str | None = None, **channel: Any) -> str:
+    """The page answered by an offline assistant (made here unless given); its id."""
+    if assistant_id is None:
+        made = await client.post("/admin/assistants", headers=page.tenant.headers, json={
+            "name": f"Nora {uuid.uuid4().hex[:4]}", "provider": "offline", "debounce_seconds": debounce_seconds})
+        assert made.status_code == 201, made.text
+        assistant_id = str(made.json()["id"])
+    linked = await client.patch(f"/admin/channels/{page.id}", headers=page.tenant.headers,
+                                json={"assistant_id": assistant_id, **channel})
+    assert linked.status_code == 200, linked.text
+    return assistant_id
+
+
 def sent(sandbox: SandboxServer, page: Page) -> list[dict[str, Any]]:
     return [m.public() for m in sandbox.state.sent_log(page.key) if not m.echo]
 
@@ -194,12 +208,7 @@ async def test_standby_messages_are_kept_but_never_answered(
         provider_sandbox: SandboxServer, make_tenant: Any, db: Database) -> None:
     t = await make_tenant()
     page = await connect_page(client, control, live_server, provider_sandbox, t, "facebook")
-    assistant = await client.post("/admin/assistants", headers=t.headers,
-                                  json={"name": "Nora", "provider": "offline", "debounce_seconds": 60})
-    assert assistant.status_code == 201, assistant.text
-    linked = await client.patch(f"/admin/channels/{page.id}", headers=t.headers,
-                                json={"assistant_id": assistant.json()["id"]})
-    assert linked.status_code == 200, linked.text
+    await answered_by_nora(client, page, debounce_seconds=60)
     await writes(control, page, text="Hablo con el otro bot", standby=True)
     [stored] = await messages(client, page)
     assert stored["content"] == "Hablo con el otro bot" and stored["extra"]["standby"] is True
@@ -421,21 +430,14 @@ async def test_the_ai_answers_within_the_window_and_never_after_it_even_with_the
         provider_sandbox: SandboxServer, make_tenant: Any, db: Database) -> None:
     t = await make_tenant()
     page = await connect_page(client, control, live_server, provider_sandbox, t, "facebook")
-    assistant = await client.post("/admin/assistants", headers=t.headers,
-                                  json={"name": "Nora", "provider": "offline", "debounce_seconds": 0})
-    assert assistant.status_code == 201, assistant.text
-    linked = await client.patch(f"/admin/channels/{page.id}", headers=t.headers,
-                                json={"assistant_id": assistant.json()["id"], "human_agent_tag": True})
-    assert linked.status_code == 200, linked.text
+    assistant_id = await answered_by_nora(client, page, debounce_seconds=0, human_agent_tag=True)
     await writes(control, page, text="Hola, ¿a qué hora abren?")
     [reply] = await soon(lambda: _one(sent(provider_sandbox, page)), within=15)
     assert reply["request"]["messaging_type"] == "RESPONSE" and "tag" not in reply["request"]
     assert any(a["action"] == "typing_on" for a in provider_sandbox.state.actions if a["channel"] == page.key)
 
     other = await connect_page(client, control, live_server, provider_sandbox, t, "facebook")
-    linked = await client.patch(f"/admin/channels/{other.id}", headers=t.headers,
-                                json={"assistant_id": assistant.json()["id"], "human_agent_tag": True})
-    assert linked.status_code == 200, linked.text
+    await answered_by_nora(client, other, assistant_id=assistant_id, human_agent_tag=True)
     await writes(control, other, text="¿Siguen ahí?", timestamp=time.time() - 2 * 86400)
     conv_id = uuid.UUID((await conversation(client, other))["id"])
 
