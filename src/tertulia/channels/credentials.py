@@ -17,11 +17,11 @@ NumericId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\
 E164 = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+[1-9]\d{6,14}$")]
 
 
-class _Credentials(BaseModel):
+class Credentials(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class WhatsAppCloudCredentials(_Credentials):
+class WhatsAppCloudCredentials(Credentials):
     """Meta's WhatsApp Cloud API: the phone number and account ids, a (system user) access token,
     and the app secret that signs webhooks."""
 
@@ -31,7 +31,7 @@ class WhatsAppCloudCredentials(_Credentials):
     app_secret: Secret
 
 
-class YCloudCredentials(_Credentials):
+class YCloudCredentials(Credentials):
     """YCloud: its API key, the business number in E.164, the WhatsApp account id, and the webhook
     endpoint's signing secret."""
 
@@ -41,23 +41,18 @@ class YCloudCredentials(_Credentials):
     signing_secret: Secret
 
 
-class ApiChannelCredentials(_Credentials):
+class ApiChannelCredentials(Credentials):
     """The generic `api` channel: the secret that signs what it POSTs to its outbound URL."""
 
     outbound_secret: Secret | None = None
 
 
-CREDENTIALS: dict[str, type[_Credentials]] = {
-    "whatsapp_cloud": WhatsAppCloudCredentials,
-    "ycloud": YCloudCredentials,
-    "api": ApiChannelCredentials,
-}
-
-
 def check_credentials(kind: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The credentials of a kind, checked for shape (422 naming each bad field); kinds without a
-    model yet take a free-form object."""
-    model = CREDENTIALS.get(kind)
+    """The credentials of a kind (its provider's model, channels/providers.py), checked for shape
+    (422 naming each bad field); kinds without a model yet take a free-form object."""
+    from tertulia.channels.providers import provider  # the registry names these models: imported late
+
+    model = provider(kind).credentials
     if model is None:
         return given
     try:
@@ -68,7 +63,7 @@ def check_credentials(kind: str, given: dict[str, Any]) -> dict[str, Any]:
                       code="invalid_channel_credentials") from exc
 
 
-C = TypeVar("C", bound=_Credentials)
+C = TypeVar("C", bound=Credentials)
 
 
 def credentials_of(channel: Channel, box: SecretBox, model: type[C]) -> C:

@@ -19,23 +19,20 @@ from tertulia.assistants.models import Assistant
 from tertulia.channels import repository as repo
 from tertulia.channels.credentials import check_credentials
 from tertulia.channels.models import CHANNEL_KINDS, SOURCE_OF_KIND, Channel
+from tertulia.channels.providers import provider
 from tertulia.channels.schemas import ChannelOut
 from tertulia.kit.crypto import SecretBox, hash_token, new_token, tokens_equal
 from tertulia.kit.db import Reader, tenant_select
 from tertulia.kit.errors import Invalid, NotAuthenticated, NotFound
 
-# Kinds whose provider delivers webhooks to `/webhooks/{channel id}` (channels/intake.py), and the
-# credential that names the account each answers for.
-WEBHOOK_KINDS = ("whatsapp_cloud", "ycloud")
-ACCOUNT_CREDENTIAL = {"whatsapp_cloud": "phone_number_id", "ycloud": "phone_number"}
 # Meta's webhook verification: a token of ours that the verification GET must repeat.
-VERIFIED_KINDS = ("whatsapp_cloud",)
 VERIFY_TOKEN = re.compile(r"^[\x21-\x7e]{8,64}$")
 
 
 def channel_out(channel: Channel, box: SecretBox, base_url: str) -> ChannelOut:
     names = sorted(box.decrypt(channel.credentials_encrypted)) if channel.credentials_encrypted else []
-    webhook_url = f"{base_url.rstrip('/')}/webhooks/{channel.id}" if channel.kind in WEBHOOK_KINDS else None
+    has_webhooks = provider(channel.kind).webhooks is not None
+    webhook_url = f"{base_url.rstrip('/')}/webhooks/{channel.id}" if has_webhooks else None
     return ChannelOut(
         id=channel.id, kind=channel.kind, channel_source=SOURCE_OF_KIND[channel.kind], name=channel.name,
         platform_origin=channel.platform_origin, enabled=channel.enabled,
@@ -63,7 +60,7 @@ async def create_channel(
         id=uuid.uuid4(), tenant_id=tenant_id, kind=kind, name=name.strip(),
         platform_origin=platform_origin or name.strip(),
         inbound_token_hash=hash_token(inbound_token) if inbound_token else None,
-        verify_token=secrets.token_urlsafe(24) if kind in VERIFIED_KINDS else None,
+        verify_token=secrets.token_urlsafe(24) if provider(kind).verify_token else None,
     )
     if credentials is not None:
         set_credentials(channel, box, credentials)
@@ -77,11 +74,12 @@ def set_credentials(channel: Channel, box: SecretBox, given: dict[str, Any], *, 
     or with `merge` the given ones over those stored (a null removes one). The account they name
     becomes the channel's; a channel waiting on fixed credentials (`attention`) is `ok` again."""
     given = dict(given)
-    if channel.kind in VERIFIED_KINDS and "verify_token" in given:
+    kind = provider(channel.kind)
+    if kind.verify_token and "verify_token" in given:
         token = given.pop("verify_token")
         if token is not None:  # kept in the clear: it is shown to be pasted into Meta's console
             if not isinstance(token, str) or not VERIFY_TOKEN.match(token.strip()):
-                raise Invalid("the whatsapp_cloud credentials are not right: check verify_token (8 to 64 "
+                raise Invalid(f"the {channel.kind} credentials are not right: check verify_token (8 to 64 "
                               "characters, no spaces)", code="invalid_channel_credentials")
             channel.verify_token = token.strip()
     stored = box.decrypt(channel.credentials_encrypted) if merge else {}
@@ -89,7 +87,7 @@ def set_credentials(channel: Channel, box: SecretBox, given: dict[str, Any], *, 
     checked = check_credentials(channel.kind, merged)
     if not merge or checked != stored:
         channel.credentials_encrypted = box.encrypt(checked) if checked else None
-        account = checked.get(ACCOUNT_CREDENTIAL.get(channel.kind, ""))
+        account = checked.get(kind.account_credential) if kind.account_credential else None
         channel.account_id = str(account) if account else None
     if channel.status == "attention":  # saved again, even unchanged: the person says they are fixed
         channel.status, channel.status_reason = "ok", None

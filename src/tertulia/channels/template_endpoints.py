@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from tertulia.channels import template_repository as repo
 from tertulia.channels import templates
+from tertulia.channels.providers import TEMPLATE_KINDS
 from tertulia.channels.sending import ProviderFailure
 from tertulia.channels.template_schemas import (
     ChannelSync,
@@ -30,7 +31,8 @@ router = APIRouter(tags=["templates"], route_class=JsonBodyRoute)
 async def _sync(principal: CurrentPrincipal, db: DbSession, request: Request) -> SyncResult:
     settings = request.app.state.settings
     box = request.app.state.secret_box
-    accesses = [templates.channel_access(c, box) for c in await repo.whatsapp_channels(db, principal.tenant_id)]
+    accesses = [templates.channel_access(c, box) for c in await repo.channels_of_kinds(
+        db, principal.tenant_id, TEMPLATE_KINDS)]
     # The providers may take seconds to list: no transaction (SQLite's writer) is held meanwhile.
     await db.rollback()
     fetched: dict[int, list[dict[str, object]] | str] = {}
