@@ -41,6 +41,35 @@ class YCloudCredentials(Credentials):
     signing_secret: Secret
 
 
+class MessengerCredentials(Credentials):
+    """Messenger (a Facebook Page): the page id, a page access token, the app secret that signs
+    webhooks, and (recommended) the Meta app's id: echoes of the page's messages sent from that
+    app are Tertulia's own sends, any other app's (or none) a person's from Meta Business Suite."""
+
+    page_id: NumericId
+    page_access_token: Secret
+    app_secret: Secret
+    app_id: NumericId | None = None
+
+
+class InstagramCredentials(Credentials):
+    """Instagram (a professional account): its id, an access token, the app secret and (as for
+    Messenger) the Meta app's id."""
+
+    instagram_account_id: NumericId
+    access_token: Secret
+    app_secret: Secret
+    app_id: NumericId | None = None
+
+    @property
+    def page_id(self) -> str:  # the Send API's object id (the account stands where a page does)
+        return self.instagram_account_id
+
+    @property
+    def page_access_token(self) -> str:
+        return self.access_token
+
+
 class ApiChannelCredentials(Credentials):
     """The generic `api` channel: the secret that signs what it POSTs to its outbound URL."""
 

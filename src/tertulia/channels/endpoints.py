@@ -8,6 +8,8 @@ from tertulia.channels import repository as repo
 from tertulia.channels import service
 from tertulia.channels.models import Channel
 from tertulia.channels.schemas import ChannelCreate, ChannelCreated, ChannelOut, ChannelUpdate
+from tertulia.conversations.window import HUMAN_AGENT_OPTION
+from tertulia.conversations.window import PAGE_SOURCES as PAGE_KINDS
 from tertulia.delivery.service import resume_channel
 from tertulia.kit.egress import check_url
 from tertulia.kit.errors import Invalid
@@ -30,8 +32,8 @@ async def list_channels(principal: CurrentPrincipal, db: ReadDb, request: Reques
 @router.post("/channels", response_model=ChannelCreated, status_code=201)
 async def create_channel(body: ChannelCreate, principal: CurrentManager, db: DbSession,
                          request: Request) -> ChannelCreated:
-    """Connect a channel. A provider's (`whatsapp_cloud`, `ycloud`) needs its credentials (422
-    naming any that are missing or malformed); the answer says where its webhooks go
+    """Connect a channel. A provider's (`whatsapp_cloud`, `ycloud`, `facebook`, `instagram`) needs its
+    credentials (422 naming any that are missing or malformed); the answer says where its webhooks go
     (`webhook_url`, `verify_token`). An `api` channel answers with its inbound token, shown once."""
     channel, token = await service.create_channel(
         db, request.app.state.secret_box, principal.tenant_id, body.kind, body.name, body.platform_origin,
@@ -68,6 +70,11 @@ async def update_channel(channel_id: uuid.UUID, body: ChannelUpdate, principal: 
         if fields["outbound_url"]:
             await check_url(fields["outbound_url"], what="the outbound URL")
         channel.outbound_url = fields["outbound_url"] or None
+    if fields.get("human_agent_tag") is not None:
+        if channel.kind not in PAGE_KINDS:
+            raise Invalid("only Messenger and Instagram channels have the human agent tag",
+                          code="human_agent_tag_not_supported")
+        channel.options = {**(channel.options or {}), HUMAN_AGENT_OPTION: fields["human_agent_tag"]}
     if "assistant_id" in fields:
         channel.assistant_id = await service.check_assistant(db, principal.tenant_id, fields["assistant_id"])
     return _out(request, channel)

@@ -50,6 +50,7 @@ from tertulia.channels.events import (
     Edit,
     Item,
     Reaction,
+    ReadUpTo,
     Revoke,
     SetAside,
     Status,
@@ -62,7 +63,7 @@ from tertulia.channels.repository import WebhookChannel
 from tertulia.conversations import repository as conversations_repo
 from tertulia.conversations.inbound import InboundDelivery, WriterStopped
 from tertulia.conversations.schemas import InboundMessage, InboundResult
-from tertulia.conversations.statuses import record_status
+from tertulia.conversations.statuses import record_status, record_watermark
 from tertulia.conversations.updates import MessageNotStored, apply_edit, apply_reaction, apply_revoke
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database, set_tenant, utcnow
@@ -318,7 +319,7 @@ class WebhookIntake:
                 raise WriterStopped("this process is stopping; deliver the webhook again", code="shutting_down")
             problems += [f"message {m.external_message_id}: {_said(r)}"
                          for m, r in zip(messages, results, strict=True) if isinstance(r, BaseException)]
-        changes = [i for i in items if isinstance(i, Reaction | Edit | Revoke | Status | TemplateReview)]
+        changes = [i for i in items if isinstance(i, Reaction | Edit | Revoke | Status | ReadUpTo | TemplateReview)]
         if changes:
             async with self.db.session(channel.tenant_id) as session:
                 for item in changes:
@@ -348,6 +349,8 @@ class WebhookIntake:
             await apply_reaction(session, tenant_id, channel.id, item.target, emoji=item.emoji, by=item.by, at=item.at)
         elif isinstance(item, Edit):
             await apply_edit(session, tenant_id, channel.id, item.target, content=item.content, at=item.at)
+        elif isinstance(item, ReadUpTo):
+            await record_watermark(session, tenant_id, channel.id, item.customer, item.status, item.at, mid=item.mid)
         elif isinstance(item, Revoke):
             await apply_revoke(session, tenant_id, channel.id, item.target, at=item.at)
         elif isinstance(item, TemplateReview):
@@ -408,8 +411,8 @@ async def running_intake(intake: WebhookIntake) -> AsyncIterator[WebhookIntake]:
 
 
 def _account(channel: WebhookChannel, credentials: dict[str, Any]) -> Account:
-    waba_id = credentials.get("waba_id")
-    return Account(channel.account_id or "", str(waba_id) if waba_id else None)
+    waba_id, app_id = credentials.get("waba_id"), credentials.get("app_id")
+    return Account(channel.account_id or "", str(waba_id) if waba_id else None, str(app_id) if app_id else None)
 
 
 def _read(channel: WebhookChannel, account: Account, payload: Any) -> list[Item]:

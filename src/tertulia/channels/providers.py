@@ -23,11 +23,17 @@ from tertulia.channels.checks import Checks, nothing_to_check
 from tertulia.channels.credentials import (
     ApiChannelCredentials,
     Credentials,
+    InstagramCredentials,
+    MessengerCredentials,
     WhatsAppCloudCredentials,
     YCloudCredentials,
 )
 from tertulia.channels.events import Account, Item
 from tertulia.channels.media import ProviderFile
+from tertulia.channels.messenger import check as messenger_check
+from tertulia.channels.messenger import media as messenger_media
+from tertulia.channels.messenger import webhooks as messenger_webhooks
+from tertulia.channels.messenger.sender import PageSender
 from tertulia.channels.models import CHANNEL_KINDS, Channel
 from tertulia.channels.whatsapp_cloud import api as cloud_api
 from tertulia.channels.whatsapp_cloud import check as cloud_check
@@ -42,7 +48,6 @@ from tertulia.delivery.senders import (
     ApiChannelSender,
     CloudSender,
     LocalSender,
-    NotYetSender,
     Sender,
     SenderTools,
     YCloudSender,
@@ -98,8 +103,12 @@ PROVIDERS: dict[str, Provider] = {p.kind: p for p in (
                                ycloud_webhooks.read),
              open_media=ycloud_media.open_media, check=ycloud_check.check,
              templates=Templates(ycloud_api.list_templates, ycloud_api.template_facts)),
-    Provider("facebook", NotYetSender),
-    Provider("instagram", NotYetSender),
+    *(Provider(kind, PageSender, model, account, verify_token=True,
+               webhooks=Webhooks("app_secret", cloud_webhooks.check_signature, cloud_webhooks.dedupe_key,
+                                 messenger_webhooks.reader(kind), cloud_webhooks.check_subscription),
+               open_media=messenger_media.open_media, check=messenger_check.check)
+      for kind, model, account in (("facebook", MessengerCredentials, "page_id"),
+                                   ("instagram", InstagramCredentials, "instagram_account_id"))),
     Provider("web", LocalSender, check=nothing_to_check),
     Provider("api", ApiChannelSender, ApiChannelCredentials, check=api_check.check),
 )}

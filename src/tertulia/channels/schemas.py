@@ -15,7 +15,10 @@ CREDENTIALS_HELP = (
     "What the channel needs to talk to its provider, stored encrypted and never returned. "
     "whatsapp_cloud: phone_number_id, waba_id, access_token, app_secret (and verify_token for Meta's "
     "webhook check, generated when not given); ycloud: api_key, phone_number (the business number in "
-    "E.164), waba_id, signing_secret (the webhook endpoint's); api: outbound_secret (optional).")
+    "E.164), waba_id, signing_secret (the webhook endpoint's); facebook: page_id, page_access_token, app_secret, "
+    "app_id (recommended: echoes of sends from that Meta app are Tertulia's own), verify_token (generated when "
+    "not given); instagram: instagram_account_id, access_token, app_secret, app_id, verify_token; api: "
+    "outbound_secret (optional).")
 
 
 class ChannelCreate(BaseModel):
@@ -32,6 +35,9 @@ class ChannelUpdate(BaseModel):
         "credentials to change, over the stored ones (a null removes one); checked again as a whole"))
     enabled: bool | None = None
     assistant_id: uuid.UUID | None = None
+    human_agent_tag: bool | None = Field(default=None, description=(
+        "Messenger and Instagram: a person of the team may answer up to 7 days after the customer's last "
+        "message with Meta's HUMAN_AGENT tag (the app needs Meta's Human Agent permission); the AI never uses it"))
     outbound_url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048)] | None = Field(
         default=None, description="`api` channels: where each outbound message is POSTed, signed "
         "(X-Tertulia-Signature: sha256=HMAC of the body under credentials.outbound_secret); null: none")
@@ -49,7 +55,8 @@ class ChannelOut(BaseModel):
     assistant_id: uuid.UUID | None
     created_at: datetime
     account_id: str | None = Field(description="the provider's account the channel answers for (WhatsApp Cloud: "
-                                               "the phone number id; YCloud: the business number)")
+                                               "the phone number id; YCloud: the business number; Messenger: the "
+                                               "page id; Instagram: the account id)")
     webhook_url: str | None = Field(description="where the provider delivers its webhooks (paste it into Meta's "
                                                 "or YCloud's console)")
     verify_token: str | None = Field(description="Meta's webhook verification token (paste it beside the URL)")
@@ -58,6 +65,8 @@ class ChannelOut(BaseModel):
     status_reason: str | None
     last_webhook_at: datetime | None
     outbound_url: str | None = Field(default=None, description="`api` channels: where each outbound message is POSTed")
+    human_agent_tag: bool = Field(default=False, description=(
+        "Messenger and Instagram: a person may answer up to 7 days with Meta's HUMAN_AGENT tag"))
 
 
 class ChannelCreated(ChannelOut):

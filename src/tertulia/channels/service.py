@@ -21,6 +21,7 @@ from tertulia.channels.credentials import check_credentials
 from tertulia.channels.models import CHANNEL_KINDS, SOURCE_OF_KIND, Channel
 from tertulia.channels.providers import provider
 from tertulia.channels.schemas import ChannelOut
+from tertulia.conversations.window import HUMAN_AGENT_OPTION
 from tertulia.kit.crypto import SecretBox, hash_token, new_token, tokens_equal
 from tertulia.kit.db import Reader, tenant_select
 from tertulia.kit.errors import Invalid, NotAuthenticated, NotFound
@@ -41,6 +42,7 @@ def channel_out(channel: Channel, box: SecretBox, base_url: str) -> ChannelOut:
         verify_token=channel.verify_token, status="attention" if channel.status == "attention" else "ok",
         status_reason=channel.status_reason, last_webhook_at=channel.last_webhook_at,
         outbound_url=channel.outbound_url,
+        human_agent_tag=bool((channel.options or {}).get(HUMAN_AGENT_OPTION)),
     )
 
 

@@ -183,8 +183,8 @@ export interface paths {
         put?: never;
         /**
          * Create Channel
-         * @description Connect a channel. A provider's (`whatsapp_cloud`, `ycloud`) needs its credentials (422
-         *     naming any that are missing or malformed); the answer says where its webhooks go
+         * @description Connect a channel. A provider's (`whatsapp_cloud`, `ycloud`, `facebook`, `instagram`) needs its
+         *     credentials (422 naming any that are missing or malformed); the answer says where its webhooks go
          *     (`webhook_url`, `verify_token`). An `api` channel answers with its inbound token, shown once.
          */
         post: operations["create_channel_admin_channels_post"];
@@ -1312,7 +1312,7 @@ export interface components {
         ChannelCreate: {
             /**
              * Credentials
-             * @description What the channel needs to talk to its provider, stored encrypted and never returned. whatsapp_cloud: phone_number_id, waba_id, access_token, app_secret (and verify_token for Meta's webhook check, generated when not given); ycloud: api_key, phone_number (the business number in E.164), waba_id, signing_secret (the webhook endpoint's); api: outbound_secret (optional).
+             * @description What the channel needs to talk to its provider, stored encrypted and never returned. whatsapp_cloud: phone_number_id, waba_id, access_token, app_secret (and verify_token for Meta's webhook check, generated when not given); ycloud: api_key, phone_number (the business number in E.164), waba_id, signing_secret (the webhook endpoint's); facebook: page_id, page_access_token, app_secret, app_id (recommended: echoes of sends from that Meta app are Tertulia's own), verify_token (generated when not given); instagram: instagram_account_id, access_token, app_secret, app_id, verify_token; api: outbound_secret (optional).
              */
             credentials?: {
                 [key: string]: unknown;
@@ -1334,7 +1334,7 @@ export interface components {
         ChannelCreated: {
             /**
              * Account Id
-             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number)
+             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number; Messenger: the page id; Instagram: the account id)
              */
             account_id: string | null;
             /** Assistant Id */
@@ -1355,6 +1355,12 @@ export interface components {
             enabled: boolean;
             /** Has Credentials */
             has_credentials: boolean;
+            /**
+             * Human Agent Tag
+             * @description Messenger and Instagram: a person may answer up to 7 days with Meta's HUMAN_AGENT tag
+             * @default false
+             */
+            human_agent_tag?: boolean;
             /**
              * Id
              * Format: uuid
@@ -1401,7 +1407,7 @@ export interface components {
         ChannelOut: {
             /**
              * Account Id
-             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number)
+             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number; Messenger: the page id; Instagram: the account id)
              */
             account_id: string | null;
             /** Assistant Id */
@@ -1422,6 +1428,12 @@ export interface components {
             enabled: boolean;
             /** Has Credentials */
             has_credentials: boolean;
+            /**
+             * Human Agent Tag
+             * @description Messenger and Instagram: a person may answer up to 7 days with Meta's HUMAN_AGENT tag
+             * @default false
+             */
+            human_agent_tag?: boolean;
             /**
              * Id
              * Format: uuid
@@ -1493,6 +1505,11 @@ export interface components {
             } | null;
             /** Enabled */
             enabled?: boolean | null;
+            /**
+             * Human Agent Tag
+             * @description Messenger and Instagram: a person of the team may answer up to 7 days after the customer's last message with Meta's HUMAN_AGENT tag (the app needs Meta's Human Agent permission); the AI never uses it
+             */
+            human_agent_tag?: boolean | null;
             /** Name */
             name?: string | null;
             /**
