@@ -16,6 +16,7 @@ from tertulia.kit.errors import Invalid
 from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.kit.web import DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentManager, CurrentPrincipal
+from tertulia.widget.service import set_web_settings
 
 router = APIRouter(prefix="/admin", tags=["channels"], route_class=JsonBodyRoute)
 
@@ -34,10 +35,11 @@ async def create_channel(body: ChannelCreate, principal: CurrentManager, db: DbS
                          request: Request) -> ChannelCreated:
     """Connect a channel. A provider's (`whatsapp_cloud`, `ycloud`, `facebook`, `instagram`) needs its
     credentials (422 naming any that are missing or malformed); the answer says where its webhooks go
-    (`webhook_url`, `verify_token`). An `api` channel answers with its inbound token, shown once."""
+    (`webhook_url`, `verify_token`). An `api` channel answers with its inbound token, shown once; a
+    `web` channel with its widget settings (`web`, with the identity secret) and the `snippet` to paste."""
     channel, token = await service.create_channel(
         db, request.app.state.secret_box, principal.tenant_id, body.kind, body.name, body.platform_origin,
-        body.credentials)
+        body.credentials, body.web)
     return ChannelCreated(**_out(request, channel).model_dump(), inbound_token=token)
 
 
@@ -75,6 +77,11 @@ async def update_channel(channel_id: uuid.UUID, body: ChannelUpdate, principal: 
             raise Invalid("only Messenger and Instagram channels have the human agent tag",
                           code="human_agent_tag_not_supported")
         channel.options = {**(channel.options or {}), HUMAN_AGENT_OPTION: fields["human_agent_tag"]}
+    if body.web is not None:
+        if channel.kind != "web":
+            raise Invalid("only a web channel has widget settings", code="web_settings_not_supported")
+        set_web_settings(channel, request.app.state.secret_box, body.web)
+        request.app.state.widget_hub.channels.forget(channel.id)
     if "assistant_id" in fields:
         channel.assistant_id = await service.check_assistant(db, principal.tenant_id, fields["assistant_id"])
     return _out(request, channel)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from tertulia.kit.types import Name, ShortText
+from tertulia.widget.schemas import WebChannelOut, WebChannelSettings, WebChannelUpdate
 
 ChannelKind = Literal["whatsapp_cloud", "ycloud", "instagram", "facebook", "web", "api"]
 
@@ -26,6 +27,7 @@ class ChannelCreate(BaseModel):
     name: Name
     platform_origin: ShortText = ""
     credentials: dict[str, Any] = Field(default_factory=dict, description=CREDENTIALS_HELP)
+    web: WebChannelSettings | None = Field(default=None, description="`web` channels: the widget's settings")
 
 
 class ChannelUpdate(BaseModel):
@@ -41,6 +43,7 @@ class ChannelUpdate(BaseModel):
     outbound_url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048)] | None = Field(
         default=None, description="`api` channels: where each outbound message is POSTed, signed "
         "(X-Tertulia-Signature: sha256=HMAC of the body under credentials.outbound_secret); null: none")
+    web: WebChannelUpdate | None = Field(default=None, description="`web` channels: the widget's settings to change")
 
 
 class ChannelOut(BaseModel):
@@ -67,6 +70,8 @@ class ChannelOut(BaseModel):
     outbound_url: str | None = Field(default=None, description="`api` channels: where each outbound message is POSTed")
     human_agent_tag: bool = Field(default=False, description=(
         "Messenger and Instagram: a person may answer up to 7 days with Meta's HUMAN_AGENT tag"))
+    web: WebChannelOut | None = Field(default=None, description="`web` channels: the widget's settings")
+    snippet: str | None = Field(default=None, description="`web` channels: the <script> tag to paste into the site")
 
 
 class ChannelCreated(ChannelOut):

@@ -25,6 +25,8 @@ from tertulia.conversations.window import HUMAN_AGENT_OPTION
 from tertulia.kit.crypto import SecretBox, hash_token, new_token, tokens_equal
 from tertulia.kit.db import Reader, tenant_select
 from tertulia.kit.errors import Invalid, NotAuthenticated, NotFound
+from tertulia.widget.schemas import WebChannelSettings
+from tertulia.widget.service import set_web_settings, snippet, web_settings
 
 # Meta's webhook verification: a token of ours that the verification GET must repeat.
 VERIFY_TOKEN = re.compile(r"^[\x21-\x7e]{8,64}$")
@@ -43,12 +45,14 @@ def channel_out(channel: Channel, box: SecretBox, base_url: str) -> ChannelOut:
         status_reason=channel.status_reason, last_webhook_at=channel.last_webhook_at,
         outbound_url=channel.outbound_url,
         human_agent_tag=bool((channel.options or {}).get(HUMAN_AGENT_OPTION)),
+        web=web_settings(channel, box) if channel.kind == "web" else None,
+        snippet=snippet(channel.id, base_url) if channel.kind == "web" else None,
     )
 
 
 async def create_channel(
     session: AsyncSession, box: SecretBox, tenant_id: uuid.UUID, kind: str, name: str,
-    platform_origin: str = "", credentials: dict[str, Any] | None = None,
+    platform_origin: str = "", credentials: dict[str, Any] | None = None, web: WebChannelSettings | None = None,
 ) -> tuple[Channel, str | None]:
     """A new channel. `credentials` are checked for the kind (the API always gives them, so a
     provider's channel cannot be connected without them); None leaves them unset (the demo's
@@ -64,8 +68,12 @@ async def create_channel(
         inbound_token_hash=hash_token(inbound_token) if inbound_token else None,
         verify_token=secrets.token_urlsafe(24) if provider(kind).verify_token else None,
     )
-    if credentials is not None:
+    if credentials is not None and kind != "web":
         set_credentials(channel, box, credentials)
+    if kind == "web":  # the widget's settings, and the secret that signs a site's known users
+        set_web_settings(channel, box, web)
+    elif web is not None:
+        raise Invalid("only a web channel has widget settings", code="web_settings_not_supported")
     session.add(channel)
     await session.flush()
     return channel, inbound_token
