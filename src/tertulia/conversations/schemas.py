@@ -63,6 +63,13 @@ class Attachment(BaseModel):
         return self
 
 
+class SearchMatch(BaseModel):
+    """Why a search (`q`) found a conversation by its messages: the newest one holding the words."""
+
+    message_id: int
+    excerpt: str = Field(description="the message's text around the first searched word, cut with `…`")
+
+
 class ChatSummary(BaseModel):
     """One row of the inbox list (seed 001 fields first, then ours)."""
 
@@ -83,6 +90,8 @@ class ChatSummary(BaseModel):
     window_open_until: datetime | None = Field(default=None, description=(
         "WhatsApp: when the 24-hour window to write freely closes (in the past: closed, only templates; "
         "null on WhatsApp: the customer never wrote). Null on other channels, which have no window."))
+    match: SearchMatch | None = Field(default=None, description=(
+        "With `q`: set when the conversation was found by a message's text rather than its contact's name or phone."))
 
 
 class MessageOut(BaseModel):

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tertulia.contacts.schemas import TagOut
 from tertulia.conversations import repository as repo
 from tertulia.conversations.models import Conversation, Message
-from tertulia.conversations.schemas import ChatSummary, MessageOut
+from tertulia.conversations.schemas import ChatSummary, MessageOut, SearchMatch
+from tertulia.conversations.search import excerpt, matches_contact, search_terms
 from tertulia.conversations.window import require_open_window, window_open_until
 from tertulia.delivery import outbox
 from tertulia.delivery.bubbles import split_into_bubbles
@@ -66,6 +67,18 @@ def summary_of(conv: Conversation | Row[Any], display_name: str, phone: str | No
         channel_id=conv.channel_id,
         status=conv.status, tags=[TagOut.model_validate(t) for t in tags], last_inbound_at=conv.last_inbound_at,
         window_open_until=window_open_until(conv.channel_source, conv.last_inbound_at))
+
+
+async def explain_matches(session: Reader, tenant_id: uuid.UUID, q: str, summaries: Sequence[ChatSummary]) -> None:
+    """A search's page: the conversations it found by their messages (not by their contact) get
+    the newest matching message and an excerpt of it (one statement for the page)."""
+    terms = search_terms(q)
+    by_text = [s for s in summaries if not matches_contact(terms, s.display_name, s.customer_phone)]
+    found = await repo.newest_text_matches(session, tenant_id, [s.id for s in by_text], terms.words)
+    for summary in by_text:
+        if summary.id in found:
+            message_id, content = found[summary.id]
+            summary.match = SearchMatch(message_id=message_id, excerpt=excerpt(content, terms.words))
 
 
 async def conversation_summary(session: Reader, conv: Conversation) -> ChatSummary:
