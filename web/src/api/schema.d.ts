@@ -1568,6 +1568,8 @@ export interface components {
             last_inbound_at: string | null;
             /** Last Message */
             last_message: string;
+            /** @description With `q`: set when the conversation was found by a message's text rather than its contact's name or phone. */
+            match?: components["schemas"]["SearchMatch"] | null;
             /** Platform Origin */
             platform_origin: string;
             /** Status */
@@ -2153,6 +2155,19 @@ export interface components {
             conversation_id: string;
             /** Unread Count */
             unread_count: number;
+        };
+        /**
+         * SearchMatch
+         * @description Why a search (`q`) found a conversation by its messages: the newest one holding the words.
+         */
+        SearchMatch: {
+            /**
+             * Excerpt
+             * @description the message's text around the first searched word, cut with `…`
+             */
+            excerpt: string;
+            /** Message Id */
+            message_id: number;
         };
         /** SelectTenantRequest */
         SelectTenantRequest: {

@@ -13,6 +13,7 @@ import type { MessageKey } from "../i18n";
 import { applyConversation, patchConversation } from "../lib/live";
 import { useAssistantName } from "../lib/assistant";
 import { formatLeft, refreshEvery, windowState, type WindowState } from "../lib/window";
+import { useJumpToMessage } from "../lib/useJumpToMessage";
 import { Avatar } from "./common";
 import { errorText } from "../lib/errors";
 import { BackIcon, ClockIcon, HandIcon, InfoIcon, SendIcon, SparkIcon } from "./icons";
@@ -28,6 +29,8 @@ interface PaneActions {
   onBack?: () => void;
   /** Where the contact is a drawer: open it. */
   onShowContact?: () => void;
+  /** A message to open the chat at (found by a search). */
+  focusMessageId?: number;
 }
 
 export function ChatPane({ conversationId, userName, ...actions }: PaneActions & {
@@ -48,7 +51,7 @@ export function ChatPane({ conversationId, userName, ...actions }: PaneActions &
   return <OpenChat conversationId={conversationId} userName={userName} {...actions} />;
 }
 
-function OpenChat({ conversationId, userName, onBack, onShowContact }: PaneActions & {
+function OpenChat({ conversationId, userName, onBack, onShowContact, focusMessageId }: PaneActions & {
   conversationId: string; userName: string;
 }) {
   const { t, lang } = useI18n();
@@ -173,7 +176,7 @@ function OpenChat({ conversationId, userName, onBack, onShowContact }: PaneActio
         </div>
       )}
       <MessageList conversationId={conversationId} window={messages.data} onWhy={setTraceId} lang={lang}
-        contactName={row?.display_name ?? ""} />
+        contactName={row?.display_name ?? ""} focusMessageId={focusMessageId} />
       {row && (
         <Composer conversationId={conversationId} locked={row.is_locked} userName={userName} windowState={window24}
           onTemplates={(notice) => setPicker({ notice })} />
@@ -224,9 +227,9 @@ function WindowChip({ state }: { state: WindowState }) {
   );
 }
 
-function MessageList({ conversationId, window: win, onWhy, lang, contactName }: {
+function MessageList({ conversationId, window: win, onWhy, lang, contactName, focusMessageId }: {
   conversationId: string; window: MessageWindow | undefined; onWhy: (cid: string) => void; lang: "es" | "en";
-  contactName: string;
+  contactName: string; focusMessageId?: number;
 }) {
   const { t } = useI18n();
   const client = useQueryClient();
@@ -294,6 +297,12 @@ function MessageList({ conversationId, window: win, onWhy, lang, contactName }: 
       setLoadingOlder(false);
     }
   }
+
+  useJumpToMessage(focusMessageId, win, loadOlder, (id) => {
+    stickToBottom.current = false;
+    onQuote(id);
+    document.getElementById(`msg-${id}`)?.classList.add("is-found");
+  });
 
   function onScroll() {
     const el = ref.current;

@@ -19,6 +19,8 @@ export const en: Messages = {
   "conn.offline": "Offline",
   "list.title": "Conversations",
   "list.search": "Search by name or number",
+  "list.searchHint": "Also searches the messages' text, ignoring accents and case",
+  "list.foundInMessage": "Found in a message: opens at it",
   "list.filters": "Filters",
   "list.tag": "Tag",
   "list.channel": "Channel",

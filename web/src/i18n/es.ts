@@ -17,6 +17,8 @@ export const es = {
   "conn.offline": "Sin conexión",
   "list.title": "Conversaciones",
   "list.search": "Buscar por nombre o número",
+  "list.searchHint": "Busca también en el texto de los mensajes, sin importar tildes ni mayúsculas",
+  "list.foundInMessage": "Encontrado en un mensaje: se abre en él",
   "list.filters": "Filtros",
   "list.tag": "Etiqueta",
   "list.channel": "Canal",
