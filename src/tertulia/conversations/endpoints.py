@@ -10,6 +10,7 @@ from tertulia.conversations import repository as repo
 from tertulia.conversations import service
 from tertulia.conversations.schemas import (
     ChatSummary,
+    ConversationAnswering,
     ConversationSendRequest,
     HumanOverrideRequest,
     HumanOverrideResult,
@@ -72,6 +73,14 @@ async def chats_summary(principal: CurrentPrincipal, db: ReadDb, query: Annotate
     if q:
         await service.explain_matches(db, principal.tenant_id, q, summaries)
     return summaries
+
+
+@router.get("/chats/{conversation_id}/answering", response_model=ConversationAnswering)
+async def chat_answering(conversation_id: uuid.UUID, principal: CurrentPrincipal, db: ReadDb) -> ConversationAnswering:
+    """Whether an assistant answers this conversation (an enabled one linked to its channel) and
+    whether its channel can deliver (paused on refused credentials, retrying a failed send)."""
+    conv = await service.require_conversation(db, principal.tenant_id, conversation_id)
+    return await service.answering(db, conv)
 
 
 @router.get("/chats/{conversation_id}", response_model=ChatSummary)

@@ -32,11 +32,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tertulia.assistants.models import Assistant
 from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
 from tertulia.contacts.repository import like_pattern
 from tertulia.conversations.models import Conversation, MediaFetch, Message
 from tertulia.conversations.search import fts5_match, search_terms, tsquery_text
+from tertulia.delivery.models import UNDONE, OutboundDelivery
 from tertulia.kit.db import Reader, tenant_delete, tenant_select, tenant_update, utcnow
 
 
@@ -270,6 +272,24 @@ async def newest_text_matches(session: Reader, tenant_id: uuid.UUID, conversatio
     values = {"tenant_id": tenant_id,
               "words": tsquery_text(words) if dialect == "postgresql" else fts5_match(words)}
     return {r.conversation_id: (r.id, r.content) for r in await session.execute(stmt, values)}
+
+
+async def answering_parts(session: Reader, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                          conversation_id: uuid.UUID) -> tuple[Row[Any], list[Row[Any]]]:
+    """The conversation's channel with its linked assistant (if any), and its undone deliveries
+    (oldest first: the first is the one the others wait behind)."""
+    channel = (await session.execute(
+        tenant_select(Channel, tenant_id, Channel.enabled, Channel.status, Channel.status_reason,
+                      Assistant.id.label("assistant_id"), Assistant.name.label("assistant_name"),
+                      Assistant.enabled.label("assistant_enabled"))
+        .outerjoin(Assistant, and_(Assistant.tenant_id == tenant_id, Assistant.id == Channel.assistant_id))
+        .where(Channel.id == channel_id))).one()
+    undone = (await session.execute(
+        tenant_select(OutboundDelivery, tenant_id, OutboundDelivery.state, OutboundDelivery.attempts,
+                      OutboundDelivery.last_error, OutboundDelivery.next_attempt_at)
+        .where(OutboundDelivery.conversation_id == conversation_id, UNDONE)
+        .order_by(OutboundDelivery.id))).all()
+    return channel, list(undone)
 
 
 async def tag_id_by_name(session: Reader, tenant_id: uuid.UUID, name: str) -> uuid.UUID | None:

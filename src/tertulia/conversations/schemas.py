@@ -94,6 +94,28 @@ class ChatSummary(BaseModel):
         "With `q`: set when the conversation was found by a message's text rather than its contact's name or phone."))
 
 
+class AssistantRef(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class ConversationAnswering(BaseModel):
+    """Who answers a conversation and whether its channel can deliver: what the chat's banners say,
+    from the channel's settings and the conversation's own queue, never assumed."""
+
+    ai_answers: bool = Field(description="an enabled assistant is linked to the conversation's enabled channel "
+                                         "(it answers while the AI owns the conversation)")
+    assistant: AssistantRef | None = Field(description="the assistant linked to the channel, enabled or not")
+    ai_missing: Literal["no_assistant", "assistant_disabled", "channel_disabled"] | None = Field(
+        description="why no assistant answers, when none does")
+    delivery: Literal["ok", "paused", "retrying", "disabled"] = Field(description=(
+        "paused: the provider refused the channel's credentials and messages wait until they are fixed; "
+        "retrying: the conversation's next message failed and is being tried again; disabled: the channel is off"))
+    delivery_reason: str | None = Field(description="the provider's or the last attempt's words, when not ok")
+    next_attempt_at: datetime | None = Field(description="retrying: when the next attempt is due")
+    waiting: int = Field(description="messages of this conversation not delivered yet (queued, sending or paused)")
+
+
 class MessageOut(BaseModel):
     id: int
     conversation_id: uuid.UUID

@@ -16,9 +16,10 @@ import { formatLeft, refreshEvery, windowState, type WindowState } from "../lib/
 import { useJumpToMessage } from "../lib/useJumpToMessage";
 import { Avatar } from "./common";
 import { errorText } from "../lib/errors";
-import { BackIcon, ClockIcon, HandIcon, InfoIcon, SendIcon, SparkIcon } from "./icons";
+import { BackIcon, ClockIcon, InfoIcon, SendIcon, SparkIcon } from "./icons";
 import { MessageBubble, type QuotedState } from "./MessageBubble";
 import { TraceDialog } from "./TraceDialog";
+import { ChatStateBanners } from "./ChatStateBanners";
 
 const PAGE = 50;
 // Opened only when a template is wanted: loaded then, outside the first load.
@@ -164,17 +165,7 @@ function OpenChat({ conversationId, userName, onBack, onShowContact, focusMessag
           </button>
         )}
       </header>
-      {row && (
-        <div className={`state-banner ${row.is_locked ? "is-human" : "is-ai"}`} role="region" aria-label={row.is_locked ? t("chat.human.banner") : t("chat.ai.banner")}>
-          {row.is_locked ? <HandIcon /> : <SparkIcon />}
-          <span className="state-text">{row.is_locked ? t("chat.human.banner") : t("chat.ai.banner")}</span>
-          <span aria-hidden="true" className="state-sep">·</span>
-          <button type="button" className={`btn btn-sm ${row.is_locked ? "btn-ai" : "btn-human"}`} disabled={lock.isPending}
-            onClick={() => lock.mutate(!row.is_locked)}>
-            {row.is_locked ? t("chat.human.handBack") : t("chat.ai.takeOver")}
-          </button>
-        </div>
-      )}
+      {row && <ChatStateBanners row={row} lock={lock} />}
       <MessageList conversationId={conversationId} window={messages.data} onWhy={setTraceId} lang={lang}
         contactName={row?.display_name ?? ""} focusMessageId={focusMessageId} />
       {row && (
