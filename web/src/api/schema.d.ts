@@ -254,6 +254,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/chats/{conversation_id}/answering": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Chat Answering
+         * @description Whether an assistant answers this conversation (an enabled one linked to its channel) and
+         *     whether its channel can deliver (paused on refused credentials, retrying a failed send).
+         */
+        get: operations["chat_answering_admin_chats__conversation_id__answering_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/chats/{conversation_id}/messages": {
         parameters: {
             query?: never;
@@ -1209,6 +1230,16 @@ export interface components {
              */
             updated_at: string;
         };
+        /** AssistantRef */
+        AssistantRef: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+        };
         /** AssistantUpdate */
         AssistantUpdate: {
             /**
@@ -1585,6 +1616,8 @@ export interface components {
             last_inbound_at: string | null;
             /** Last Message */
             last_message: string;
+            /** @description With `q`: set when the conversation was found by a message's text rather than its contact's name or phone. */
+            match?: components["schemas"]["SearchMatch"] | null;
             /** Platform Origin */
             platform_origin: string;
             /** Status */
@@ -1663,6 +1696,46 @@ export interface components {
              * @example +525512345678
              */
             phone?: string | null;
+        };
+        /**
+         * ConversationAnswering
+         * @description Who answers a conversation and whether its channel can deliver: what the chat's banners say,
+         *     from the channel's settings and the conversation's own queue, never assumed.
+         */
+        ConversationAnswering: {
+            /**
+             * Ai Answers
+             * @description an enabled assistant is linked to the conversation's enabled channel (it answers while the AI owns the conversation)
+             */
+            ai_answers: boolean;
+            /**
+             * Ai Missing
+             * @description why no assistant answers, when none does
+             */
+            ai_missing: ("no_assistant" | "assistant_disabled" | "channel_disabled") | null;
+            /** @description the assistant linked to the channel, enabled or not */
+            assistant: components["schemas"]["AssistantRef"] | null;
+            /**
+             * Delivery
+             * @description paused: the provider refused the channel's credentials and messages wait until they are fixed; retrying: the conversation's next message failed and is being tried again; disabled: the channel is off
+             * @enum {string}
+             */
+            delivery: "ok" | "paused" | "retrying" | "disabled";
+            /**
+             * Delivery Reason
+             * @description the provider's or the last attempt's words, when not ok
+             */
+            delivery_reason: string | null;
+            /**
+             * Next Attempt At
+             * @description retrying: when the next attempt is due
+             */
+            next_attempt_at: string | null;
+            /**
+             * Waiting
+             * @description messages of this conversation not delivered yet (queued, sending or paused)
+             */
+            waiting: number;
         };
         /** ConversationSendRequest */
         ConversationSendRequest: {
@@ -2170,6 +2243,19 @@ export interface components {
             conversation_id: string;
             /** Unread Count */
             unread_count: number;
+        };
+        /**
+         * SearchMatch
+         * @description Why a search (`q`) found a conversation by its messages: the newest one holding the words.
+         */
+        SearchMatch: {
+            /**
+             * Excerpt
+             * @description the message's text around the first searched word, cut with `…`
+             */
+            excerpt: string;
+            /** Message Id */
+            message_id: number;
         };
         /** SelectTenantRequest */
         SelectTenantRequest: {
@@ -3934,6 +4020,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChatSummary"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    chat_answering_admin_chats__conversation_id__answering_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationAnswering"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */

@@ -31,6 +31,7 @@ export type TenantRef = Schemas["TenantOut"];
 export type Session = Schemas["SessionOut"];
 export type SendResult = Omit<Schemas["SendResult"], "message"> & { message: Message };
 export type ChatSummaryText = Schemas["SummaryOut"];
+export type ConversationAnswering = Schemas["ConversationAnswering"];
 export type AiTrace = Schemas["TraceOut"];
 export type Assistant = Schemas["AssistantOut"];
 export type AssistantCreate = Schemas["AssistantCreate"];

@@ -59,6 +59,18 @@ describe("upsertChatRow", () => {
     expect(flattenChats(upsertChatRow(data, row("a", 1, { display_name: "Lucía Pérez" }), { ...ALL, q: "lucía" }))).toHaveLength(1);
     expect(flattenChats(upsertChatRow(data, row("a", 1), { ...ALL, q: "5500" }))).toHaveLength(1);
     expect(flattenChats(upsertChatRow(data, row("a", 1), { ...ALL, q: "nobody" }))).toEqual([]);
+    // Like the server: no accents or case, phones by their digits however typed.
+    expect(flattenChats(upsertChatRow(data, row("a", 1, { display_name: "Lucía Pérez" }), { ...ALL, q: "LUCIA perez" }))).toHaveLength(1);
+    expect(flattenChats(upsertChatRow(data, row("a", 1, { customer_phone: "+5215512345678" }), { ...ALL, q: "55 1234-56" }))).toHaveLength(1);
+  });
+
+  it("keeps a row a search found by a message, with that message", () => {
+    const match = { message_id: 7, excerpt: "el abrigo granate" };
+    const data = paged({ rows: [row("a", 30, { match })], nextCursor: null });
+    const next = upsertChatRow(data, row("a", 40, { unread_count: 0 }), { ...ALL, q: "abrigo" });
+    expect(flattenChats(next)).toMatchObject([{ id: "a", match }]);
+    // A conversation not listed is added only when its contact matches (the event has no words).
+    expect(flattenChats(upsertChatRow(data, row("b", 50), { ...ALL, q: "abrigo" })).map((r) => r.id)).toEqual(["a"]);
   });
 
   it("leaves an old row to the pages not loaded yet", () => {
