@@ -32,6 +32,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/admin/whatsapp/send"): {"conversation_id": "{conversation_id}", "message": "hola", "channel_source": "api"},
     ("POST", "/admin/chats/{conversation_id}/messages"): {"message": "hola"},
     ("POST", "/admin/conversations/{conversation_id}/human-override"): {"locked": True},
+    ("POST", "/admin/chats/{conversation_id}/notes"): {"content": "nota de B"},
     ("PATCH", "/admin/contacts/{contact_id}"): {"notes": "x"},
     ("PATCH", "/admin/tags/{tag_id}"): {"name": "renamed"},
     ("PATCH", "/admin/channels/{channel_id}"): {"name": "renamed"},

@@ -40,6 +40,8 @@ export const api = {
   messages: (id: string, params: { before_id?: number; after_id?: number; limit?: number }) =>
     request<Message[]>("GET", `/admin/chats/${id}/messages` + query({ ...params })),
   send: (id: string, message: string) => request<SendResult>("POST", `/admin/chats/${id}/messages`, { message }),
+  /** A private note: the team's only, never delivered; it comes back as a message of kind `note`. */
+  addNote: (id: string, content: string) => request<Message>("POST", `/admin/chats/${id}/notes`, { content }),
   markRead: (id: string) => request<{ unread_count: number }>("POST", `/admin/chats/${id}/read`),
   setLocked: (id: string, locked: boolean) =>
     request<{ locked: boolean }>("POST", `/admin/conversations/${id}/human-override`, { locked }),

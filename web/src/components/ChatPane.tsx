@@ -175,7 +175,7 @@ function OpenChat({ conversationId, userName, onBack, onShowContact }: PaneActio
       <MessageList conversationId={conversationId} window={messages.data} onWhy={setTraceId} lang={lang}
         contactName={row?.display_name ?? ""} />
       {row && (
-        <Composer conversationId={conversationId} locked={row.is_locked} userName={userName} windowState={window24}
+        <Composer key={conversationId} conversationId={conversationId} locked={row.is_locked} userName={userName} windowState={window24}
           onTemplates={(notice) => setPicker({ notice })} />
       )}
       {traceId && <TraceDialog correlationId={traceId} onClose={() => setTraceId(null)} />}

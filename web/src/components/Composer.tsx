@@ -1,3 +1,4 @@
+// The composer: replies to the customer and private notes for the team.
 import { useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
 import { useMutation, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { ApiError } from "../api/client";
@@ -8,7 +9,8 @@ import { useI18n } from "../lib/context";
 import { errorText } from "../lib/errors";
 import { applyConversation, patchConversation } from "../lib/live";
 import type { WindowState } from "../lib/window";
-import { SendIcon } from "./icons";
+import { LockIcon, SendIcon } from "./icons";
+import "./composer.css";
 
 /** A message we just sent, in this chat and on its row of the list (the server's events follow). */
 export function showSent(client: QueryClient, conversationId: string, message: Message, isLocked?: boolean): void {
@@ -22,12 +24,21 @@ export function showSent(client: QueryClient, conversationId: string, message: M
   }
 }
 
+/** A note we just wrote: in this chat only (a note moves nothing on the list's row). */
+function showNote(client: QueryClient, conversationId: string, note: Message): void {
+  client.setQueryData<MessageWindow>(keys.messages(conversationId),
+    (w) => (w ? { ...w, messages: mergeMessages(w.messages, [note]) } : w));
+}
+
+type Mode = "reply" | "note";
+
 export function Composer({ conversationId, locked, userName, windowState: window24, onTemplates }: {
   conversationId: string; locked: boolean; userName: string; windowState: WindowState;
   onTemplates: (notice?: string) => void;
 }) {
   const { t } = useI18n();
   const client = useQueryClient();
+  const [mode, setMode] = useState<Mode>("reply");
   const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
   const ref = useRef<HTMLTextAreaElement>(null);
@@ -51,6 +62,16 @@ export function Composer({ conversationId, locked, userName, windowState: window
       setError(t("chat.sendFailed", { message: errorText(err, t) }));
     },
   });
+  const note = useMutation({
+    mutationFn: (content: string) => api.addNote(conversationId, content),
+    onSuccess: (message) => {
+      setText("");
+      setError(null);
+      showNote(client, conversationId, message);
+    },
+    onError: (err) => setError(t("composer.noteFailed", { message: errorText(err, t) })),
+  });
+  const pending = send.isPending || note.isPending;
 
   // Grow the box with its text, up to a few lines.
   useLayoutEffect(() => {
@@ -58,12 +79,13 @@ export function Composer({ conversationId, locked, userName, windowState: window
     if (!el) return;
     el.style.height = "auto";
     el.style.height = `${Math.min(el.scrollHeight, 160)}px`;
-  }, [text]);
+  }, [text, mode]);
 
   function submit() {
     const message = text.trim();
-    if (!message || send.isPending) return;
-    send.mutate(message);
+    if (!message || pending) return;
+    if (mode === "note") note.mutate(message);
+    else send.mutate(message);
   }
 
   function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
@@ -73,9 +95,25 @@ export function Composer({ conversationId, locked, userName, windowState: window
     }
   }
 
-  if (window24.kind === "closed") {
+  function choose(next: Mode) {
+    setMode(next);
+    setError(null);
+    ref.current?.focus();
+  }
+
+  const tabs = (
+    <div className="composer-modes" role="radiogroup" aria-label={t("composer.mode")}>
+      <button type="button" role="radio" aria-checked={mode === "reply"} className={mode === "reply" ? "is-active" : ""}
+        onClick={() => choose("reply")}>{t("composer.reply")}</button>
+      <button type="button" role="radio" aria-checked={mode === "note"} className={`is-note${mode === "note" ? " is-active" : ""}`}
+        onClick={() => choose("note")}><LockIcon width={12} height={12} aria-hidden="true" /> {t("composer.note")}</button>
+    </div>
+  );
+
+  if (mode === "reply" && window24.kind === "closed") {
     return (
       <div className="composer composer-closed">
+        {tabs}
         <p className="composer-hint is-warning" role="note">{t("window.composerClosed")}</p>
         <button type="button" className="btn btn-primary templates-btn" onClick={() => onTemplates()}>
           {t("templates.open")}
@@ -84,23 +122,29 @@ export function Composer({ conversationId, locked, userName, windowState: window
     );
   }
 
+  const isNote = mode === "note";
   return (
-    <form className="composer" onSubmit={(e) => { e.preventDefault(); submit(); }}>
-      <p className={`composer-hint${locked ? "" : " is-warning"}`} id="composer-hint">
-        {locked ? `${userName} · ${t("chat.composer.hintHuman")}` : t("chat.composer.hintAi")}
-      </p>
+    <form className={`composer${isNote ? " is-note" : ""}`} onSubmit={(e) => { e.preventDefault(); submit(); }}>
+      <div className="composer-top">
+        {tabs}
+        <p className={`composer-hint${locked || isNote ? "" : " is-warning"}`} id="composer-hint">
+          {isNote ? t("composer.noteHint")
+            : locked ? `${userName} · ${t("chat.composer.hintHuman")}` : t("chat.composer.hintAi")}
+        </p>
+      </div>
       {error && <p className="form-error" role="alert">{error}</p>}
       <div className="composer-row">
-        <textarea id="composer" ref={ref} rows={1} aria-label={t("chat.composer")} placeholder={`${t("chat.composer")} (/)`}
+        <textarea id="composer" ref={ref} rows={1} aria-label={isNote ? t("composer.note") : t("chat.composer")}
+          placeholder={isNote ? t("composer.notePlaceholder") : `${t("chat.composer")} (/)`}
           aria-describedby="composer-hint" value={text} onChange={(e) => setText(e.target.value)} onKeyDown={onKeyDown}
           maxLength={4096} />
-        {window24.kind === "open" && (
+        {!isNote && window24.kind === "open" && (
           <button type="button" className="icon-btn templates-icon" onClick={() => onTemplates()}
             aria-label={t("templates.open")} title={t("templates.open")}>📋</button>
         )}
-        <button type="submit" className="send-btn" aria-label={t("chat.send")} title={t("chat.send")}
-          disabled={!text.trim() || send.isPending}>
-          <SendIcon width={18} height={18} />
+        <button type="submit" className="send-btn" aria-label={isNote ? t("composer.addNote") : t("chat.send")}
+          title={isNote ? t("composer.addNote") : t("chat.send")} disabled={!text.trim() || pending}>
+          {isNote ? <LockIcon width={18} height={18} /> : <SendIcon width={18} height={18} />}
         </button>
       </div>
     </form>
