@@ -1,6 +1,6 @@
 import { query, request, requestRaw } from "./client";
 import type {
-  AiTrace, ApiToken, ApiTokenCreated, Assistant, AssistantCreate, AssistantUpdate, ChatSummary, ChatSummaryText,
+  AiTrace, ApiToken, CannedResponse, CannedResponseCreate, CannedResponseUpdate, ApiTokenCreated, Assistant, AssistantCreate, AssistantUpdate, ChatSummary, ChatSummaryText,
   Contact, ContactUpdate, KnowledgeCreate, KnowledgeEntry, KnowledgeHit, McpServer, McpServerCreate, McpTool, Member,
   MemberCreate, Message, Role, SendResult, Session, Tag, Template, TemplateSendRequest, TemplateSendResult,
   TenantSettings, TenantSettingsUpdate, ToolInfo, TryMessage, TryResult,
@@ -61,6 +61,12 @@ export const api = {
   applyTag: (contactId: string, tagId: string) => request<Contact>("PUT", `/admin/contacts/${contactId}/tags/${tagId}`),
   removeTag: (contactId: string, tagId: string) =>
     request<Contact>("DELETE", `/admin/contacts/${contactId}/tags/${tagId}`),
+
+  cannedResponses: () => request<CannedResponse[]>("GET", "/admin/canned-responses"),
+  createCanned: (body: CannedResponseCreate) => request<CannedResponse>("POST", "/admin/canned-responses", body),
+  updateCanned: (id: string, body: CannedResponseUpdate) =>
+    request<CannedResponse>("PATCH", `/admin/canned-responses/${id}`, body),
+  deleteCanned: (id: string) => request<void>("DELETE", `/admin/canned-responses/${id}`),
 
   tags: () => request<Tag[]>("GET", "/admin/tags"),
   createTag: (name: string, color: string) => request<Tag>("POST", "/admin/tags", { name, color }),
@@ -124,6 +130,7 @@ export const keys = {
   templates: (channelId: string) => ["templates", channelId] as const,
   contact: (id: string) => ["contact", id] as const,
   tags: ["tags"] as const,
+  canned: ["canned-responses"] as const,
   summary: (id: string) => ["summary", id] as const,
   trace: (cid: string) => ["trace", cid] as const,
   assistants: ["assistants"] as const,

@@ -171,6 +171,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/canned-responses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Canned
+         * @description The tenant's canned responses, by shortcut.
+         */
+        get: operations["list_canned_admin_canned_responses_get"];
+        put?: never;
+        /**
+         * Create Canned
+         * @description A new canned response; 409 `canned_response_exists` when its shortcut is taken.
+         */
+        post: operations["create_canned_admin_canned_responses_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/canned-responses/{canned_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Canned */
+        get: operations["get_canned_admin_canned_responses__canned_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Canned */
+        delete: operations["delete_canned_admin_canned_responses__canned_id__delete"];
+        options?: never;
+        head?: never;
+        /** Update Canned */
+        patch: operations["update_canned_admin_canned_responses__canned_id__patch"];
+        trace?: never;
+    };
     "/admin/channels": {
         parameters: {
             query?: never;
@@ -1311,6 +1354,58 @@ export interface components {
              * @description a .txt, .md (UTF-8), .pdf or .docx document, up to 10 MB
              */
             file?: string | null;
+            /** Title */
+            title?: string | null;
+        };
+        /** CannedResponseCreate */
+        CannedResponseCreate: {
+            /**
+             * Content
+             * @example Enviamos a todo el país en 24-48 h; el envío es gratis desde 30 €.
+             */
+            content: string;
+            /**
+             * Shortcut
+             * @description typed after `/` in the composer: ^[a-z0-9_-]{1,32}$
+             * @example envio
+             */
+            shortcut: string;
+            /**
+             * Title
+             * @example Envíos a domicilio
+             */
+            title: string;
+        };
+        /** CannedResponseOut */
+        CannedResponseOut: {
+            /** Content */
+            content: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Shortcut */
+            shortcut: string;
+            /** Title */
+            title: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** CannedResponseUpdate */
+        CannedResponseUpdate: {
+            /** Content */
+            content?: string | null;
+            /** Shortcut */
+            shortcut?: string | null;
             /** Title */
             title?: string | null;
         };
@@ -3570,6 +3665,316 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TryResult"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_canned_admin_canned_responses_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponseOut"][];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    create_canned_admin_canned_responses_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CannedResponseCreate"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponseOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_canned_admin_canned_responses__canned_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                canned_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponseOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_canned_admin_canned_responses__canned_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                canned_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    update_canned_admin_canned_responses__canned_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                canned_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CannedResponseUpdate"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponseOut"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */

@@ -1,10 +1,11 @@
 // The composer: replies to the customer and private notes for the team.
 import { useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
-import { useMutation, useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { ApiError } from "../api/client";
 import { api, keys } from "../api/endpoints";
-import type { ChatSummary, Message, WindowClosedInfo } from "../api/types";
+import type { CannedResponse, ChatSummary, Message, WindowClosedInfo } from "../api/types";
 import { mergeMessages, type MessageWindow } from "../lib/cache";
+import { filterCanned, insertAt, slashQuery } from "../lib/composer";
 import { useI18n } from "../lib/context";
 import { errorText } from "../lib/errors";
 import { applyConversation, patchConversation } from "../lib/live";
@@ -42,6 +43,14 @@ export function Composer({ conversationId, locked, userName, windowState: window
   const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
   const ref = useRef<HTMLTextAreaElement>(null);
+  // The `/shortcut` under the caret, the option picked in its list, and a list closed with Escape.
+  const [caret, setCaret] = useState(0);
+  const [active, setActive] = useState(0);
+  const [dismissedAt, setDismissedAt] = useState<number | null>(null);
+  const slash = slashQuery(text, caret);
+  const slashOpen = slash !== null && dismissedAt !== slash.start;
+  const canned = useQuery({ queryKey: keys.canned, queryFn: api.cannedResponses, enabled: slashOpen, staleTime: 60_000 });
+  const matches = slashOpen ? filterCanned(canned.data ?? [], slash.query).slice(0, 8) : [];
   const send = useMutation({
     mutationFn: (message: string) => api.send(conversationId, message),
     onSuccess: (result) => {
@@ -88,7 +97,48 @@ export function Composer({ conversationId, locked, userName, windowState: window
     else send.mutate(message);
   }
 
+  /** Put text where the caret (or the selection) is, and the caret after it. */
+  function insertText(insert: string, start?: number) {
+    // In place of the selection, or of the typed `/shortcut` (from `start` to the caret).
+    const el = ref.current;
+    const from = start ?? el?.selectionStart ?? text.length;
+    const to = start !== undefined ? caret : el?.selectionEnd ?? from;
+    const next = insertAt(text, from, Math.max(from, to), insert);
+    setText(next.text);
+    setCaret(next.caret);
+    requestAnimationFrame(() => {
+      ref.current?.focus();
+      ref.current?.setSelectionRange(next.caret, next.caret);
+    });
+  }
+
+  function pickCanned(choice: CannedResponse) {
+    if (!slash) return;
+    insertText(choice.content, slash.start);
+    setActive(0);
+  }
+
   function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
+    if (slashOpen && !e.nativeEvent.isComposing) {
+      if (e.key === "Escape") {
+        e.preventDefault();
+        setDismissedAt(slash.start);
+        return;
+      }
+      if (matches.length > 0) {
+        if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+          e.preventDefault();
+          const step = e.key === "ArrowDown" ? 1 : -1;
+          setActive((i) => (i + step + matches.length) % matches.length);
+          return;
+        }
+        if (e.key === "Enter" || e.key === "Tab") {
+          e.preventDefault();
+          pickCanned(matches[Math.min(active, matches.length - 1)]);
+          return;
+        }
+      }
+    }
     if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       submit();
@@ -133,11 +183,18 @@ export function Composer({ conversationId, locked, userName, windowState: window
         </p>
       </div>
       {error && <p className="form-error" role="alert">{error}</p>}
+      {slashOpen && (
+        <CannedList matches={matches} active={Math.min(active, Math.max(matches.length - 1, 0))} query={slash.query}
+          loading={canned.isPending} empty={canned.data?.length === 0} onPick={pickCanned} onHover={setActive} />
+      )}
       <div className="composer-row">
         <textarea id="composer" ref={ref} rows={1} aria-label={isNote ? t("composer.note") : t("chat.composer")}
           placeholder={isNote ? t("composer.notePlaceholder") : `${t("chat.composer")} (/)`}
-          aria-describedby="composer-hint" value={text} onChange={(e) => setText(e.target.value)} onKeyDown={onKeyDown}
-          maxLength={4096} />
+          aria-describedby="composer-hint" value={text} onKeyDown={onKeyDown} maxLength={4096}
+          onChange={(e) => { setText(e.target.value); setCaret(e.target.selectionStart); setActive(0); }}
+          onSelect={(e) => setCaret(e.currentTarget.selectionStart)}
+          role="combobox" aria-autocomplete="list" aria-expanded={slashOpen} aria-controls="canned-list"
+          aria-activedescendant={slashOpen && matches.length ? `canned-${matches[Math.min(active, matches.length - 1)].id}` : undefined} />
         {!isNote && window24.kind === "open" && (
           <button type="button" className="icon-btn templates-icon" onClick={() => onTemplates()}
             aria-label={t("templates.open")} title={t("templates.open")}>📋</button>
@@ -148,5 +205,31 @@ export function Composer({ conversationId, locked, userName, windowState: window
         </button>
       </div>
     </form>
+  );
+}
+
+/** The canned responses matching the `/shortcut` being typed (a listbox the textarea drives). */
+function CannedList({ matches, active, query, loading, empty, onPick, onHover }: {
+  matches: CannedResponse[]; active: number; query: string; loading: boolean; empty: boolean;
+  onPick: (c: CannedResponse) => void; onHover: (i: number) => void;
+}) {
+  const { t } = useI18n();
+  return (
+    <div className="canned-pop">
+      <ul id="canned-list" role="listbox" aria-label={t("composer.canned")}>
+        {matches.map((c, i) => (
+          <li key={c.id} id={`canned-${c.id}`} role="option" aria-selected={i === active}
+            className={i === active ? "is-active" : undefined}
+            onMouseDown={(e) => { e.preventDefault(); onPick(c); }} onMouseEnter={() => onHover(i)}>
+            <span className="canned-head"><code>/{c.shortcut}</code> <strong>{c.title}</strong></span>
+            <span className="canned-text">{c.content}</span>
+          </li>
+        ))}
+      </ul>
+      {!loading && matches.length === 0 && (
+        <p className="canned-none">{empty ? t("composer.cannedEmpty") : t("composer.cannedNone", { query })}</p>
+      )}
+      <p className="canned-hint">{t("composer.cannedHint")}</p>
+    </div>
   );
 }
