@@ -1,7 +1,7 @@
 import { query, request, requestRaw } from "./client";
 import type {
-  AiTrace, ApiToken, ApiTokenCreated, Assistant, AssistantCreate, AssistantUpdate, ChatSummary, ChatSummaryText,
-  ConversationAnswering,
+  AiTrace, ApiToken, ApiTokenCreated, Assistant, AssistantCreate, AssistantUpdate, CannedResponse, CannedResponseCreate,
+  CannedResponseUpdate, ChatSummary, ChatSummaryText, ConversationAnswering,
   Contact, ContactUpdate, KnowledgeCreate, KnowledgeEntry, KnowledgeHit, McpServer, McpServerCreate, McpTool, Member,
   MemberCreate, Message, Role, SendResult, Session, Tag, Template, TemplateSendRequest, TemplateSendResult,
   TenantSettings, TenantSettingsUpdate, ToolInfo, TryMessage, TryResult,
@@ -42,6 +42,8 @@ export const api = {
   messages: (id: string, params: { before_id?: number; after_id?: number; limit?: number }) =>
     request<Message[]>("GET", `/admin/chats/${id}/messages` + query({ ...params })),
   send: (id: string, message: string) => request<SendResult>("POST", `/admin/chats/${id}/messages`, { message }),
+  /** A private note: the team's only, never delivered; it comes back as a message of kind `note`. */
+  addNote: (id: string, content: string) => request<Message>("POST", `/admin/chats/${id}/notes`, { content }),
   markRead: (id: string) => request<{ unread_count: number }>("POST", `/admin/chats/${id}/read`),
   setLocked: (id: string, locked: boolean) =>
     request<{ locked: boolean }>("POST", `/admin/conversations/${id}/human-override`, { locked }),
@@ -61,6 +63,12 @@ export const api = {
   applyTag: (contactId: string, tagId: string) => request<Contact>("PUT", `/admin/contacts/${contactId}/tags/${tagId}`),
   removeTag: (contactId: string, tagId: string) =>
     request<Contact>("DELETE", `/admin/contacts/${contactId}/tags/${tagId}`),
+
+  cannedResponses: () => request<CannedResponse[]>("GET", "/admin/canned-responses"),
+  createCanned: (body: CannedResponseCreate) => request<CannedResponse>("POST", "/admin/canned-responses", body),
+  updateCanned: (id: string, body: CannedResponseUpdate) =>
+    request<CannedResponse>("PATCH", `/admin/canned-responses/${id}`, body),
+  deleteCanned: (id: string) => request<void>("DELETE", `/admin/canned-responses/${id}`),
 
   tags: () => request<Tag[]>("GET", "/admin/tags"),
   createTag: (name: string, color: string) => request<Tag>("POST", "/admin/tags", { name, color }),
@@ -125,6 +133,7 @@ export const keys = {
   templates: (channelId: string) => ["templates", channelId] as const,
   contact: (id: string) => ["contact", id] as const,
   tags: ["tags"] as const,
+  canned: ["canned-responses"] as const,
   summary: (id: string) => ["summary", id] as const,
   trace: (cid: string) => ["trace", cid] as const,
   assistants: ["assistants"] as const,

@@ -52,6 +52,9 @@ export type ApiToken = Schemas["TokenOut"];
 export type ApiTokenCreated = Schemas["TokenCreated"];
 export type TenantSettings = Schemas["TenantSettingsOut"];
 export type TenantSettingsUpdate = Schemas["TenantSettingsUpdate"];
+export type CannedResponse = Schemas["CannedResponseOut"];
+export type CannedResponseCreate = Schemas["CannedResponseCreate"];
+export type CannedResponseUpdate = Schemas["CannedResponseUpdate"];
 
 /** Every frame the event socket sends (a WebSocket protocol: not in the OpenAPI document). */
 export type EventFrame =
