@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from tertulia.channels.models import Channel
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.errors import Invalid
 
-Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=1024, pattern=r"^\S+$")]
+# `format: password` in the JSON Schema: the web app's form (built from it) hides what is typed.
+Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=1024, pattern=r"^\S+$"),
+                   Field(json_schema_extra={"format": "password"})]
 NumericId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{5,32}$")]
 E164 = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+[1-9]\d{6,14}$")]
 
@@ -66,6 +68,13 @@ def check_credentials(kind: str, given: dict[str, Any]) -> dict[str, Any]:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) or "credentials" for err in exc.errors())
         raise Invalid(f"the {kind} credentials are not right: check {fields}",
                       code="invalid_channel_credentials") from exc
+
+
+def credentials_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of a kind's credentials (what the connect form asks for), empty for a kind
+    that takes none."""
+    model = CREDENTIALS.get(kind)
+    return model.model_json_schema() if model is not None else {}
 
 
 C = TypeVar("C", bound=_Credentials)

@@ -37,6 +37,20 @@ class ChannelUpdate(BaseModel):
         "(X-Tertulia-Signature: sha256=HMAC of the body under credentials.outbound_secret); null: none")
 
 
+class ChannelHealth(BaseModel):
+    """How the channel is doing, from the webhook event log and the outbox: what a person needs to
+    see to know whether messages come in and go out."""
+
+    last_webhook_at: datetime | None = Field(default=None, description="the last webhook its provider sent")
+    webhooks_failed: int = Field(default=0, description="webhook bodies that failed in the last 24 hours")
+    last_webhook_error: str | None = Field(default=None, description="why the newest of those failed")
+    deliveries_failing: int = Field(default=0, description=(
+        "messages that could not be delivered in the last 24 hours, being retried, or paused "
+        "because the provider refused the credentials"))
+    last_delivery_error: str | None = Field(default=None, description="why the newest of those failed")
+    last_delivery_error_at: datetime | None = None
+
+
 class ChannelOut(BaseModel):
     id: uuid.UUID
     kind: str
@@ -58,6 +72,16 @@ class ChannelOut(BaseModel):
     status_reason: str | None
     last_webhook_at: datetime | None
     outbound_url: str | None = Field(default=None, description="`api` channels: where each outbound message is POSTed")
+    health: ChannelHealth = Field(default_factory=ChannelHealth)
+
+
+class ChannelKindOut(BaseModel):
+    kind: ChannelKind
+    channel_source: str
+    webhooks: bool = Field(description="its provider delivers webhooks to `webhook_url`")
+    credentials: dict[str, Any] = Field(description=(
+        "the JSON Schema of its credentials (properties, required; a secret's `format` is `password`); "
+        "empty: none to give"))
 
 
 class ChannelCreated(ChannelOut):
