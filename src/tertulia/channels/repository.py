@@ -152,14 +152,14 @@ async def failed_webhooks(session: Reader, tenant_id: uuid.UUID, since: datetime
                           channel_id: uuid.UUID | None = None) -> dict[uuid.UUID, Failures]:
     """{channel id: its webhook bodies that failed since `since`}, of every channel of the tenant or one."""
     newest = func.row_number().over(partition_by=_e.channel_id, order_by=_e.received_at.desc()).label("n")
-    count = func.count().over(partition_by=_e.channel_id).label("count")
+    count = func.count().over(partition_by=_e.channel_id).label("failures")
     inner = (tenant_select(WebhookEvent, tenant_id, _e.channel_id, _e.error, _e.received_at, newest, count)
              .where(_e.outcome == "failed", _e.received_at >= since))
     if channel_id is not None:
         inner = inner.where(_e.channel_id == channel_id)
     rows = inner.subquery()
-    stmt = select(rows.c.channel_id, rows.c.count, rows.c.error, rows.c.received_at).where(rows.c.n == 1)
-    return {r.channel_id: Failures(r.count, r.error, r.received_at) for r in await session.execute(stmt)}
+    stmt = select(rows.c.channel_id, rows.c.failures, rows.c.error, rows.c.received_at).where(rows.c.n == 1)
+    return {r.channel_id: Failures(r.failures, r.error, r.received_at) for r in await session.execute(stmt)}
 
 
 @dataclass(frozen=True, slots=True)
