@@ -106,3 +106,14 @@ async def test_removing_a_channel_takes_its_conversations_and_deliveries(
     assert (await client.get("/admin/chats/summary", headers=t.headers)).json() == []
     async with db.session(t.id) as session:
         assert (await session.execute(tenant_select(OutboundDelivery, t.id))).first() is None
+
+
+async def test_bad_credentials_name_each_field_so_the_form_can_mark_it(
+        client: httpx2.AsyncClient, make_tenant: Any) -> None:
+    t = await make_tenant()
+    response = await client.post("/admin/channels", headers=t.headers, json={
+        "kind": "whatsapp_cloud", "name": "WhatsApp",
+        "credentials": {**new_credentials("whatsapp_cloud"), "phone_number_id": "12-34", "app_secret": None}})
+    assert response.status_code == 422
+    details = {d["field"]: d["type"] for d in response.json()["error"]["details"]}
+    assert details == {"credentials.phone_number_id": "string_pattern_mismatch", "credentials.app_secret": "missing"}

@@ -65,9 +65,15 @@ def check_credentials(kind: str, given: dict[str, Any]) -> dict[str, Any]:
     try:
         return model.model_validate(given).model_dump(exclude_none=True)
     except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in err["loc"]) or "credentials" for err in exc.errors())
+        # One `details` entry per field (as a request's own validation gives): the form marks each.
+        names = [".".join(str(p) for p in err["loc"]) for err in exc.errors()]
+        details: list[dict[str, Any]] = [
+            {"field": f"credentials.{name}" if name else "credentials", "message": err["msg"], "type": err["type"],
+             **({"ctx": {k: v for k, v in err["ctx"].items() if isinstance(v, str | int)}} if err.get("ctx") else {})}
+            for name, err in zip(names, exc.errors(), strict=True)]
+        fields = ", ".join(name or "credentials" for name in names)
         raise Invalid(f"the {kind} credentials are not right: check {fields}",
-                      code="invalid_channel_credentials") from exc
+                      code="invalid_channel_credentials", extra={"details": details}) from exc
 
 
 def credentials_schema(kind: str) -> dict[str, Any]:

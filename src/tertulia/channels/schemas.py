@@ -41,14 +41,14 @@ class ChannelHealth(BaseModel):
     """How the channel is doing, from the webhook event log and the outbox: what a person needs to
     see to know whether messages come in and go out."""
 
-    last_webhook_at: datetime | None = Field(default=None, description="the last webhook its provider sent")
-    webhooks_failed: int = Field(default=0, description="webhook bodies that failed in the last 24 hours")
-    last_webhook_error: str | None = Field(default=None, description="why the newest of those failed")
-    deliveries_failing: int = Field(default=0, description=(
+    last_webhook_at: datetime | None = Field(description="the last webhook its provider sent")
+    webhooks_failed: int = Field(description="webhook bodies that failed in the last 24 hours")
+    last_webhook_error: str | None = Field(description="why the newest of those failed")
+    deliveries_failing: int = Field(description=(
         "messages that could not be delivered in the last 24 hours, being retried, or paused "
         "because the provider refused the credentials"))
-    last_delivery_error: str | None = Field(default=None, description="why the newest of those failed")
-    last_delivery_error_at: datetime | None = None
+    last_delivery_error: str | None = Field(description="why the newest of those failed")
+    last_delivery_error_at: datetime | None
 
 
 class ChannelOut(BaseModel):
@@ -72,7 +72,7 @@ class ChannelOut(BaseModel):
     status_reason: str | None
     last_webhook_at: datetime | None
     outbound_url: str | None = Field(default=None, description="`api` channels: where each outbound message is POSTed")
-    health: ChannelHealth = Field(default_factory=ChannelHealth)
+    health: ChannelHealth
 
 
 class ChannelKindOut(BaseModel):

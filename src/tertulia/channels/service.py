@@ -35,6 +35,8 @@ VERIFIED_KINDS = ("whatsapp_cloud",)
 VERIFY_TOKEN = re.compile(r"^[\x21-\x7e]{8,64}$")
 # How far back a channel's health looks for failed webhooks and deliveries.
 HEALTH_WINDOW = timedelta(hours=24)
+HEALTHY = ChannelHealth(last_webhook_at=None, webhooks_failed=0, last_webhook_error=None, deliveries_failing=0,
+                        last_delivery_error=None, last_delivery_error_at=None)
 
 
 def channel_out(channel: Channel, box: SecretBox, base_url: str, health: ChannelHealth | None = None) -> ChannelOut:
@@ -48,7 +50,7 @@ def channel_out(channel: Channel, box: SecretBox, base_url: str, health: Channel
         verify_token=channel.verify_token, status="attention" if channel.status == "attention" else "ok",
         status_reason=channel.status_reason, last_webhook_at=channel.last_webhook_at,
         outbound_url=channel.outbound_url,
-        health=(health or ChannelHealth()).model_copy(update={"last_webhook_at": channel.last_webhook_at}),
+        health=(health or HEALTHY).model_copy(update={"last_webhook_at": channel.last_webhook_at}),
     )
 
 
@@ -63,7 +65,8 @@ async def channel_health(session: Reader, tenant_id: uuid.UUID, channel_id: uuid
     for cid in webhooks.keys() | failing.keys():
         w = webhooks.get(cid)
         count, error, at = failing.get(cid, (0, None, None))
-        health[cid] = ChannelHealth(webhooks_failed=w.count if w else 0, last_webhook_error=w.last_error if w else None,
+        health[cid] = ChannelHealth(last_webhook_at=None, webhooks_failed=w.count if w else 0,
+                                    last_webhook_error=w.last_error if w else None,
                                     deliveries_failing=count, last_delivery_error=error, last_delivery_error_at=at)
     return health
 

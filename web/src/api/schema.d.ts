@@ -695,9 +695,10 @@ export interface paths {
         put?: never;
         /**
          * Sync Templates
-         * @description Read every template of every WhatsApp channel of the tenant from its provider (all pages)
-         *     and store them; those the provider no longer has are kept, marked `removed_at`. A channel
-         *     whose provider could not be read says why and keeps its templates as they were.
+         * @description Read every template of every WhatsApp channel of the tenant (or of `channel`) from its
+         *     provider (all pages) and store them; those the provider no longer has are kept, marked
+         *     `removed_at`. A channel whose provider could not be read says why and keeps its templates as
+         *     they were.
          */
         post: operations["sync_templates_admin_templates_sync_post"];
         delete?: never;
@@ -1384,7 +1385,7 @@ export interface components {
             enabled: boolean;
             /** Has Credentials */
             has_credentials: boolean;
-            health?: components["schemas"]["ChannelHealth"];
+            health: components["schemas"]["ChannelHealth"];
             /**
              * Id
              * Format: uuid
@@ -1436,32 +1437,30 @@ export interface components {
             /**
              * Deliveries Failing
              * @description messages that could not be delivered in the last 24 hours, being retried, or paused because the provider refused the credentials
-             * @default 0
              */
-            deliveries_failing?: number;
+            deliveries_failing: number;
             /**
              * Last Delivery Error
              * @description why the newest of those failed
              */
-            last_delivery_error?: string | null;
+            last_delivery_error: string | null;
             /** Last Delivery Error At */
-            last_delivery_error_at?: string | null;
+            last_delivery_error_at: string | null;
             /**
              * Last Webhook At
              * @description the last webhook its provider sent
              */
-            last_webhook_at?: string | null;
+            last_webhook_at: string | null;
             /**
              * Last Webhook Error
              * @description why the newest of those failed
              */
-            last_webhook_error?: string | null;
+            last_webhook_error: string | null;
             /**
              * Webhooks Failed
              * @description webhook bodies that failed in the last 24 hours
-             * @default 0
              */
-            webhooks_failed?: number;
+            webhooks_failed: number;
         };
         /** ChannelKindOut */
         ChannelKindOut: {
@@ -1510,7 +1509,7 @@ export interface components {
             enabled: boolean;
             /** Has Credentials */
             has_credentials: boolean;
-            health?: components["schemas"]["ChannelHealth"];
+            health: components["schemas"]["ChannelHealth"];
             /**
              * Id
              * Format: uuid
@@ -6021,7 +6020,10 @@ export interface operations {
     };
     sync_templates_admin_templates_sync_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description only this channel's */
+                channel?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6057,6 +6059,15 @@ export interface operations {
             };
             /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
