@@ -1,7 +1,8 @@
 import { query, request, requestRaw } from "./client";
 import type {
   AiTrace, ApiToken, ApiTokenCreated, Assistant, AssistantCreate, AssistantUpdate, CannedResponse, CannedResponseCreate,
-  CannedResponseUpdate, ChatSummary, ChatSummaryText, ConversationAnswering,
+  CannedResponseUpdate, Channel, ChannelCheck, ChannelCreate, ChannelCreated, ChannelKindInfo, ChannelUpdate, TemplateSync,
+  ChatSummary, ChatSummaryText, ConversationAnswering,
   Contact, ContactUpdate, KnowledgeCreate, KnowledgeEntry, KnowledgeHit, McpServer, McpServerCreate, McpTool, Member,
   MemberCreate, Message, Role, SendResult, Session, Tag, Template, TemplateSendRequest, TemplateSendResult,
   TenantSettings, TenantSettingsUpdate, ToolInfo, TryMessage, TryResult,
@@ -117,6 +118,18 @@ export const api = {
   createToken: (name: string) => request<ApiTokenCreated>("POST", "/admin/tokens", { name }),
   revokeToken: (id: string) => request<void>("DELETE", `/admin/tokens/${id}`),
 
+  channels: () => request<Channel[]>("GET", "/admin/channels"),
+  channelKinds: () => request<ChannelKindInfo[]>("GET", "/admin/channels/kinds"),
+  createChannel: (body: ChannelCreate) => request<ChannelCreated>("POST", "/admin/channels", body),
+  updateChannel: (id: string, body: ChannelUpdate) => request<Channel>("PATCH", `/admin/channels/${id}`, body),
+  deleteChannel: (id: string) => request<void>("DELETE", `/admin/channels/${id}`),
+  checkChannel: (id: string) => request<ChannelCheck>("POST", `/admin/channels/${id}/check`),
+  /** Every synced template of the tenant (all statuses), or one channel's. */
+  allTemplates: (channelId?: string) => request<Template[]>("GET", "/admin/templates" + query({ channel: channelId })),
+  /** Read the templates from the providers: one WhatsApp channel's, or every one's. */
+  syncTemplates: (channelId?: string) =>
+    request<TemplateSync>("POST", "/admin/templates/sync" + query({ channel: channelId })),
+
   tenant: () => request<TenantSettings>("GET", "/admin/tenant"),
   updateTenant: (body: TenantSettingsUpdate) => request<TenantSettings>("PATCH", "/admin/tenant", body),
 };
@@ -143,4 +156,7 @@ export const keys = {
   members: ["members"] as const,
   tokens: ["tokens"] as const,
   tenant: ["tenant"] as const,
+  channels: ["channels"] as const,
+  channelKinds: ["channel-kinds"] as const,
+  allTemplates: ["templates", "all"] as const,
 };

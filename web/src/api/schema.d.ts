@@ -221,7 +221,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Channels */
+        /**
+         * List Channels
+         * @description The tenant's channels, each with its `health`: the last webhook received, and the webhooks
+         *     and deliveries failing (how many in the last 24 hours, and why the newest failed).
+         */
         get: operations["list_channels_admin_channels_get"];
         put?: never;
         /**
@@ -248,7 +252,11 @@ export interface paths {
         get: operations["get_channel_admin_channels__channel_id__get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete Channel
+         * @description Remove a channel and everything that came through it: its conversations and messages too.
+         */
+        delete: operations["delete_channel_admin_channels__channel_id__delete"];
         options?: never;
         head?: never;
         /**
@@ -274,6 +282,27 @@ export interface paths {
          *     what to fix.
          */
         post: operations["check_channel_admin_channels__channel_id__check_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/channels/kinds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Channel Kinds
+         * @description The kinds of channel that can be connected, each with the JSON Schema of its credentials:
+         *     the connect form is built from it.
+         */
+        get: operations["channel_kinds_admin_channels_kinds_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -751,9 +780,10 @@ export interface paths {
         put?: never;
         /**
          * Sync Templates
-         * @description Read every template of every WhatsApp channel of the tenant from its provider (all pages)
-         *     and store them; those the provider no longer has are kept, marked `removed_at`. A channel
-         *     whose provider could not be read says why and keeps its templates as they were.
+         * @description Read every template of every WhatsApp channel of the tenant (or of `channel`) from its
+         *     provider (all pages) and store them; those the provider no longer has are kept, marked
+         *     `removed_at`. A channel whose provider could not be read says why and keeps its templates as
+         *     they were.
          */
         post: operations["sync_templates_admin_templates_sync_post"];
         delete?: never;
@@ -1502,6 +1532,7 @@ export interface components {
             enabled: boolean;
             /** Has Credentials */
             has_credentials: boolean;
+            health: components["schemas"]["ChannelHealth"];
             /**
              * Human Agent Tag
              * @description Messenger and Instagram: a person may answer up to 7 days with Meta's HUMAN_AGENT tag
@@ -1550,6 +1581,62 @@ export interface components {
              */
             webhook_url: string | null;
         };
+        /**
+         * ChannelHealth
+         * @description How the channel is doing, from the webhook event log and the outbox: what a person needs to
+         *     see to know whether messages come in and go out.
+         */
+        ChannelHealth: {
+            /**
+             * Deliveries Failing
+             * @description messages that could not be delivered in the last 24 hours, being retried, or paused because the provider refused the credentials
+             */
+            deliveries_failing: number;
+            /**
+             * Last Delivery Error
+             * @description why the newest of those failed
+             */
+            last_delivery_error: string | null;
+            /** Last Delivery Error At */
+            last_delivery_error_at: string | null;
+            /**
+             * Last Webhook At
+             * @description the last webhook its provider sent
+             */
+            last_webhook_at: string | null;
+            /**
+             * Last Webhook Error
+             * @description why the newest of those failed
+             */
+            last_webhook_error: string | null;
+            /**
+             * Webhooks Failed
+             * @description webhook bodies that failed in the last 24 hours
+             */
+            webhooks_failed: number;
+        };
+        /** ChannelKindOut */
+        ChannelKindOut: {
+            /** Channel Source */
+            channel_source: string;
+            /**
+             * Credentials
+             * @description the JSON Schema of its credentials (properties, required; a secret's `format` is `password`); empty: none to give
+             */
+            credentials: {
+                [key: string]: unknown;
+            };
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "whatsapp_cloud" | "ycloud" | "instagram" | "facebook" | "web" | "api";
+            /**
+             * Webhooks
+             * @description its provider delivers webhooks to `webhook_url`
+             */
+            webhooks: boolean;
+        };
         /** ChannelOut */
         ChannelOut: {
             /**
@@ -1575,6 +1662,7 @@ export interface components {
             enabled: boolean;
             /** Has Credentials */
             has_credentials: boolean;
+            health: components["schemas"]["ChannelHealth"];
             /**
              * Human Agent Tag
              * @description Messenger and Instagram: a person may answer up to 7 days with Meta's HUMAN_AGENT tag
@@ -4292,6 +4380,71 @@ export interface operations {
             };
         };
     };
+    delete_channel_admin_channels__channel_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     update_channel_admin_channels__channel_id__patch: {
         parameters: {
             query?: never;
@@ -4421,6 +4574,53 @@ export interface operations {
             };
             /** @description the request is malformed or a value is refused (see `details`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    channel_kinds_admin_channels_kinds_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelKindOut"][];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6498,7 +6698,10 @@ export interface operations {
     };
     sync_templates_admin_templates_sync_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description only this channel's */
+                channel?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6534,6 +6737,15 @@ export interface operations {
             };
             /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
