@@ -100,13 +100,6 @@ def check_credentials(kind: str, given: dict[str, Any]) -> dict[str, Any]:
                       code="invalid_channel_credentials", extra={"details": details}) from exc
 
 
-def credentials_schema(kind: str) -> dict[str, Any]:
-    """The JSON Schema of a kind's credentials (what the connect form asks for), empty for a kind
-    that takes none."""
-    model = CREDENTIALS.get(kind)
-    return model.model_json_schema() if model is not None else {}
-
-
 C = TypeVar("C", bound=Credentials)
 
 

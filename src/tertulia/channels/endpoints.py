@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request, Response
 
 from tertulia.channels import repository as repo
 from tertulia.channels import service
-from tertulia.channels.credentials import credentials_schema
 from tertulia.channels.models import CHANNEL_KINDS, SOURCE_OF_KIND, Channel
+from tertulia.channels.providers import WEBHOOK_KINDS, credentials_schema
 from tertulia.channels.schemas import (
     ChannelCreate,
     ChannelCreated,
@@ -45,7 +45,7 @@ async def list_channels(principal: CurrentPrincipal, db: ReadDb, request: Reques
 async def channel_kinds(principal: CurrentPrincipal) -> list[ChannelKindOut]:
     """The kinds of channel that can be connected, each with the JSON Schema of its credentials:
     the connect form is built from it."""
-    return [ChannelKindOut(kind=kind, channel_source=SOURCE_OF_KIND[kind], webhooks=kind in service.WEBHOOK_KINDS,
+    return [ChannelKindOut(kind=kind, channel_source=SOURCE_OF_KIND[kind], webhooks=kind in WEBHOOK_KINDS,
                            credentials=credentials_schema(kind)) for kind in CHANNEL_KINDS]
 
 

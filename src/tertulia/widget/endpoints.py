@@ -32,10 +32,10 @@ from tertulia.widget.schemas import (
     PostMessageIn,
     PostMessageOut,
     ReadIn,
-    SessionIn,
-    SessionOut,
     TypingIn,
     UploadOut,
+    VisitorSessionIn,
+    VisitorSessionOut,
 )
 from tertulia.widget.service import Visitor, WidgetChannel
 from tertulia.widget.socket import ADDRESS_RATE, WidgetHub, mark, post_message, publish_frame, visitor_typing
@@ -77,8 +77,9 @@ CurrentChannel = Annotated[WidgetChannel, Depends(widget_channel)]
 CurrentVisitor = Annotated[Visitor, Depends(current_visitor)]
 
 
-@router.post("/widget/{channel_id}/session", response_model=SessionOut)
-async def start_session(body: SessionIn, channel: CurrentChannel, db: DbSession, request: Request) -> SessionOut:
+@router.post("/widget/{channel_id}/session", response_model=VisitorSessionOut)
+async def start_session(body: VisitorSessionIn, channel: CurrentChannel, db: DbSession,
+                        request: Request) -> VisitorSessionOut:
     """Start (or resume) a visitor: the widget's settings, a visitor token, and the conversation so
     far. `identifier` with a valid `identifier_hash` (hex HMAC-SHA256 of the identifier under the
     channel's `identity_secret`) makes the visitor that contact; without it the identifier is
@@ -90,7 +91,7 @@ async def start_session(body: SessionIn, channel: CurrentChannel, db: DbSession,
     await set_tenant(db, channel.tenant_id)
     conv = await repo.visitor_conversation(db, channel.tenant_id, channel.id, visitor.identities)
     messages = await repo.visible_messages(db, channel.tenant_id, conv.id) if conv is not None else []
-    return SessionOut(visitor_id=visitor_id, token=hub.tokens.issue(visitor), identified=verified,
+    return VisitorSessionOut(visitor_id=visitor_id, token=hub.tokens.issue(visitor), identified=verified,
                       conversation_id=conv.id if conv is not None else None, config=channel.config(),
                       messages=[service.visitor_message(m, hub.tokens, hub.settings.base_url) for m in messages])
 

@@ -62,7 +62,7 @@ class WebChannelUpdate(BaseModel):
 
 # --- the visitor's side ----------------------------------------------------------------------------
 
-class SessionIn(BaseModel):
+class VisitorSessionIn(BaseModel):
     visitor_id: VisitorId | None = Field(default=None, description="the id the browser kept; none: a new one")
     identifier: Annotated[NonBlank, StringConstraints(max_length=200)] | None = Field(
         default=None, description="the site's id of a logged-in user; trusted only with identifier_hash")
@@ -97,7 +97,7 @@ class VisitorMessage(BaseModel):
     turn: str | None = Field(default=None, description="the AI turn that wrote it (matches the streamed deltas)")
 
 
-class SessionOut(BaseModel):
+class VisitorSessionOut(BaseModel):
     visitor_id: str
     token: str = Field(description="send as `Authorization: Bearer` (HTTP) or `token=` (socket)")
     identified: bool = Field(description="the signed identifier was accepted")

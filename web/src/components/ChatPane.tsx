@@ -15,7 +15,7 @@ import { formatLeft, refreshEvery, windowState, type WindowState } from "../lib/
 import { useJumpToMessage } from "../lib/useJumpToMessage";
 import { Avatar } from "./common";
 import { errorText } from "../lib/errors";
-import { BackIcon, ClockIcon, HandIcon, InfoIcon, SendIcon, SparkIcon } from "./icons";
+import { BackIcon, ClockIcon, InfoIcon, SparkIcon } from "./icons";
 import { Composer, showSent } from "./Composer";
 import { MessageBubble, type QuotedState } from "./MessageBubble";
 import { TraceDialog } from "./TraceDialog";
