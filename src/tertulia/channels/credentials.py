@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from tertulia.channels.models import Channel
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.errors import Invalid
 
-Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=1024, pattern=r"^\S+$")]
+# `format: password` in the JSON Schema: the web app's form (built from it) hides what is typed.
+Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=1024, pattern=r"^\S+$"),
+                   Field(json_schema_extra={"format": "password"})]
 NumericId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{5,32}$")]
 E164 = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+[1-9]\d{6,14}$")]
 
@@ -87,9 +89,15 @@ def check_credentials(kind: str, given: dict[str, Any]) -> dict[str, Any]:
     try:
         return model.model_validate(given).model_dump(exclude_none=True)
     except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in err["loc"]) or "credentials" for err in exc.errors())
+        # One `details` entry per field (as a request's own validation gives): the form marks each.
+        names = [".".join(str(p) for p in err["loc"]) for err in exc.errors()]
+        details: list[dict[str, Any]] = [
+            {"field": f"credentials.{name}" if name else "credentials", "message": err["msg"], "type": err["type"],
+             **({"ctx": {k: v for k, v in err["ctx"].items() if isinstance(v, str | int)}} if err.get("ctx") else {})}
+            for name, err in zip(names, exc.errors(), strict=True)]
+        fields = ", ".join(name or "credentials" for name in names)
         raise Invalid(f"the {kind} credentials are not right: check {fields}",
-                      code="invalid_channel_credentials") from exc
+                      code="invalid_channel_credentials", extra={"details": details}) from exc
 
 
 C = TypeVar("C", bound=Credentials)

@@ -125,3 +125,10 @@ TEMPLATE_KINDS = tuple(kind for kind, p in PROVIDERS.items() if p.templates is n
 
 def provider(kind: str) -> Provider:
     return PROVIDERS[kind]
+
+
+def credentials_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of a kind's credentials (what the connect form asks for), empty for a kind
+    that takes none."""
+    model = PROVIDERS[kind].credentials
+    return model.model_json_schema() if model is not None else {}

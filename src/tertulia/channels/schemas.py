@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from tertulia.kit.types import Name, ShortText
+from tertulia.widget.schemas import WebChannelOut, WebChannelSettings, WebChannelUpdate
 
 ChannelKind = Literal["whatsapp_cloud", "ycloud", "instagram", "facebook", "web", "api"]
 
@@ -26,6 +27,7 @@ class ChannelCreate(BaseModel):
     name: Name
     platform_origin: ShortText = ""
     credentials: dict[str, Any] = Field(default_factory=dict, description=CREDENTIALS_HELP)
+    web: WebChannelSettings | None = Field(default=None, description="`web` channels: the widget's settings")
 
 
 class ChannelUpdate(BaseModel):
@@ -41,6 +43,21 @@ class ChannelUpdate(BaseModel):
     outbound_url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048)] | None = Field(
         default=None, description="`api` channels: where each outbound message is POSTed, signed "
         "(X-Tertulia-Signature: sha256=HMAC of the body under credentials.outbound_secret); null: none")
+    web: WebChannelUpdate | None = Field(default=None, description="`web` channels: the widget's settings to change")
+
+
+class ChannelHealth(BaseModel):
+    """How the channel is doing, from the webhook event log and the outbox: what a person needs to
+    see to know whether messages come in and go out."""
+
+    last_webhook_at: datetime | None = Field(description="the last webhook its provider sent")
+    webhooks_failed: int = Field(description="webhook bodies that failed in the last 24 hours")
+    last_webhook_error: str | None = Field(description="why the newest of those failed")
+    deliveries_failing: int = Field(description=(
+        "messages that could not be delivered in the last 24 hours, being retried, or paused "
+        "because the provider refused the credentials"))
+    last_delivery_error: str | None = Field(description="why the newest of those failed")
+    last_delivery_error_at: datetime | None
 
 
 class ChannelOut(BaseModel):
@@ -67,6 +84,18 @@ class ChannelOut(BaseModel):
     outbound_url: str | None = Field(default=None, description="`api` channels: where each outbound message is POSTed")
     human_agent_tag: bool = Field(default=False, description=(
         "Messenger and Instagram: a person may answer up to 7 days with Meta's HUMAN_AGENT tag"))
+    web: WebChannelOut | None = Field(default=None, description="`web` channels: the widget's settings")
+    snippet: str | None = Field(default=None, description="`web` channels: the <script> tag to paste into the site")
+    health: ChannelHealth
+
+
+class ChannelKindOut(BaseModel):
+    kind: ChannelKind
+    channel_source: str
+    webhooks: bool = Field(description="its provider delivers webhooks to `webhook_url`")
+    credentials: dict[str, Any] = Field(description=(
+        "the JSON Schema of its credentials (properties, required; a secret's `format` is `password`); "
+        "empty: none to give"))
 
 
 class ChannelCreated(ChannelOut):
