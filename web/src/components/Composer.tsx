@@ -33,8 +33,8 @@ function showNote(client: QueryClient, conversationId: string, note: Message): v
 
 type Mode = "reply" | "note";
 
-export function Composer({ conversationId, locked, userName, windowState: window24, onTemplates }: {
-  conversationId: string; locked: boolean; userName: string; windowState: WindowState;
+export function Composer({ conversationId, locked, userName, windowState: window24, onTemplates, channelSource }: {
+  conversationId: string; locked: boolean; userName: string; windowState: WindowState; channelSource?: string;
   onTemplates: (notice?: string) => void;
 }) {
   const { t } = useI18n();
@@ -59,6 +59,12 @@ export function Composer({ conversationId, locked, userName, windowState: window
       showSent(client, conversationId, result.message, result.is_locked);
     },
     onError: (err) => {
+      if (err instanceof ApiError && err.code === "window_closed"
+          && (channelSource === "facebook" || channelSource === "instagram")) {
+        // Messenger and Instagram have no templates: only the human agent tag helps (a channel setting).
+        setError(t("window.refusedMeta"));
+        return;
+      }
       if (err instanceof ApiError && err.code === "window_closed") {
         // The window closed meanwhile: the header says so, and the picker opens with the reason.
         const info = err.extra as WindowClosedInfo;

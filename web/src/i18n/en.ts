@@ -182,6 +182,7 @@ export const en: Messages = {
   "window.underMinute": "under 1 min",
   "window.composerClosed": "The 24-hour window is closed: WhatsApp allows only approved templates until the customer writes again.",
   "window.refused": "WhatsApp does not take free text now: the 24-hour window closed. Choose a template.",
+  "window.refusedMeta": "Meta does not let you write to this customer now: more than 24 hours have passed since their last message. For a person's reply, turn on the up-to-7-days option in Settings › Channels.",
   "templates.open": "Send a template",
   "templates.title": "WhatsApp templates",
   "templates.search": "Search by name or text",

@@ -180,6 +180,7 @@ export const es = {
   "window.underMinute": "menos de 1 min",
   "window.composerClosed": "La ventana de 24 horas está cerrada: WhatsApp solo permite plantillas aprobadas hasta que el cliente vuelva a escribir.",
   "window.refused": "WhatsApp no deja enviar texto libre: la ventana de 24 horas se cerró. Elige una plantilla.",
+  "window.refusedMeta": "Meta no deja escribir a este cliente ahora: pasaron más de 24 horas desde su último mensaje. Si quien responde es una persona, activa en Ajustes › Canales la opción de hasta 7 días.",
   "templates.open": "Enviar una plantilla",
   "templates.title": "Plantillas de WhatsApp",
   "templates.search": "Buscar por nombre o texto",
