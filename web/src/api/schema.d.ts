@@ -185,7 +185,8 @@ export interface paths {
          * Create Channel
          * @description Connect a channel. A provider's (`whatsapp_cloud`, `ycloud`) needs its credentials (422
          *     naming any that are missing or malformed); the answer says where its webhooks go
-         *     (`webhook_url`, `verify_token`). An `api` channel answers with its inbound token, shown once.
+         *     (`webhook_url`, `verify_token`). An `api` channel answers with its inbound token, shown once; a
+         *     `web` channel with its widget settings (`web`, with the identity secret) and the `snippet` to paste.
          */
         post: operations["create_channel_admin_channels_post"];
         delete?: never;
@@ -409,6 +410,26 @@ export interface paths {
          * @description Lock (a human has control; the AI sends nothing) or unlock (the AI answers again).
          */
         post: operations["human_override_admin_conversations__conversation_id__human_override_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/conversations/{conversation_id}/typing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Agent Typing
+         * @description Show the visitor of a web conversation that a person is typing (nothing for other channels).
+         */
+        post: operations["agent_typing_admin_conversations__conversation_id__typing_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1096,6 +1117,115 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/widget/{channel_id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Messages
+         * @description The visitor's conversation (the socket's fallback: poll with `after=<last id>`).
+         */
+        get: operations["list_messages_widget__channel_id__messages_get"];
+        put?: never;
+        /**
+         * Send Message
+         * @description The visitor writes: stored through the inbound path like any channel's message (the same
+         *     `client_id` again is stored once). 429 past the visitor's or the address's rate.
+         */
+        post: operations["send_message_widget__channel_id__messages_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/{channel_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Read Up To
+         * @description The widget showed the visitor our messages up to `up_to`: they are `read`.
+         */
+        post: operations["read_up_to_widget__channel_id__read_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/{channel_id}/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Session
+         * @description Start (or resume) a visitor: the widget's settings, a visitor token, and the conversation so
+         *     far. `identifier` with a valid `identifier_hash` (hex HMAC-SHA256 of the identifier under the
+         *     channel's `identity_secret`) makes the visitor that contact; without it the identifier is
+         *     ignored. A page that loads without a kept `visitor_id` gets a new one.
+         */
+        post: operations["start_session_widget__channel_id__session_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/{channel_id}/typing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Typing
+         * @description The visitor is typing (shown to the team live; never stored).
+         */
+        post: operations["typing_widget__channel_id__typing_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/{channel_id}/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload
+         * @description A file the visitor attaches (multipart field `file`), checked by its content, then sent with
+         *     a message's `upload_ids`.
+         */
+        post: operations["upload_widget__channel_id__uploads_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1329,6 +1459,8 @@ export interface components {
              * @default
              */
             platform_origin?: string;
+            /** @description `web` channels: the widget's settings */
+            web?: components["schemas"]["WebChannelSettings"] | null;
         };
         /** ChannelCreated */
         ChannelCreated: {
@@ -1379,6 +1511,11 @@ export interface components {
             /** Platform Origin */
             platform_origin: string;
             /**
+             * Snippet
+             * @description `web` channels: the <script> tag to paste into the site
+             */
+            snippet?: string | null;
+            /**
              * Status
              * @description attention: the provider refused the credentials; deliveries wait until they are fixed
              * @enum {string}
@@ -1391,6 +1528,8 @@ export interface components {
              * @description Meta's webhook verification token (paste it beside the URL)
              */
             verify_token: string | null;
+            /** @description `web` channels: the widget's settings */
+            web?: components["schemas"]["WebChannelOut"] | null;
             /**
              * Webhook Url
              * @description where the provider delivers its webhooks (paste it into Meta's or YCloud's console)
@@ -1441,6 +1580,11 @@ export interface components {
             /** Platform Origin */
             platform_origin: string;
             /**
+             * Snippet
+             * @description `web` channels: the <script> tag to paste into the site
+             */
+            snippet?: string | null;
+            /**
              * Status
              * @description attention: the provider refused the credentials; deliveries wait until they are fixed
              * @enum {string}
@@ -1453,6 +1597,8 @@ export interface components {
              * @description Meta's webhook verification token (paste it beside the URL)
              */
             verify_token: string | null;
+            /** @description `web` channels: the widget's settings */
+            web?: components["schemas"]["WebChannelOut"] | null;
             /**
              * Webhook Url
              * @description where the provider delivers its webhooks (paste it into Meta's or YCloud's console)
@@ -1502,6 +1648,8 @@ export interface components {
             outbound_url?: string | null;
             /** Platform Origin */
             platform_origin?: string | null;
+            /** @description `web` channels: the widget's settings to change */
+            web?: components["schemas"]["WebChannelUpdate"] | null;
         };
         /** ChatHistory */
         ChatHistory: {
@@ -2121,6 +2269,13 @@ export interface components {
              */
             timestamp: string;
         };
+        /** MessagesOut */
+        MessagesOut: {
+            /** Conversation Id */
+            conversation_id: string | null;
+            /** Messages */
+            messages: components["schemas"]["VisitorMessage"][];
+        };
         /**
          * OutboundAttachment
          * @description A file to send: one of this tenant's (`/media/<tenant>/<name>`, uploaded to the provider
@@ -2143,6 +2298,45 @@ export interface components {
              * @description an audio to show as a voice note
              */
             voice?: boolean | null;
+        };
+        /** PostMessageIn */
+        PostMessageIn: {
+            /**
+             * Client Id
+             * @description the widget's id for this message: sending it again stores it once
+             */
+            client_id: string;
+            /**
+             * Text
+             * @default
+             */
+            text?: string;
+            /**
+             * Upload Ids
+             * @description files sent first to the uploads endpoint
+             */
+            upload_ids?: string[];
+        };
+        /** PostMessageOut */
+        PostMessageOut: {
+            /** Client Id */
+            client_id: string;
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            /** Duplicate */
+            duplicate: boolean;
+            message: components["schemas"]["VisitorMessage"];
+        };
+        /** ReadIn */
+        ReadIn: {
+            /**
+             * Up To
+             * @description the newest message the visitor has seen
+             */
+            up_to: number;
         };
         /** ReadResult */
         ReadResult: {
@@ -2204,14 +2398,24 @@ export interface components {
              */
             status: "queued";
         };
-        /** SessionOut */
-        SessionOut: {
-            /** Csrf Token */
-            csrf_token: string;
-            tenant: components["schemas"]["TenantOut"] | null;
-            /** Tenants */
-            tenants: components["schemas"]["TenantOut"][];
-            user: components["schemas"]["UserOut"];
+        /** SessionIn */
+        SessionIn: {
+            /** Email */
+            email?: string | null;
+            /**
+             * Identifier
+             * @description the site's id of a logged-in user; trusted only with identifier_hash
+             */
+            identifier?: string | null;
+            /** Identifier Hash */
+            identifier_hash?: string | null;
+            /** Name */
+            name?: string | null;
+            /**
+             * Visitor Id
+             * @description the id the browser kept; none: a new one
+             */
+            visitor_id?: string | null;
         };
         /** SummaryOut */
         SummaryOut: {
@@ -2493,6 +2697,74 @@ export interface components {
              */
             time_zone?: string | null;
         };
+        /** SessionOut */
+        tertulia__tenancy__schemas__SessionOut: {
+            /** Csrf Token */
+            csrf_token: string;
+            tenant: components["schemas"]["TenantOut"] | null;
+            /** Tenants */
+            tenants: components["schemas"]["TenantOut"][];
+            user: components["schemas"]["UserOut"];
+        };
+        /** UploadOut */
+        tertulia__webchat__endpoints__UploadOut: {
+            /** Content Type */
+            content_type: string;
+            /**
+             * Name
+             * @description the file's name as sent
+             */
+            name: string;
+            /**
+             * Path
+             * @description what tools take as `file_path`
+             */
+            path: string;
+            /** Size */
+            size: number;
+            /**
+             * Status
+             * @default ok
+             */
+            status?: string;
+        };
+        /** SessionOut */
+        tertulia__widget__schemas__SessionOut: {
+            config: components["schemas"]["WidgetConfig"];
+            /** Conversation Id */
+            conversation_id: string | null;
+            /**
+             * Identified
+             * @description the signed identifier was accepted
+             */
+            identified: boolean;
+            /**
+             * Messages
+             * @description the conversation's last 50 messages, oldest first
+             */
+            messages: components["schemas"]["VisitorMessage"][];
+            /**
+             * Token
+             * @description send as `Authorization: Bearer` (HTTP) or `token=` (socket)
+             */
+            token: string;
+            /** Visitor Id */
+            visitor_id: string;
+        };
+        /** UploadOut */
+        tertulia__widget__schemas__UploadOut: {
+            /** Filename */
+            filename: string;
+            /** Size */
+            size: number;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "image" | "document";
+            /** Upload Id */
+            upload_id: string;
+        };
         /** TokenCreate */
         TokenCreate: {
             /** Name */
@@ -2670,27 +2942,13 @@ export interface components {
             /** @description the run, as a real reply's trace shows it (not stored) */
             trace: components["schemas"]["TraceOut"];
         };
-        /** UploadOut */
-        UploadOut: {
-            /** Content Type */
-            content_type: string;
+        /** TypingIn */
+        TypingIn: {
             /**
-             * Name
-             * @description the file's name as sent
+             * On
+             * @default true
              */
-            name: string;
-            /**
-             * Path
-             * @description what tools take as `file_path`
-             */
-            path: string;
-            /** Size */
-            size: number;
-            /**
-             * Status
-             * @default ok
-             */
-            status?: string;
+            on?: boolean;
         };
         /** UserOut */
         UserOut: {
@@ -2703,6 +2961,192 @@ export interface components {
              * Format: uuid
              */
             id: string;
+        };
+        /**
+         * VisitorMessage
+         * @description A message as the visitor sees it: no internal fields (notes, errors, who of the team).
+         */
+        VisitorMessage: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Attachments */
+            attachments?: {
+                [key: string]: unknown;
+            }[];
+            /** Author Name */
+            author_name?: string | null;
+            /**
+             * By
+             * @enum {string}
+             */
+            by: "visitor" | "ai" | "agent";
+            /** Id */
+            id: number;
+            /**
+             * Status
+             * @description the visitor's own: received | read; ours: sent | delivered | read
+             */
+            status: string;
+            /** Text */
+            text: string;
+            /**
+             * Turn
+             * @description the AI turn that wrote it (matches the streamed deltas)
+             */
+            turn?: string | null;
+        };
+        /** WebChannelOut */
+        WebChannelOut: {
+            /**
+             * Allowed Origins
+             * @description the sites (scheme://host[:port]) the widget may run on; every widget request and socket from another origin is refused (Tertulia's own host is always allowed, for the demo page)
+             */
+            allowed_origins?: string[];
+            /**
+             * Ask Email
+             * @description a pre-chat field for the visitor's e-mail (optional)
+             * @default false
+             */
+            ask_email?: boolean;
+            /**
+             * Ask Name
+             * @description a pre-chat field for the visitor's name (optional to fill)
+             * @default false
+             */
+            ask_name?: boolean;
+            /**
+             * Assistant Name
+             * @description the name shown above the panel (empty: the channel's)
+             * @default
+             */
+            assistant_name?: string;
+            /** Avatar Url */
+            avatar_url?: string | null;
+            /**
+             * Business Hours Message
+             * @description shown under the greeting, e.g. «We answer Mon-Fri 9-18; the assistant is here the rest of the time»
+             * @default
+             */
+            business_hours_message?: string;
+            /**
+             * Colour
+             * @description the launcher's and the visitor's bubbles' colour
+             * @default #2563eb
+             */
+            colour?: string;
+            /**
+             * Greeting
+             * @description shown when the panel opens, before anyone writes
+             * @default
+             */
+            greeting?: string;
+            /**
+             * Identity Secret
+             * @description signs a site's known user for identity verification: identifier_hash = hex HMAC-SHA256(secret, identifier)
+             */
+            identity_secret: string;
+        };
+        /**
+         * WebChannelSettings
+         * @description A `web` channel's widget: where it may run and how it looks. Every field is optional on
+         *     update; what is not given keeps its value.
+         */
+        WebChannelSettings: {
+            /**
+             * Allowed Origins
+             * @description the sites (scheme://host[:port]) the widget may run on; every widget request and socket from another origin is refused (Tertulia's own host is always allowed, for the demo page)
+             */
+            allowed_origins?: string[];
+            /**
+             * Ask Email
+             * @description a pre-chat field for the visitor's e-mail (optional)
+             * @default false
+             */
+            ask_email?: boolean;
+            /**
+             * Ask Name
+             * @description a pre-chat field for the visitor's name (optional to fill)
+             * @default false
+             */
+            ask_name?: boolean;
+            /**
+             * Assistant Name
+             * @description the name shown above the panel (empty: the channel's)
+             * @default
+             */
+            assistant_name?: string;
+            /** Avatar Url */
+            avatar_url?: string | null;
+            /**
+             * Business Hours Message
+             * @description shown under the greeting, e.g. «We answer Mon-Fri 9-18; the assistant is here the rest of the time»
+             * @default
+             */
+            business_hours_message?: string;
+            /**
+             * Colour
+             * @description the launcher's and the visitor's bubbles' colour
+             * @default #2563eb
+             */
+            colour?: string;
+            /**
+             * Greeting
+             * @description shown when the panel opens, before anyone writes
+             * @default
+             */
+            greeting?: string;
+        };
+        /** WebChannelUpdate */
+        WebChannelUpdate: {
+            /** Allowed Origins */
+            allowed_origins?: string[] | null;
+            /** Ask Email */
+            ask_email?: boolean | null;
+            /** Ask Name */
+            ask_name?: boolean | null;
+            /** Assistant Name */
+            assistant_name?: string | null;
+            /** Avatar Url */
+            avatar_url?: string | null;
+            /** Business Hours Message */
+            business_hours_message?: string | null;
+            /** Colour */
+            colour?: string | null;
+            /** Greeting */
+            greeting?: string | null;
+            /**
+             * Rotate Identity Secret
+             * @description a new secret (the old one stops working)
+             * @default false
+             */
+            rotate_identity_secret?: boolean;
+        };
+        /** WidgetConfig */
+        WidgetConfig: {
+            /** Ask Email */
+            ask_email: boolean;
+            /** Ask Name */
+            ask_name: boolean;
+            /** Assistant Name */
+            assistant_name: string;
+            /** Avatar Url */
+            avatar_url: string | null;
+            /** Business Hours Message */
+            business_hours_message: string;
+            /**
+             * Channel Id
+             * Format: uuid
+             */
+            channel_id: string;
+            /** Colour */
+            colour: string;
+            /** Greeting */
+            greeting: string;
+            /** Name */
+            name: string;
         };
     };
     responses: never;
@@ -4776,6 +5220,75 @@ export interface operations {
             };
         };
     };
+    agent_typing_admin_conversations__conversation_id__typing_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TypingIn"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     list_events_admin_events_get: {
         parameters: {
             query?: {
@@ -6232,7 +6745,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SessionOut"];
+                    "application/json": components["schemas"]["tertulia__tenancy__schemas__SessionOut"];
                 };
             };
             /** @description the request is malformed or a value is refused (see `details`) */
@@ -6315,7 +6828,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SessionOut"];
+                    "application/json": components["schemas"]["tertulia__tenancy__schemas__SessionOut"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -6366,7 +6879,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SessionOut"];
+                    "application/json": components["schemas"]["tertulia__tenancy__schemas__SessionOut"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -6594,7 +7107,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UploadOut"];
+                    "application/json": components["schemas"]["tertulia__webchat__endpoints__UploadOut"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -7186,6 +7699,384 @@ export interface operations {
             };
             /** @description no such resource in your tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_messages_widget__channel_id__messages_get: {
+        parameters: {
+            query?: {
+                after?: number | null;
+            };
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessagesOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    send_message_widget__channel_id__messages_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PostMessageIn"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostMessageOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    read_up_to_widget__channel_id__read_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReadIn"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    start_session_widget__channel_id__session_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SessionIn"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["tertulia__widget__schemas__SessionOut"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    typing_widget__channel_id__typing_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TypingIn"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    upload_widget__channel_id__uploads_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                };
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["tertulia__widget__schemas__UploadOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description larger than 10 MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not an image (JPEG, PNG, GIF, WebP) or a document (PDF, DOCX, XLSX, TXT, CSV) by content */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
