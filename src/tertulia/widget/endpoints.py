@@ -28,14 +28,14 @@ from tertulia.webchat.uploads import UnsupportedType, check_content, clean_name,
 from tertulia.widget import repository as repo
 from tertulia.widget import service
 from tertulia.widget.schemas import (
-    MessagesOut,
-    PostMessageIn,
-    PostMessageOut,
-    ReadIn,
-    SessionIn,
-    SessionOut,
     TypingIn,
-    UploadOut,
+    VisitorMessageIn,
+    VisitorMessages,
+    VisitorMessageSent,
+    VisitorReadIn,
+    VisitorSessionIn,
+    VisitorSessionOut,
+    VisitorUploadOut,
 )
 from tertulia.widget.service import Visitor, WidgetChannel
 from tertulia.widget.socket import ADDRESS_RATE, WidgetHub, mark, post_message, publish_frame, visitor_typing
@@ -77,8 +77,9 @@ CurrentChannel = Annotated[WidgetChannel, Depends(widget_channel)]
 CurrentVisitor = Annotated[Visitor, Depends(current_visitor)]
 
 
-@router.post("/widget/{channel_id}/session", response_model=SessionOut)
-async def start_session(body: SessionIn, channel: CurrentChannel, db: DbSession, request: Request) -> SessionOut:
+@router.post("/widget/{channel_id}/session", response_model=VisitorSessionOut)
+async def start_session(body: VisitorSessionIn, channel: CurrentChannel, db: DbSession,
+                        request: Request) -> VisitorSessionOut:
     """Start (or resume) a visitor: the widget's settings, a visitor token, and the conversation so
     far. `identifier` with a valid `identifier_hash` (hex HMAC-SHA256 of the identifier under the
     channel's `identity_secret`) makes the visitor that contact; without it the identifier is
@@ -90,20 +91,20 @@ async def start_session(body: SessionIn, channel: CurrentChannel, db: DbSession,
     await set_tenant(db, channel.tenant_id)
     conv = await repo.visitor_conversation(db, channel.tenant_id, channel.id, visitor.identities)
     messages = await repo.visible_messages(db, channel.tenant_id, conv.id) if conv is not None else []
-    return SessionOut(visitor_id=visitor_id, token=hub.tokens.issue(visitor), identified=verified,
+    return VisitorSessionOut(visitor_id=visitor_id, token=hub.tokens.issue(visitor), identified=verified,
                       conversation_id=conv.id if conv is not None else None, config=channel.config(),
                       messages=[service.visitor_message(m, hub.tokens, hub.settings.base_url) for m in messages])
 
 
-@router.get("/widget/{channel_id}/messages", response_model=MessagesOut, openapi_extra=VISITOR_SECURITY)
+@router.get("/widget/{channel_id}/messages", response_model=VisitorMessages, openapi_extra=VISITOR_SECURITY)
 async def list_messages(channel: CurrentChannel, visitor: CurrentVisitor, db: ReadDb, request: Request,
-                        after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None) -> MessagesOut:
+                        after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None) -> VisitorMessages:
     """The visitor's conversation (the socket's fallback: poll with `after=<last id>`)."""
     hub = _hub(request)
     await set_tenant(db, channel.tenant_id)
     conv = await repo.visitor_conversation(db, channel.tenant_id, channel.id, visitor.identities)
     if conv is None:
-        return MessagesOut(conversation_id=None, messages=[])
+        return VisitorMessages(conversation_id=None, messages=[])
     messages = await repo.visible_messages(db, channel.tenant_id, conv.id, after=after,
                                            limit=200 if after is not None else 50)
     # Polled: what this visitor now has in hand is delivered (the socket does the same when it pushes).
@@ -112,21 +113,21 @@ async def list_messages(channel: CurrentChannel, visitor: CurrentVisitor, db: Re
         for mid in fresh:
             hub.delivered.setdefault(channel.tenant_id, {}).setdefault(conv.id, set()).add(mid)
         hub.wake_receipts()
-    return MessagesOut(conversation_id=conv.id, messages=[service.visitor_message(m, hub.tokens, hub.settings.base_url)
-                                                          for m in messages])
+    return VisitorMessages(conversation_id=conv.id, messages=[
+        service.visitor_message(m, hub.tokens, hub.settings.base_url) for m in messages])
 
 
-@router.post("/widget/{channel_id}/messages", response_model=PostMessageOut, status_code=202,
+@router.post("/widget/{channel_id}/messages", response_model=VisitorMessageSent, status_code=202,
              openapi_extra=VISITOR_SECURITY)
-async def send_message(body: PostMessageIn, channel: CurrentChannel, visitor: CurrentVisitor,
-                       request: Request) -> PostMessageOut:
+async def send_message(body: VisitorMessageIn, channel: CurrentChannel, visitor: CurrentVisitor,
+                       request: Request) -> VisitorMessageSent:
     """The visitor writes: stored through the inbound path like any channel's message (the same
     `client_id` again is stored once). 429 past the visitor's or the address's rate."""
     return await post_message(_hub(request), channel, visitor, body, _address(request))
 
 
 @router.post("/widget/{channel_id}/read", status_code=204, openapi_extra=VISITOR_SECURITY)
-async def read_up_to(body: ReadIn, channel: CurrentChannel, visitor: CurrentVisitor, db: DbSession) -> Response:
+async def read_up_to(body: VisitorReadIn, channel: CurrentChannel, visitor: CurrentVisitor, db: DbSession) -> Response:
     """The widget showed the visitor our messages up to `up_to`: they are `read`."""
     await set_tenant(db, channel.tenant_id)
     conv = await repo.visitor_conversation(db, channel.tenant_id, channel.id, visitor.identities)
@@ -146,13 +147,13 @@ async def typing(body: TypingIn, channel: CurrentChannel, visitor: CurrentVisito
     return Response(status_code=204)
 
 
-@router.post("/widget/{channel_id}/uploads", response_model=UploadOut, responses={
+@router.post("/widget/{channel_id}/uploads", response_model=VisitorUploadOut, responses={
     413: {"description": "larger than 10 MB"},
     415: {"description": "not an image (JPEG, PNG, GIF, WebP) or a document (PDF, DOCX, XLSX, TXT, CSV) by content"}},
     openapi_extra={**VISITOR_SECURITY, "requestBody": {"required": True, "content": {"multipart/form-data": {
         "schema": {"type": "object", "required": ["file"],
                    "properties": {"file": {"type": "string", "format": "binary"}}}}}}})
-async def upload(channel: CurrentChannel, visitor: CurrentVisitor, request: Request) -> UploadOut:
+async def upload(channel: CurrentChannel, visitor: CurrentVisitor, request: Request) -> VisitorUploadOut:
     """A file the visitor attaches (multipart field `file`), checked by its content, then sent with
     a message's `upload_ids`."""
     hub = _hub(request)
@@ -161,7 +162,7 @@ async def upload(channel: CurrentChannel, visitor: CurrentVisitor, request: Requ
     kind = check_upload(received.name, received.data)
     name = f"w{visitor.key[:12]}_{int(time.time())}{secrets.token_hex(3)}_{clean_name(received.name)}"
     size = await hub.store.put(media_key(channel.tenant_id, name), received.data, max_bytes=UPLOAD_MAX_BYTES)
-    return UploadOut(upload_id=name, type=kind, filename=clean_name(received.name), size=size)
+    return VisitorUploadOut(upload_id=name, type=kind, filename=clean_name(received.name), size=size)
 
 
 def check_upload(name: str, data: bytes) -> str:

@@ -2269,13 +2269,6 @@ export interface components {
              */
             timestamp: string;
         };
-        /** MessagesOut */
-        MessagesOut: {
-            /** Conversation Id */
-            conversation_id: string | null;
-            /** Messages */
-            messages: components["schemas"]["VisitorMessage"][];
-        };
         /**
          * OutboundAttachment
          * @description A file to send: one of this tenant's (`/media/<tenant>/<name>`, uploaded to the provider
@@ -2298,45 +2291,6 @@ export interface components {
              * @description an audio to show as a voice note
              */
             voice?: boolean | null;
-        };
-        /** PostMessageIn */
-        PostMessageIn: {
-            /**
-             * Client Id
-             * @description the widget's id for this message: sending it again stores it once
-             */
-            client_id: string;
-            /**
-             * Text
-             * @default
-             */
-            text?: string;
-            /**
-             * Upload Ids
-             * @description files sent first to the uploads endpoint
-             */
-            upload_ids?: string[];
-        };
-        /** PostMessageOut */
-        PostMessageOut: {
-            /** Client Id */
-            client_id: string;
-            /**
-             * Conversation Id
-             * Format: uuid
-             */
-            conversation_id: string;
-            /** Duplicate */
-            duplicate: boolean;
-            message: components["schemas"]["VisitorMessage"];
-        };
-        /** ReadIn */
-        ReadIn: {
-            /**
-             * Up To
-             * @description the newest message the visitor has seen
-             */
-            up_to: number;
         };
         /** ReadResult */
         ReadResult: {
@@ -2398,24 +2352,14 @@ export interface components {
              */
             status: "queued";
         };
-        /** SessionIn */
-        SessionIn: {
-            /** Email */
-            email?: string | null;
-            /**
-             * Identifier
-             * @description the site's id of a logged-in user; trusted only with identifier_hash
-             */
-            identifier?: string | null;
-            /** Identifier Hash */
-            identifier_hash?: string | null;
-            /** Name */
-            name?: string | null;
-            /**
-             * Visitor Id
-             * @description the id the browser kept; none: a new one
-             */
-            visitor_id?: string | null;
+        /** SessionOut */
+        SessionOut: {
+            /** Csrf Token */
+            csrf_token: string;
+            tenant: components["schemas"]["TenantOut"] | null;
+            /** Tenants */
+            tenants: components["schemas"]["TenantOut"][];
+            user: components["schemas"]["UserOut"];
         };
         /** SummaryOut */
         SummaryOut: {
@@ -2697,74 +2641,6 @@ export interface components {
              */
             time_zone?: string | null;
         };
-        /** SessionOut */
-        tertulia__tenancy__schemas__SessionOut: {
-            /** Csrf Token */
-            csrf_token: string;
-            tenant: components["schemas"]["TenantOut"] | null;
-            /** Tenants */
-            tenants: components["schemas"]["TenantOut"][];
-            user: components["schemas"]["UserOut"];
-        };
-        /** UploadOut */
-        tertulia__webchat__endpoints__UploadOut: {
-            /** Content Type */
-            content_type: string;
-            /**
-             * Name
-             * @description the file's name as sent
-             */
-            name: string;
-            /**
-             * Path
-             * @description what tools take as `file_path`
-             */
-            path: string;
-            /** Size */
-            size: number;
-            /**
-             * Status
-             * @default ok
-             */
-            status?: string;
-        };
-        /** SessionOut */
-        tertulia__widget__schemas__SessionOut: {
-            config: components["schemas"]["WidgetConfig"];
-            /** Conversation Id */
-            conversation_id: string | null;
-            /**
-             * Identified
-             * @description the signed identifier was accepted
-             */
-            identified: boolean;
-            /**
-             * Messages
-             * @description the conversation's last 50 messages, oldest first
-             */
-            messages: components["schemas"]["VisitorMessage"][];
-            /**
-             * Token
-             * @description send as `Authorization: Bearer` (HTTP) or `token=` (socket)
-             */
-            token: string;
-            /** Visitor Id */
-            visitor_id: string;
-        };
-        /** UploadOut */
-        tertulia__widget__schemas__UploadOut: {
-            /** Filename */
-            filename: string;
-            /** Size */
-            size: number;
-            /**
-             * Type
-             * @enum {string}
-             */
-            type: "image" | "document";
-            /** Upload Id */
-            upload_id: string;
-        };
         /** TokenCreate */
         TokenCreate: {
             /** Name */
@@ -2950,6 +2826,28 @@ export interface components {
              */
             on?: boolean;
         };
+        /** UploadOut */
+        UploadOut: {
+            /** Content Type */
+            content_type: string;
+            /**
+             * Name
+             * @description the file's name as sent
+             */
+            name: string;
+            /**
+             * Path
+             * @description what tools take as `file_path`
+             */
+            path: string;
+            /** Size */
+            size: number;
+            /**
+             * Status
+             * @default ok
+             */
+            status?: string;
+        };
         /** UserOut */
         UserOut: {
             /** Display Name */
@@ -2997,6 +2895,108 @@ export interface components {
              * @description the AI turn that wrote it (matches the streamed deltas)
              */
             turn?: string | null;
+        };
+        /** VisitorMessageIn */
+        VisitorMessageIn: {
+            /**
+             * Client Id
+             * @description the widget's id for this message: sending it again stores it once
+             */
+            client_id: string;
+            /**
+             * Text
+             * @default
+             */
+            text?: string;
+            /**
+             * Upload Ids
+             * @description files sent first to the uploads endpoint
+             */
+            upload_ids?: string[];
+        };
+        /** VisitorMessages */
+        VisitorMessages: {
+            /** Conversation Id */
+            conversation_id: string | null;
+            /** Messages */
+            messages: components["schemas"]["VisitorMessage"][];
+        };
+        /** VisitorMessageSent */
+        VisitorMessageSent: {
+            /** Client Id */
+            client_id: string;
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            /** Duplicate */
+            duplicate: boolean;
+            message: components["schemas"]["VisitorMessage"];
+        };
+        /** VisitorReadIn */
+        VisitorReadIn: {
+            /**
+             * Up To
+             * @description the newest message the visitor has seen
+             */
+            up_to: number;
+        };
+        /** VisitorSessionIn */
+        VisitorSessionIn: {
+            /** Email */
+            email?: string | null;
+            /**
+             * Identifier
+             * @description the site's id of a logged-in user; trusted only with identifier_hash
+             */
+            identifier?: string | null;
+            /** Identifier Hash */
+            identifier_hash?: string | null;
+            /** Name */
+            name?: string | null;
+            /**
+             * Visitor Id
+             * @description the id the browser kept; none: a new one
+             */
+            visitor_id?: string | null;
+        };
+        /** VisitorSessionOut */
+        VisitorSessionOut: {
+            config: components["schemas"]["WidgetConfig"];
+            /** Conversation Id */
+            conversation_id: string | null;
+            /**
+             * Identified
+             * @description the signed identifier was accepted
+             */
+            identified: boolean;
+            /**
+             * Messages
+             * @description the conversation's last 50 messages, oldest first
+             */
+            messages: components["schemas"]["VisitorMessage"][];
+            /**
+             * Token
+             * @description send as `Authorization: Bearer` (HTTP) or `token=` (socket)
+             */
+            token: string;
+            /** Visitor Id */
+            visitor_id: string;
+        };
+        /** VisitorUploadOut */
+        VisitorUploadOut: {
+            /** Filename */
+            filename: string;
+            /** Size */
+            size: number;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "image" | "document";
+            /** Upload Id */
+            upload_id: string;
         };
         /** WebChannelOut */
         WebChannelOut: {
@@ -6745,7 +6745,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["tertulia__tenancy__schemas__SessionOut"];
+                    "application/json": components["schemas"]["SessionOut"];
                 };
             };
             /** @description the request is malformed or a value is refused (see `details`) */
@@ -6828,7 +6828,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["tertulia__tenancy__schemas__SessionOut"];
+                    "application/json": components["schemas"]["SessionOut"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -6879,7 +6879,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["tertulia__tenancy__schemas__SessionOut"];
+                    "application/json": components["schemas"]["SessionOut"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -7107,7 +7107,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["tertulia__webchat__endpoints__UploadOut"];
+                    "application/json": components["schemas"]["UploadOut"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -7745,7 +7745,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MessagesOut"];
+                    "application/json": components["schemas"]["VisitorMessages"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -7788,7 +7788,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["PostMessageIn"];
+                "application/json": components["schemas"]["VisitorMessageIn"];
             };
         };
         responses: {
@@ -7807,7 +7807,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PostMessageOut"];
+                    "application/json": components["schemas"]["VisitorMessageSent"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -7850,7 +7850,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ReadIn"];
+                "application/json": components["schemas"]["VisitorReadIn"];
             };
         };
         responses: {
@@ -7910,7 +7910,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["SessionIn"];
+                "application/json": components["schemas"]["VisitorSessionIn"];
             };
         };
         responses: {
@@ -7929,7 +7929,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["tertulia__widget__schemas__SessionOut"];
+                    "application/json": components["schemas"]["VisitorSessionOut"];
                 };
             };
             /** @description no such resource in your tenant */
@@ -8045,7 +8045,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["tertulia__widget__schemas__UploadOut"];
+                    "application/json": components["schemas"]["VisitorUploadOut"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */

@@ -8,6 +8,7 @@ export const SECTIONS = [
   { path: "knowledge", label: "settings.nav.knowledge" },
   // { path: "channels", label: "settings.nav.channels" },   — needs the channel setup endpoints
   // { path: "templates", label: "settings.nav.templates" }, — needs the template endpoints
+  { path: "widget", label: "settings.nav.widget" },
   { path: "members", label: "settings.nav.members" },
   { path: "tokens", label: "settings.nav.tokens" },
   { path: "tenant", label: "settings.nav.tenant" },
