@@ -44,6 +44,7 @@ router = APIRouter(tags=["widget"], route_class=JsonBodyRoute)
 WIDGET_DIST = Path(__file__).resolve().parents[3] / "web" / "dist" / "widget"
 UPLOAD_MAX_BYTES = 10 * 2**20
 IMAGE_EXTENSIONS = {".jpg": "image", ".jpeg": "image", ".png": "image", ".gif": "image", ".webp": "image"}
+DOCUMENT_EXTENSIONS = (".pdf", ".docx", ".xlsx", ".txt", ".csv")
 VISITOR_SECURITY: dict[str, Any] = {"security": [{"visitorToken": []}]}
 
 
@@ -158,7 +159,8 @@ async def upload(channel: CurrentChannel, visitor: CurrentVisitor, request: Requ
     a message's `upload_ids`."""
     hub = _hub(request)
     await hub.limiter.check("20/minute", "widget-upload", visitor.key, message="too many files")
-    received = await receive_file(request.stream(), request.headers.get("content-type", ""), UPLOAD_MAX_BYTES)
+    received = await receive_file(request.stream(), request.headers.get("content-type", ""), UPLOAD_MAX_BYTES,
+                                  suffixes=(*IMAGE_EXTENSIONS, *DOCUMENT_EXTENSIONS))
     kind = check_upload(received.name, received.data)
     name = f"w{visitor.key[:12]}_{int(time.time())}{secrets.token_hex(3)}_{clean_name(received.name)}"
     size = await hub.store.put(media_key(channel.tenant_id, name), received.data, max_bytes=UPLOAD_MAX_BYTES)
@@ -177,13 +179,9 @@ def check_upload(name: str, data: bytes) -> str:
         if not found & same:
             raise UnsupportedType(f"the file is named {suffix} but its content is not that image")
         return "image"
-    try:
-        check_content(name, data)
-    except UnsupportedType as exc:
-        if "only" in exc.message:
-            raise UnsupportedType("images (JPEG, PNG, GIF, WebP) and documents (PDF, DOCX, XLSX, TXT, CSV) "
-                                  "can be sent") from exc
-        raise
+    if suffix not in DOCUMENT_EXTENSIONS:
+        raise UnsupportedType("images (JPEG, PNG, GIF, WebP) and documents (PDF, DOCX, XLSX, TXT, CSV) can be sent")
+    check_content(name, data)
     return "document"
 
 
