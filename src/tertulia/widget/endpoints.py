@@ -38,7 +38,7 @@ from tertulia.widget.schemas import (
     VisitorUploadOut,
 )
 from tertulia.widget.service import Visitor, WidgetChannel
-from tertulia.widget.socket import ADDRESS_RATE, WidgetHub, mark, post_message, publish_frame, visitor_typing
+from tertulia.widget.socket import WidgetHub, mark, post_message, publish_frame, visitor_typing
 
 router = APIRouter(tags=["widget"], route_class=JsonBodyRoute)
 WIDGET_DIST = Path(__file__).resolve().parents[3] / "web" / "dist" / "widget"
@@ -86,7 +86,8 @@ async def start_session(body: VisitorSessionIn, channel: CurrentChannel, db: DbS
     channel's `identity_secret`) makes the visitor that contact; without it the identifier is
     ignored. A page that loads without a kept `visitor_id` gets a new one."""
     hub = _hub(request)
-    await hub.limiter.check(ADDRESS_RATE, "widget-session", _address(request), message="too many widget sessions")
+    await hub.limiter.check(hub.settings.widget_rate_per_address, "widget-session", _address(request),
+                            message="too many widget sessions")
     visitor, visitor_id, verified = service.new_visitor(channel, body.visitor_id, body.identifier,
                                                         body.identifier_hash, body.name, body.email)
     await set_tenant(db, channel.tenant_id)

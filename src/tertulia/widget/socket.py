@@ -63,10 +63,6 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_SLOW = 4408
 MAX_PENDING = 200  # frames waiting for one visitor before it counts as too slow
 MAX_FRAME = 2 * WIDGET_MAX_TEXT + 1024
-# A person types a few messages a minute; a page that sends more is a script. Per address: an
-# office or a phone carrier's NAT may put many visitors behind one.
-VISITOR_RATE = "20/minute"
-ADDRESS_RATE = "120/minute"
 IMAGE_SUFFIXES = ("jpg", "jpeg", "png", "gif", "webp")
 
 
@@ -392,8 +388,11 @@ async def post_message(hub: WidgetHub, channel: WidgetChannel, visitor: Visitor,
                        address: str) -> VisitorMessageSent:
     """A visitor writes (over the socket or HTTP): limits, then the inbound path every channel
     takes, then the visitor's other sockets here follow the conversation it lands in."""
-    await hub.limiter.check(VISITOR_RATE, "widget-visitor", visitor.key, message="too many messages")
-    await hub.limiter.check(ADDRESS_RATE, "widget-address", address, message="too many messages from this address")
+    # A person types a few messages a minute; a page that sends more is a script.
+    await hub.limiter.check(hub.settings.widget_rate_per_visitor, "widget-visitor", visitor.key,
+                            message="too many messages")
+    await hub.limiter.check(hub.settings.widget_rate_per_address, "widget-address", address,
+                            message="too many messages from this address")
     text = body.text.strip()
     attachments = [await upload_attachment(hub, channel, visitor, upload_id) for upload_id in body.upload_ids]
     if not text and not attachments:
