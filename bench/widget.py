@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -37,8 +36,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-import psycopg
-from _common import PG_ADMIN_URL, cpu_ticks, free_port, percentile, stolen_pct, stop_process, wait_until_ready
+from _common import (
+    cpu_ticks,
+    free_port,
+    percentile,
+    pg_create_database,
+    pg_drop_database,
+    raise_open_files_limit,
+    rss_kib,
+    scratch_pg_url,
+    stolen_pct,
+    stop_process,
+    wait_until_ready,
+)
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,32 +57,17 @@ SITE = "https://shop.bench.test"
 DELTAS = 20
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def raise_open_files_limit(wanted: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
-
-
 @contextmanager
 def scratch_database(kind: str, data_dir: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{data_dir / 'bench.db'}"
         return
-    name = f"tertulia_bench_widget_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    url = scratch_pg_url("tertulia_bench_widget")
+    pg_create_database(url)
     try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        yield url
     finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pg_drop_database(url)
 
 
 def prepare(database_url: str, data_dir: Path) -> str:
