@@ -22,6 +22,7 @@ from tertulia.assistants.mcp_endpoints import router as mcp_servers_router
 from tertulia.assistants.service import schedule_replies
 from tertulia.assistants.tasks import AiWorker
 from tertulia.assistants.tools import EXTRA_TOOLS
+from tertulia.canned.endpoints import router as canned_router
 from tertulia.channels.check import router as channel_check_router
 from tertulia.channels.endpoints import router as channels_router
 from tertulia.channels.intake import WebhookIntake, running_intake
@@ -74,7 +75,8 @@ ROUTERS: list[Any] = [inbound_router, webhooks_router, auth_router, members_rout
                       channels_router, events_router, media_router, events_socket_router,
                       assistants_router, mcp_invoke_router, mcp_servers_router,
                       channel_check_router, templates_router, delivery_router,
-                      webchat_router, webchat_socket_router, reports_router, widget_router, widget_socket_router]
+                      webchat_router, webchat_socket_router, reports_router, widget_router, widget_socket_router,
+                      canned_router]
 
 DESCRIPTION = """Tertulia's API: the inbox of seed 001 (`/admin/...`), login for the panel
 (`/api/auth/...`), the generic inbound channel (`/api/v1/inbound/...`), the providers' webhooks

@@ -41,6 +41,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/admin/whatsapp/send"): {"conversation_id": "{conversation_id}", "message": "hola", "channel_source": "api"},
     ("POST", "/admin/chats/{conversation_id}/messages"): {"message": "hola"},
     ("POST", "/admin/conversations/{conversation_id}/human-override"): {"locked": True},
+    ("POST", "/admin/chats/{conversation_id}/notes"): {"content": "nota de B"},
+    ("POST", "/admin/canned-responses"): {"shortcut": "b-saludo", "title": "B", "content": "Hola de B"},
+    ("PATCH", "/admin/canned-responses/{canned_id}"): {"title": "renamed"},
     ("PATCH", "/admin/contacts/{contact_id}"): {"notes": "x"},
     ("PATCH", "/admin/tags/{tag_id}"): {"name": "renamed"},
     ("PATCH", "/admin/channels/{channel_id}"): {"name": "renamed"},
@@ -92,12 +95,15 @@ async def _resources(client: httpx2.AsyncClient, a: TenantCtx) -> dict[str, str]
         "kind": "whatsapp_cloud", "name": "A WhatsApp", "credentials": {
             "phone_number_id": "100200300400500", "waba_id": "100200300400501",
             "access_token": "a-access-token-secret", "app_secret": "a-app-secret-value"}})).json()
+    canned = (await client.post("/admin/canned-responses", headers=a.headers,
+                                json={"shortcut": "a-secreto", "title": "A", "content": "respuesta de A"})).json()
     web = (await client.post("/admin/channels", headers=a.headers, json={
         "kind": "web", "name": "A web", "web": {"allowed_origins": [WIDGET_ORIGIN]}})).json()
     visitor = (await client.post(f"/widget/{web['id']}/session", headers={"Origin": WIDGET_ORIGIN}, json={})).json()
     await client.post(f"/widget/{web['id']}/messages", json={"client_id": "a-visitor-1", "text": "secreto de A"},
                       headers={"Origin": WIDGET_ORIGIN, "Authorization": f"Bearer {visitor['token']}"})
-    return {"whatsapp_channel_id": whatsapp["id"], "web_channel_id": web["id"], "name": "file.bin",
+    return {"whatsapp_channel_id": whatsapp["id"], "canned_id": canned["id"], "web_channel_id": web["id"],
+            "name": "file.bin",
         "assistant_id": assistant["id"], "entry_id": entry["id"], "server_id": server["id"],
         "conversation_id": conv_id, "contact_id": row["contact_id"], "tag_id": tag["id"],
         "channel_id": str(a.channel_id), "message_id": str(r.json()["message_id"]), "token_id": token["id"],
@@ -133,8 +139,8 @@ async def test_every_route_is_tenant_isolated(app: Any, client: httpx2.AsyncClie
         await session.flush()
         values["template_id"] = str(template.id)
     secrets = {values[k] for k in ("conversation_id", "contact_id", "tag_id", "channel_id", "token_id",
-                                   "whatsapp_channel_id", "template_id")} | {"secreto de A", "Contacto de A", "A-tag",
-                                                                             "plantilla_de_a"}
+                                   "whatsapp_channel_id", "template_id", "canned_id")} | {
+        "secreto de A", "Contacto de A", "A-tag", "plantilla_de_a", "respuesta de A"}
     b_web = (await client.post("/admin/channels", headers=b.headers, json={
         "kind": "web", "name": "B web", "web": {"allowed_origins": [WIDGET_ORIGIN]}})).json()
     b_visitor = (await client.post(f"/widget/{b_web['id']}/session", headers={"Origin": WIDGET_ORIGIN},

@@ -240,7 +240,7 @@ class Orchestrator:
             if (turn.last_inbound_message_id or 0) > job.turn_message_id:
                 return "a newer customer message arrived"
             if window_is_closed(turn.channel_source, turn.last_inbound_at):
-                return "WhatsApp's 24-hour window is closed: only a template can reach the customer"
+                return "the 24-hour window is closed: the AI may not write to the customer any more"
             state.provider, state.model = assistant.provider, assistant.model or assistant.provider
             state.channel_source = turn.channel_source
             history = history_messages(await repo.turn_history(session, tenant_id, job.conversation_id,

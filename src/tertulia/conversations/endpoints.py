@@ -10,12 +10,14 @@ from tertulia.conversations import repository as repo
 from tertulia.conversations import service
 from tertulia.conversations.schemas import (
     ChatSummary,
+    ConversationAnswering,
     ConversationSendRequest,
     HumanOverrideRequest,
     HumanOverrideResult,
     HumanSend,
     InboxQuery,
     MessageOut,
+    NoteCreate,
     ReadResult,
     SendRequest,
     SendResult,
@@ -60,13 +62,26 @@ async def chats_summary(principal: CurrentPrincipal, db: ReadDb, query: Annotate
             after = (datetime.fromisoformat(ts), uuid.UUID(cid))
         except (TypeError, ValueError) as exc:
             raise Invalid("the cursor is not one this server issued", code="invalid_cursor") from exc
+    q = query.q.strip() if query.q else None
     rows = await repo.list_inbox(db, principal.tenant_id, repo.InboxFilters(
         ai_state=HUMAN_FILTER[query.human_filter], channel_source=query.channel, status=query.status, tag_id=tag_id,
-        q=query.q.strip() if query.q else None, after=after, limit=query.limit, offset=0 if after else query.offset))
+        q=q, after=after, limit=query.limit, offset=0 if after else query.offset))
     if len(rows) == query.limit:
         last = rows[-1].row
         response.headers["X-Next-Cursor"] = encode_cursor(last.last_message_at.isoformat(), str(last.id))
-    return [service.summary_of(r.row, r.row.display_name, r.row.phone, r.row.platform_origin, r.tags) for r in rows]
+    summaries = [service.summary_of(r.row, r.row.display_name, r.row.phone, r.row.platform_origin, r.tags)
+                 for r in rows]
+    if q:
+        await service.explain_matches(db, principal.tenant_id, q, summaries)
+    return summaries
+
+
+@router.get("/chats/{conversation_id}/answering", response_model=ConversationAnswering)
+async def chat_answering(conversation_id: uuid.UUID, principal: CurrentPrincipal, db: ReadDb) -> ConversationAnswering:
+    """Whether an assistant answers this conversation (an enabled one linked to its channel) and
+    whether its channel can deliver (paused on refused credentials, retrying a failed send)."""
+    conv = await service.require_conversation(db, principal.tenant_id, conversation_id)
+    return await service.answering(db, conv)
 
 
 @router.get("/chats/{conversation_id}", response_model=ChatSummary)
@@ -121,6 +136,15 @@ async def unified_send(body: SendRequest, principal: CurrentPrincipal, db: DbSes
 async def send_in_chat(conversation_id: uuid.UUID, body: ConversationSendRequest, principal: CurrentPrincipal,
                        db: DbSession) -> SendResult:
     return await _send(db, principal, conversation_id, body, None)
+
+
+@router.post("/chats/{conversation_id}/notes", response_model=MessageOut, status_code=201)
+async def add_note(conversation_id: uuid.UUID, body: NoteCreate, principal: CurrentPrincipal,
+                   db: DbSession) -> MessageOut:
+    """A private note for the team (`kind: note`): shown in the conversation and live to other agents,
+    never delivered on any channel, never read by the AI, and not a reply (the AI keeps control)."""
+    msg = await service.add_note(db, principal.tenant_id, conversation_id, principal.user_id, body.content)
+    return service.message_out(msg, await service.author_names(db, [msg]))
 
 
 @router.post("/conversations/{conversation_id}/human-override", response_model=HumanOverrideResult)

@@ -171,6 +171,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/canned-responses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Canned
+         * @description The tenant's canned responses, by shortcut.
+         */
+        get: operations["list_canned_admin_canned_responses_get"];
+        put?: never;
+        /**
+         * Create Canned
+         * @description A new canned response; 409 `canned_response_exists` when its shortcut is taken.
+         */
+        post: operations["create_canned_admin_canned_responses_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/canned-responses/{canned_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Canned */
+        get: operations["get_canned_admin_canned_responses__canned_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Canned */
+        delete: operations["delete_canned_admin_canned_responses__canned_id__delete"];
+        options?: never;
+        head?: never;
+        /** Update Canned */
+        patch: operations["update_canned_admin_canned_responses__canned_id__patch"];
+        trace?: never;
+    };
     "/admin/channels": {
         parameters: {
             query?: never;
@@ -178,13 +221,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Channels */
+        /**
+         * List Channels
+         * @description The tenant's channels, each with its `health`: the last webhook received, and the webhooks
+         *     and deliveries failing (how many in the last 24 hours, and why the newest failed).
+         */
         get: operations["list_channels_admin_channels_get"];
         put?: never;
         /**
          * Create Channel
-         * @description Connect a channel. A provider's (`whatsapp_cloud`, `ycloud`) needs its credentials (422
-         *     naming any that are missing or malformed); the answer says where its webhooks go
+         * @description Connect a channel. A provider's (`whatsapp_cloud`, `ycloud`, `facebook`, `instagram`) needs its
+         *     credentials (422 naming any that are missing or malformed); the answer says where its webhooks go
          *     (`webhook_url`, `verify_token`). An `api` channel answers with its inbound token, shown once; a
          *     `web` channel with its widget settings (`web`, with the identity secret) and the `snippet` to paste.
          */
@@ -206,7 +253,11 @@ export interface paths {
         get: operations["get_channel_admin_channels__channel_id__get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete Channel
+         * @description Remove a channel and everything that came through it: its conversations and messages too.
+         */
+        delete: operations["delete_channel_admin_channels__channel_id__delete"];
         options?: never;
         head?: never;
         /**
@@ -238,6 +289,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/channels/kinds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Channel Kinds
+         * @description The kinds of channel that can be connected, each with the JSON Schema of its credentials:
+         *     the connect form is built from it.
+         */
+        get: operations["channel_kinds_admin_channels_kinds_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/chats/{conversation_id}": {
         parameters: {
             query?: never;
@@ -247,6 +319,27 @@ export interface paths {
         };
         /** Get Chat */
         get: operations["get_chat_admin_chats__conversation_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/chats/{conversation_id}/answering": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Chat Answering
+         * @description Whether an assistant answers this conversation (an enabled one linked to its channel) and
+         *     whether its channel can deliver (paused on refused credentials, retrying a failed send).
+         */
+        get: operations["chat_answering_admin_chats__conversation_id__answering_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -271,6 +364,27 @@ export interface paths {
         put?: never;
         /** Send In Chat */
         post: operations["send_in_chat_admin_chats__conversation_id__messages_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/chats/{conversation_id}/notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add Note
+         * @description A private note for the team (`kind: note`): shown in the conversation and live to other agents,
+         *     never delivered on any channel, never read by the AI, and not a reply (the AI keeps control).
+         */
+        post: operations["add_note_admin_chats__conversation_id__notes_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -687,9 +801,10 @@ export interface paths {
         put?: never;
         /**
          * Sync Templates
-         * @description Read every template of every WhatsApp channel of the tenant from its provider (all pages)
-         *     and store them; those the provider no longer has are kept, marked `removed_at`. A channel
-         *     whose provider could not be read says why and keeps its templates as they were.
+         * @description Read every template of every WhatsApp channel of the tenant (or of `channel`) from its
+         *     provider (all pages) and store them; those the provider no longer has are kept, marked
+         *     `removed_at`. A channel whose provider could not be read says why and keeps its templates as
+         *     they were.
          */
         post: operations["sync_templates_admin_templates_sync_post"];
         delete?: never;
@@ -1339,6 +1454,16 @@ export interface components {
              */
             updated_at: string;
         };
+        /** AssistantRef */
+        AssistantRef: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+        };
         /** AssistantUpdate */
         AssistantUpdate: {
             /**
@@ -1423,6 +1548,58 @@ export interface components {
             /** Title */
             title?: string | null;
         };
+        /** CannedResponseCreate */
+        CannedResponseCreate: {
+            /**
+             * Content
+             * @example Enviamos a todo el país en 24-48 h; el envío es gratis desde 30 €.
+             */
+            content: string;
+            /**
+             * Shortcut
+             * @description typed after `/` in the composer: ^[a-z0-9_-]{1,32}$
+             * @example envio
+             */
+            shortcut: string;
+            /**
+             * Title
+             * @example Envíos a domicilio
+             */
+            title: string;
+        };
+        /** CannedResponseOut */
+        CannedResponseOut: {
+            /** Content */
+            content: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Shortcut */
+            shortcut: string;
+            /** Title */
+            title: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** CannedResponseUpdate */
+        CannedResponseUpdate: {
+            /** Content */
+            content?: string | null;
+            /** Shortcut */
+            shortcut?: string | null;
+            /** Title */
+            title?: string | null;
+        };
         /** ChannelCheck */
         ChannelCheck: {
             /** Checks */
@@ -1442,7 +1619,7 @@ export interface components {
         ChannelCreate: {
             /**
              * Credentials
-             * @description What the channel needs to talk to its provider, stored encrypted and never returned. whatsapp_cloud: phone_number_id, waba_id, access_token, app_secret (and verify_token for Meta's webhook check, generated when not given); ycloud: api_key, phone_number (the business number in E.164), waba_id, signing_secret (the webhook endpoint's); api: outbound_secret (optional).
+             * @description What the channel needs to talk to its provider, stored encrypted and never returned. whatsapp_cloud: phone_number_id, waba_id, access_token, app_secret (and verify_token for Meta's webhook check, generated when not given); ycloud: api_key, phone_number (the business number in E.164), waba_id, signing_secret (the webhook endpoint's); facebook: page_id, page_access_token, app_secret, app_id (recommended: echoes of sends from that Meta app are Tertulia's own), verify_token (generated when not given); instagram: instagram_account_id, access_token, app_secret, app_id, verify_token; api: outbound_secret (optional).
              */
             credentials?: {
                 [key: string]: unknown;
@@ -1466,7 +1643,7 @@ export interface components {
         ChannelCreated: {
             /**
              * Account Id
-             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number)
+             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number; Messenger: the page id; Instagram: the account id)
              */
             account_id: string | null;
             /** Assistant Id */
@@ -1487,6 +1664,13 @@ export interface components {
             enabled: boolean;
             /** Has Credentials */
             has_credentials: boolean;
+            health: components["schemas"]["ChannelHealth"];
+            /**
+             * Human Agent Tag
+             * @description Messenger and Instagram: a person may answer up to 7 days with Meta's HUMAN_AGENT tag
+             * @default false
+             */
+            human_agent_tag?: boolean;
             /**
              * Id
              * Format: uuid
@@ -1536,11 +1720,67 @@ export interface components {
              */
             webhook_url: string | null;
         };
+        /**
+         * ChannelHealth
+         * @description How the channel is doing, from the webhook event log and the outbox: what a person needs to
+         *     see to know whether messages come in and go out.
+         */
+        ChannelHealth: {
+            /**
+             * Deliveries Failing
+             * @description messages that could not be delivered in the last 24 hours, being retried, or paused because the provider refused the credentials
+             */
+            deliveries_failing: number;
+            /**
+             * Last Delivery Error
+             * @description why the newest of those failed
+             */
+            last_delivery_error: string | null;
+            /** Last Delivery Error At */
+            last_delivery_error_at: string | null;
+            /**
+             * Last Webhook At
+             * @description the last webhook its provider sent
+             */
+            last_webhook_at: string | null;
+            /**
+             * Last Webhook Error
+             * @description why the newest of those failed
+             */
+            last_webhook_error: string | null;
+            /**
+             * Webhooks Failed
+             * @description webhook bodies that failed in the last 24 hours
+             */
+            webhooks_failed: number;
+        };
+        /** ChannelKindOut */
+        ChannelKindOut: {
+            /** Channel Source */
+            channel_source: string;
+            /**
+             * Credentials
+             * @description the JSON Schema of its credentials (properties, required; a secret's `format` is `password`); empty: none to give
+             */
+            credentials: {
+                [key: string]: unknown;
+            };
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "whatsapp_cloud" | "ycloud" | "instagram" | "facebook" | "web" | "api";
+            /**
+             * Webhooks
+             * @description its provider delivers webhooks to `webhook_url`
+             */
+            webhooks: boolean;
+        };
         /** ChannelOut */
         ChannelOut: {
             /**
              * Account Id
-             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number)
+             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number; Messenger: the page id; Instagram: the account id)
              */
             account_id: string | null;
             /** Assistant Id */
@@ -1561,6 +1801,13 @@ export interface components {
             enabled: boolean;
             /** Has Credentials */
             has_credentials: boolean;
+            health: components["schemas"]["ChannelHealth"];
+            /**
+             * Human Agent Tag
+             * @description Messenger and Instagram: a person may answer up to 7 days with Meta's HUMAN_AGENT tag
+             * @default false
+             */
+            human_agent_tag?: boolean;
             /**
              * Id
              * Format: uuid
@@ -1639,6 +1886,11 @@ export interface components {
             } | null;
             /** Enabled */
             enabled?: boolean | null;
+            /**
+             * Human Agent Tag
+             * @description Messenger and Instagram: a person of the team may answer up to 7 days after the customer's last message with Meta's HUMAN_AGENT tag (the app needs Meta's Human Agent permission); the AI never uses it
+             */
+            human_agent_tag?: boolean | null;
             /** Name */
             name?: string | null;
             /**
@@ -1716,6 +1968,8 @@ export interface components {
             last_inbound_at: string | null;
             /** Last Message */
             last_message: string;
+            /** @description With `q`: set when the conversation was found by a message's text rather than its contact's name or phone. */
+            match?: components["schemas"]["SearchMatch"] | null;
             /** Platform Origin */
             platform_origin: string;
             /** Status */
@@ -1794,6 +2048,46 @@ export interface components {
              * @example +525512345678
              */
             phone?: string | null;
+        };
+        /**
+         * ConversationAnswering
+         * @description Who answers a conversation and whether its channel can deliver: what the chat's banners say,
+         *     from the channel's settings and the conversation's own queue, never assumed.
+         */
+        ConversationAnswering: {
+            /**
+             * Ai Answers
+             * @description an enabled assistant is linked to the conversation's enabled channel (it answers while the AI owns the conversation)
+             */
+            ai_answers: boolean;
+            /**
+             * Ai Missing
+             * @description why no assistant answers, when none does
+             */
+            ai_missing: ("no_assistant" | "assistant_disabled" | "channel_disabled") | null;
+            /** @description the assistant linked to the channel, enabled or not */
+            assistant: components["schemas"]["AssistantRef"] | null;
+            /**
+             * Delivery
+             * @description paused: the provider refused the channel's credentials and messages wait until they are fixed; retrying: the conversation's next message failed and is being tried again; disabled: the channel is off
+             * @enum {string}
+             */
+            delivery: "ok" | "paused" | "retrying" | "disabled";
+            /**
+             * Delivery Reason
+             * @description the provider's or the last attempt's words, when not ok
+             */
+            delivery_reason: string | null;
+            /**
+             * Next Attempt At
+             * @description retrying: when the next attempt is due
+             */
+            next_attempt_at: string | null;
+            /**
+             * Waiting
+             * @description messages of this conversation not delivered yet (queued, sending or paused)
+             */
+            waiting: number;
         };
         /** ConversationSendRequest */
         ConversationSendRequest: {
@@ -2270,6 +2564,17 @@ export interface components {
             timestamp: string;
         };
         /**
+         * NoteCreate
+         * @description A private note: seen by the team in the conversation, never sent to the customer.
+         */
+        NoteCreate: {
+            /**
+             * Content
+             * @example Pidió factura: enviarla el lunes con el pedido.
+             */
+            content: string;
+        };
+        /**
          * OutboundAttachment
          * @description A file to send: one of this tenant's (`/media/<tenant>/<name>`, uploaded to the provider
          *     when sent) or a public URL the provider fetches itself.
@@ -2301,6 +2606,19 @@ export interface components {
             conversation_id: string;
             /** Unread Count */
             unread_count: number;
+        };
+        /**
+         * SearchMatch
+         * @description Why a search (`q`) found a conversation by its messages: the newest one holding the words.
+         */
+        SearchMatch: {
+            /**
+             * Excerpt
+             * @description the message's text around the first searched word, cut with `…`
+             */
+            excerpt: string;
+            /** Message Id */
+            message_id: number;
         };
         /** SelectTenantRequest */
         SelectTenantRequest: {
@@ -4022,6 +4340,316 @@ export interface operations {
             };
         };
     };
+    list_canned_admin_canned_responses_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponseOut"][];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    create_canned_admin_canned_responses_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CannedResponseCreate"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponseOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_canned_admin_canned_responses__canned_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                canned_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponseOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_canned_admin_canned_responses__canned_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                canned_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    update_canned_admin_canned_responses__canned_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                canned_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CannedResponseUpdate"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponseOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     list_channels_admin_channels_get: {
         parameters: {
             query?: never;
@@ -4157,6 +4785,71 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ChannelOut"];
                 };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_channel_admin_channels__channel_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
             401: {
@@ -4334,6 +5027,53 @@ export interface operations {
             };
         };
     };
+    channel_kinds_admin_channels_kinds_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelKindOut"][];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     get_chat_admin_chats__conversation_id__get: {
         parameters: {
             query?: never;
@@ -4361,6 +5101,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChatSummary"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    chat_answering_admin_chats__conversation_id__answering_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationAnswering"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -4503,6 +5310,77 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SendResult"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    add_note_admin_chats__conversation_id__notes_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoteCreate"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageOut"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -6333,7 +7211,10 @@ export interface operations {
     };
     sync_templates_admin_templates_sync_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description only this channel's */
+                channel?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6369,6 +7250,15 @@ export interface operations {
             };
             /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
