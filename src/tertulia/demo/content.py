@@ -26,6 +26,11 @@ CHANNELS: dict[str, tuple[str, str, str]] = {
     "api": ("api", "Pedidos de la tienda en línea", "tienda.cafeaurora.mx"),
 }
 
+# The website chat's widget (GET /widget/demo/<channel> shows it on a sample page).
+WIDGET = {"colour": "#b45309", "greeting": "¡Hola! Soy Nora, de Café Aurora. Pregúntame por pedidos, horarios o "
+          "pasteles por encargo.", "assistant_name": "Nora", "ask_name": True,
+          "business_hours_message": "El equipo atiende de lunes a sábado, de 8:00 a 20:00; Nora, siempre."}
+
 TAGS: dict[str, str] = {
     "Cliente frecuente": "#16a34a",
     "Pedido pendiente": "#f59e0b",

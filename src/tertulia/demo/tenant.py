@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from importlib.resources import files
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.assistants.models import AiTrace, Assistant
@@ -41,6 +42,7 @@ from tertulia.kit.storage import FileStore, content_type_of
 from tertulia.tenancy import repository as tenancy_repo
 from tertulia.tenancy.models import User
 from tertulia.tenancy.service import add_member, create_tenant, create_user
+from tertulia.widget.schemas import WebChannelSettings
 
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "ana@cafe-aurora.example"
@@ -109,7 +111,8 @@ async def load_demo(session: AsyncSession, settings: Settings, store: FileStore)
     box = SecretBox(settings.resolved_secret_key())
     channels: dict[str, Channel] = {}
     for source, (kind, name, origin) in content.CHANNELS.items():
-        channels[source], _ = await create_channel(session, box, tenant.id, kind, name, origin)
+        web = WebChannelSettings.model_validate(content.WIDGET) if kind == "web" else None
+        channels[source], _ = await create_channel(session, box, tenant.id, kind, name, origin, web=web)
 
     tags = {name: Tag(id=uuid.uuid4(), tenant_id=tenant.id, name=name, name_key=name.casefold(), color=color,
                       created_at=now - timedelta(days=30))
@@ -265,3 +268,11 @@ def _plan(loaded: _Loaded, tenant_id: uuid.UUID, script: content.Script, index: 
              for i, name in enumerate(script.tags)]
     return _Plan(contact=contact, conversation=conv, identity=identity, messages=messages, tag_links=links,
                  script=script)
+
+
+async def demo_web_channel(session: AsyncSession) -> uuid.UUID | None:
+    """The demo tenant's website chat channel (its widget's sample page is printed by `tertulia demo`)."""
+    tenant = await tenancy_repo.get_tenant_by_slug(session, DEMO_SLUG)
+    if tenant is None:
+        return None
+    return await session.scalar(select(Channel.id).where(Channel.tenant_id == tenant.id, Channel.kind == "web"))

@@ -2563,13 +2563,6 @@ export interface components {
              */
             timestamp: string;
         };
-        /** MessagesOut */
-        MessagesOut: {
-            /** Conversation Id */
-            conversation_id: string | null;
-            /** Messages */
-            messages: components["schemas"]["VisitorMessage"][];
-        };
         /**
          * NoteCreate
          * @description A private note: seen by the team in the conversation, never sent to the customer.
@@ -2603,45 +2596,6 @@ export interface components {
              * @description an audio to show as a voice note
              */
             voice?: boolean | null;
-        };
-        /** PostMessageIn */
-        PostMessageIn: {
-            /**
-             * Client Id
-             * @description the widget's id for this message: sending it again stores it once
-             */
-            client_id: string;
-            /**
-             * Text
-             * @default
-             */
-            text?: string;
-            /**
-             * Upload Ids
-             * @description files sent first to the uploads endpoint
-             */
-            upload_ids?: string[];
-        };
-        /** PostMessageOut */
-        PostMessageOut: {
-            /** Client Id */
-            client_id: string;
-            /**
-             * Conversation Id
-             * Format: uuid
-             */
-            conversation_id: string;
-            /** Duplicate */
-            duplicate: boolean;
-            message: components["schemas"]["VisitorMessage"];
-        };
-        /** ReadIn */
-        ReadIn: {
-            /**
-             * Up To
-             * @description the newest message the visitor has seen
-             */
-            up_to: number;
         };
         /** ReadResult */
         ReadResult: {
@@ -3005,42 +2959,6 @@ export interface components {
              */
             time_zone?: string | null;
         };
-        /** UploadOut */
-        tertulia__webchat__endpoints__UploadOut: {
-            /** Content Type */
-            content_type: string;
-            /**
-             * Name
-             * @description the file's name as sent
-             */
-            name: string;
-            /**
-             * Path
-             * @description what tools take as `file_path`
-             */
-            path: string;
-            /** Size */
-            size: number;
-            /**
-             * Status
-             * @default ok
-             */
-            status?: string;
-        };
-        /** UploadOut */
-        tertulia__widget__schemas__UploadOut: {
-            /** Filename */
-            filename: string;
-            /** Size */
-            size: number;
-            /**
-             * Type
-             * @enum {string}
-             */
-            type: "image" | "document";
-            /** Upload Id */
-            upload_id: string;
-        };
         /** TokenCreate */
         TokenCreate: {
             /** Name */
@@ -3226,6 +3144,28 @@ export interface components {
              */
             on?: boolean;
         };
+        /** UploadOut */
+        UploadOut: {
+            /** Content Type */
+            content_type: string;
+            /**
+             * Name
+             * @description the file's name as sent
+             */
+            name: string;
+            /**
+             * Path
+             * @description what tools take as `file_path`
+             */
+            path: string;
+            /** Size */
+            size: number;
+            /**
+             * Status
+             * @default ok
+             */
+            status?: string;
+        };
         /** UserOut */
         UserOut: {
             /** Display Name */
@@ -3274,6 +3214,52 @@ export interface components {
              */
             turn?: string | null;
         };
+        /** VisitorMessageIn */
+        VisitorMessageIn: {
+            /**
+             * Client Id
+             * @description the widget's id for this message: sending it again stores it once
+             */
+            client_id: string;
+            /**
+             * Text
+             * @default
+             */
+            text?: string;
+            /**
+             * Upload Ids
+             * @description files sent first to the uploads endpoint
+             */
+            upload_ids?: string[];
+        };
+        /** VisitorMessages */
+        VisitorMessages: {
+            /** Conversation Id */
+            conversation_id: string | null;
+            /** Messages */
+            messages: components["schemas"]["VisitorMessage"][];
+        };
+        /** VisitorMessageSent */
+        VisitorMessageSent: {
+            /** Client Id */
+            client_id: string;
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            /** Duplicate */
+            duplicate: boolean;
+            message: components["schemas"]["VisitorMessage"];
+        };
+        /** VisitorReadIn */
+        VisitorReadIn: {
+            /**
+             * Up To
+             * @description the newest message the visitor has seen
+             */
+            up_to: number;
+        };
         /** VisitorSessionIn */
         VisitorSessionIn: {
             /** Email */
@@ -3315,6 +3301,20 @@ export interface components {
             token: string;
             /** Visitor Id */
             visitor_id: string;
+        };
+        /** VisitorUploadOut */
+        VisitorUploadOut: {
+            /** Filename */
+            filename: string;
+            /** Size */
+            size: number;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "image" | "document";
+            /** Upload Id */
+            upload_id: string;
         };
         /** WebChannelOut */
         WebChannelOut: {
@@ -7997,7 +7997,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["tertulia__webchat__endpoints__UploadOut"];
+                    "application/json": components["schemas"]["UploadOut"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -8635,7 +8635,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MessagesOut"];
+                    "application/json": components["schemas"]["VisitorMessages"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -8678,7 +8678,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["PostMessageIn"];
+                "application/json": components["schemas"]["VisitorMessageIn"];
             };
         };
         responses: {
@@ -8697,7 +8697,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PostMessageOut"];
+                    "application/json": components["schemas"]["VisitorMessageSent"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -8740,7 +8740,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ReadIn"];
+                "application/json": components["schemas"]["VisitorReadIn"];
             };
         };
         responses: {
@@ -8935,7 +8935,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["tertulia__widget__schemas__UploadOut"];
+                    "application/json": components["schemas"]["VisitorUploadOut"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
