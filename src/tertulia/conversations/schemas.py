@@ -94,6 +94,11 @@ class ChatSummary(BaseModel):
         "With `q`: set when the conversation was found by a message's text rather than its contact's name or phone."))
 
 
+class UnreadCount(BaseModel):
+    conversations: int = Field(description="conversations with messages nobody has read")
+    messages: int = Field(description="their unread messages together")
+
+
 class AssistantRef(BaseModel):
     id: uuid.UUID
     name: str
