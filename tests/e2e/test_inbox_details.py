@@ -155,3 +155,50 @@ async def test_the_tab_title_counts_unread_and_a_handoff_notifies(
         api.post(f"/admin/conversations/{conversation['id']}/human-override", json={"locked": False})
     finally:
         await context.close()
+
+
+async def test_pictures_open_in_a_viewer_with_zoom_next_and_download(page: Page, e2e_server: E2EServer,
+                                                                      api: httpx2.Client) -> None:
+    # A customer sends two of the demo's pictures (already in this tenant's file store).
+    urls = []
+    for name in ("Andrea Ruiz", "Emilio Guerrero"):
+        conversation = api.get("/admin/chats/summary", params={"q": name}).json()[0]
+        messages = api.get(f"/admin/chats/{conversation['id']}/messages", params={"limit": 100}).json()
+        urls.append(next(a["url"] for m in messages for a in m["attachments"] if a["type"] == "image"))
+    who = f"e2e-pictures-{uuid.uuid4().hex[:8]}"
+    for url in urls:
+        sent = httpx2.post(f"{e2e_server.url}/api/v1/inbound/{e2e_server.channel_id}", timeout=10,
+                           headers={"Authorization": f"Bearer {e2e_server.inbound_token}"},
+                           json={"external_message_id": uuid.uuid4().hex, "content": "",
+                                 "contact": {"external_id": who, "name": "Vera Fotos"},
+                                 "attachments": [{"type": "image", "url": url, "filename": "foto.png"}]})
+        assert sent.status_code == 202, sent.text
+    vera = api.get("/admin/chats/summary", params={"q": "Vera Fotos"}).json()[0]
+    await page.goto(f"{e2e_server.url}/panel_cliente/demo/chat/{vera['id']}")
+    pictures = page.get_by_role("log", name="Mensajes").locator("a.att-image")
+    await expect(pictures).to_have_count(2)
+    first = pictures.first
+    await first.click()
+    viewer = page.get_by_role("dialog", name="Imagen 1 de 2")
+    await expect(viewer).to_be_visible()
+    await expect(viewer.locator(".viewer-stage img")).to_have_attribute("src", re.compile(r"/media/"))
+    first_src = await viewer.locator(".viewer-stage img").get_attribute("src")
+
+    await viewer.get_by_role("button", name="Acercar").click()
+    await expect(viewer.locator(".viewer-zoom")).to_have_text("150 %")
+    await page.keyboard.press("ArrowRight")
+    viewer = page.get_by_role("dialog", name="Imagen 2 de 2")
+    await expect(viewer).to_be_visible()
+    await expect(viewer.locator(".viewer-zoom")).to_have_text("100 %")
+    second_src = await viewer.locator(".viewer-stage img").get_attribute("src")
+    assert second_src and second_src != first_src
+    await expect(viewer.get_by_role("link", name="Descargar")).to_have_attribute("href", second_src)
+    await expect(viewer.get_by_role("button", name="Imagen siguiente")).to_be_disabled()
+    await viewer.get_by_role("button", name="Imagen anterior").click()
+    await expect(page.get_by_role("dialog", name="Imagen 1 de 2")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "image-viewer.png"))
+
+    await page.keyboard.press("Escape")
+    await expect(page.locator("dialog.viewer")).to_have_count(0)
+    assert await first.evaluate("link => document.activeElement === link")
