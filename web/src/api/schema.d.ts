@@ -1725,6 +1725,11 @@ export interface components {
              */
             delivery: "ok" | "paused" | "retrying" | "disabled";
             /**
+             * Delivery Code
+             * @description the failure's code when known (`channel_attention` when paused), which the web app words in the chosen language
+             */
+            delivery_code: string | null;
+            /**
              * Delivery Reason
              * @description the provider's or the last attempt's words, when not ok
              */
