@@ -202,3 +202,28 @@ async def test_pictures_open_in_a_viewer_with_zoom_next_and_download(page: Page,
     await page.keyboard.press("Escape")
     await expect(page.locator("dialog.viewer")).to_have_count(0)
     assert await first.evaluate("link => document.activeElement === link")
+
+
+async def test_focus_returns_to_the_control_that_opened_a_dialog(page: Page) -> None:
+    await conversations(page).first.click()
+    # The tags dialog, closed with Escape.
+    manage = page.get_by_role("button", name="Gestionar etiquetas")
+    await manage.focus()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("dialog", name="Gestionar etiquetas")).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(page.get_by_role("dialog")).to_have_count(0)
+    await expect(manage).to_be_focused()
+    # The panel's assistant (a drawer that is not modal), closed with its button and with Escape.
+    opener = page.get_by_role("button", name="Asistente del panel")
+    for close in ("button", "Escape"):
+        await opener.focus()
+        await page.keyboard.press("Enter")
+        drawer = page.get_by_role("dialog", name="Asistente del panel")
+        await expect(drawer).to_be_visible()
+        if close == "button":
+            await drawer.get_by_role("button", name="Cerrar el asistente").click()
+        else:
+            await page.keyboard.press("Escape")
+        await expect(drawer).to_have_count(0)
+        await expect(opener).to_be_focused()

@@ -23,6 +23,7 @@ export function ImageViewer({ images, start, opener, onClose }: {
     if (el && !el.open) el.showModal();
     return () => {
       el?.close();
+      // The picture that opened it (a click on a link does not always leave the focus on it).
       if (opener?.isConnected) opener.focus();
     };
   }, [opener]);
