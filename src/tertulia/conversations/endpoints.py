@@ -21,6 +21,7 @@ from tertulia.conversations.schemas import (
     ReadResult,
     SendRequest,
     SendResult,
+    UnreadCount,
 )
 from tertulia.kit.errors import Invalid
 from tertulia.kit.json_body import JsonBodyRoute
@@ -74,6 +75,13 @@ async def chats_summary(principal: CurrentPrincipal, db: ReadDb, query: Annotate
     if q:
         await service.explain_matches(db, principal.tenant_id, q, summaries)
     return summaries
+
+
+@router.get("/chats/unread", response_model=UnreadCount)
+async def chats_unread(principal: CurrentPrincipal, db: ReadDb) -> UnreadCount:
+    """How many conversations have unread messages (the tab's title shows it), and how many messages."""
+    conversations, messages = await repo.unread_count(db, principal.tenant_id)
+    return UnreadCount(conversations=conversations, messages=messages)
 
 
 @router.get("/chats/{conversation_id}/answering", response_model=ConversationAnswering)

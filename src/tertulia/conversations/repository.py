@@ -274,6 +274,15 @@ async def newest_text_matches(session: Reader, tenant_id: uuid.UUID, conversatio
     return {r.conversation_id: (r.id, r.content) for r in await session.execute(stmt, values)}
 
 
+async def unread_count(session: Reader, tenant_id: uuid.UUID) -> tuple[int, int]:
+    """(conversations with unread messages, their unread messages): read from the partial index
+    of unread conversations, whatever the tenant's size."""
+    stmt = tenant_select(Conversation, tenant_id, func.count(), func.coalesce(func.sum(Conversation.unread_count), 0)
+                         ).where(Conversation.unread_count > 0)
+    conversations, messages = (await session.execute(stmt)).one()
+    return int(conversations), int(messages)
+
+
 async def answering_parts(session: Reader, tenant_id: uuid.UUID, channel_id: uuid.UUID,
                           conversation_id: uuid.UUID) -> tuple[Row[Any], list[Row[Any]]]:
     """The conversation's channel with its linked assistant (if any), and its undone deliveries

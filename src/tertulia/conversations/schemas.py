@@ -94,6 +94,11 @@ class ChatSummary(BaseModel):
         "With `q`: set when the conversation was found by a message's text rather than its contact's name or phone."))
 
 
+class UnreadCount(BaseModel):
+    conversations: int = Field(description="conversations with messages nobody has read")
+    messages: int = Field(description="their unread messages together")
+
+
 class AssistantRef(BaseModel):
     id: uuid.UUID
     name: str
@@ -112,6 +117,8 @@ class ConversationAnswering(BaseModel):
         "paused: the provider refused the channel's credentials and messages wait until they are fixed; "
         "retrying: the conversation's next message failed and is being tried again; disabled: the channel is off"))
     delivery_reason: str | None = Field(description="the provider's or the last attempt's words, when not ok")
+    delivery_code: str | None = Field(description="the failure's code when known (`channel_attention` when paused), "
+                                                  "which the web app words in the chosen language")
     next_attempt_at: datetime | None = Field(description="retrying: when the next attempt is due")
     waiting: int = Field(description="messages of this conversation not delivered yet (queued, sending or paused)")
 

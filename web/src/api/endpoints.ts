@@ -2,7 +2,7 @@ import { query, request, requestRaw } from "./client";
 import type {
   AiTrace, ApiToken, ApiTokenCreated, Assistant, AssistantCreate, AssistantUpdate, CannedResponse, CannedResponseCreate,
   CannedResponseUpdate, Channel, ChannelCheck, ChannelCreate, ChannelCreated, ChannelKindInfo, ChannelUpdate, TemplateSync,
-  ChatSummary, ChatSummaryText, ConversationAnswering,
+  ChatSummary, ChatSummaryText, ConversationAnswering, UnreadCount,
   Contact, ContactUpdate, KnowledgeCreate, KnowledgeEntry, KnowledgeHit, McpServer, McpServerCreate, McpTool, Member,
   MemberCreate, Message, Role, SendResult, Session, Tag, Template, TemplateSendRequest, TemplateSendResult,
   TenantSettings, TenantSettingsUpdate, ToolInfo, TryMessage, TryResult,
@@ -40,6 +40,7 @@ export const api = {
   },
   chat: (id: string) => request<ChatSummary>("GET", `/admin/chats/${id}`),
   answering: (id: string) => request<ConversationAnswering>("GET", `/admin/chats/${id}/answering`),
+  unread: () => request<UnreadCount>("GET", "/admin/chats/unread"),
   messages: (id: string, params: { before_id?: number; after_id?: number; limit?: number }) =>
     request<Message[]>("GET", `/admin/chats/${id}/messages` + query({ ...params })),
   send: (id: string, message: string) => request<SendResult>("POST", `/admin/chats/${id}/messages`, { message }),
@@ -141,6 +142,7 @@ export const keys = {
   chats: (filters: ChatFilters) => ["chats", filters] as const,
   chat: (id: string) => ["chat", id] as const,
   answering: (id: string) => ["answering", id] as const,
+  unread: ["unread"] as const,
   messages: (id: string) => ["messages", id] as const,
   message: (conversationId: string, id: number) => ["message", conversationId, id] as const,
   templates: (channelId: string) => ["templates", channelId] as const,

@@ -32,6 +32,7 @@ export type Session = Schemas["SessionOut"];
 export type SendResult = Omit<Schemas["SendResult"], "message"> & { message: Message };
 export type ChatSummaryText = Schemas["SummaryOut"];
 export type ConversationAnswering = Schemas["ConversationAnswering"];
+export type UnreadCount = Schemas["UnreadCount"];
 export type AiTrace = Schemas["TraceOut"];
 export type Assistant = Schemas["AssistantOut"];
 export type AssistantCreate = Schemas["AssistantCreate"];
