@@ -1,6 +1,6 @@
-import { query, request, requestRaw } from "./client";
+import { query, request, requestRaw, uploadWithProgress } from "./client";
 import type {
-  AiTrace, ApiToken, CannedResponse, CannedResponseCreate, CannedResponseUpdate, ApiTokenCreated, Assistant, AssistantCreate, AssistantUpdate, ChatSummary, ChatSummaryText,
+  AiTrace, ApiToken, CannedResponse, CannedResponseCreate, CannedResponseUpdate, OutboundAttachment, UploadedMedia, ApiTokenCreated, Assistant, AssistantCreate, AssistantUpdate, ChatSummary, ChatSummaryText,
   Contact, ContactUpdate, KnowledgeCreate, KnowledgeEntry, KnowledgeHit, McpServer, McpServerCreate, McpTool, Member,
   MemberCreate, Message, Role, SendResult, Session, Tag, Template, TemplateSendRequest, TemplateSendResult,
   TenantSettings, TenantSettingsUpdate, ToolInfo, TryMessage, TryResult,
@@ -39,7 +39,11 @@ export const api = {
   chat: (id: string) => request<ChatSummary>("GET", `/admin/chats/${id}`),
   messages: (id: string, params: { before_id?: number; after_id?: number; limit?: number }) =>
     request<Message[]>("GET", `/admin/chats/${id}/messages` + query({ ...params })),
-  send: (id: string, message: string) => request<SendResult>("POST", `/admin/chats/${id}/messages`, { message }),
+  send: (id: string, message: string, attachments: OutboundAttachment[] = []) =>
+    request<SendResult>("POST", `/admin/chats/${id}/messages`, attachments.length ? { message, attachments } : { message }),
+  /** A file for the composer to send (its `id` goes in a send's attachment as `media_id`). */
+  uploadMedia: (file: File, onProgress: (fraction: number) => void) =>
+    uploadWithProgress<UploadedMedia>("/admin/media", file, onProgress),
   /** A private note: the team's only, never delivered; it comes back as a message of kind `note`. */
   addNote: (id: string, content: string) => request<Message>("POST", `/admin/chats/${id}/notes`, { content }),
   markRead: (id: string) => request<{ unread_count: number }>("POST", `/admin/chats/${id}/read`),

@@ -52,6 +52,8 @@ export type ApiTokenCreated = Schemas["TokenCreated"];
 export type TenantSettings = Schemas["TenantSettingsOut"];
 export type TenantSettingsUpdate = Schemas["TenantSettingsUpdate"];
 export type CannedResponse = Schemas["CannedResponseOut"];
+export type UploadedMedia = Schemas["MediaOut"];
+export type OutboundAttachment = Schemas["OutboundAttachment"];
 export type CannedResponseCreate = Schemas["CannedResponseCreate"];
 export type CannedResponseUpdate = Schemas["CannedResponseUpdate"];
 
