@@ -10,7 +10,6 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
-from typing import Any
 
 import httpx2
 import pytest
