@@ -15,7 +15,7 @@ from alembic import op
 import tertulia.kit.db
 
 revision: str = 'compose1'
-down_revision: str | None = '0008'
+down_revision: str | None = 'search1'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -89,12 +89,16 @@ async def test_a_read_session_cannot_write(make_tenant: Any, db: Database) -> No
 
 async def test_the_inbox_search_keeps_its_index_behind_the_wall(client: httpx2.AsyncClient, make_tenant: Any,
                                                                 db: Database) -> None:
-    """A rare fragment is found through inbox_contact_matches, for the transaction's tenant only."""
+    """A rare fragment or word is found through inbox_search_matches, for the transaction's tenant only."""
     a, b = await _two_tenants(client, make_tenant)
-    for t, q, expected in ((a, "alb", ["Alba"]), (b, "alb", []), (b, "bet", ["Beto"])):
+    assert (await post_inbound(client, b, "el paquete llegó roto", external_id="Beto", name="Beto")).status_code == 202
+    for t, q, expected in ((a, "alb", ["Alba"]), (b, "alb", []), (b, "bet", ["Beto"]), (a, "paquete", []),
+                           (b, "paquete", ["Beto"])):
         rows = (await client.get("/admin/chats/summary", params={"q": q}, headers=t.headers)).json()
         assert [r["display_name"] for r in rows] == expected
+    count = "SELECT count(*) FROM inbox_search_matches(:name, NULL, to_tsquery('simple', :words))"
     async with db.read_session(a.id) as session:  # it takes no tenant: it answers for the transaction's
-        found = (await session.execute(text("SELECT count(*) FROM inbox_contact_matches('%beto%')"))).scalar_one()
-        own = (await session.execute(text("SELECT count(*) FROM inbox_contact_matches('%alba%')"))).scalar_one()
-    assert (found, own) == (0, 1)
+        found = (await session.execute(text(count), {"name": "%beto%", "words": None})).scalar_one()
+        said = (await session.execute(text(count), {"name": None, "words": "paquete:*"})).scalar_one()
+        own = (await session.execute(text(count), {"name": "%alba%", "words": None})).scalar_one()
+    assert (found, said, own) == (0, 0, 1)

@@ -11,6 +11,7 @@ from tertulia.conversations import service
 from tertulia.conversations.media import media_key, media_url
 from tertulia.conversations.schemas import (
     ChatSummary,
+    ConversationAnswering,
     ConversationSendRequest,
     HumanOverrideRequest,
     HumanOverrideResult,
@@ -65,13 +66,26 @@ async def chats_summary(principal: CurrentPrincipal, db: ReadDb, query: Annotate
             after = (datetime.fromisoformat(ts), uuid.UUID(cid))
         except (TypeError, ValueError) as exc:
             raise Invalid("the cursor is not one this server issued", code="invalid_cursor") from exc
+    q = query.q.strip() if query.q else None
     rows = await repo.list_inbox(db, principal.tenant_id, repo.InboxFilters(
         ai_state=HUMAN_FILTER[query.human_filter], channel_source=query.channel, status=query.status, tag_id=tag_id,
-        q=query.q.strip() if query.q else None, after=after, limit=query.limit, offset=0 if after else query.offset))
+        q=q, after=after, limit=query.limit, offset=0 if after else query.offset))
     if len(rows) == query.limit:
         last = rows[-1].row
         response.headers["X-Next-Cursor"] = encode_cursor(last.last_message_at.isoformat(), str(last.id))
-    return [service.summary_of(r.row, r.row.display_name, r.row.phone, r.row.platform_origin, r.tags) for r in rows]
+    summaries = [service.summary_of(r.row, r.row.display_name, r.row.phone, r.row.platform_origin, r.tags)
+                 for r in rows]
+    if q:
+        await service.explain_matches(db, principal.tenant_id, q, summaries)
+    return summaries
+
+
+@router.get("/chats/{conversation_id}/answering", response_model=ConversationAnswering)
+async def chat_answering(conversation_id: uuid.UUID, principal: CurrentPrincipal, db: ReadDb) -> ConversationAnswering:
+    """Whether an assistant answers this conversation (an enabled one linked to its channel) and
+    whether its channel can deliver (paused on refused credentials, retrying a failed send)."""
+    conv = await service.require_conversation(db, principal.tenant_id, conversation_id)
+    return await service.answering(db, conv)
 
 
 @router.get("/chats/{conversation_id}", response_model=ChatSummary)

@@ -4,7 +4,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tertulia.kit.db import Base, BigId, utcnow
@@ -61,6 +62,8 @@ class Conversation(Base):
     # search, which then reads this table alone. Never written by the application.
     contact_name: Mapped[str] = mapped_column(String(200), server_default="")
     contact_phone: Mapped[str | None] = mapped_column(String(32))
+    # The name folded (lower case, no accents) by the same triggers (migration search1), for `q`.
+    contact_key: Mapped[str] = mapped_column(String(200), server_default="")
     # A person's last message (panel or the phone's app) or takeover while the conversation is
     # theirs; cleared when it goes back to the AI. Times the takeover's return (takeover.py).
     last_human_at: Mapped[datetime | None]
@@ -71,9 +74,8 @@ class Conversation(Base):
 
 
 # Trigram indexes for the inbox search (`q`), as on contacts (see contacts/models.py).
-Index("ix_conversations_contact_name_trgm", Conversation.tenant_id,
-      func.lower(Conversation.contact_name).label("contact_name_lower"), postgresql_using="gin",
-      postgresql_ops={"contact_name_lower": "gin_trgm_ops"}, sqlite_where=text("0"))
+Index("ix_conversations_contact_key_trgm", Conversation.tenant_id, Conversation.contact_key,
+      postgresql_using="gin", postgresql_ops={"contact_key": "gin_trgm_ops"}, sqlite_where=text("0"))
 Index("ix_conversations_contact_phone_trgm", Conversation.tenant_id, Conversation.contact_phone,
       postgresql_using="gin", postgresql_ops={"contact_phone": "gin_trgm_ops"}, sqlite_where=text("0"))
 
@@ -113,6 +115,13 @@ class Message(Base):
     deleted_at: Mapped[datetime | None]  # the sender deleted it (its text is kept for the team)
     error_code: Mapped[str | None] = mapped_column(String(32))
     status_at: Mapped[datetime | None]  # when the provider said the status last moved
+    # PostgreSQL: the folded text's `simple` tsvector, set by a trigger (migration search1) for the
+    # inbox search; never loaded. SQLite leaves it empty: its FTS5 table `messages_fts` does that work.
+    search_vector: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"), deferred=True)
+
+
+Index("ix_messages_search", Message.tenant_id, Message.search_vector, postgresql_using="gin",
+      sqlite_where=text("0"))
 
 
 class PendingStatus(Base):

@@ -63,6 +63,13 @@ class Attachment(BaseModel):
         return self
 
 
+class SearchMatch(BaseModel):
+    """Why a search (`q`) found a conversation by its messages: the newest one holding the words."""
+
+    message_id: int
+    excerpt: str = Field(description="the message's text around the first searched word, cut with `…`")
+
+
 class ChatSummary(BaseModel):
     """One row of the inbox list (seed 001 fields first, then ours)."""
 
@@ -83,6 +90,30 @@ class ChatSummary(BaseModel):
     window_open_until: datetime | None = Field(default=None, description=(
         "WhatsApp: when the 24-hour window to write freely closes (in the past: closed, only templates; "
         "null on WhatsApp: the customer never wrote). Null on other channels, which have no window."))
+    match: SearchMatch | None = Field(default=None, description=(
+        "With `q`: set when the conversation was found by a message's text rather than its contact's name or phone."))
+
+
+class AssistantRef(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class ConversationAnswering(BaseModel):
+    """Who answers a conversation and whether its channel can deliver: what the chat's banners say,
+    from the channel's settings and the conversation's own queue, never assumed."""
+
+    ai_answers: bool = Field(description="an enabled assistant is linked to the conversation's enabled channel "
+                                         "(it answers while the AI owns the conversation)")
+    assistant: AssistantRef | None = Field(description="the assistant linked to the channel, enabled or not")
+    ai_missing: Literal["no_assistant", "assistant_disabled", "channel_disabled"] | None = Field(
+        description="why no assistant answers, when none does")
+    delivery: Literal["ok", "paused", "retrying", "disabled"] = Field(description=(
+        "paused: the provider refused the channel's credentials and messages wait until they are fixed; "
+        "retrying: the conversation's next message failed and is being tried again; disabled: the channel is off"))
+    delivery_reason: str | None = Field(description="the provider's or the last attempt's words, when not ok")
+    next_attempt_at: datetime | None = Field(description="retrying: when the next attempt is due")
+    waiting: int = Field(description="messages of this conversation not delivered yet (queued, sending or paused)")
 
 
 class MessageOut(BaseModel):

@@ -1,6 +1,8 @@
 import { query, request, requestRaw, uploadWithProgress } from "./client";
 import type {
-  AiTrace, ApiToken, CannedResponse, CannedResponseCreate, CannedResponseUpdate, OutboundAttachment, UploadedMedia, ApiTokenCreated, Assistant, AssistantCreate, AssistantUpdate, ChatSummary, ChatSummaryText,
+  AiTrace, ApiToken, ApiTokenCreated, Assistant, AssistantCreate, AssistantUpdate, CannedResponse, CannedResponseCreate,
+  CannedResponseUpdate, Channel, ChannelCheck, ChannelCreate, ChannelCreated, ChannelKindInfo, ChannelUpdate, TemplateSync,
+  ChatSummary, ChatSummaryText, ConversationAnswering, OutboundAttachment, UploadedMedia,
   Contact, ContactUpdate, KnowledgeCreate, KnowledgeEntry, KnowledgeHit, McpServer, McpServerCreate, McpTool, Member,
   MemberCreate, Message, Role, SendResult, Session, Tag, Template, TemplateSendRequest, TemplateSendResult,
   TenantSettings, TenantSettingsUpdate, ToolInfo, TryMessage, TryResult,
@@ -37,6 +39,7 @@ export const api = {
     return { rows: data, nextCursor: headers.get("X-Next-Cursor") };
   },
   chat: (id: string) => request<ChatSummary>("GET", `/admin/chats/${id}`),
+  answering: (id: string) => request<ConversationAnswering>("GET", `/admin/chats/${id}/answering`),
   messages: (id: string, params: { before_id?: number; after_id?: number; limit?: number }) =>
     request<Message[]>("GET", `/admin/chats/${id}/messages` + query({ ...params })),
   send: (id: string, message: string, attachments: OutboundAttachment[] = []) =>
@@ -119,6 +122,18 @@ export const api = {
   createToken: (name: string) => request<ApiTokenCreated>("POST", "/admin/tokens", { name }),
   revokeToken: (id: string) => request<void>("DELETE", `/admin/tokens/${id}`),
 
+  channels: () => request<Channel[]>("GET", "/admin/channels"),
+  channelKinds: () => request<ChannelKindInfo[]>("GET", "/admin/channels/kinds"),
+  createChannel: (body: ChannelCreate) => request<ChannelCreated>("POST", "/admin/channels", body),
+  updateChannel: (id: string, body: ChannelUpdate) => request<Channel>("PATCH", `/admin/channels/${id}`, body),
+  deleteChannel: (id: string) => request<void>("DELETE", `/admin/channels/${id}`),
+  checkChannel: (id: string) => request<ChannelCheck>("POST", `/admin/channels/${id}/check`),
+  /** Every synced template of the tenant (all statuses), or one channel's. */
+  allTemplates: (channelId?: string) => request<Template[]>("GET", "/admin/templates" + query({ channel: channelId })),
+  /** Read the templates from the providers: one WhatsApp channel's, or every one's. */
+  syncTemplates: (channelId?: string) =>
+    request<TemplateSync>("POST", "/admin/templates/sync" + query({ channel: channelId })),
+
   tenant: () => request<TenantSettings>("GET", "/admin/tenant"),
   updateTenant: (body: TenantSettingsUpdate) => request<TenantSettings>("PATCH", "/admin/tenant", body),
 };
@@ -129,6 +144,7 @@ export const keys = {
   chatsRoot: ["chats"] as const,
   chats: (filters: ChatFilters) => ["chats", filters] as const,
   chat: (id: string) => ["chat", id] as const,
+  answering: (id: string) => ["answering", id] as const,
   messages: (id: string) => ["messages", id] as const,
   message: (conversationId: string, id: number) => ["message", conversationId, id] as const,
   templates: (channelId: string) => ["templates", channelId] as const,
@@ -144,4 +160,7 @@ export const keys = {
   members: ["members"] as const,
   tokens: ["tokens"] as const,
   tenant: ["tenant"] as const,
+  channels: ["channels"] as const,
+  channelKinds: ["channel-kinds"] as const,
+  allTemplates: ["templates", "all"] as const,
 };

@@ -31,6 +31,7 @@ export type TenantRef = Schemas["TenantOut"];
 export type Session = Schemas["SessionOut"];
 export type SendResult = Omit<Schemas["SendResult"], "message"> & { message: Message };
 export type ChatSummaryText = Schemas["SummaryOut"];
+export type ConversationAnswering = Schemas["ConversationAnswering"];
 export type AiTrace = Schemas["TraceOut"];
 export type Assistant = Schemas["AssistantOut"];
 export type AssistantCreate = Schemas["AssistantCreate"];
@@ -50,6 +51,13 @@ export type Role = Schemas["MemberUpdate"]["role"];
 export type ApiToken = Schemas["TokenOut"];
 export type ApiTokenCreated = Schemas["TokenCreated"];
 export type TenantSettings = Schemas["TenantSettingsOut"];
+export type Channel = Schemas["ChannelOut"];
+export type ChannelCreate = Schemas["ChannelCreate"];
+export type ChannelCreated = Schemas["ChannelCreated"];
+export type ChannelUpdate = Schemas["ChannelUpdate"];
+export type ChannelKindInfo = Schemas["ChannelKindOut"];
+export type ChannelCheck = Schemas["ChannelCheck"];
+export type TemplateSync = Schemas["SyncResult"];
 export type TenantSettingsUpdate = Schemas["TenantSettingsUpdate"];
 export type CannedResponse = Schemas["CannedResponseOut"];
 export type UploadedMedia = Schemas["MediaOut"];
@@ -106,6 +114,7 @@ export interface Template {
   parameter_format: string;
   components: TemplateComponent[];
   removed_at?: string | null;
+  rejected_reason?: string | null;
   parameters?: TemplateParameters;
 }
 

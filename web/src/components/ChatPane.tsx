@@ -12,12 +12,14 @@ import type { MessageKey } from "../i18n";
 import { applyConversation, patchConversation } from "../lib/live";
 import { useAssistantName } from "../lib/assistant";
 import { formatLeft, refreshEvery, windowState, type WindowState } from "../lib/window";
+import { useJumpToMessage } from "../lib/useJumpToMessage";
 import { Avatar } from "./common";
 import { errorText } from "../lib/errors";
-import { BackIcon, ClockIcon, HandIcon, InfoIcon, SparkIcon } from "./icons";
+import { BackIcon, ClockIcon, InfoIcon, SparkIcon } from "./icons";
 import { Composer, showSent } from "./Composer";
 import { MessageBubble, type QuotedState } from "./MessageBubble";
 import { TraceDialog } from "./TraceDialog";
+import { ChatStateBanners } from "./ChatStateBanners";
 
 const PAGE = 50;
 // Opened only when a template is wanted: loaded then, outside the first load.
@@ -28,6 +30,8 @@ interface PaneActions {
   onBack?: () => void;
   /** Where the contact is a drawer: open it. */
   onShowContact?: () => void;
+  /** A message to open the chat at (found by a search). */
+  focusMessageId?: number;
 }
 
 export function ChatPane({ conversationId, userName, ...actions }: PaneActions & {
@@ -48,7 +52,7 @@ export function ChatPane({ conversationId, userName, ...actions }: PaneActions &
   return <OpenChat conversationId={conversationId} userName={userName} {...actions} />;
 }
 
-function OpenChat({ conversationId, userName, onBack, onShowContact }: PaneActions & {
+function OpenChat({ conversationId, userName, onBack, onShowContact, focusMessageId }: PaneActions & {
   conversationId: string; userName: string;
 }) {
   const { t, lang } = useI18n();
@@ -161,19 +165,9 @@ function OpenChat({ conversationId, userName, onBack, onShowContact }: PaneActio
           </button>
         )}
       </header>
-      {row && (
-        <div className={`state-banner ${row.is_locked ? "is-human" : "is-ai"}`} role="region" aria-label={row.is_locked ? t("chat.human.banner") : t("chat.ai.banner")}>
-          {row.is_locked ? <HandIcon /> : <SparkIcon />}
-          <span className="state-text">{row.is_locked ? t("chat.human.banner") : t("chat.ai.banner")}</span>
-          <span aria-hidden="true" className="state-sep">·</span>
-          <button type="button" className={`btn btn-sm ${row.is_locked ? "btn-ai" : "btn-human"}`} disabled={lock.isPending}
-            onClick={() => lock.mutate(!row.is_locked)}>
-            {row.is_locked ? t("chat.human.handBack") : t("chat.ai.takeOver")}
-          </button>
-        </div>
-      )}
+      {row && <ChatStateBanners row={row} lock={lock} />}
       <MessageList conversationId={conversationId} window={messages.data} onWhy={setTraceId} lang={lang}
-        contactName={row?.display_name ?? ""} />
+        contactName={row?.display_name ?? ""} focusMessageId={focusMessageId} />
       {row && (
         <Composer key={conversationId} conversationId={conversationId} locked={row.is_locked} userName={userName} windowState={window24}
           onTemplates={(notice) => setPicker({ notice })} />
@@ -212,9 +206,9 @@ function WindowChip({ state }: { state: WindowState }) {
   );
 }
 
-function MessageList({ conversationId, window: win, onWhy, lang, contactName }: {
+function MessageList({ conversationId, window: win, onWhy, lang, contactName, focusMessageId }: {
   conversationId: string; window: MessageWindow | undefined; onWhy: (cid: string) => void; lang: "es" | "en";
-  contactName: string;
+  contactName: string; focusMessageId?: number;
 }) {
   const { t } = useI18n();
   const client = useQueryClient();
@@ -282,6 +276,12 @@ function MessageList({ conversationId, window: win, onWhy, lang, contactName }: 
       setLoadingOlder(false);
     }
   }
+
+  useJumpToMessage(focusMessageId, win, loadOlder, (id) => {
+    stickToBottom.current = false;
+    onQuote(id);
+    document.getElementById(`msg-${id}`)?.classList.add("is-found");
+  });
 
   function onScroll() {
     const el = ref.current;

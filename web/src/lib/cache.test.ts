@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { QueryClient } from "@tanstack/react-query";
+import { describe, expect, it, vi } from "vitest";
+import { QueryClient, QueryObserver } from "@tanstack/react-query";
 import { keys, type ChatFilters, type ChatPage } from "../api/endpoints";
 import type { ChatSummary, Contact, Message, Tag } from "../api/types";
 import { activeTag, flattenChats, mergeMessages, upsertChatRow, type MessageWindow, type Paged } from "./cache";
@@ -59,6 +59,18 @@ describe("upsertChatRow", () => {
     expect(flattenChats(upsertChatRow(data, row("a", 1, { display_name: "Lucía Pérez" }), { ...ALL, q: "lucía" }))).toHaveLength(1);
     expect(flattenChats(upsertChatRow(data, row("a", 1), { ...ALL, q: "5500" }))).toHaveLength(1);
     expect(flattenChats(upsertChatRow(data, row("a", 1), { ...ALL, q: "nobody" }))).toEqual([]);
+    // Like the server: no accents or case, phones by their digits however typed.
+    expect(flattenChats(upsertChatRow(data, row("a", 1, { display_name: "Lucía Pérez" }), { ...ALL, q: "LUCIA perez" }))).toHaveLength(1);
+    expect(flattenChats(upsertChatRow(data, row("a", 1, { customer_phone: "+5215512345678" }), { ...ALL, q: "55 1234-56" }))).toHaveLength(1);
+  });
+
+  it("keeps a row a search found by a message, with that message", () => {
+    const match = { message_id: 7, excerpt: "el abrigo granate" };
+    const data = paged({ rows: [row("a", 30, { match })], nextCursor: null });
+    const next = upsertChatRow(data, row("a", 40, { unread_count: 0 }), { ...ALL, q: "abrigo" });
+    expect(flattenChats(next)).toMatchObject([{ id: "a", match }]);
+    // A conversation not listed is added only when its contact matches (the event has no words).
+    expect(flattenChats(upsertChatRow(data, row("b", 50), { ...ALL, q: "abrigo" })).map((r) => r.id)).toEqual(["a"]);
   });
 
   it("leaves an old row to the pages not loaded yet", () => {
@@ -114,6 +126,30 @@ describe("applyEvent", () => {
     // A chat that is not cached is left to load when opened.
     applyEvent(client, { seq: 3, type: "message.created", data: msg(9, "zzz") });
     expect(client.getQueryData(keys.messages("zzz"))).toBeUndefined();
+  });
+
+  it("an event that lands while the list loads is not lost to that load's older answer", async () => {
+    const client = new QueryClient();
+    const key = keys.chats(ALL);
+    const stale = paged({ rows: [row("a", 30)], nextCursor: null });
+    const fresh = paged({ rows: [row("n", 50), row("a", 30)], nextCursor: null });
+    let calls = 0;
+    let answerFirst: () => void = () => undefined;
+    const observer = new QueryObserver<Paged<ChatPage>>(client, {
+      queryKey: key,
+      queryFn: () => {
+        calls += 1;
+        // The first load read the database before "n" was committed, and answers after its event.
+        return calls === 1 ? new Promise((resolve) => { answerFirst = () => resolve(stale); }) : Promise.resolve(fresh);
+      },
+    });
+    const unsubscribe = observer.subscribe(() => undefined);
+    await vi.waitFor(() => expect(calls).toBe(1));
+    applyEvent(client, { seq: 1, type: "conversation.updated", data: row("n", 50) });
+    answerFirst();
+    await vi.waitFor(() => expect(flattenChats(client.getQueryData(key)).map((r) => r.id)).toEqual(["n", "a"]));
+    expect(calls).toBe(2);
+    unsubscribe();
   });
 
   it("conversation.updated reorders every cached list by its own filters", () => {
