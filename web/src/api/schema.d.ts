@@ -2740,6 +2740,11 @@ export interface components {
         /** SummaryOut */
         SummaryOut: {
             /**
+             * Control
+             * @description who has the conversation now (the AI, or which person), as of this request
+             */
+            control: string;
+            /**
              * Generated At
              * Format: date-time
              */
@@ -2748,7 +2753,10 @@ export interface components {
             handoff_brief: string | null;
             /** Message Count */
             message_count: number;
-            /** Summary */
+            /**
+             * Summary
+             * @description what the customer wants, what they were told, what is pending, and (its last line) who has the conversation now
+             */
             summary: string;
         };
         /** SyncResult */
