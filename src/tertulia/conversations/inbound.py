@@ -343,8 +343,15 @@ class _TenantBatch:
         return item.body.timestamp.astimezone(UTC) if item.body.timestamp else now
 
 
+# The columns an inbound message's INSERT names. Left out: the id (the database's) and those
+# always NULL for an inbound message, which their column's default (NULL) fills: a shorter
+# statement with fewer values to convert per row.
+_ALWAYS_NULL = {"author_user_id", "error", "correlation_id", "edited_at", "deleted_at", "error_code", "status_at"}
+_WRITTEN = tuple(c.key for c in Message.__table__.columns if c.key != "id" and c.key not in _ALWAYS_NULL)
+
+
 def _columns(message: Message) -> dict[str, Any]:
-    return {c.key: getattr(message, c.key) for c in Message.__table__.columns if c.key != "id"}
+    return {key: getattr(message, key) for key in _WRITTEN}
 
 
 def _touch_contact(contact: Contact, body: InboundMessage, now: datetime) -> None:
