@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Table, bindparam, func, select, update
+from sqlalchemy import Integer, Table, bindparam, func, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.delivery.models import UNDONE, OutboundDelivery
+from tertulia.delivery.models import UNDONE, UNDONE_STATES, OutboundDelivery
 from tertulia.kit.db import Reader, is_sqlite, tenant_select, tenant_update, utcnow
 
 _d = OutboundDelivery.__table__
@@ -45,24 +45,32 @@ class ClaimedDelivery:
 
 # --- placing a delivery ---------------------------------------------------------------------------
 
-async def undone_of(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> list[Row[Any]]:
-    """The conversation's undone deliveries (id, state, next_attempt_at), oldest first."""
+@dataclass(frozen=True, slots=True)
+class Queue:
+    """A conversation's queue as one statement reads it: its undone deliveries, oldest first, and
+    its newest delivery (once done, its `next_attempt_at` is when the next message to the
+    recipient may leave)."""
+
+    undone: list[Row[Any]]  # (id, state, next_attempt_at)
+    newest: Row[Any] | None
+
+    @property
+    def head_active(self) -> bool:
+        return any(r.state in ACTIVE for r in self.undone)
+
+
+async def queue_of(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Queue:
+    """The conversation's queue (see Queue): the undone rows through their partial index, the
+    newest through the conversation's index, in one statement (enqueueing and every finished
+    send read both)."""
+    newest_id = (tenant_select(OutboundDelivery, tenant_id, func.max(OutboundDelivery.id))
+                 .where(OutboundDelivery.conversation_id == conversation_id).scalar_subquery())
     stmt = (tenant_select(OutboundDelivery, tenant_id, OutboundDelivery.id, OutboundDelivery.state,
                           OutboundDelivery.next_attempt_at)
-            .where(OutboundDelivery.conversation_id == conversation_id, UNDONE)
+            .where(OutboundDelivery.conversation_id == conversation_id, or_(UNDONE, OutboundDelivery.id == newest_id))
             .order_by(OutboundDelivery.id))
-    return list((await session.execute(stmt)).all())
-
-
-async def newest_of(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Row[Any] | None:
-    """The conversation's newest delivery (id, state, next_attempt_at): once done, its
-    `next_attempt_at` is when the next message to the recipient may leave."""
-    stmt = (tenant_select(OutboundDelivery, tenant_id, OutboundDelivery.id, OutboundDelivery.state,
-                          OutboundDelivery.next_attempt_at)
-            .where(OutboundDelivery.conversation_id == conversation_id)
-            .order_by(OutboundDelivery.id.desc()).limit(1))
-    row: Row[Any] | None = (await session.execute(stmt)).first()
-    return row
+    rows = list((await session.execute(stmt)).all())
+    return Queue([r for r in rows if r.state in UNDONE_STATES], rows[-1] if rows else None)
 
 
 async def get_by_message(session: Reader, tenant_id: uuid.UUID, message_id: int) -> OutboundDelivery | None:
@@ -78,18 +86,16 @@ async def set_next_not_before(session: AsyncSession, tenant_id: uuid.UUID, deliv
                           .values(next_attempt_at=not_before))
 
 
-async def start_next(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
-                     not_before: datetime) -> int | None:
+async def start_next(session: AsyncSession, tenant_id: uuid.UUID, queue: Queue, not_before: datetime) -> int | None:
     """After the head of a conversation's queue finished: the oldest waiting delivery becomes
     `pending`, due no earlier than `not_before` (the spacing). Answers its id, or None when the
-    queue is empty or still has a head. Runs with the conversation locked."""
-    rows = await undone_of(session, tenant_id, conversation_id)
-    if not rows or any(r.state in ACTIVE for r in rows):
+    queue is empty or still has a head. Runs with the conversation locked (`queue` read under it)."""
+    if not queue.undone or queue.head_active:
         return None
-    first = rows[0]
+    first = queue.undone[0]
     await session.execute(tenant_update(OutboundDelivery, tenant_id).where(OutboundDelivery.id == first.id)
-                           .values(state="pending", next_attempt_at=max(first.next_attempt_at, not_before),
-                                   updated_at=utcnow()))
+                          .values(state="pending", next_attempt_at=max(first.next_attempt_at, not_before),
+                                  updated_at=utcnow()))
     return int(first.id)
 
 

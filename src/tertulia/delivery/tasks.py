@@ -123,8 +123,10 @@ class DeliveryWorker:
         token = uuid.uuid4().hex
         async with self.db.session(cross_tenant=CLAIMS_CROSS_TENANTS) as session:
             claimed = await repo.claim(session, utcnow(), timedelta(seconds=self.config.lease_seconds), free, token)
+            outgoing = await service.load_outgoing(session, claimed) if claimed else {}
         for delivery in claimed:
-            task = asyncio.create_task(self.deliver(delivery), name=f"delivery-{delivery.id}")
+            task = asyncio.create_task(self.deliver(delivery, outgoing.get(delivery.id)),
+                                       name=f"delivery-{delivery.id}")
             self._running.add(task)
             task.add_done_callback(self._done)
         return len(claimed)
@@ -195,11 +197,12 @@ class DeliveryWorker:
                 await service.apply_pending_statuses(session, tenant_id, message_id)
 
     # -- one delivery --------------------------------------------------------------------------------
-    async def deliver(self, claimed: ClaimedDelivery) -> None:
-        """Send one claimed delivery and store what came of it. Never raises for the delivery's
-        own failures: they become a retry, a failure on the message, or a paused channel."""
+    async def deliver(self, claimed: ClaimedDelivery, out: Outgoing | None) -> None:
+        """Send one claimed delivery (`out`: what it sends, loaded with the claim; None when its
+        message is gone) and store what came of it. Never raises for the delivery's own failures:
+        they become a retry, a failure on the message, or a paused channel."""
         try:
-            await self._deliver(claimed)
+            await self._deliver(claimed, out)
         except asyncio.CancelledError:
             raise  # shutting down: the lease runs out and another worker sends it
         except Exception as exc:  # a bug, or the database failing: try again later, up to the limit
@@ -209,9 +212,7 @@ class DeliveryWorker:
                     "retry", "Un error interno impidió el envío; Tertulia lo reintenta sola.", "internal",
                     f"{type(exc).__name__}: {exc}"), spacing=0.0)
 
-    async def _deliver(self, claimed: ClaimedDelivery) -> None:
-        async with self.db.read_session(claimed.tenant_id) as session:
-            out = await service.load_outgoing(session, claimed)
+    async def _deliver(self, claimed: ClaimedDelivery, out: Outgoing | None) -> None:
         if out is None:
             async with self.db.session(claimed.tenant_id) as session:
                 await repo.finish(session, claimed, state="failed", last_error="the message is gone")
