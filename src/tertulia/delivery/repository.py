@@ -41,6 +41,7 @@ class ClaimedDelivery:
     attempts: int
     payload: dict[str, Any] | None
     lease_token: str
+    due: datetime | None = None  # when it may leave (a claim takes what falls due in the next moments)
 
 
 # --- placing a delivery ---------------------------------------------------------------------------
@@ -110,7 +111,8 @@ RECLAIM = (update(_table).where(_d.c.state == "sending", _d.c.locked_until < _NO
 
 
 def _claim_statement(skip_locked: bool) -> Any:
-    due = (select(_d.c.id).where(_d.c.state == "pending", _d.c.next_attempt_at <= _NOW)
+    due = (select(_d.c.id).where(_d.c.state == "pending",
+                                 _d.c.next_attempt_at <= bindparam("horizon", type_=_d.c.next_attempt_at.type))
            .order_by(_d.c.next_attempt_at).limit(bindparam("limit", type_=Integer())))
     if skip_locked:
         due = due.with_for_update(skip_locked=True)
@@ -119,22 +121,25 @@ def _claim_statement(skip_locked: bool) -> Any:
                     locked_until=bindparam("until", type_=_d.c.locked_until.type),
                     attempts=_d.c.attempts + 1, updated_at=_NOW)
             .returning(_d.c.id, _d.c.tenant_id, _d.c.message_id, _d.c.channel_id, _d.c.conversation_id,
-                       _d.c.recipient, _d.c.attempts, _d.c.payload))
+                       _d.c.recipient, _d.c.attempts, _d.c.payload, _d.c.next_attempt_at))
 
 
 CLAIM = {"sqlite": _claim_statement(skip_locked=False), "postgresql": _claim_statement(skip_locked=True)}
 
 
-async def claim(session: AsyncSession, now: datetime, lease: timedelta, limit: int, token: str
-                ) -> list[ClaimedDelivery]:
-    """Take up to `limit` due deliveries under a fresh lease, first giving back those whose
-    worker's lease ran out (it died: another worker sends them). On PostgreSQL concurrent workers
-    skip each other's rows; SQLite has one writer at a time anyway."""
+async def claim(session: AsyncSession, now: datetime, lease: timedelta, limit: int, token: str,
+                ahead: timedelta = timedelta(0)) -> list[ClaimedDelivery]:
+    """Take up to `limit` deliveries due by `now + ahead` under a fresh lease (the worker holds
+    those not yet due until their time: at a channel's full rate one claim takes a batch instead
+    of one delivery each), first giving back those whose worker's lease ran out (it died:
+    another worker sends them). On PostgreSQL concurrent workers skip each other's rows; SQLite
+    has one writer at a time anyway."""
     await session.execute(RECLAIM, {"now": now})
     rows = await session.execute(CLAIM["sqlite" if is_sqlite(session) else "postgresql"],
-                                 {"now": now, "until": now + lease, "token": token, "limit": limit})
+                                 {"now": now, "horizon": now + ahead, "until": now + lease, "token": token,
+                                  "limit": limit})
     return [ClaimedDelivery(r.id, r.tenant_id, r.message_id, r.channel_id, r.conversation_id, r.recipient,
-                            r.attempts, r.payload, token) for r in rows]
+                            r.attempts, r.payload, token, r.next_attempt_at) for r in rows]
 
 
 NEXT_WAKE = select(
