@@ -458,6 +458,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/chats/unread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Chats Unread
+         * @description How many conversations have unread messages (the tab's title shows it), and how many messages.
+         */
+        get: operations["chats_unread_admin_chats_unread_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/contacts": {
         parameters: {
             query?: never;
@@ -2101,6 +2121,11 @@ export interface components {
              */
             delivery: "ok" | "paused" | "retrying" | "disabled";
             /**
+             * Delivery Code
+             * @description the failure's code when known (`channel_attention` when paused), which the web app words in the chosen language
+             */
+            delivery_code: string | null;
+            /**
              * Delivery Reason
              * @description the provider's or the last attempt's words, when not ok
              */
@@ -3209,6 +3234,19 @@ export interface components {
              * @default true
              */
             on?: boolean;
+        };
+        /** UnreadCount */
+        UnreadCount: {
+            /**
+             * Conversations
+             * @description conversations with messages nobody has read
+             */
+            conversations: number;
+            /**
+             * Messages
+             * @description their unread messages together
+             */
+            messages: number;
         };
         /** UploadOut */
         UploadOut: {
@@ -5749,6 +5787,53 @@ export interface operations {
             };
             /** @description the request is malformed or a value is refused (see `details`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    chats_unread_admin_chats_unread_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadCount"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
