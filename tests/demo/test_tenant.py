@@ -139,10 +139,19 @@ async def test_inbox_shows_the_demo_like_live_data(client: httpx2.AsyncClient, a
     assert set(types) == {"image", "video", "audio", "document"}
     assert authors["contact"] > authors["human"] > 5 and authors["ai"] > 50
     # Nora's replies are explainable like live ones: each has its trace.
-    for reply in ai_replies[::10]:
+    searched = found = 0
+    for reply in ai_replies[::5]:
         trace = await client.get(f"/admin/logs/ai/{reply['correlation_id']}")
         assert trace.status_code == 200, trace.text
         assert trace.json()["output"] == reply["content"] and trace.json()["outcome"] == "sent"
+        # Nora's knowledge searched for real with the customer's turn: the step and its sources.
+        steps = trace.json()["steps"]
+        assert steps[-1]["text"] == reply["content"]
+        if len(steps) == 3:
+            assert steps[1]["name"] == "search_knowledge" and steps[1]["result"]["results"] is not None
+            searched += 1
+            found += bool(trace.json()["sources"])
+    assert searched >= 8 and found >= 4, (searched, found)
     failed = [m for row in locked for m in (await client.get(f"/admin/chats/{row['id']}/messages")).json()
               if m["status"] == "failed"]
     assert len(failed) == 1 and failed[0]["error"]

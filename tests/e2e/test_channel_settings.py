@@ -95,8 +95,9 @@ async def test_connect_a_whatsapp_number_check_it_and_preview_its_templates(
     path = urlsplit(webhook_url).path  # under the installation's TERTULIA_BASE_URL
     assert re.fullmatch(r"/webhooks/[0-9a-f-]{36}", path), webhook_url
     verify_token = await connected.get_by_label("Token de verificación", exact=True).input_value()
-    await connected.get_by_role("button", name="Copiar: URL del webhook").click()
-    await expect(connected.get_by_role("button", name="Copiar: URL del webhook")).to_have_text("Copiado")
+    copy = connected.locator(".copy-field", has_text="URL del webhook").get_by_role("button")
+    await copy.click()
+    await expect(copy).to_have_text("Copiado")
     assert await page.evaluate("navigator.clipboard.readText()") == webhook_url
     await shots(page, "channel-connected")
 

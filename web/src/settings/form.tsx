@@ -58,6 +58,7 @@ export function ErrorNote({ text }: { text: string | null | undefined }) {
 export function CopyField({ label, value }: { label: string; value: string }) {
   const { t } = useI18n();
   const [copied, setCopied] = useState(false);
+  const id = useId();
   async function copy() {
     try {
       await navigator.clipboard.writeText(value);
@@ -68,10 +69,10 @@ export function CopyField({ label, value }: { label: string; value: string }) {
   }
   return (
     <div className="copy-field">
-      <span className="copy-label small">{label}</span>
+      <span className="copy-label small" id={id}>{label}</span>
       <div className="token-row">
         <input readOnly aria-label={label} value={value} onFocus={(e) => e.target.select()} />
-        <button type="button" className="btn btn-sm" onClick={copy} aria-label={`${t("tokens.copy")}: ${label}`}>
+        <button type="button" className="btn btn-sm" onClick={copy} aria-describedby={id}>
           <CopyIcon /> {copied ? t("tokens.copied") : t("tokens.copy")}
         </button>
       </div>
