@@ -107,6 +107,9 @@ SURNAMES = (
 ).split()
 RARE_SURNAME, RARE_SHARE = "Zubizarreta", 0.0003  # for a `q` that matches a few dozen contacts
 COMMON_Q, RARE_Q = "martín", "zubiza"
+# Message text for `q`: a common pair of words (one inbound text in twelve) and a rare word.
+COMMON_TEXT_Q, RARE_TEXT_Q = "envio sevilla", "reembolso"
+RARE_TEXT, RARE_TEXT_EVERY = "Quiero el reembolso del pedido, no la talla nueva", 20011
 
 INBOUND_TEXTS = [
     "Hola, ¿tenéis esta camiseta en talla M?", "¿Cuánto tarda el envío a Sevilla?", "Buenas, quería saber el "
@@ -288,6 +291,8 @@ def _load_tenant(engine: Engine, writer: BulkWriter, plan: TenantPlan, rng: rand
 
 
 def _content(message_id: int, k: int) -> str:
+    if message_id % RARE_TEXT_EVERY == 0:
+        return RARE_TEXT
     texts = INBOUND_TEXTS if k % 2 == 0 else OUTBOUND_TEXTS
     return texts[message_id % len(texts)]
 
@@ -342,6 +347,8 @@ def build_cases(engine: Engine, tenant_id: uuid.UUID, base_url: str, headers: di
         Case(f"q={COMMON_Q}", {"q": COMMON_Q}, {"q": COMMON_Q}),
         Case(f"q={RARE_Q} (rare)", {"q": RARE_Q}, {"q": RARE_Q}),
         Case("q=phone digits", {"q": "+34612"}, {"q": "+34612"}),
+        Case(f"q={COMMON_TEXT_Q} (text)", {"q": COMMON_TEXT_Q}, {"q": COMMON_TEXT_Q}),
+        Case(f"q={RARE_TEXT_Q} (rare text)", {"q": RARE_TEXT_Q}, {"q": RARE_TEXT_Q}),
         Case("human_only+whatsapp+open", {"human_filter": "human_only", "channel": "whatsapp", "status": "open"},
              {"ai_state": "human_override", "channel_source": "whatsapp", "status": "open"}),
         Case(f"human_only+tag={COMMON_TAG}", {"human_filter": "human_only", "tag": COMMON_TAG},

@@ -14,9 +14,9 @@ target_metadata = Base.metadata
 
 
 def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    # SQLite's FTS5 table for knowledge search (and its shadow tables) is created by hand in
-    # 0002 and has no model; autogenerate must not offer to drop it.
-    return not (type_ == "table" and name is not None and name.startswith("knowledge_chunks_fts"))
+    # SQLite's FTS5 tables (and their shadow tables) are created by hand in 0002 (knowledge)
+    # and search1 (messages) and have no model; autogenerate must not offer to drop it.
+    return not (type_ == "table" and name is not None and name.startswith(("knowledge_chunks_fts", "messages_fts")))
 
 
 def _url() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx2
 import pytest
@@ -134,3 +135,76 @@ async def test_search_follows_contact_edits(client: httpx2.AsyncClient, make_ten
         assert await names(target["display_name"]) == []
         assert await names(target["customer_phone"]) == []
         assert await names("cliente") == [r["display_name"] for r in rows if r is not target]
+
+
+async def test_search_ignores_accents_and_case_and_reads_phones_as_digits(client: httpx2.AsyncClient, make_tenant,
+                                                                        monkeypatch) -> None:
+    """Names are compared folded (the database's triggers and the query fold alike), phones by
+    their digits, whichever plan the search takes."""
+    from tertulia.conversations import repository
+
+    t = await make_tenant()
+    for i, name in enumerate(["María López", "ÁLVARO NÚÑEZ", "Mario Lopera"]):
+        await post_inbound(client, t, "hola", external_id=f"a{i}", name=name, phone=f"+3460012345{i}")
+    for threshold in (1000, 0):
+        monkeypatch.setattr(repository, "Q_WINDOW", threshold)
+        monkeypatch.setattr(repository, "Q_TEXT_WINDOW", threshold)
+
+        async def names(q: str) -> list[str]:
+            found = await client.get("/admin/chats/summary", params={"q": q}, headers=t.headers)
+            assert found.status_code == 200, found.text
+            return [r["display_name"] for r in found.json()]
+
+        assert await names("maria") == ["María López"]
+        assert await names("MARÍA lópez") == ["María López"]
+        assert await names("lopez") == ["María López"]
+        assert await names("nunez") == await names("Álvaro Núñez") == ["ÁLVARO NÚÑEZ"]
+        assert await names("+34 600 123-451") == ["ÁLVARO NÚÑEZ"]
+        assert await names("(600) 12 34 52") == ["Mario Lopera"]
+        assert await names("lop") == ["Mario Lopera", "María López"]
+
+
+async def test_search_finds_conversations_by_message_text(client: httpx2.AsyncClient, make_tenant,
+                                                          monkeypatch) -> None:
+    """Words of a message find its conversation (any accents, any case, word starts), with the
+    newest matching message and an excerpt of it; a conversation found by its contact carries none."""
+    from tertulia.conversations import repository
+
+    t = await make_tenant()
+    await post_inbound(client, t, "Buenas, ¿cuánto tarda el envío a Sevilla?", external_id="s1", name="Rosa Prieto")
+    await post_inbound(client, t, "Vale, gracias", external_id="s1", name="Rosa Prieto")
+    await post_inbound(client, t, "Quiero devolver las zapatillas", external_id="s2", name="Sevilla Ruiz")
+    await post_inbound(client, t, "Hola", external_id="s3", name="Pablo Gil")
+    messages = (await client.get("/admin/chats/summary", params={"q": "rosa"}, headers=t.headers)).json()
+    rosa_id = messages[0]["id"]
+    sent = (await client.get(f"/admin/chats/{rosa_id}/messages", headers=t.headers)).json()
+    envio_id = next(m["id"] for m in sent if "envío" in m["content"])
+    for threshold in (300, 0):
+        monkeypatch.setattr(repository, "Q_TEXT_WINDOW", threshold)
+
+        async def search(q: str) -> list[tuple[str, Any]]:
+            found = await client.get("/admin/chats/summary", params={"q": q}, headers=t.headers)
+            assert found.status_code == 200, found.text
+            return [(r["display_name"], r["match"]) for r in found.json()]
+
+        assert await search("ENVIO sevi") == [("Rosa Prieto", {"message_id": envio_id,
+                                                                "excerpt": "Buenas, ¿cuánto tarda el envío a Sevilla?"})]
+        # "sevilla" is also a contact's name: that conversation comes without an excerpt.
+        assert await search("sevilla") == [("Sevilla Ruiz", None), ("Rosa Prieto", {
+            "message_id": envio_id, "excerpt": "Buenas, ¿cuánto tarda el envío a Sevilla?"})]
+        assert [name for name, _ in await search("zapatilla")] == ["Sevilla Ruiz"]
+        assert await search("envio madrid") == []
+        assert await search("tarda") == await search("TARDÁ")
+
+
+async def test_unread_count_for_the_tab_title(client: httpx2.AsyncClient, make_tenant) -> None:
+    t = await make_tenant()
+    assert (await client.get("/admin/chats/unread", headers=t.headers)).json() == {"conversations": 0, "messages": 0}
+    await _seed(client, t, 3)
+    await post_inbound(client, t, "¿hola?", external_id="c0")
+    assert (await client.get("/admin/chats/unread", headers=t.headers)).json() == {"conversations": 3, "messages": 4}
+    rows = (await client.get("/admin/chats/summary", headers=t.headers)).json()
+    assert (await client.post(f"/admin/chats/{rows[0]['id']}/read", headers=t.headers)).status_code == 200
+    assert (await client.get("/admin/chats/unread", headers=t.headers)).json() == {"conversations": 2, "messages": 2}
+    other = await make_tenant()
+    assert (await client.get("/admin/chats/unread", headers=other.headers)).json() == {"conversations": 0, "messages": 0}

@@ -15,8 +15,8 @@ from tertulia.kit.db import Base, sync_url
 
 
 def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    # SQLite's FTS5 table for knowledge search has no model (migration 0002 makes it by hand).
-    return not (type_ == "table" and name is not None and name.startswith("knowledge_chunks_fts"))
+    # SQLite's FTS5 tables (knowledge search, 0002; message search, search1) have no model.
+    return not (type_ == "table" and name is not None and name.startswith(("knowledge_chunks_fts", "messages_fts")))
 
 
 def test_the_migrated_schema_is_the_models_schema(settings: Settings) -> None:

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from tertulia.channels.models import Channel
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.errors import Invalid
 
-Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=1024, pattern=r"^\S+$")]
+# `format: password` in the JSON Schema: the web app's form (built from it) hides what is typed.
+Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=1024, pattern=r"^\S+$"),
+                   Field(json_schema_extra={"format": "password"})]
 NumericId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{5,32}$")]
 E164 = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+[1-9]\d{6,14}$")]
 
@@ -41,6 +43,35 @@ class YCloudCredentials(Credentials):
     signing_secret: Secret
 
 
+class MessengerCredentials(Credentials):
+    """Messenger (a Facebook Page): the page id, a page access token, the app secret that signs
+    webhooks, and (recommended) the Meta app's id: echoes of the page's messages sent from that
+    app are Tertulia's own sends, any other app's (or none) a person's from Meta Business Suite."""
+
+    page_id: NumericId
+    page_access_token: Secret
+    app_secret: Secret
+    app_id: NumericId | None = None
+
+
+class InstagramCredentials(Credentials):
+    """Instagram (a professional account): its id, an access token, the app secret and (as for
+    Messenger) the Meta app's id."""
+
+    instagram_account_id: NumericId
+    access_token: Secret
+    app_secret: Secret
+    app_id: NumericId | None = None
+
+    @property
+    def page_id(self) -> str:  # the Send API's object id (the account stands where a page does)
+        return self.instagram_account_id
+
+    @property
+    def page_access_token(self) -> str:
+        return self.access_token
+
+
 class ApiChannelCredentials(Credentials):
     """The generic `api` channel: the secret that signs what it POSTs to its outbound URL."""
 
@@ -58,9 +89,15 @@ def check_credentials(kind: str, given: dict[str, Any]) -> dict[str, Any]:
     try:
         return model.model_validate(given).model_dump(exclude_none=True)
     except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in err["loc"]) or "credentials" for err in exc.errors())
+        # One `details` entry per field (as a request's own validation gives): the form marks each.
+        names = [".".join(str(p) for p in err["loc"]) for err in exc.errors()]
+        details: list[dict[str, Any]] = [
+            {"field": f"credentials.{name}" if name else "credentials", "message": err["msg"], "type": err["type"],
+             **({"ctx": {k: v for k, v in err["ctx"].items() if isinstance(v, str | int)}} if err.get("ctx") else {})}
+            for name, err in zip(names, exc.errors(), strict=True)]
+        fields = ", ".join(name or "credentials" for name in names)
         raise Invalid(f"the {kind} credentials are not right: check {fields}",
-                      code="invalid_channel_credentials") from exc
+                      code="invalid_channel_credentials", extra={"details": details}) from exc
 
 
 C = TypeVar("C", bound=Credentials)

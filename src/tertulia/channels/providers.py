@@ -23,11 +23,18 @@ from tertulia.channels.checks import Checks, nothing_to_check
 from tertulia.channels.credentials import (
     ApiChannelCredentials,
     Credentials,
+    InstagramCredentials,
+    MessengerCredentials,
     WhatsAppCloudCredentials,
     YCloudCredentials,
 )
 from tertulia.channels.events import Account, Item
 from tertulia.channels.media import ProviderFile
+from tertulia.channels.messenger import api as messenger_api
+from tertulia.channels.messenger import check as messenger_check
+from tertulia.channels.messenger import media as messenger_media
+from tertulia.channels.messenger import webhooks as messenger_webhooks
+from tertulia.channels.messenger.sender import PageSender
 from tertulia.channels.models import CHANNEL_KINDS, Channel
 from tertulia.channels.whatsapp_cloud import api as cloud_api
 from tertulia.channels.whatsapp_cloud import check as cloud_check
@@ -42,7 +49,6 @@ from tertulia.delivery.senders import (
     ApiChannelSender,
     CloudSender,
     LocalSender,
-    NotYetSender,
     Sender,
     SenderTools,
     YCloudSender,
@@ -52,6 +58,8 @@ from tertulia.kit.crypto import SecretBox
 # A file behind a webhook's media reference: (client, settings, the channel's credentials, reference).
 OpenMedia = Callable[[httpx2.AsyncClient, Settings, Any, str], AbstractAsyncContextManager[ProviderFile]]
 Check = Callable[[Channel, SecretBox, Settings, Checks], Awaitable[None]]
+# (client, settings, the channel's credentials, the sender's id) -> the name their profile gives.
+SenderName = Callable[[httpx2.AsyncClient, Settings, Any, str], Awaitable[str | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +93,7 @@ class Provider:
     open_media: OpenMedia | None = None
     check: Check | None = None  # None: `check_not_available`
     templates: Templates | None = None
+    sender_name: SenderName | None = None  # a new sender's name, when the webhook does not give it
 
 
 PROVIDERS: dict[str, Provider] = {p.kind: p for p in (
@@ -98,8 +107,13 @@ PROVIDERS: dict[str, Provider] = {p.kind: p for p in (
                                ycloud_webhooks.read),
              open_media=ycloud_media.open_media, check=ycloud_check.check,
              templates=Templates(ycloud_api.list_templates, ycloud_api.template_facts)),
-    Provider("facebook", NotYetSender),
-    Provider("instagram", NotYetSender),
+    *(Provider(kind, PageSender, model, account, verify_token=True,
+               webhooks=Webhooks("app_secret", cloud_webhooks.check_signature, cloud_webhooks.dedupe_key,
+                                 messenger_webhooks.reader(kind), cloud_webhooks.check_subscription),
+               open_media=messenger_media.open_media, check=messenger_check.check,
+               sender_name=messenger_api.sender_name)
+      for kind, model, account in (("facebook", MessengerCredentials, "page_id"),
+                                   ("instagram", InstagramCredentials, "instagram_account_id"))),
     Provider("web", LocalSender, check=nothing_to_check),
     Provider("api", ApiChannelSender, ApiChannelCredentials, check=api_check.check),
 )}
@@ -111,3 +125,10 @@ TEMPLATE_KINDS = tuple(kind for kind, p in PROVIDERS.items() if p.templates is n
 
 def provider(kind: str) -> Provider:
     return PROVIDERS[kind]
+
+
+def credentials_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of a kind's credentials (what the connect form asks for), empty for a kind
+    that takes none."""
+    model = PROVIDERS[kind].credentials
+    return model.model_json_schema() if model is not None else {}

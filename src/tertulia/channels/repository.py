@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, tuple_
+from sqlalchemy import bindparam, func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.channels.models import SOURCE_OF_KIND, Channel, MessageTemplate, WebhookEvent
-from tertulia.kit.db import Reader, tenant_select, tenant_update
+from tertulia.kit.db import Reader, stated_tenant, stating_tenant, tenant_select, tenant_update
 
 
 async def get_channel(session: Reader, tenant_id: uuid.UUID, channel_id: uuid.UUID) -> Channel | None:
@@ -46,15 +46,19 @@ class InboundChannel:
 _c = Channel.__table__.c
 
 
-async def channels_by_id(session: Reader, channel_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, InboundChannel]:
+async def channels_by_id(session: AsyncSession, channel_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, InboundChannel]:
     """The channels deliveries are addressed to, whatever their tenant: the address (a webhook's
     URL, the inbound API's path) names the channel, and the channel says whose it is. Crosses
-    tenants: run it in a session that says so."""
+    tenants: run it in a session that says so. The same round trip then limits the transaction
+    to the channels' tenant (`stating_tenant`): the inbound path's next step works as that tenant."""
     if not channel_ids:
         return {}
     stmt = select(_c.id, _c.tenant_id, _c.kind, _c.platform_origin, _c.enabled, _c.assistant_id,
-                  _c.inbound_token_hash).where(_c.id.in_(list(set(channel_ids))))
-    return {row.id: InboundChannel(*row) for row in await session.execute(stmt)}
+                  _c.inbound_token_hash, *stating_tenant(session, _c.tenant_id)).where(
+        _c.id.in_(list(set(channel_ids))))
+    channels = {row.id: InboundChannel(*row[:7]) for row in await session.execute(stmt)}
+    stated_tenant(session, (c.tenant_id for c in channels.values()))
+    return channels
 
 
 # --- webhooks (channels/intake.py) ----------------------------------------------------------------
@@ -137,6 +141,29 @@ async def touch_channels(session: AsyncSession, tenant_id: uuid.UUID, channel_id
     if channel_ids:
         await session.execute(tenant_update(Channel, tenant_id).where(_c.id.in_(list(channel_ids)))
                               .values(last_webhook_at=at))
+
+
+@dataclass(frozen=True, slots=True)
+class Failures:
+    """How many things failed for a channel since a moment, and why the newest did."""
+
+    count: int
+    last_error: str | None
+    last_at: datetime | None
+
+
+async def failed_webhooks(session: Reader, tenant_id: uuid.UUID, since: datetime,
+                          channel_id: uuid.UUID | None = None) -> dict[uuid.UUID, Failures]:
+    """{channel id: its webhook bodies that failed since `since`}, of every channel of the tenant or one."""
+    newest = func.row_number().over(partition_by=_e.channel_id, order_by=_e.received_at.desc()).label("n")
+    count = func.count().over(partition_by=_e.channel_id).label("failures")
+    inner = (tenant_select(WebhookEvent, tenant_id, _e.channel_id, _e.error, _e.received_at, newest, count)
+             .where(_e.outcome == "failed", _e.received_at >= since))
+    if channel_id is not None:
+        inner = inner.where(_e.channel_id == channel_id)
+    rows = inner.subquery()
+    stmt = select(rows.c.channel_id, rows.c.failures, rows.c.error, rows.c.received_at).where(rows.c.n == 1)
+    return {r.channel_id: Failures(r.failures, r.error, r.received_at) for r in await session.execute(stmt)}
 
 
 @dataclass(frozen=True, slots=True)

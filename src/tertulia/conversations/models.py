@@ -4,7 +4,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tertulia.kit.db import Base, BigId, utcnow
@@ -17,7 +18,10 @@ DELIVERY_STATUSES = ("received", "queued", "sent", "delivered", "read", "played"
 # (location, contacts, interactive and button replies, a template's name and parameters, a
 # click-to-chat ad's referral, what an unsupported message was).
 MESSAGE_KINDS = ("text", "image", "video", "audio", "voice", "document", "sticker", "location", "contacts",
-                 "interactive", "button", "template", "unsupported", "system")
+                 "interactive", "button", "template", "unsupported", "system", "note")
+# A private note: the team's own words in the conversation (author `human`, status `note`), never
+# delivered, never part of what the AI reads, and no reply: it moves no counter and takes nothing over.
+NOTE = "note"
 
 
 class Conversation(Base):
@@ -32,6 +36,9 @@ class Conversation(Base):
         Index("ix_conversations_inbox_ai", "tenant_id", "ai_state", "last_message_at", "id"),
         Index("ix_conversations_inbox_source", "tenant_id", "channel_source", "last_message_at", "id"),
         Index("ix_conversations_inbox_status", "tenant_id", "status", "last_message_at", "id"),
+        # The unread ones alone (the tab's count): few, whatever the tenant's size.
+        Index("ix_conversations_unread", "tenant_id", "unread_count", postgresql_where=text("unread_count > 0"),
+              sqlite_where=text("unread_count > 0")),
         Index(None, "tenant_id", "contact_id"),
         ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"],
                              ondelete="CASCADE"),
@@ -58,6 +65,8 @@ class Conversation(Base):
     # search, which then reads this table alone. Never written by the application.
     contact_name: Mapped[str] = mapped_column(String(200), server_default="")
     contact_phone: Mapped[str | None] = mapped_column(String(32))
+    # The name folded (lower case, no accents) by the same triggers (migration search1), for `q`.
+    contact_key: Mapped[str] = mapped_column(String(200), server_default="")
     # A person's last message (panel or the phone's app) or takeover while the conversation is
     # theirs; cleared when it goes back to the AI. Times the takeover's return (takeover.py).
     last_human_at: Mapped[datetime | None]
@@ -68,9 +77,8 @@ class Conversation(Base):
 
 
 # Trigram indexes for the inbox search (`q`), as on contacts (see contacts/models.py).
-Index("ix_conversations_contact_name_trgm", Conversation.tenant_id,
-      func.lower(Conversation.contact_name).label("contact_name_lower"), postgresql_using="gin",
-      postgresql_ops={"contact_name_lower": "gin_trgm_ops"}, sqlite_where=text("0"))
+Index("ix_conversations_contact_key_trgm", Conversation.tenant_id, Conversation.contact_key,
+      postgresql_using="gin", postgresql_ops={"contact_key": "gin_trgm_ops"}, sqlite_where=text("0"))
 Index("ix_conversations_contact_phone_trgm", Conversation.tenant_id, Conversation.contact_phone,
       postgresql_using="gin", postgresql_ops={"contact_phone": "gin_trgm_ops"}, sqlite_where=text("0"))
 
@@ -110,6 +118,13 @@ class Message(Base):
     deleted_at: Mapped[datetime | None]  # the sender deleted it (its text is kept for the team)
     error_code: Mapped[str | None] = mapped_column(String(32))
     status_at: Mapped[datetime | None]  # when the provider said the status last moved
+    # PostgreSQL: the folded text's `simple` tsvector, set by a trigger (migration search1) for the
+    # inbox search; never loaded. SQLite leaves it empty: its FTS5 table `messages_fts` does that work.
+    search_vector: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"), deferred=True)
+
+
+Index("ix_messages_search", Message.tenant_id, Message.search_vector, postgresql_using="gin",
+      sqlite_where=text("0"))
 
 
 class PendingStatus(Base):

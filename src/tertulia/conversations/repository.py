@@ -20,8 +20,10 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     or_,
     select,
+    table,
     tuple_,
     union_all,
     update,
@@ -30,10 +32,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tertulia.assistants.models import Assistant
 from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
 from tertulia.contacts.repository import like_pattern
 from tertulia.conversations.models import Conversation, MediaFetch, Message
+from tertulia.conversations.search import fts5_match, search_terms, tsquery_text
+from tertulia.delivery.models import UNDONE, OutboundDelivery
 from tertulia.kit.db import Reader, tenant_delete, tenant_select, tenant_update, utcnow
 
 
@@ -52,23 +57,29 @@ async def lock_conversation(session: AsyncSession, tenant_id: uuid.UUID,
 
 
 # --- the inbox list -----------------------------------------------------------------------------
-# `q` (a fragment of a name or phone) is served on PostgreSQL by one statement with two plans, of
-# which it runs one. First it walks the newest Q_WINDOW conversations (the inbox index, the
-# condition checked on each row): when they hold a full page of matches, that page is the answer,
-# since the window is a prefix of the list's order. Otherwise matches are rare, and all of them are
-# collected through trigram indexes (on the conversation's copy of its contact's name and phone,
-# read through a function: see _page) and sorted. A one-time filter on the window's real count
-# picks the branch: the planner cannot estimate a LIKE '%...%' pattern well enough to choose, and
-# left to itself it walked every conversation of the tenant for a rare fragment
-# (bench/inbox_list.py: `q=zubiza (rare)`). Tags need no such help: the planner knows each tag's
-# frequency. SQLite, which has no trigram index, just filters.
+# `q` (see conversations/search.py: part of the folded name, the phone's digits, words of the
+# messages) is served on PostgreSQL by one statement with two plans, of which it runs one. First
+# it walks the newest conversations (the inbox index, the condition checked on each row): when a
+# window of them holds a full page of matches, that page is the answer, since the window is a
+# prefix of the list's order. Otherwise matches are rare, and all of them are collected through
+# the indexes (trigram on the conversation's copy of its contact's folded name and phone, GIN on
+# the messages' tsvector, read through a function: see _page) and sorted. A one-time filter on the
+# window's real count picks the branch: the planner cannot estimate a LIKE '%...%' pattern or a
+# prefix tsquery well enough to choose, and left to itself it walked every conversation of the
+# tenant for a rare fragment (bench/inbox_list.py: `q=zubiza (rare)`). The window is smaller when
+# the words are also looked for in the messages: each conversation of it is then probed for a
+# matching message. Tags need no such help: the planner knows each tag's frequency. SQLite, which
+# has no trigram index, just filters (its FTS5 table answers for the messages, probed per row).
 Q_WINDOW = 1000
+Q_TEXT_WINDOW = 300
 
 _conv = Conversation.__table__
 _contact = Contact.__table__
 _channel = Channel.__table__
 _contact_tag = ContactTag.__table__
 _tag = Tag.__table__
+_message = cast(Table, Message.__table__)
+_messages_fts = table("messages_fts", column("rowid"))
 _PAGE_COLUMNS = (_conv.c.id, _conv.c.contact_id, _conv.c.channel_id, _conv.c.channel_source, _conv.c.status,
                  _conv.c.ai_state, _conv.c.unread_count, _conv.c.last_message_at, _conv.c.last_message_preview,
                  _conv.c.last_inbound_at)
@@ -89,21 +100,37 @@ class InboxFilters:
     offset: int = 0
 
 
-def _q_condition(pattern: Any, columns: Any = _conv.c) -> Any:
-    # The conversation's copy of its contact's name and phone (migration 0003): one table to read.
-    return or_(func.lower(columns.contact_name).like(pattern, escape="\\"),
-               columns.contact_phone.like(pattern, escape="\\"))
-
-
 # Values are bound by name; a statement is built once per combination of filters (its "shape"):
 # building this one costs more than running it (0.5 ms for the first page, 1.8 ms with a search).
 _TENANT: Any = bindparam("tenant_id", type_=_conv.c.tenant_id.type)
 _LIMIT: Any = bindparam("limit", type_=Integer())
 _OFFSET: Any = bindparam("offset", type_=Integer())
-_PATTERN: Any = bindparam("pattern", type_=String())
+_NAME: Any = bindparam("name_pattern", type_=String())
+_PHONE: Any = bindparam("phone_pattern", type_=String())
+_WORDS: Any = bindparam("words", type_=String())
 
 
-def _filtered(shape: frozenset[str], columns: Sequence[Any] = _PAGE_COLUMNS, *, with_q: bool = True) -> Select[Any]:
+def _message_matches(dialect: str) -> Any:
+    """The condition on a message (`_message`) that it holds every searched word."""
+    if dialect == "postgresql":
+        return _message.c.search_vector.op("@@")(func.to_tsquery(literal_column("'simple'"), _WORDS))
+    # A probe of the FTS5 index by rowid: cheap per message, whatever the word's frequency.
+    return exists().where(_messages_fts.c.rowid == _message.c.id,
+                          literal_column("messages_fts").op("MATCH")(_WORDS))
+
+
+def _q_condition(shape: frozenset[str], dialect: str, columns: Any = _conv.c) -> Any:
+    conditions = [columns.contact_key.like(_NAME, escape="\\")]
+    if "q_phone" in shape:
+        conditions.append(columns.contact_phone.like(_PHONE, escape="\\"))
+    if "q_words" in shape:
+        conditions.append(exists().where(_message.c.tenant_id == _TENANT, _message.c.conversation_id == columns.id,
+                                         _message_matches(dialect)))
+    return or_(*conditions)
+
+
+def _filtered(shape: frozenset[str], dialect: str, columns: Sequence[Any] = _PAGE_COLUMNS, *,
+              with_q: bool = True) -> Select[Any]:
     """The conversations these filters pass (the keyset cursor included), unsorted. Each filter
     has an index that leads with (tenant_id, filter column, last_message_at, id)."""
     stmt = select(*columns).where(_conv.c.tenant_id == _TENANT)
@@ -115,7 +142,7 @@ def _filtered(shape: frozenset[str], columns: Sequence[Any] = _PAGE_COLUMNS, *, 
                                          _contact_tag.c.tag_id == bindparam("tag_id", type_=_tag.c.id.type),
                                          _contact_tag.c.contact_id == _conv.c.contact_id))
     if "q" in shape and with_q:
-        stmt = stmt.where(_q_condition(_PATTERN))
+        stmt = stmt.where(_q_condition(shape, dialect))
     if "after" in shape:
         stmt = stmt.where(tuple_(_conv.c.last_message_at, _conv.c.id) < _AFTER)
     return stmt
@@ -134,18 +161,19 @@ def _paged(stmt: Any, columns: Any, shape: frozenset[str]) -> Any:
 def _page(shape: frozenset[str], dialect: str) -> Any:
     """The page's conversations; only its rows are then joined to contacts, channels and tags."""
     if "q" not in shape or dialect != "postgresql":
-        return _paged(_filtered(shape), _conv.c, shape).subquery("page")
-    window = (_filtered(shape, (*_PAGE_COLUMNS, _conv.c.contact_name, _conv.c.contact_phone), with_q=False)
+        return _paged(_filtered(shape, dialect), _conv.c, shape).subquery("page")
+    window = (_filtered(shape, dialect, (*_PAGE_COLUMNS, _conv.c.contact_key, _conv.c.contact_phone), with_q=False)
               .order_by(_conv.c.last_message_at.desc(), _conv.c.id.desc())
               .limit(bindparam("q_window", type_=Integer())).subquery("q_window"))
-    hits = _paged(select(*(window.c[c.name] for c in _PAGE_COLUMNS)).where(_q_condition(_PATTERN, window.c)),
+    hits = _paged(select(*(window.c[c.name] for c in _PAGE_COLUMNS)).where(_q_condition(shape, dialect, window.c)),
                   window.c, shape).cte("q_hits")
     found = select(func.count()).select_from(hits).scalar_subquery()
-    # The rare matches come from the trigram indexes through inbox_contact_matches: under
-    # row-level security PostgreSQL will not use them for a LIKE (see migration 0005), and the
-    # function reads them for the transaction's own tenant only. Materialized, so the planner
-    # cannot turn "all matches, then the newest" back into a walk.
-    matched = func.inbox_contact_matches(_PATTERN).table_valued(
+    # The rare matches come from the trigram and tsvector indexes through inbox_search_matches:
+    # under row-level security PostgreSQL will not use them for a LIKE or a @@ (see migration
+    # 0005), and the function reads them for the transaction's own tenant only. Materialized, so
+    # the planner cannot turn "all matches, then the newest" back into a walk.
+    words = func.to_tsquery(literal_column("'simple'"), _WORDS)
+    matched = func.inbox_search_matches(_NAME, _PHONE, words).table_valued(
         column("id", _conv.c.id.type), column("last_message_at", _conv.c.last_message_at.type)).alias("matched")
     if not shape & {"ai_state", "channel_source", "status", "tag_id"}:
         # The function's rows are the matches (an id and a time each: nothing more to look up).
@@ -153,7 +181,7 @@ def _page(shape: frozenset[str], dialect: str) -> Any:
         if "after" in shape:
             rare = rare.where(tuple_(matched.c.last_message_at, matched.c.id) < _AFTER)
     else:
-        rare = (_filtered(shape, (_conv.c.id, _conv.c.last_message_at), with_q=False)
+        rare = (_filtered(shape, dialect, (_conv.c.id, _conv.c.last_message_at), with_q=False)
                 .where(_conv.c.id.in_(select(matched.c.id))))
     matches = rare.cte("q_matches").prefix_with("MATERIALIZED")
     sparse_ids = _paged(select(matches), matches.c, shape).subquery("sparse_ids")
@@ -187,15 +215,23 @@ def inbox_statement(tenant_id: uuid.UUID, f: InboxFilters, dialect: str) -> tupl
     for name in ("ai_state", "channel_source", "status", "tag_id"):
         if getattr(f, name) is not None:
             values[name] = getattr(f, name)
+    shape: set[str] = set()
     if f.q:
-        values["pattern"] = like_pattern(f.q.lower())
-        values["q_window"] = Q_WINDOW + f.offset
+        terms = search_terms(f.q)
+        values["name_pattern"] = like_pattern(terms.text)
+        values["phone_pattern"] = f"%{terms.digits}%" if terms.digits else None
+        values["words"] = None
+        if terms.words:
+            values["words"] = tsquery_text(terms.words) if dialect == "postgresql" else fts5_match(terms.words)
+        shape |= {"q", *(("q_phone",) if terms.digits else ()), *(("q_words",) if terms.words else ())}
+        values["q_window"] = (Q_TEXT_WINDOW if terms.words else Q_WINDOW) + f.offset
     if f.after is not None:
         values["after_at"], values["after_id"] = f.after
     if f.offset:
         values["offset"] = f.offset
-    shape: set[str] = {name for name in ("ai_state", "channel_source", "status", "tag_id", "offset") if name in values}
-    shape |= {name for name, used in (("q", f.q), ("after", f.after is not None)) if used}
+    shape |= {name for name in ("ai_state", "channel_source", "status", "tag_id", "offset") if name in values}
+    if f.after is not None:
+        shape.add("after")
     return _inbox_statement(frozenset(shape), dialect), values
 
 
@@ -218,6 +254,51 @@ async def list_inbox(session: Reader, tenant_id: uuid.UUID, filters: InboxFilter
         if row.tag_id is not None:
             grouped[-1].tags.append({"id": row.tag_id, "name": row.tag_name, "color": row.tag_color})
     return grouped
+
+
+async def newest_text_matches(session: Reader, tenant_id: uuid.UUID, conversation_ids: Sequence[uuid.UUID],
+                              words: tuple[str, ...]) -> dict[uuid.UUID, tuple[int, str]]:
+    """{conversation id: (id, text) of its newest message holding every word} for these
+    conversations (those of a search's page that were found by their messages)."""
+    if not conversation_ids or not words:
+        return {}
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    newest = func.row_number().over(partition_by=_message.c.conversation_id, order_by=_message.c.id.desc())
+    ranked = (select(_message.c.conversation_id, _message.c.id, _message.c.content, newest.label("rank"))
+              .where(_message.c.tenant_id == _TENANT, _message.c.conversation_id.in_(list(conversation_ids)),
+                     _message_matches(dialect))
+              .subquery("ranked"))
+    stmt = select(ranked.c.conversation_id, ranked.c.id, ranked.c.content).where(ranked.c.rank == 1)
+    values = {"tenant_id": tenant_id,
+              "words": tsquery_text(words) if dialect == "postgresql" else fts5_match(words)}
+    return {r.conversation_id: (r.id, r.content) for r in await session.execute(stmt, values)}
+
+
+async def unread_count(session: Reader, tenant_id: uuid.UUID) -> tuple[int, int]:
+    """(conversations with unread messages, their unread messages): read from the partial index
+    of unread conversations, whatever the tenant's size."""
+    stmt = tenant_select(Conversation, tenant_id, func.count(), func.coalesce(func.sum(Conversation.unread_count), 0)
+                         ).where(Conversation.unread_count > 0)
+    conversations, messages = (await session.execute(stmt)).one()
+    return int(conversations), int(messages)
+
+
+async def answering_parts(session: Reader, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                          conversation_id: uuid.UUID) -> tuple[Row[Any], list[Row[Any]]]:
+    """The conversation's channel with its linked assistant (if any), and its undone deliveries
+    (oldest first: the first is the one the others wait behind)."""
+    channel = (await session.execute(
+        tenant_select(Channel, tenant_id, Channel.enabled, Channel.status, Channel.status_reason,
+                      Assistant.id.label("assistant_id"), Assistant.name.label("assistant_name"),
+                      Assistant.enabled.label("assistant_enabled"))
+        .outerjoin(Assistant, and_(Assistant.tenant_id == tenant_id, Assistant.id == Channel.assistant_id))
+        .where(Channel.id == channel_id))).one()
+    undone = (await session.execute(
+        tenant_select(OutboundDelivery, tenant_id, OutboundDelivery.state, OutboundDelivery.attempts,
+                      OutboundDelivery.last_error, OutboundDelivery.next_attempt_at)
+        .where(OutboundDelivery.conversation_id == conversation_id, UNDONE)
+        .order_by(OutboundDelivery.id))).all()
+    return channel, list(undone)
 
 
 async def tag_id_by_name(session: Reader, tenant_id: uuid.UUID, name: str) -> uuid.UUID | None:
@@ -276,8 +357,11 @@ def _insert(session: AsyncSession, table: Any) -> Any:
 async def lock_identity_conversations(session: AsyncSession, tenant_id: uuid.UUID,
                                       identities: Sequence[tuple[uuid.UUID, str]]) -> list[Row[Any]]:
     """The conversations of these (channel id, external id) identities that exist, locked, each
-    with its contact and its identity. Locked in the order of their ids, so writers that lock
-    several never wait on each other in a circle (SQLite has one writer anyway)."""
+    with its contact and its identity, and the contact's tags (`tag_id`, `tag_name`, `tag_color`:
+    a row per tag, most recently applied first, or one row of None without tags), which the
+    conversation's row in the inbox shows: one round trip for both. Locked in the order of their
+    ids, so writers that lock several never wait on each other in a circle (SQLite has one writer
+    anyway)."""
     if not identities:
         return []
     # The identities first, through their unique key, then only their conversations: PostgreSQL
@@ -291,13 +375,16 @@ async def lock_identity_conversations(session: AsyncSession, tenant_id: uuid.UUI
                      tuple_(ContactIdentity.channel_id, ContactIdentity.external_id).in_(list(identities)))
               .cte("wanted").prefix_with("MATERIALIZED", dialect="postgresql"))
     stmt = (tenant_select(Conversation, tenant_id, Conversation, Contact, wanted.c.channel_id.label("identity_channel"),
-                          wanted.c.external_id)
+                          wanted.c.external_id, Tag.id.label("tag_id"), Tag.name.label("tag_name"),
+                          Tag.color.label("tag_color"))
             .select_from(wanted)
             .join(Conversation, and_(Conversation.tenant_id == tenant_id,
                                      Conversation.channel_id == wanted.c.channel_id,
                                      Conversation.contact_id == wanted.c.contact_id))
             .join(Contact, and_(Contact.tenant_id == tenant_id, Contact.id == wanted.c.contact_id))
-            .order_by(Conversation.id)
+            .outerjoin(ContactTag, and_(ContactTag.tenant_id == tenant_id, ContactTag.contact_id == Contact.id))
+            .outerjoin(Tag, and_(Tag.tenant_id == tenant_id, Tag.id == ContactTag.tag_id))
+            .order_by(Conversation.id, ContactTag.applied_at.desc(), Tag.name)
             .with_for_update(of=Conversation))
     return list((await session.execute(stmt)).all())
 

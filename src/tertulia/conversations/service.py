@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.engine import Row
@@ -18,8 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.contacts.schemas import TagOut
 from tertulia.conversations import repository as repo
-from tertulia.conversations.models import Conversation, Message
-from tertulia.conversations.schemas import ChatSummary, MessageOut
+from tertulia.conversations.models import NOTE, Conversation, Message
+from tertulia.conversations.schemas import (
+    AssistantRef,
+    ChatSummary,
+    ConversationAnswering,
+    MessageOut,
+    SearchMatch,
+)
+from tertulia.conversations.search import excerpt, matches_contact, search_terms
 from tertulia.conversations.window import require_open_window, window_open_until
 from tertulia.delivery import outbox
 from tertulia.delivery.bubbles import split_into_bubbles
@@ -66,6 +73,46 @@ def summary_of(conv: Conversation | Row[Any], display_name: str, phone: str | No
         channel_id=conv.channel_id,
         status=conv.status, tags=[TagOut.model_validate(t) for t in tags], last_inbound_at=conv.last_inbound_at,
         window_open_until=window_open_until(conv.channel_source, conv.last_inbound_at))
+
+
+async def explain_matches(session: Reader, tenant_id: uuid.UUID, q: str, summaries: Sequence[ChatSummary]) -> None:
+    """A search's page: the conversations it found by their messages (not by their contact) get
+    the newest matching message and an excerpt of it (one statement for the page)."""
+    terms = search_terms(q)
+    by_text = [s for s in summaries if not matches_contact(terms, s.display_name, s.customer_phone)]
+    found = await repo.newest_text_matches(session, tenant_id, [s.id for s in by_text], terms.words)
+    for summary in by_text:
+        if summary.id in found:
+            message_id, content = found[summary.id]
+            summary.match = SearchMatch(message_id=message_id, excerpt=excerpt(content, terms.words))
+
+
+async def answering(session: Reader, conv: Conversation) -> ConversationAnswering:
+    """Who answers this conversation and whether its channel can deliver (see the schema)."""
+    channel, undone = await repo.answering_parts(session, conv.tenant_id, conv.channel_id, conv.id)
+    assistant = AssistantRef(id=channel.assistant_id, name=channel.assistant_name) if channel.assistant_id else None
+    missing: Literal["no_assistant", "assistant_disabled", "channel_disabled"] | None = None
+    if not channel.enabled:
+        missing = "channel_disabled"
+    elif assistant is None:
+        missing = "no_assistant"
+    elif not channel.assistant_enabled:
+        missing = "assistant_disabled"
+    first = undone[0] if undone else None
+    delivery: Literal["ok", "paused", "retrying", "disabled"] = "ok"
+    reason, failure, next_at = None, None, None
+    if not channel.enabled:
+        delivery, failure = "disabled", "channel_disabled"
+    elif channel.status == "attention" or (first is not None and first.state == "paused"):
+        delivery, failure = "paused", "channel_attention"
+        reason = channel.status_reason or (first.last_error if first else None)
+    elif first is not None and first.state == "pending" and first.attempts > 0 and first.last_error:
+        delivery, reason, next_at = "retrying", first.last_error, first.next_attempt_at
+        # A retried send's last error is "<code>: <the provider's words>" (ProviderFailure.__str__).
+        failure = first.last_error.split(":", 1)[0] if ":" in first.last_error else None
+    return ConversationAnswering(ai_answers=missing is None, assistant=assistant, ai_missing=missing,
+                                 delivery=delivery, delivery_reason=reason, delivery_code=failure,
+                                 next_attempt_at=next_at, waiting=len(undone))
 
 
 async def conversation_summary(session: Reader, conv: Conversation) -> ChatSummary:
@@ -213,6 +260,20 @@ async def send_human_message(session: AsyncSession, tenant_id: uuid.UUID, conver
     conv.unread_count = 0  # whoever answers has read the conversation
     await emit_conversation_updated(session, conv)
     return conv, msg
+
+
+async def add_note(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
+                   user_id: uuid.UUID | None, text: str) -> Message:
+    """A private note in the conversation: shown to the team live (`message.created`), never queued
+    for delivery, and no reply: the inbox row, the unread count and who has control stay as they were."""
+    conv = await require_conversation(session, tenant_id, conversation_id)
+    now = utcnow()
+    msg = Message(tenant_id=tenant_id, conversation_id=conv.id, channel_id=conv.channel_id, direction="outbound",
+                  author="human", author_user_id=user_id, content=text, attachments=[], status=NOTE, kind=NOTE,
+                  created_at=now, updated_at=now)
+    session.add(msg)
+    await emit_message_created(session, msg)
+    return msg
 
 
 async def set_human_override(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,

@@ -10,7 +10,7 @@ the message (and its delivery's payload), and the call that sends it.
   fence), signed `X-Tertulia-Signature: sha256=<hex HMAC-SHA256(outbound secret, body)>`.
   Without a URL the integrator reads messages through the API: `sent` at once.
 - `web`: the widget reads the conversation itself: `sent` at once.
-- Messenger and Instagram: not sent yet; the message fails saying so.
+- Messenger and Instagram: channels/messenger/sender.py.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import httpx2
@@ -57,6 +58,7 @@ class Outgoing:
     channel: Channel
     message: Message
     typing_for: str | None  # the customer's last message (provider id): where "typing…" is shown
+    last_inbound_at: datetime | None = None  # when the customer last wrote (the windows count from it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,7 @@ class Sender(Protocol):
     async def typing(self, out: Outgoing) -> None: ...
 
 
-def _missing_credentials(channel: Channel) -> ProviderFailure:
+def missing_credentials(channel: Channel) -> ProviderFailure:
     return ProviderFailure("pause", f"Faltan credenciales del canal «{channel.name}»: complétalas en sus ajustes.",
                            "credentials_missing")
 
@@ -211,7 +213,7 @@ class CloudSender(WhatsAppSender):
             return CloudApi(self.client, self.settings.meta_graph_url,
                             credentials_of(channel, self.box, WhatsAppCloudCredentials))
         except ValueError as exc:
-            raise _missing_credentials(channel) from exc
+            raise missing_credentials(channel) from exc
 
     async def send(self, out: Outgoing) -> str | None:
         api = self.api(out.channel)
@@ -228,7 +230,7 @@ class YCloudSender(WhatsAppSender):
             return YCloudApi(self.client, self.settings.ycloud_api_url,
                              credentials_of(channel, self.box, YCloudCredentials))
         except ValueError as exc:
-            raise _missing_credentials(channel) from exc
+            raise missing_credentials(channel) from exc
 
     async def send(self, out: Outgoing) -> str | None:
         api = self.api(out.channel)

@@ -52,7 +52,8 @@ async def load_outgoing(session: Reader, claimed: Sequence[ClaimedDelivery]) -> 
     found: dict[int, Outgoing] = {}
     inbound = _LAST_INBOUND
     for tenant_id, of_message in by_tenant.items():
-        stmt = (tenant_select(Message, tenant_id, Message, Channel, inbound.provider_message_id.label("typing_for"))
+        stmt = (tenant_select(Message, tenant_id, Message, Channel, inbound.provider_message_id.label("typing_for"),
+                              Conversation.last_inbound_at)
                 .select_from(Message)
                 .join(Channel, and_(Channel.tenant_id == tenant_id, Channel.id == Message.channel_id))
                 .outerjoin(Conversation, and_(Conversation.tenant_id == tenant_id,
@@ -63,7 +64,8 @@ async def load_outgoing(session: Reader, claimed: Sequence[ClaimedDelivery]) -> 
         for row in (await session.execute(stmt)).all():
             message, channel = row[0], row[1]
             one = of_message[message.id]
-            found[one.id] = Outgoing(one, channel, message, row.typing_for if message.author == "ai" else None)
+            found[one.id] = Outgoing(one, channel, message, row.typing_for if message.author == "ai" else None,
+                                     row.last_inbound_at)
     return found
 
 

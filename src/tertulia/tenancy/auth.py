@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.kit.crypto import hash_token, tokens_equal
-from tertulia.kit.db import ALL_TENANTS, set_tenant, utcnow
+from tertulia.kit.db import ALL_TENANTS, Database, set_tenant, utcnow
 from tertulia.kit.errors import Forbidden, NotAuthenticated
 from tertulia.kit.web import SAFE_METHODS, DbSession, RequestDb
 from tertulia.tenancy import repository as repo
@@ -104,6 +104,15 @@ async def _check_credentials(request: Request, db: RequestDb) -> Principal:
                      user_id=found.user_id, user_name=found.user_name)
 
 
+async def check_credentials_apart(request: Request) -> Principal:
+    """Who is calling, checked in a read transaction of its own that ends before the endpoint goes
+    on: for an upload, whose body may take long to arrive while nothing holds the database (SQLite's
+    writer). The endpoint opens its own transaction afterwards, for the principal's tenant."""
+    db: Database = request.app.state.db
+    async with db.read_session() as read:
+        return await _check_credentials(request, read)
+
+
 async def get_manager(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     if not principal.can_manage:
         raise Forbidden("only owners and admins can do this", code="forbidden_role")
@@ -122,6 +131,8 @@ SECURITY_SCHEMES = {
                  "description": "an API token (POST /admin/tokens, `tertulia token create`); no CSRF header"},
     "inboundToken": {"type": "http", "scheme": "bearer",
                      "description": "an `api` channel's inbound token, shown once when the channel is created"},
+    "visitorToken": {"type": "http", "scheme": "bearer",
+                     "description": "a web widget visitor's token, from POST /widget/{channel_id}/session"},
     "webhookSignature": {"type": "apiKey", "in": "header", "name": "X-Hub-Signature-256",
                          "description": "a provider's signature of the raw body with the channel's secret: Meta's "
                                         "`X-Hub-Signature-256: sha256=<hex>`, or YCloud's `YCloud-Signature: "

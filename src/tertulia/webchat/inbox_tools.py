@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tertulia.assistants.providers.base import ToolSpec
 from tertulia.assistants.tools import Tool, ToolContext, ToolError
 from tertulia.contacts.repository import like_pattern
+from tertulia.conversations.search import fold
 from tertulia.kit.db import Reader, utcnow
 from tertulia.tenancy import repository as tenancy_repo
 from tertulia.webchat import repository as repo
@@ -68,7 +69,7 @@ async def find_conversation(session: AsyncSession, ctx: ToolContext, args: dict[
     slug, zone = await _tenant_place(session, ctx)
     digits = re.sub(r"\D", "", query)
     digits = digits if len(digits) >= 3 else ""  # "+34…" finds phones containing the digits
-    rows = await repo.find_conversations(session, ctx.tenant_id, like_pattern(query.lower()), digits,
+    rows = await repo.find_conversations(session, ctx.tenant_id, like_pattern(fold(query)), digits,
                                          int(args.get("limit", 10)))
     return {"query": query, "found": [_row(slug, zone, r, "status", "ai_state", "last_message_at",
                                            "last_message_preview") for r in rows]}

@@ -161,8 +161,9 @@ async def conversations_since(session: Reader, tenant_id: uuid.UUID, since: date
 
 
 async def find_conversations(session: Reader, tenant_id: uuid.UUID, pattern: str, digits: str, limit: int) -> list[Any]:
-    """Conversations whose contact's name contains `pattern` or whose phone contains `digits`."""
-    conditions = [func.lower(Conversation.contact_name).like(pattern, escape="\\")]
+    """Conversations whose contact's folded name (conversations/search.py) contains `pattern` or whose
+    phone contains `digits`."""
+    conditions = [Conversation.contact_key.like(pattern, escape="\\")]
     if digits:
         conditions.append(Conversation.contact_phone.like(f"%{digits}%"))
     stmt = (tenant_select(Conversation, tenant_id, Conversation.id, Conversation.contact_name,

@@ -171,6 +171,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/canned-responses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Canned
+         * @description The tenant's canned responses, by shortcut.
+         */
+        get: operations["list_canned_admin_canned_responses_get"];
+        put?: never;
+        /**
+         * Create Canned
+         * @description A new canned response; 409 `canned_response_exists` when its shortcut is taken.
+         */
+        post: operations["create_canned_admin_canned_responses_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/canned-responses/{canned_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Canned */
+        get: operations["get_canned_admin_canned_responses__canned_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Canned */
+        delete: operations["delete_canned_admin_canned_responses__canned_id__delete"];
+        options?: never;
+        head?: never;
+        /** Update Canned */
+        patch: operations["update_canned_admin_canned_responses__canned_id__patch"];
+        trace?: never;
+    };
     "/admin/channels": {
         parameters: {
             query?: never;
@@ -178,14 +221,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Channels */
+        /**
+         * List Channels
+         * @description The tenant's channels, each with its `health`: the last webhook received, and the webhooks
+         *     and deliveries failing (how many in the last 24 hours, and why the newest failed).
+         */
         get: operations["list_channels_admin_channels_get"];
         put?: never;
         /**
          * Create Channel
-         * @description Connect a channel. A provider's (`whatsapp_cloud`, `ycloud`) needs its credentials (422
-         *     naming any that are missing or malformed); the answer says where its webhooks go
-         *     (`webhook_url`, `verify_token`). An `api` channel answers with its inbound token, shown once.
+         * @description Connect a channel. A provider's (`whatsapp_cloud`, `ycloud`, `facebook`, `instagram`) needs its
+         *     credentials (422 naming any that are missing or malformed); the answer says where its webhooks go
+         *     (`webhook_url`, `verify_token`). An `api` channel answers with its inbound token, shown once; a
+         *     `web` channel with its widget settings (`web`, with the identity secret) and the `snippet` to paste.
          */
         post: operations["create_channel_admin_channels_post"];
         delete?: never;
@@ -205,7 +253,11 @@ export interface paths {
         get: operations["get_channel_admin_channels__channel_id__get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete Channel
+         * @description Remove a channel and everything that came through it: its conversations and messages too.
+         */
+        delete: operations["delete_channel_admin_channels__channel_id__delete"];
         options?: never;
         head?: never;
         /**
@@ -237,6 +289,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/channels/kinds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Channel Kinds
+         * @description The kinds of channel that can be connected, each with the JSON Schema of its credentials:
+         *     the connect form is built from it.
+         */
+        get: operations["channel_kinds_admin_channels_kinds_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/chats/{conversation_id}": {
         parameters: {
             query?: never;
@@ -246,6 +319,27 @@ export interface paths {
         };
         /** Get Chat */
         get: operations["get_chat_admin_chats__conversation_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/chats/{conversation_id}/answering": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Chat Answering
+         * @description Whether an assistant answers this conversation (an enabled one linked to its channel) and
+         *     whether its channel can deliver (paused on refused credentials, retrying a failed send).
+         */
+        get: operations["chat_answering_admin_chats__conversation_id__answering_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -268,8 +362,33 @@ export interface paths {
          */
         get: operations["list_messages_admin_chats__conversation_id__messages_get"];
         put?: never;
-        /** Send In Chat */
+        /**
+         * Send In Chat
+         * @description A person's message in the conversation (as `/whatsapp/send`): text, and optionally one file, by
+         *     the `media_id` of `POST /admin/media` or by url.
+         */
         post: operations["send_in_chat_admin_chats__conversation_id__messages_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/chats/{conversation_id}/notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add Note
+         * @description A private note for the team (`kind: note`): shown in the conversation and live to other agents,
+         *     never delivered on any channel, never read by the AI, and not a reply (the AI keeps control).
+         */
+        post: operations["add_note_admin_chats__conversation_id__notes_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -331,6 +450,26 @@ export interface paths {
          *     the opaque `cursor` returned in the `X-Next-Cursor` header.
          */
         get: operations["chats_summary_admin_chats_summary_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/chats/unread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Chats Unread
+         * @description How many conversations have unread messages (the tab's title shows it), and how many messages.
+         */
+        get: operations["chats_unread_admin_chats_unread_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -409,6 +548,26 @@ export interface paths {
          * @description Lock (a human has control; the AI sends nothing) or unlock (the AI answers again).
          */
         post: operations["human_override_admin_conversations__conversation_id__human_override_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/conversations/{conversation_id}/typing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Agent Typing
+         * @description Show the visitor of a web conversation that a person is typing (nothing for other channels).
+         */
+        post: operations["agent_typing_admin_conversations__conversation_id__typing_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -509,6 +668,29 @@ export interface paths {
         get: operations["list_mcp_server_tools_admin_mcp_servers__server_id__tools_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload Media
+         * @description A file to send from the composer (multipart field `file`). Its kind comes from its bytes, never
+         *     from its name or the type the browser claims; WhatsApp's limit for that kind applies. Stored as
+         *     `media/<tenant>/<random>.<extension of its real type>`; the answer's `id` goes in a send's
+         *     attachment as `media_id`.
+         */
+        post: operations["upload_media_admin_media_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -666,9 +848,10 @@ export interface paths {
         put?: never;
         /**
          * Sync Templates
-         * @description Read every template of every WhatsApp channel of the tenant from its provider (all pages)
-         *     and store them; those the provider no longer has are kept, marked `removed_at`. A channel
-         *     whose provider could not be read says why and keeps its templates as they were.
+         * @description Read every template of every WhatsApp channel of the tenant (or of `channel`) from its
+         *     provider (all pages) and store them; those the provider no longer has are kept, marked
+         *     `removed_at`. A channel whose provider could not be read says why and keeps its templates as
+         *     they were.
          */
         post: operations["sync_templates_admin_templates_sync_post"];
         delete?: never;
@@ -1096,6 +1279,115 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/widget/{channel_id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Messages
+         * @description The visitor's conversation (the socket's fallback: poll with `after=<last id>`).
+         */
+        get: operations["list_messages_widget__channel_id__messages_get"];
+        put?: never;
+        /**
+         * Send Message
+         * @description The visitor writes: stored through the inbound path like any channel's message (the same
+         *     `client_id` again is stored once). 429 past the visitor's or the address's rate.
+         */
+        post: operations["send_message_widget__channel_id__messages_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/{channel_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Read Up To
+         * @description The widget showed the visitor our messages up to `up_to`: they are `read`.
+         */
+        post: operations["read_up_to_widget__channel_id__read_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/{channel_id}/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Session
+         * @description Start (or resume) a visitor: the widget's settings, a visitor token, and the conversation so
+         *     far. `identifier` with a valid `identifier_hash` (hex HMAC-SHA256 of the identifier under the
+         *     channel's `identity_secret`) makes the visitor that contact; without it the identifier is
+         *     ignored. A page that loads without a kept `visitor_id` gets a new one.
+         */
+        post: operations["start_session_widget__channel_id__session_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/{channel_id}/typing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Typing
+         * @description The visitor is typing (shown to the team live; never stored).
+         */
+        post: operations["typing_widget__channel_id__typing_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/{channel_id}/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload
+         * @description A file the visitor attaches (multipart field `file`), checked by its content, then sent with
+         *     a message's `upload_ids`.
+         */
+        post: operations["upload_widget__channel_id__uploads_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1209,6 +1501,16 @@ export interface components {
              */
             updated_at: string;
         };
+        /** AssistantRef */
+        AssistantRef: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+        };
         /** AssistantUpdate */
         AssistantUpdate: {
             /**
@@ -1293,6 +1595,58 @@ export interface components {
             /** Title */
             title?: string | null;
         };
+        /** CannedResponseCreate */
+        CannedResponseCreate: {
+            /**
+             * Content
+             * @example Enviamos a todo el país en 24-48 h; el envío es gratis desde 30 €.
+             */
+            content: string;
+            /**
+             * Shortcut
+             * @description typed after `/` in the composer: ^[a-z0-9_-]{1,32}$
+             * @example envio
+             */
+            shortcut: string;
+            /**
+             * Title
+             * @example Envíos a domicilio
+             */
+            title: string;
+        };
+        /** CannedResponseOut */
+        CannedResponseOut: {
+            /** Content */
+            content: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Shortcut */
+            shortcut: string;
+            /** Title */
+            title: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** CannedResponseUpdate */
+        CannedResponseUpdate: {
+            /** Content */
+            content?: string | null;
+            /** Shortcut */
+            shortcut?: string | null;
+            /** Title */
+            title?: string | null;
+        };
         /** ChannelCheck */
         ChannelCheck: {
             /** Checks */
@@ -1312,7 +1666,7 @@ export interface components {
         ChannelCreate: {
             /**
              * Credentials
-             * @description What the channel needs to talk to its provider, stored encrypted and never returned. whatsapp_cloud: phone_number_id, waba_id, access_token, app_secret (and verify_token for Meta's webhook check, generated when not given); ycloud: api_key, phone_number (the business number in E.164), waba_id, signing_secret (the webhook endpoint's); api: outbound_secret (optional).
+             * @description What the channel needs to talk to its provider, stored encrypted and never returned. whatsapp_cloud: phone_number_id, waba_id, access_token, app_secret (and verify_token for Meta's webhook check, generated when not given); ycloud: api_key, phone_number (the business number in E.164), waba_id, signing_secret (the webhook endpoint's); facebook: page_id, page_access_token, app_secret, app_id (recommended: echoes of sends from that Meta app are Tertulia's own), verify_token (generated when not given); instagram: instagram_account_id, access_token, app_secret, app_id, verify_token; api: outbound_secret (optional).
              */
             credentials?: {
                 [key: string]: unknown;
@@ -1329,12 +1683,14 @@ export interface components {
              * @default
              */
             platform_origin?: string;
+            /** @description `web` channels: the widget's settings */
+            web?: components["schemas"]["WebChannelSettings"] | null;
         };
         /** ChannelCreated */
         ChannelCreated: {
             /**
              * Account Id
-             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number)
+             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number; Messenger: the page id; Instagram: the account id)
              */
             account_id: string | null;
             /** Assistant Id */
@@ -1355,6 +1711,13 @@ export interface components {
             enabled: boolean;
             /** Has Credentials */
             has_credentials: boolean;
+            health: components["schemas"]["ChannelHealth"];
+            /**
+             * Human Agent Tag
+             * @description Messenger and Instagram: a person may answer up to 7 days with Meta's HUMAN_AGENT tag
+             * @default false
+             */
+            human_agent_tag?: boolean;
             /**
              * Id
              * Format: uuid
@@ -1379,6 +1742,11 @@ export interface components {
             /** Platform Origin */
             platform_origin: string;
             /**
+             * Snippet
+             * @description `web` channels: the <script> tag to paste into the site
+             */
+            snippet?: string | null;
+            /**
              * Status
              * @description attention: the provider refused the credentials; deliveries wait until they are fixed
              * @enum {string}
@@ -1391,17 +1759,75 @@ export interface components {
              * @description Meta's webhook verification token (paste it beside the URL)
              */
             verify_token: string | null;
+            /** @description `web` channels: the widget's settings */
+            web?: components["schemas"]["WebChannelOut"] | null;
             /**
              * Webhook Url
              * @description where the provider delivers its webhooks (paste it into Meta's or YCloud's console)
              */
             webhook_url: string | null;
         };
+        /**
+         * ChannelHealth
+         * @description How the channel is doing, from the webhook event log and the outbox: what a person needs to
+         *     see to know whether messages come in and go out.
+         */
+        ChannelHealth: {
+            /**
+             * Deliveries Failing
+             * @description messages that could not be delivered in the last 24 hours, being retried, or paused because the provider refused the credentials
+             */
+            deliveries_failing: number;
+            /**
+             * Last Delivery Error
+             * @description why the newest of those failed
+             */
+            last_delivery_error: string | null;
+            /** Last Delivery Error At */
+            last_delivery_error_at: string | null;
+            /**
+             * Last Webhook At
+             * @description the last webhook its provider sent
+             */
+            last_webhook_at: string | null;
+            /**
+             * Last Webhook Error
+             * @description why the newest of those failed
+             */
+            last_webhook_error: string | null;
+            /**
+             * Webhooks Failed
+             * @description webhook bodies that failed in the last 24 hours
+             */
+            webhooks_failed: number;
+        };
+        /** ChannelKindOut */
+        ChannelKindOut: {
+            /** Channel Source */
+            channel_source: string;
+            /**
+             * Credentials
+             * @description the JSON Schema of its credentials (properties, required; a secret's `format` is `password`); empty: none to give
+             */
+            credentials: {
+                [key: string]: unknown;
+            };
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "whatsapp_cloud" | "ycloud" | "instagram" | "facebook" | "web" | "api";
+            /**
+             * Webhooks
+             * @description its provider delivers webhooks to `webhook_url`
+             */
+            webhooks: boolean;
+        };
         /** ChannelOut */
         ChannelOut: {
             /**
              * Account Id
-             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number)
+             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number; Messenger: the page id; Instagram: the account id)
              */
             account_id: string | null;
             /** Assistant Id */
@@ -1422,6 +1848,13 @@ export interface components {
             enabled: boolean;
             /** Has Credentials */
             has_credentials: boolean;
+            health: components["schemas"]["ChannelHealth"];
+            /**
+             * Human Agent Tag
+             * @description Messenger and Instagram: a person may answer up to 7 days with Meta's HUMAN_AGENT tag
+             * @default false
+             */
+            human_agent_tag?: boolean;
             /**
              * Id
              * Format: uuid
@@ -1441,6 +1874,11 @@ export interface components {
             /** Platform Origin */
             platform_origin: string;
             /**
+             * Snippet
+             * @description `web` channels: the <script> tag to paste into the site
+             */
+            snippet?: string | null;
+            /**
              * Status
              * @description attention: the provider refused the credentials; deliveries wait until they are fixed
              * @enum {string}
@@ -1453,6 +1891,8 @@ export interface components {
              * @description Meta's webhook verification token (paste it beside the URL)
              */
             verify_token: string | null;
+            /** @description `web` channels: the widget's settings */
+            web?: components["schemas"]["WebChannelOut"] | null;
             /**
              * Webhook Url
              * @description where the provider delivers its webhooks (paste it into Meta's or YCloud's console)
@@ -1493,6 +1933,11 @@ export interface components {
             } | null;
             /** Enabled */
             enabled?: boolean | null;
+            /**
+             * Human Agent Tag
+             * @description Messenger and Instagram: a person of the team may answer up to 7 days after the customer's last message with Meta's HUMAN_AGENT tag (the app needs Meta's Human Agent permission); the AI never uses it
+             */
+            human_agent_tag?: boolean | null;
             /** Name */
             name?: string | null;
             /**
@@ -1502,6 +1947,8 @@ export interface components {
             outbound_url?: string | null;
             /** Platform Origin */
             platform_origin?: string | null;
+            /** @description `web` channels: the widget's settings to change */
+            web?: components["schemas"]["WebChannelUpdate"] | null;
         };
         /** ChatHistory */
         ChatHistory: {
@@ -1568,6 +2015,8 @@ export interface components {
             last_inbound_at: string | null;
             /** Last Message */
             last_message: string;
+            /** @description With `q`: set when the conversation was found by a message's text rather than its contact's name or phone. */
+            match?: components["schemas"]["SearchMatch"] | null;
             /** Platform Origin */
             platform_origin: string;
             /** Status */
@@ -1646,6 +2095,51 @@ export interface components {
              * @example +525512345678
              */
             phone?: string | null;
+        };
+        /**
+         * ConversationAnswering
+         * @description Who answers a conversation and whether its channel can deliver: what the chat's banners say,
+         *     from the channel's settings and the conversation's own queue, never assumed.
+         */
+        ConversationAnswering: {
+            /**
+             * Ai Answers
+             * @description an enabled assistant is linked to the conversation's enabled channel (it answers while the AI owns the conversation)
+             */
+            ai_answers: boolean;
+            /**
+             * Ai Missing
+             * @description why no assistant answers, when none does
+             */
+            ai_missing: ("no_assistant" | "assistant_disabled" | "channel_disabled") | null;
+            /** @description the assistant linked to the channel, enabled or not */
+            assistant: components["schemas"]["AssistantRef"] | null;
+            /**
+             * Delivery
+             * @description paused: the provider refused the channel's credentials and messages wait until they are fixed; retrying: the conversation's next message failed and is being tried again; disabled: the channel is off
+             * @enum {string}
+             */
+            delivery: "ok" | "paused" | "retrying" | "disabled";
+            /**
+             * Delivery Code
+             * @description the failure's code when known (`channel_attention` when paused), which the web app words in the chosen language
+             */
+            delivery_code: string | null;
+            /**
+             * Delivery Reason
+             * @description the provider's or the last attempt's words, when not ok
+             */
+            delivery_reason: string | null;
+            /**
+             * Next Attempt At
+             * @description retrying: when the next attempt is due
+             */
+            next_attempt_at: string | null;
+            /**
+             * Waiting
+             * @description messages of this conversation not delivered yet (queued, sending or paused)
+             */
+            waiting: number;
         };
         /** ConversationSendRequest */
         ConversationSendRequest: {
@@ -2001,6 +2495,31 @@ export interface components {
              */
             tool: string;
         };
+        /**
+         * MediaOut
+         * @description A file stored for sending: attach it to a send as `{"type": <type>, "media_id": <id>}` (or by
+         *     its `url`).
+         */
+        MediaOut: {
+            /** Filename */
+            filename: string;
+            /**
+             * Id
+             * @description the stored file's name, what a send's attachment takes as `media_id`
+             */
+            id: string;
+            /** Mime Type */
+            mime_type: string;
+            /** Size */
+            size: number;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "image" | "video" | "audio" | "document";
+            /** Url */
+            url: string;
+        };
         /** MemberCreate */
         MemberCreate: {
             /** Display Name */
@@ -2122,13 +2641,30 @@ export interface components {
             timestamp: string;
         };
         /**
+         * NoteCreate
+         * @description A private note: seen by the team in the conversation, never sent to the customer.
+         */
+        NoteCreate: {
+            /**
+             * Content
+             * @example Pidió factura: enviarla el lunes con el pedido.
+             */
+            content: string;
+        };
+        /**
          * OutboundAttachment
-         * @description A file to send: one of this tenant's (`/media/<tenant>/<name>`, uploaded to the provider
-         *     when sent) or a public URL the provider fetches itself.
+         * @description A file to send: one of this tenant's (`/media/<tenant>/<name>`, or the `media_id` that `POST
+         *     /admin/media` answered; uploaded to the provider when sent) or a public URL the provider fetches
+         *     itself. One of `url` and `media_id`.
          */
         OutboundAttachment: {
             /** Filename */
             filename?: string | null;
+            /**
+             * Media Id
+             * @description a file uploaded with POST /admin/media (its `id`)
+             */
+            media_id?: string | null;
             /** Mime Type */
             mime_type?: string | null;
             /**
@@ -2137,7 +2673,7 @@ export interface components {
              */
             type: "image" | "video" | "audio" | "document";
             /** Url */
-            url: string;
+            url?: string | null;
             /**
              * Voice
              * @description an audio to show as a voice note
@@ -2153,6 +2689,19 @@ export interface components {
             conversation_id: string;
             /** Unread Count */
             unread_count: number;
+        };
+        /**
+         * SearchMatch
+         * @description Why a search (`q`) found a conversation by its messages: the newest one holding the words.
+         */
+        SearchMatch: {
+            /**
+             * Excerpt
+             * @description the message's text around the first searched word, cut with `…`
+             */
+            excerpt: string;
+            /** Message Id */
+            message_id: number;
         };
         /** SelectTenantRequest */
         SelectTenantRequest: {
@@ -2216,6 +2765,11 @@ export interface components {
         /** SummaryOut */
         SummaryOut: {
             /**
+             * Control
+             * @description who has the conversation now (the AI, or which person), as of this request
+             */
+            control: string;
+            /**
              * Generated At
              * Format: date-time
              */
@@ -2224,7 +2778,10 @@ export interface components {
             handoff_brief: string | null;
             /** Message Count */
             message_count: number;
-            /** Summary */
+            /**
+             * Summary
+             * @description what the customer wants, what they were told, what is pending, and (its last line) who has the conversation now
+             */
             summary: string;
         };
         /** SyncResult */
@@ -2670,6 +3227,27 @@ export interface components {
             /** @description the run, as a real reply's trace shows it (not stored) */
             trace: components["schemas"]["TraceOut"];
         };
+        /** TypingIn */
+        TypingIn: {
+            /**
+             * On
+             * @default true
+             */
+            on?: boolean;
+        };
+        /** UnreadCount */
+        UnreadCount: {
+            /**
+             * Conversations
+             * @description conversations with messages nobody has read
+             */
+            conversations: number;
+            /**
+             * Messages
+             * @description their unread messages together
+             */
+            messages: number;
+        };
         /** UploadOut */
         UploadOut: {
             /** Content Type */
@@ -2703,6 +3281,294 @@ export interface components {
              * Format: uuid
              */
             id: string;
+        };
+        /**
+         * VisitorMessage
+         * @description A message as the visitor sees it: no internal fields (notes, errors, who of the team).
+         */
+        VisitorMessage: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Attachments */
+            attachments?: {
+                [key: string]: unknown;
+            }[];
+            /** Author Name */
+            author_name?: string | null;
+            /**
+             * By
+             * @enum {string}
+             */
+            by: "visitor" | "ai" | "agent";
+            /** Id */
+            id: number;
+            /**
+             * Status
+             * @description the visitor's own: received | read; ours: sent | delivered | read
+             */
+            status: string;
+            /** Text */
+            text: string;
+            /**
+             * Turn
+             * @description the AI turn that wrote it (matches the streamed deltas)
+             */
+            turn?: string | null;
+        };
+        /** VisitorMessageIn */
+        VisitorMessageIn: {
+            /**
+             * Client Id
+             * @description the widget's id for this message: sending it again stores it once
+             */
+            client_id: string;
+            /**
+             * Text
+             * @default
+             */
+            text?: string;
+            /**
+             * Upload Ids
+             * @description files sent first to the uploads endpoint
+             */
+            upload_ids?: string[];
+        };
+        /** VisitorMessages */
+        VisitorMessages: {
+            /** Conversation Id */
+            conversation_id: string | null;
+            /** Messages */
+            messages: components["schemas"]["VisitorMessage"][];
+        };
+        /** VisitorMessageSent */
+        VisitorMessageSent: {
+            /** Client Id */
+            client_id: string;
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            /** Duplicate */
+            duplicate: boolean;
+            message: components["schemas"]["VisitorMessage"];
+        };
+        /** VisitorReadIn */
+        VisitorReadIn: {
+            /**
+             * Up To
+             * @description the newest message the visitor has seen
+             */
+            up_to: number;
+        };
+        /** VisitorSessionIn */
+        VisitorSessionIn: {
+            /** Email */
+            email?: string | null;
+            /**
+             * Identifier
+             * @description the site's id of a logged-in user; trusted only with identifier_hash
+             */
+            identifier?: string | null;
+            /** Identifier Hash */
+            identifier_hash?: string | null;
+            /** Name */
+            name?: string | null;
+            /**
+             * Visitor Id
+             * @description the id the browser kept; none: a new one
+             */
+            visitor_id?: string | null;
+        };
+        /** VisitorSessionOut */
+        VisitorSessionOut: {
+            config: components["schemas"]["WidgetConfig"];
+            /** Conversation Id */
+            conversation_id: string | null;
+            /**
+             * Identified
+             * @description the signed identifier was accepted
+             */
+            identified: boolean;
+            /**
+             * Messages
+             * @description the conversation's last 50 messages, oldest first
+             */
+            messages: components["schemas"]["VisitorMessage"][];
+            /**
+             * Token
+             * @description send as `Authorization: Bearer` (HTTP) or `token=` (socket)
+             */
+            token: string;
+            /** Visitor Id */
+            visitor_id: string;
+        };
+        /** VisitorUploadOut */
+        VisitorUploadOut: {
+            /** Filename */
+            filename: string;
+            /** Size */
+            size: number;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "image" | "document";
+            /** Upload Id */
+            upload_id: string;
+        };
+        /** WebChannelOut */
+        WebChannelOut: {
+            /**
+             * Allowed Origins
+             * @description the sites (scheme://host[:port]) the widget may run on; every widget request and socket from another origin is refused (Tertulia's own host is always allowed, for the demo page)
+             */
+            allowed_origins?: string[];
+            /**
+             * Ask Email
+             * @description a pre-chat field for the visitor's e-mail (optional)
+             * @default false
+             */
+            ask_email?: boolean;
+            /**
+             * Ask Name
+             * @description a pre-chat field for the visitor's name (optional to fill)
+             * @default false
+             */
+            ask_name?: boolean;
+            /**
+             * Assistant Name
+             * @description the name shown above the panel (empty: the channel's)
+             * @default
+             */
+            assistant_name?: string;
+            /** Avatar Url */
+            avatar_url?: string | null;
+            /**
+             * Business Hours Message
+             * @description shown under the greeting, e.g. «We answer Mon-Fri 9-18; the assistant is here the rest of the time»
+             * @default
+             */
+            business_hours_message?: string;
+            /**
+             * Colour
+             * @description the launcher's and the visitor's bubbles' colour
+             * @default #2563eb
+             */
+            colour?: string;
+            /**
+             * Greeting
+             * @description shown when the panel opens, before anyone writes
+             * @default
+             */
+            greeting?: string;
+            /**
+             * Identity Secret
+             * @description signs a site's known user for identity verification: identifier_hash = hex HMAC-SHA256(secret, identifier)
+             */
+            identity_secret: string;
+        };
+        /**
+         * WebChannelSettings
+         * @description A `web` channel's widget: where it may run and how it looks. Every field is optional on
+         *     update; what is not given keeps its value.
+         */
+        WebChannelSettings: {
+            /**
+             * Allowed Origins
+             * @description the sites (scheme://host[:port]) the widget may run on; every widget request and socket from another origin is refused (Tertulia's own host is always allowed, for the demo page)
+             */
+            allowed_origins?: string[];
+            /**
+             * Ask Email
+             * @description a pre-chat field for the visitor's e-mail (optional)
+             * @default false
+             */
+            ask_email?: boolean;
+            /**
+             * Ask Name
+             * @description a pre-chat field for the visitor's name (optional to fill)
+             * @default false
+             */
+            ask_name?: boolean;
+            /**
+             * Assistant Name
+             * @description the name shown above the panel (empty: the channel's)
+             * @default
+             */
+            assistant_name?: string;
+            /** Avatar Url */
+            avatar_url?: string | null;
+            /**
+             * Business Hours Message
+             * @description shown under the greeting, e.g. «We answer Mon-Fri 9-18; the assistant is here the rest of the time»
+             * @default
+             */
+            business_hours_message?: string;
+            /**
+             * Colour
+             * @description the launcher's and the visitor's bubbles' colour
+             * @default #2563eb
+             */
+            colour?: string;
+            /**
+             * Greeting
+             * @description shown when the panel opens, before anyone writes
+             * @default
+             */
+            greeting?: string;
+        };
+        /** WebChannelUpdate */
+        WebChannelUpdate: {
+            /** Allowed Origins */
+            allowed_origins?: string[] | null;
+            /** Ask Email */
+            ask_email?: boolean | null;
+            /** Ask Name */
+            ask_name?: boolean | null;
+            /** Assistant Name */
+            assistant_name?: string | null;
+            /** Avatar Url */
+            avatar_url?: string | null;
+            /** Business Hours Message */
+            business_hours_message?: string | null;
+            /** Colour */
+            colour?: string | null;
+            /** Greeting */
+            greeting?: string | null;
+            /**
+             * Rotate Identity Secret
+             * @description a new secret (the old one stops working)
+             * @default false
+             */
+            rotate_identity_secret?: boolean;
+        };
+        /** WidgetConfig */
+        WidgetConfig: {
+            /** Ask Email */
+            ask_email: boolean;
+            /** Ask Name */
+            ask_name: boolean;
+            /** Assistant Name */
+            assistant_name: string;
+            /** Avatar Url */
+            avatar_url: string | null;
+            /** Business Hours Message */
+            business_hours_message: string;
+            /**
+             * Channel Id
+             * Format: uuid
+             */
+            channel_id: string;
+            /** Colour */
+            colour: string;
+            /** Greeting */
+            greeting: string;
+            /** Name */
+            name: string;
         };
     };
     responses: never;
@@ -3578,6 +4444,316 @@ export interface operations {
             };
         };
     };
+    list_canned_admin_canned_responses_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponseOut"][];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    create_canned_admin_canned_responses_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CannedResponseCreate"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponseOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_canned_admin_canned_responses__canned_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                canned_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponseOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_canned_admin_canned_responses__canned_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                canned_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    update_canned_admin_canned_responses__canned_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                canned_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CannedResponseUpdate"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponseOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     list_channels_admin_channels_get: {
         parameters: {
             query?: never;
@@ -3713,6 +4889,71 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ChannelOut"];
                 };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_channel_admin_channels__channel_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
             401: {
@@ -3890,6 +5131,53 @@ export interface operations {
             };
         };
     };
+    channel_kinds_admin_channels_kinds_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelKindOut"][];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     get_chat_admin_chats__conversation_id__get: {
         parameters: {
             query?: never;
@@ -3917,6 +5205,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChatSummary"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    chat_answering_admin_chats__conversation_id__answering_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationAnswering"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -4059,6 +5414,77 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SendResult"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    add_note_admin_chats__conversation_id__notes_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoteCreate"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageOut"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -4361,6 +5787,53 @@ export interface operations {
             };
             /** @description the request is malformed or a value is refused (see `details`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    chats_unread_admin_chats_unread_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadCount"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4776,6 +6249,75 @@ export interface operations {
             };
         };
     };
+    agent_typing_admin_conversations__conversation_id__typing_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TypingIn"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     list_events_admin_events_get: {
         parameters: {
             query?: {
@@ -5124,6 +6666,87 @@ export interface operations {
             };
             /** @description no such resource in your tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    upload_media_admin_media_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                };
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description larger than WhatsApp allows for its kind (`media_too_large`: images 5 MB, video and audio 16 MB, documents 100 MB) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a kind of file no channel can send (`unsupported_media_type`), told by its content */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5820,7 +7443,10 @@ export interface operations {
     };
     sync_templates_admin_templates_sync_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description only this channel's */
+                channel?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5856,6 +7482,15 @@ export interface operations {
             };
             /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7186,6 +8821,384 @@ export interface operations {
             };
             /** @description no such resource in your tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_messages_widget__channel_id__messages_get: {
+        parameters: {
+            query?: {
+                after?: number | null;
+            };
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VisitorMessages"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    send_message_widget__channel_id__messages_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VisitorMessageIn"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VisitorMessageSent"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    read_up_to_widget__channel_id__read_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VisitorReadIn"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    start_session_widget__channel_id__session_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VisitorSessionIn"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VisitorSessionOut"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    typing_widget__channel_id__typing_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TypingIn"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    upload_widget__channel_id__uploads_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                };
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VisitorUploadOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description larger than 10 MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not an image (JPEG, PNG, GIF, WebP) or a document (PDF, DOCX, XLSX, TXT, CSV) by content */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

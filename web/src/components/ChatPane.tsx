@@ -1,10 +1,9 @@
 import {
-  Fragment, lazy, Suspense, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent,
+  Fragment, lazy, Suspense, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState,
 } from "react";
-import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
-import { ApiError } from "../api/client";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, keys } from "../api/endpoints";
-import type { ChatSummary, Message, WindowClosedInfo } from "../api/types";
+import type { ChatSummary, Message } from "../api/types";
 import { mergeMessages, replaceMessage, type MessageWindow } from "../lib/cache";
 import { channelColor } from "../lib/channels";
 import { useDocumentVisible, useI18n, useLiveState, useNow } from "../lib/context";
@@ -13,11 +12,15 @@ import type { MessageKey } from "../i18n";
 import { applyConversation, patchConversation } from "../lib/live";
 import { useAssistantName } from "../lib/assistant";
 import { formatLeft, refreshEvery, windowState, type WindowState } from "../lib/window";
+import { useJumpToMessage } from "../lib/useJumpToMessage";
 import { Avatar } from "./common";
 import { errorText } from "../lib/errors";
-import { BackIcon, ClockIcon, HandIcon, InfoIcon, SendIcon, SparkIcon } from "./icons";
+import { BackIcon, ClockIcon, InfoIcon, SparkIcon } from "./icons";
+import { Composer, showSent } from "./Composer";
 import { MessageBubble, type QuotedState } from "./MessageBubble";
 import { TraceDialog } from "./TraceDialog";
+import { ChatStateBanners } from "./ChatStateBanners";
+import { useImageViewer } from "./ImageViewer";
 
 const PAGE = 50;
 // Opened only when a template is wanted: loaded then, outside the first load.
@@ -28,6 +31,8 @@ interface PaneActions {
   onBack?: () => void;
   /** Where the contact is a drawer: open it. */
   onShowContact?: () => void;
+  /** A message to open the chat at (found by a search). */
+  focusMessageId?: number;
 }
 
 export function ChatPane({ conversationId, userName, ...actions }: PaneActions & {
@@ -48,7 +53,7 @@ export function ChatPane({ conversationId, userName, ...actions }: PaneActions &
   return <OpenChat conversationId={conversationId} userName={userName} {...actions} />;
 }
 
-function OpenChat({ conversationId, userName, onBack, onShowContact }: PaneActions & {
+function OpenChat({ conversationId, userName, onBack, onShowContact, focusMessageId }: PaneActions & {
   conversationId: string; userName: string;
 }) {
   const { t, lang } = useI18n();
@@ -161,22 +166,12 @@ function OpenChat({ conversationId, userName, onBack, onShowContact }: PaneActio
           </button>
         )}
       </header>
-      {row && (
-        <div className={`state-banner ${row.is_locked ? "is-human" : "is-ai"}`} role="region" aria-label={row.is_locked ? t("chat.human.banner") : t("chat.ai.banner")}>
-          {row.is_locked ? <HandIcon /> : <SparkIcon />}
-          <span className="state-text">{row.is_locked ? t("chat.human.banner") : t("chat.ai.banner")}</span>
-          <span aria-hidden="true" className="state-sep">·</span>
-          <button type="button" className={`btn btn-sm ${row.is_locked ? "btn-ai" : "btn-human"}`} disabled={lock.isPending}
-            onClick={() => lock.mutate(!row.is_locked)}>
-            {row.is_locked ? t("chat.human.handBack") : t("chat.ai.takeOver")}
-          </button>
-        </div>
-      )}
+      {row && <ChatStateBanners row={row} lock={lock} />}
       <MessageList conversationId={conversationId} window={messages.data} onWhy={setTraceId} lang={lang}
-        contactName={row?.display_name ?? ""} />
+        contactName={row?.display_name ?? ""} focusMessageId={focusMessageId} />
       {row && (
-        <Composer conversationId={conversationId} locked={row.is_locked} userName={userName} windowState={window24}
-          onTemplates={(notice) => setPicker({ notice })} />
+        <Composer key={conversationId} conversationId={conversationId} locked={row.is_locked} userName={userName} windowState={window24}
+          channelSource={row.channel_source} onTemplates={(notice) => setPicker({ notice })} />
       )}
       {traceId && <TraceDialog correlationId={traceId} onClose={() => setTraceId(null)} />}
       {picker && row && (
@@ -191,18 +186,6 @@ function OpenChat({ conversationId, userName, onBack, onShowContact }: PaneActio
       )}
     </section>
   );
-}
-
-/** A message we just sent, in this chat and on its row of the list (the server's events follow). */
-function showSent(client: QueryClient, conversationId: string, message: Message, isLocked?: boolean): void {
-  client.setQueryData<MessageWindow>(keys.messages(conversationId),
-    (w) => (w ? { ...w, messages: mergeMessages(w.messages, [message]) } : w));
-  const row = client.getQueryData<ChatSummary>(keys.chat(conversationId));
-  if (row) {
-    applyConversation(client, {
-      ...row, is_locked: isLocked ?? row.is_locked, last_message: message.content, timestamp: message.timestamp,
-    });
-  }
 }
 
 /** The 24-hour window in the chat's header: time left, or closed (WhatsApp only). */
@@ -224,9 +207,9 @@ function WindowChip({ state }: { state: WindowState }) {
   );
 }
 
-function MessageList({ conversationId, window: win, onWhy, lang, contactName }: {
+function MessageList({ conversationId, window: win, onWhy, lang, contactName, focusMessageId }: {
   conversationId: string; window: MessageWindow | undefined; onWhy: (cid: string) => void; lang: "es" | "en";
-  contactName: string;
+  contactName: string; focusMessageId?: number;
 }) {
   const { t } = useI18n();
   const client = useQueryClient();
@@ -295,6 +278,12 @@ function MessageList({ conversationId, window: win, onWhy, lang, contactName }: 
     }
   }
 
+  useJumpToMessage(focusMessageId, win, loadOlder, (id) => {
+    stickToBottom.current = false;
+    onQuote(id);
+    document.getElementById(`msg-${id}`)?.classList.add("is-found");
+  });
+
   function onScroll() {
     const el = ref.current;
     if (!el) return;
@@ -303,10 +292,12 @@ function MessageList({ conversationId, window: win, onWhy, lang, contactName }: 
   }
 
   const assistantName = useAssistantName();
+  const pictures = useImageViewer();
   const labels = { today: t("chat.today"), yesterday: t("chat.yesterday") };
   let previousDay = "";
   return (
-    <div className="messages" ref={ref} onScroll={onScroll} role="log" aria-label={t("chat.messages")} aria-live="polite">
+    <div className="messages" ref={ref} onScroll={onScroll} role="log" aria-label={t("chat.messages")} aria-live="polite"
+      onClick={pictures.onClick}>
       <div className="messages-inner" ref={inner}>
         {loadingOlder && <p className="day-sep" role="status"><span>{t("chat.loadingOlder")}</span></p>}
         {win && !win.hasOlder && win.messages.length > 0 && <p className="day-sep start"><span>{t("chat.start")}</span></p>}
@@ -329,6 +320,7 @@ function MessageList({ conversationId, window: win, onWhy, lang, contactName }: 
           );
         })}
       </div>
+      {pictures.viewer}
     </div>
   );
 }
@@ -355,89 +347,4 @@ function ChatBubble({ message: m, byId, conversationId, ...rest }: {
       : remote.isError || remote.data === null ? { state: "missing" } : { state: "loading" };
   }
   return <MessageBubble message={m} quoted={quoted} {...rest} />;
-}
-
-function Composer({ conversationId, locked, userName, windowState: window24, onTemplates }: {
-  conversationId: string; locked: boolean; userName: string; windowState: WindowState;
-  onTemplates: (notice?: string) => void;
-}) {
-  const { t } = useI18n();
-  const client = useQueryClient();
-  const [text, setText] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const ref = useRef<HTMLTextAreaElement>(null);
-  const send = useMutation({
-    mutationFn: (message: string) => api.send(conversationId, message),
-    onSuccess: (result) => {
-      setText("");
-      setError(null);
-      showSent(client, conversationId, result.message, result.is_locked);
-    },
-    onError: (err) => {
-      if (err instanceof ApiError && err.code === "window_closed") {
-        // The window closed meanwhile: the header says so, and the picker opens with the reason.
-        const info = err.extra as WindowClosedInfo;
-        patchConversation(client, conversationId,
-          info.closed_at ? { window_open_until: info.closed_at } : { window_open_until: null, last_inbound_at: null });
-        setError(null);
-        onTemplates(t("window.refused"));
-        return;
-      }
-      setError(t("chat.sendFailed", { message: errorText(err, t) }));
-    },
-  });
-
-  // Grow the box with its text, up to a few lines.
-  useLayoutEffect(() => {
-    const el = ref.current;
-    if (!el) return;
-    el.style.height = "auto";
-    el.style.height = `${Math.min(el.scrollHeight, 160)}px`;
-  }, [text]);
-
-  function submit() {
-    const message = text.trim();
-    if (!message || send.isPending) return;
-    send.mutate(message);
-  }
-
-  function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
-    if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
-      e.preventDefault();
-      submit();
-    }
-  }
-
-  if (window24.kind === "closed") {
-    return (
-      <div className="composer composer-closed">
-        <p className="composer-hint is-warning" role="note">{t("window.composerClosed")}</p>
-        <button type="button" className="btn btn-primary templates-btn" onClick={() => onTemplates()}>
-          {t("templates.open")}
-        </button>
-      </div>
-    );
-  }
-
-  return (
-    <form className="composer" onSubmit={(e) => { e.preventDefault(); submit(); }}>
-      <p className={`composer-hint${locked ? "" : " is-warning"}`} id="composer-hint">
-        {locked ? `${userName} · ${t("chat.composer.hintHuman")}` : t("chat.composer.hintAi")}
-      </p>
-      {error && <p className="form-error" role="alert">{error}</p>}
-      <div className="composer-row">
-        <textarea id="composer" ref={ref} rows={1} aria-label={t("chat.composer")} placeholder={`${t("chat.composer")} (/)`}
-          aria-describedby="composer-hint" value={text} onChange={(e) => setText(e.target.value)} onKeyDown={onKeyDown}
-          maxLength={4096} />
-        {window24.kind === "open" && (
-          <button type="button" className="icon-btn templates-icon" onClick={() => onTemplates()}
-            aria-label={t("templates.open")} title={t("templates.open")}>📋</button>
-        )}
-        <button type="submit" className="send-btn" aria-label={t("chat.send")} title={t("chat.send")}
-          disabled={!text.trim() || send.isPending}>
-          <SendIcon width={18} height={18} />
-        </button>
-      </div>
-    </form>
-  );
 }

@@ -7,7 +7,9 @@ import { activeTag, flattenChats } from "../lib/cache";
 import { CHANNELS, channelColor } from "../lib/channels";
 import { useI18n, useLiveState, useNow } from "../lib/context";
 import { formatListDate, isOnline } from "../lib/dates";
+import { highlightParts } from "../lib/highlight";
 import type { MessageKey } from "../i18n";
+import { AttentionControls } from "./AttentionControls";
 import { Avatar, TagChip } from "./common";
 import { HandIcon, SearchIcon } from "./icons";
 
@@ -23,7 +25,8 @@ function useDebounced<T>(value: T, ms: number): T {
 }
 
 export function ConversationList({ selectedId, onSelect, filters: shown, onFilters }: {
-  selectedId: string | null; onSelect: (id: string) => void; filters: ChatFilters; onFilters: (next: ChatFilters) => void;
+  selectedId: string | null; onSelect: (id: string, messageId?: number) => void; filters: ChatFilters;
+  onFilters: (next: ChatFilters) => void;
 }) {
   const { t } = useI18n();
   const live = useLiveState();
@@ -80,7 +83,7 @@ export function ConversationList({ selectedId, onSelect, filters: shown, onFilte
 
   function goTo(index: number) {
     if (index >= 0 && rows[index]) {
-      onSelect(rows[index].id);
+      onSelect(rows[index].id, rows[index].match?.message_id);
       virtualizer.scrollToIndex(index, { align: "auto" });
     }
   }
@@ -112,10 +115,14 @@ export function ConversationList({ selectedId, onSelect, filters: shown, onFilte
   return (
     <section className="col col-list" aria-label={t("list.title")}>
       <div className="list-head">
-        <h1 className="col-title">{t("list.title")}</h1>
+        <div className="list-title-row">
+          <h1 className="col-title">{t("list.title")}</h1>
+          <AttentionControls />
+        </div>
         <div className="search">
           <SearchIcon className="search-icon" />
           <input type="search" aria-label={t("list.search")} placeholder={t("list.search")} value={search}
+            title={t("list.searchHint")}
             onChange={(e) => setSearch(e.target.value)} />
         </div>
         <div className="segmented" role="radiogroup" aria-label={t("list.owner")}>
@@ -154,7 +161,8 @@ export function ConversationList({ selectedId, onSelect, filters: shown, onFilte
             }
             return (
               <ConversationRow key={row.id} row={row} selected={row.id === selectedId} style={style}
-                position={item.index + 1} setSize={hasNextPage ? -1 : rows.length} onSelect={onSelect} />
+                position={item.index + 1} setSize={hasNextPage ? -1 : rows.length} onSelect={onSelect}
+                query={filters.q} />
             );
           })}
         </div>
@@ -163,9 +171,9 @@ export function ConversationList({ selectedId, onSelect, filters: shown, onFilte
   );
 }
 
-const ConversationRow = memo(function ConversationRow({ row, selected, style, position, setSize, onSelect }: {
+const ConversationRow = memo(function ConversationRow({ row, selected, style, position, setSize, onSelect, query }: {
   row: ChatSummary; selected: boolean; style: React.CSSProperties; position: number; setSize: number;
-  onSelect: (id: string) => void;
+  onSelect: (id: string, messageId?: number) => void; query: string;
 }) {
   const { t, lang } = useI18n();
   const now = useNow(30_000);
@@ -175,7 +183,7 @@ const ConversationRow = memo(function ConversationRow({ row, selected, style, po
     <div id={`conv-${row.id}`} role="option" aria-selected={selected} aria-posinset={position}
       aria-setsize={setSize} className={`conv-row${selected ? " is-selected" : ""}${row.unread_count ? " is-unread" : ""}`}
       style={{ ...style, borderLeftColor: channelColor(row.channel_source) }} data-channel={row.channel_source}
-      onClick={() => onSelect(row.id)}>
+      onClick={() => onSelect(row.id, row.match?.message_id)}>
       <Avatar name={row.display_name} online={online} />
       <div className="conv-main">
         <div className="conv-line">
@@ -183,7 +191,14 @@ const ConversationRow = memo(function ConversationRow({ row, selected, style, po
           <time className="conv-date" dateTime={row.timestamp}>{formatListDate(row.timestamp, lang, new Date(now))}</time>
         </div>
         <div className="conv-line">
-          <span className="conv-preview">{row.last_message || t("list.noMessages")}</span>
+          {row.match ? (
+            // Found by a message: that message's words, the searched ones marked.
+            <span className="conv-preview conv-match" title={t("list.foundInMessage")}>
+              {highlightParts(row.match.excerpt, query).map((p, i) => (p.hit ? <mark key={i}>{p.text}</mark> : p.text))}
+            </span>
+          ) : (
+            <span className="conv-preview">{row.last_message || t("list.noMessages")}</span>
+          )}
           {row.unread_count > 0 && (
             <span className="badge" aria-label={t("list.unread", { n: row.unread_count })}>{row.unread_count > 99 ? "99+" : row.unread_count}</span>
           )}

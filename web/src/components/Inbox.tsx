@@ -3,6 +3,7 @@ import { getRouteApi, useNavigate, useParams } from "@tanstack/react-router";
 import type { ChatFilters } from "../api/endpoints";
 import { useI18n, useMediaQuery } from "../lib/context";
 import { filtersOf, isConversationId, searchOf } from "../lib/inboxSearch";
+import { useAttention } from "./AttentionControls";
 import { ChatPane } from "./ChatPane";
 import { ContactPane } from "./ContactPane";
 import { ConversationList } from "./ConversationList";
@@ -28,12 +29,13 @@ export function Inbox() {
   const [contactOpen, setContactOpen] = useState(false);
   const session = useSession().data;
 
-  const select = useCallback((id: string | null) => {
+  // A conversation a search found by a message opens at that message (`at`, kept in the address).
+  const select = useCallback((id: string | null, messageId?: number) => {
     if (id) {
       void navigate({ to: "/panel_cliente/$slug/chat/$conversationId", params: { slug, conversationId: id },
-        search: (prev) => prev });
+        search: (prev) => ({ ...prev, at: messageId }) });
     } else {
-      void navigate({ to: "/panel_cliente/$slug/chat", params: { slug }, search: (prev) => prev });
+      void navigate({ to: "/panel_cliente/$slug/chat", params: { slug }, search: (prev) => ({ ...prev, at: undefined }) });
     }
   }, [navigate, slug]);
 
@@ -44,6 +46,7 @@ export function Inbox() {
   }, [navigate, slug, conversationId]);
 
   useEffect(() => setContactOpen(false), [conversationId]);
+  useAttention(conversationId, select);
 
   // "/" focuses the composer from anywhere that is not a text field (like WhatsApp Web's shortcut).
   useEffect(() => {
@@ -68,7 +71,7 @@ export function Inbox() {
       {/* Both stay mounted on a phone (the hidden one by CSS), so the list keeps its place. */}
       <ConversationList selectedId={conversationId} onSelect={select} filters={filters} onFilters={setFilters} />
       <ChatPane key={conversationId ?? "none"} conversationId={conversationId}
-        userName={session?.user.display_name ?? ""}
+        userName={session?.user.display_name ?? ""} focusMessageId={search.at}
         onBack={phone ? () => select(null) : undefined}
         onShowContact={wide ? undefined : () => setContactOpen(true)} />
       {wide && <ContactPane conversationId={conversationId} />}

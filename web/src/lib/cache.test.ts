@@ -59,6 +59,18 @@ describe("upsertChatRow", () => {
     expect(flattenChats(upsertChatRow(data, row("a", 1, { display_name: "Lucía Pérez" }), { ...ALL, q: "lucía" }))).toHaveLength(1);
     expect(flattenChats(upsertChatRow(data, row("a", 1), { ...ALL, q: "5500" }))).toHaveLength(1);
     expect(flattenChats(upsertChatRow(data, row("a", 1), { ...ALL, q: "nobody" }))).toEqual([]);
+    // Like the server: no accents or case, phones by their digits however typed.
+    expect(flattenChats(upsertChatRow(data, row("a", 1, { display_name: "Lucía Pérez" }), { ...ALL, q: "LUCIA perez" }))).toHaveLength(1);
+    expect(flattenChats(upsertChatRow(data, row("a", 1, { customer_phone: "+5215512345678" }), { ...ALL, q: "55 1234-56" }))).toHaveLength(1);
+  });
+
+  it("keeps a row a search found by a message, with that message", () => {
+    const match = { message_id: 7, excerpt: "el abrigo granate" };
+    const data = paged({ rows: [row("a", 30, { match })], nextCursor: null });
+    const next = upsertChatRow(data, row("a", 40, { unread_count: 0 }), { ...ALL, q: "abrigo" });
+    expect(flattenChats(next)).toMatchObject([{ id: "a", match }]);
+    // A conversation not listed is added only when its contact matches (the event has no words).
+    expect(flattenChats(upsertChatRow(data, row("b", 50), { ...ALL, q: "abrigo" })).map((r) => r.id)).toEqual(["a"]);
   });
 
   it("leaves an old row to the pages not loaded yet", () => {
@@ -149,6 +161,22 @@ describe("applyEvent", () => {
     const human = flattenChats(client.getQueryData(keys.chats({ ...ALL, human_filter: "human_only" })));
     expect(human.map((r) => r.id)).toEqual(["b"]);
     expect(client.getQueryData<ChatSummary>(keys.chat("b"))!.is_locked).toBe(true);
+  });
+
+  it("a new message or a change of hands makes the conversation's summary stale, and nothing else", () => {
+    const client = setup();
+    const summary = { summary: "…\nAhora responde la IA (Nora).", generated_at: "x", message_count: 1, handoff_brief: null,
+      control: "Ahora responde la IA (Nora)." };
+    const stale = () => client.getQueryState(keys.summary("b"))!.isInvalidated;
+    client.setQueryData(keys.summary("b"), summary);
+    client.setQueryData(keys.chat("b"), row("b", 20));
+    applyEvent(client, { seq: 1, type: "conversation.updated", data: row("b", 21, { unread_count: 3 }) });
+    expect(stale()).toBe(false); // an unread count says nothing new
+    applyEvent(client, { seq: 2, type: "conversation.updated", data: row("b", 22, { is_locked: true }) });
+    expect(stale()).toBe(true); // taken over: who has it changed
+    client.setQueryData(keys.summary("b"), summary);
+    applyEvent(client, { seq: 3, type: "message.created", data: msg(2, "b") });
+    expect(stale()).toBe(true);
   });
 
   it("tag.updated and tag.deleted reach rows, contacts and the tag list", () => {

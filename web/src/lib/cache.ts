@@ -1,23 +1,32 @@
 // Pure functions that fold server events into the cached lists, so each event costs no request.
 import type { ChatFilters, ChatPage } from "../api/endpoints";
 import type { ChatSummary, Contact, Message, Tag } from "../api/types";
+import { fold } from "./highlight";
 
 export interface Paged<T> {
   pages: T[];
   pageParams: unknown[];
 }
 
-/** Does this row belong in a list loaded with these filters? Mirrors the server's filters. */
-export function matchesFilters(row: ChatSummary, filters: ChatFilters): boolean {
+/** Does the search `q` find this row by its contact? Mirrors the server (conversations/search.py):
+ *  the name ignoring case and accents, the phone by the digits of something typed as a phone. */
+export function matchesContact(row: ChatSummary, q: string): boolean {
+  const text = fold(q.trim());
+  if (!text) return true;
+  if (fold(row.display_name).includes(text)) return true;
+  const digits = /^[\d\s\-+().]+$/.test(text) ? text.replace(/\D/g, "") : "";
+  return !!digits && row.customer_phone.replace(/\D/g, "").includes(digits);
+}
+
+/** Does this row belong in a list loaded with these filters? Mirrors the server's filters, but for
+ *  the words of messages, which an event does not carry: a row the search found by a message
+ *  (`listed` with a `match`) stays. */
+export function matchesFilters(row: ChatSummary, filters: ChatFilters, listed?: ChatSummary): boolean {
   if (filters.human_filter === "human_only" && !row.is_locked) return false;
   if (filters.human_filter === "bot_only" && row.is_locked) return false;
   if (filters.channel && row.channel_source !== filters.channel) return false;
   if (filters.tag && !row.tags.some((t) => t.id === filters.tag)) return false;
-  const q = filters.q.trim().toLocaleLowerCase();
-  if (q && !row.display_name.toLocaleLowerCase().includes(q) && !row.customer_phone.toLocaleLowerCase().includes(q)) {
-    return false;
-  }
-  return true;
+  return matchesContact(row, filters.q) || !!listed?.match;
 }
 
 function newerFirst(a: ChatSummary, b: ChatSummary): number {
@@ -33,8 +42,11 @@ function newerFirst(a: ChatSummary, b: ChatSummary): number {
 export function upsertChatRow(data: Paged<ChatPage> | undefined, row: ChatSummary, filters: ChatFilters):
   Paged<ChatPage> | undefined {
   if (!data) return data;
+  const listed = data.pages.flatMap((p) => p.rows).find((r) => r.id === row.id);
+  // An event's row knows nothing of the search: the message it was found by stays with it.
+  if (listed?.match && !row.match && filters.q.trim()) row = { ...row, match: listed.match };
   const pages = data.pages.map((p) => ({ ...p, rows: p.rows.filter((r) => r.id !== row.id) }));
-  if (matchesFilters(row, filters)) {
+  if (matchesFilters(row, filters, listed)) {
     let placed = false;
     for (const page of pages) {
       const index = page.rows.findIndex((r) => newerFirst(row, r) < 0);

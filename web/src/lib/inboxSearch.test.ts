@@ -9,6 +9,8 @@ describe("the inbox's filters in the address", () => {
       .toEqual({ owner: "human_only", channel: "instagram", tag: TAG, q: "maría" });
     expect(parseInboxSearch({ owner: "everyone", channel: "fax", tag: "not-a-uuid", q: "   ", extra: 1 })).toEqual({});
     expect(parseInboxSearch({ q: 5512 })).toEqual({ q: "5512" }); // a number typed in the box
+    expect(parseInboxSearch({ q: "envio", at: "42" })).toEqual({ q: "envio", at: 42 }); // a search's message
+    expect(parseInboxSearch({ at: "-1" })).toEqual({});
   });
   it("goes to filters and back, leaving defaults out of the address", () => {
     const search = { owner: "bot_only" as const, q: "López" };

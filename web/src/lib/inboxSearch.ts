@@ -8,6 +8,8 @@ export interface InboxSearch {
   channel?: string;
   tag?: string;
   q?: string;
+  /** The message a search found: the open chat scrolls to it. */
+  at?: number;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -27,6 +29,8 @@ export function parseInboxSearch(raw: Record<string, unknown>): InboxSearch {
   if (tag && UUID.test(tag)) out.tag = tag;
   const q = text(raw.q);
   if (q) out.q = q;
+  const at = Number(raw.at);
+  if (Number.isSafeInteger(at) && at > 0) out.at = at;
   return out;
 }
 
