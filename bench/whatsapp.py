@@ -281,7 +281,7 @@ async def _deliver(args: argparse.Namespace, setup: Setup, credentials: dict[str
     channel_id, phone_id = setup.whatsapp[0]
     customers = [f"3460{n:07d}" for n in range(args.recipients)]
     async with httpx2.AsyncClient(base_url=sandbox.url, timeout=30) as control, \
-            httpx2.AsyncClient(base_url=base_url, timeout=30,
+            httpx2.AsyncClient(base_url=base_url, timeout=120,
                                headers={"Authorization": f"Bearer {setup.api_token}"}) as api:
         registered = await control.post("/_sandbox/channels", json={
             "kind": "whatsapp_cloud", "webhook_url": f"{base_url}/webhooks/{channel_id}",
