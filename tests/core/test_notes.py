@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx2
 
+from tertulia.widget.service import visible as widget_visible
 from tests.helpers import post_inbound
 
 
@@ -31,6 +32,8 @@ async def test_a_note_is_shown_to_the_team_live_and_is_no_reply(client: httpx2.A
     # Other agents get it as they get messages: a `message.created` event; nothing else moved.
     events = await _events(client, t, head)
     assert [e["type"] for e in events] == ["message.created"] and events[0]["data"]["id"] == note["id"]
+    # ...which the web widget's socket, fed by the same events, never passes to a visitor.
+    assert widget_visible(events[0]["data"]) is False
     after = (await client.get(f"/admin/chats/{conv}", headers=t.headers)).json()
     assert after["is_locked"] is False  # the AI keeps the conversation
     assert (after["last_message"], after["timestamp"], after["unread_count"]) == (

@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.conftest import ARTIFACTS, DEMO_EMAIL, DEMO_PASSWORD, E2EServer
-from tests.e2e.test_whatsapp_sandbox import DESKTOP, SandboxRun, wait_until, whatsapp
+from tests.e2e.test_whatsapp_sandbox import DESKTOP, PHONE, SandboxRun, wait_until, whatsapp
 
 __all__ = ["whatsapp"]  # the module's server and sandbox, shared with this file's tests
 
@@ -193,6 +193,11 @@ async def test_canned_response_by_slash_emoji_and_a_draft_that_survives(
     await expect(agent.get_by_label("Escribe un mensaje")).to_have_value(draft)
     await expect(agent.get_by_text("Borrador recuperado")).to_be_visible()
     await shot(agent, "draft-restored")
+    await agent.set_viewport_size(PHONE)  # the composer on a phone: nothing scrolls sideways
+    await expect(agent.get_by_label("Escribe un mensaje")).to_be_visible()
+    assert await agent.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await agent.screenshot(path=str(ARTIFACTS / "composer-phone-390.png"))
+    await agent.set_viewport_size(DESKTOP)
     # Sent, it is gone: the box is empty here and after a reload.
     await agent.get_by_label("Escribe un mensaje").press("Enter")
     await expect(agent.locator(".bubble", has_text="domingo de 9:00 a 14:00. 👍").last).to_be_visible()
