@@ -102,6 +102,8 @@ async def test_api_and_web_channels(api: httpx2.AsyncClient, control: httpx2.Asy
     assert [(c["name"], c["ok"]) for c in result["checks"]] == [("outbound_url", True), ("outbound_secret", False)]
     web = await add_channel(api, shop, "web", {})
     assert (await check(api, shop, web))["ok"] is True
-    page = await add_channel(api, shop, "facebook", {})
-    r = await api.post(f"/admin/channels/{page}/check", headers=shop.headers)
-    assert r.status_code == 422 and r.json()["error"]["code"] == "check_not_available"
+    page = await add_channel(api, shop, "facebook", {"page_id": "1234567890", "page_access_token": "EAAG" + "x" * 40,
+                                                     "app_secret": "s" * 32})
+    r = await api.post(f"/admin/channels/{page}/check", headers=shop.headers)  # a page Meta does not know
+    assert r.status_code == 200 and r.json()["ok"] is False and r.json()["status"] == "attention"
+    assert [(c["name"], c["ok"]) for c in r.json()["checks"]] == [("credentials", True), ("page", False)]

@@ -72,9 +72,9 @@ class SandboxRun:
         self.process = subprocess.Popen(
             [TERTULIA, "sandbox", "--demo", "--port", str(self.port), "--tertulia-url", tertulia_url],
             env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-        wait_until("the sandbox with the demo's two numbers",
+        wait_until("the sandbox with the demo's two numbers (and its Messenger and Instagram pages)",
                    lambda: self.process.poll() is None and len(httpx2.get(f"{self.url}/_sandbox/channels",
-                                                                          timeout=1).json()) == 2, 60)
+                                                                          timeout=1).json()) == 4, 60)
         if self.process.poll() is not None:
             raise RuntimeError(f"tertulia sandbox exited:\n{log.read_text()[-3000:]}")
 

@@ -63,6 +63,8 @@ export const en: Messages = {
   "delivery.attachment_not_found": "The attached file is no longer available.",
   "delivery.no_recipient": "The conversation has no one to send to: the contact has no identity on this channel.",
   "delivery.attachment_too_large": "The file is larger than the channel accepts.",
+  "delivery.text_too_long": "Meta takes up to 2,000 characters per message: split it.",
+  "delivery.window_closed": "More than 24 hours since the customer's last message: Meta does not let you write to them. For a person's reply, turn on the channel's up-to-7-days option.",
   "delivery.not_supported": "This channel does not send messages from Tertulia yet.",
   "delivery.secret_missing": "The channel lacks its signing secret: save it in its settings.",
   "delivery.attachment_type": "The channel does not accept this kind of file.",

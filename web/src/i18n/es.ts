@@ -61,6 +61,8 @@ export const es = {
   "delivery.attachment_not_found": "El archivo adjunto ya no está disponible.",
   "delivery.no_recipient": "La conversación no tiene a quién enviar: el contacto no tiene identidad en este canal.",
   "delivery.attachment_too_large": "El archivo pesa más de lo que admite el canal.",
+  "delivery.text_too_long": "Meta admite hasta 2000 caracteres por mensaje: divídelo.",
+  "delivery.window_closed": "Pasaron más de 24 horas desde el último mensaje del cliente: Meta no deja escribirle. Si responde una persona, activa en el canal la opción de hasta 7 días.",
   "delivery.not_supported": "Este canal todavía no envía mensajes desde Tertulia.",
   "delivery.secret_missing": "Al canal le falta su secreto de firma: guárdalo en sus ajustes.",
   "delivery.attachment_type": "El canal no admite este tipo de archivo.",
