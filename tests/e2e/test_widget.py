@@ -118,6 +118,8 @@ async def test_visitor_chats_with_the_ai_then_a_person(browser: Any, page: Page,
         await expect(log.get_by_text("Hola", exact=True)).to_be_visible()
         reply = log.get_by_text("¿En qué te puedo ayudar?")
         await expect(reply).to_be_visible(timeout=20_000)
+        # the streamed bubble gives way to the posted reply (after the delivery worker)
+        await expect(log.locator("[aria-busy=true]")).to_have_count(0, timeout=20_000)
         kinds = [f["type"] for f in frames]
         assert "ai_delta" in kinds, kinds
         first_delta = kinds.index("ai_delta")
