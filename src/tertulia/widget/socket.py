@@ -93,7 +93,7 @@ def reply_stream(bus: InProcessBus) -> Callable[[ReplyPiece], Awaitable[None]]:
 
 
 class VisitorSocket:
-    __slots__ = ("channel", "conversation_id", "hub", "pending", "sender", "visitor", "ws")
+    __slots__ = ("channel", "conversation_id", "hub", "pending", "ready", "sender", "visitor", "ws")
 
     def __init__(self, ws: RawSocket, hub: WidgetHub, channel: WidgetChannel, visitor: Visitor) -> None:
         self.ws = ws
@@ -103,17 +103,26 @@ class VisitorSocket:
         self.conversation_id: uuid.UUID | None = None
         self.pending: list[dict[str, Any]] = []
         self.sender: asyncio.Task[None] | None = None
+        self.ready = False  # until `hello` is queued, live frames wait behind it
 
-    def offer(self, frame: dict[str, Any]) -> bool:
-        """Queue a frame; False when the visitor is too slow (the socket is then closed)."""
+    def start(self, hello: dict[str, Any]) -> None:
+        """Send `hello`, then what arrived while it was being read."""
+        self.pending.insert(0, hello)
+        self.ready = True
+        self.offer(None)
+
+    def offer(self, frame: dict[str, Any] | None) -> bool:
+        """Queue a frame (None: only send what waits); False when the visitor is too slow (the
+        socket is then closed)."""
         if self.ws.closed:
             return False
         if len(self.pending) >= MAX_PENDING:
             self.pending.clear()
             self.hub.spawn(self.ws.close(CLOSE_TOO_SLOW, "too slow: reconnect with ?after=<last message id>", 10.0))
             return False
-        self.pending.append(frame)
-        if self.sender is None:
+        if frame is not None:
+            self.pending.append(frame)
+        if self.sender is None and self.ready and self.pending:
             self.sender = asyncio.create_task(self._drain(), name="widget-socket-send")
         return True
 
@@ -344,7 +353,7 @@ class WidgetHub:
             async with self.db.read_session(channel.tenant_id) as session:
                 messages = await repo.visible_messages(session, channel.tenant_id, conv.id, after=after,
                                                        limit=200 if after is not None else 50)
-        sock.offer({"type": "hello", "conversation_id": str(conv.id) if conv else None,
+        sock.start({"type": "hello", "conversation_id": str(conv.id) if conv else None,
                     "messages": [service.visitor_message(m, self.tokens, self.settings.base_url)
                                  .model_dump(mode="json") for m in messages]})
 
