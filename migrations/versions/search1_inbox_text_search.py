@@ -9,6 +9,8 @@
   which is not immutable and so cannot feed an index or a generated value), filled by a trigger
   and indexed by GIN led by tenant_id; on SQLite an external-content FTS5 table over the messages
   (`remove_diacritics 2` folds accents the same way), kept by triggers, like the knowledge base's.
+- `ix_conversations_unread`: the conversations with unread messages alone (the web app's tab
+  title counts them on every change).
 - `inbox_contact_matches` becomes `inbox_search_matches`: the rare-match branch of the search
   (see conversations/repository.py) as the tables' owner, for the transaction's tenant only,
   now with the folded name and the message text.
@@ -175,6 +177,9 @@ def upgrade() -> None:
                     sqlite_where=sa.text('0'))
     op.create_index('ix_messages_search', 'messages', ['tenant_id', 'search_vector'], unique=False,
                     postgresql_using='gin', sqlite_where=sa.text('0'))
+    # The unread conversations alone, for the count in the web app's tab title.
+    op.create_index('ix_conversations_unread', 'conversations', ['tenant_id', 'unread_count'], unique=False,
+                    postgresql_where=sa.text('unread_count > 0'), sqlite_where=sa.text('unread_count > 0'))
     if pg:
         schema = op.get_bind().exec_driver_sql("SELECT current_schema()").scalar_one()
         op.execute("DROP FUNCTION inbox_contact_matches(text)")
@@ -187,6 +192,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     pg = op.get_bind().dialect.name == "postgresql"
+    op.drop_index('ix_conversations_unread', table_name='conversations')
     op.drop_index('ix_messages_search', table_name='messages')
     op.drop_index('ix_conversations_contact_key_trgm', table_name='conversations')
     if pg:

@@ -30,7 +30,7 @@ async def test_the_ai_answers_only_with_an_enabled_assistant_on_an_enabled_chann
     conv = (await client.get("/admin/chats/summary", headers=t.headers)).json()[0]["id"]
     assert await _answering(client, t, conv) == {
         "ai_answers": False, "assistant": None, "ai_missing": "no_assistant", "delivery": "ok",
-        "delivery_reason": None, "next_attempt_at": None, "waiting": 0}
+        "delivery_reason": None, "delivery_code": None, "next_attempt_at": None, "waiting": 0}
 
     nora = (await client.post("/admin/assistants", headers=t.headers, json={"name": "Nora"})).json()
     linked = await client.patch(f"/admin/channels/{t.channel_id}", headers=t.headers, json={"assistant_id": nora["id"]})
@@ -61,11 +61,11 @@ async def test_a_channel_that_cannot_deliver_says_why(client: httpx2.AsyncClient
 
     async with db.session(t.id) as session:  # what the worker records when a send fails
         await session.execute(update(OutboundDelivery).where(OutboundDelivery.conversation_id == uuid.UUID(conv)).values(
-            state="pending", attempts=2, last_error="the provider answered 503",
+            state="pending", attempts=2, last_error="http_503: the provider answered 503",
             next_attempt_at=datetime.now(UTC) + timedelta(hours=1)))
     state = await _answering(client, t, conv)
-    assert (state["delivery"], state["delivery_reason"], state["waiting"]) == ("retrying",
-                                                                               "the provider answered 503", 1)
+    assert (state["delivery"], state["delivery_reason"], state["delivery_code"], state["waiting"]) == (
+        "retrying", "http_503: the provider answered 503", "http_503", 1)
     assert state["next_attempt_at"] is not None
 
     async with db.session(t.id) as session:  # the provider refused the credentials
@@ -74,4 +74,5 @@ async def test_a_channel_that_cannot_deliver_says_why(client: httpx2.AsyncClient
         await session.execute(update(OutboundDelivery).where(OutboundDelivery.conversation_id == uuid.UUID(conv))
                               .values(state="paused"))
     state = await _answering(client, t, conv)
-    assert (state["delivery"], state["delivery_reason"]) == ("paused", "the access token was rejected (401)")
+    assert (state["delivery"], state["delivery_reason"], state["delivery_code"]) == (
+        "paused", "the access token was rejected (401)", "channel_attention")

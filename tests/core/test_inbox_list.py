@@ -195,3 +195,16 @@ async def test_search_finds_conversations_by_message_text(client: httpx2.AsyncCl
         assert [name for name, _ in await search("zapatilla")] == ["Sevilla Ruiz"]
         assert await search("envio madrid") == []
         assert await search("tarda") == await search("TARDÁ")
+
+
+async def test_unread_count_for_the_tab_title(client: httpx2.AsyncClient, make_tenant) -> None:
+    t = await make_tenant()
+    assert (await client.get("/admin/chats/unread", headers=t.headers)).json() == {"conversations": 0, "messages": 0}
+    await _seed(client, t, 3)
+    await post_inbound(client, t, "¿hola?", external_id="c0")
+    assert (await client.get("/admin/chats/unread", headers=t.headers)).json() == {"conversations": 3, "messages": 4}
+    rows = (await client.get("/admin/chats/summary", headers=t.headers)).json()
+    assert (await client.post(f"/admin/chats/{rows[0]['id']}/read", headers=t.headers)).status_code == 200
+    assert (await client.get("/admin/chats/unread", headers=t.headers)).json() == {"conversations": 2, "messages": 2}
+    other = await make_tenant()
+    assert (await client.get("/admin/chats/unread", headers=other.headers)).json() == {"conversations": 0, "messages": 0}

@@ -36,6 +36,9 @@ class Conversation(Base):
         Index("ix_conversations_inbox_ai", "tenant_id", "ai_state", "last_message_at", "id"),
         Index("ix_conversations_inbox_source", "tenant_id", "channel_source", "last_message_at", "id"),
         Index("ix_conversations_inbox_status", "tenant_id", "status", "last_message_at", "id"),
+        # The unread ones alone (the tab's count): few, whatever the tenant's size.
+        Index("ix_conversations_unread", "tenant_id", "unread_count", postgresql_where=text("unread_count > 0"),
+              sqlite_where=text("unread_count > 0")),
         Index(None, "tenant_id", "contact_id"),
         ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"],
                              ondelete="CASCADE"),

@@ -100,16 +100,19 @@ async def answering(session: Reader, conv: Conversation) -> ConversationAnswerin
         missing = "assistant_disabled"
     first = undone[0] if undone else None
     delivery: Literal["ok", "paused", "retrying", "disabled"] = "ok"
-    reason, next_at = None, None
+    reason, failure, next_at = None, None, None
     if not channel.enabled:
-        delivery = "disabled"
+        delivery, failure = "disabled", "channel_disabled"
     elif channel.status == "attention" or (first is not None and first.state == "paused"):
-        delivery, reason = "paused", channel.status_reason or (first.last_error if first else None)
+        delivery, failure = "paused", "channel_attention"
+        reason = channel.status_reason or (first.last_error if first else None)
     elif first is not None and first.state == "pending" and first.attempts > 0 and first.last_error:
         delivery, reason, next_at = "retrying", first.last_error, first.next_attempt_at
+        # A retried send's last error is "<code>: <the provider's words>" (ProviderFailure.__str__).
+        failure = first.last_error.split(":", 1)[0] if ":" in first.last_error else None
     return ConversationAnswering(ai_answers=missing is None, assistant=assistant, ai_missing=missing,
-                                 delivery=delivery, delivery_reason=reason, next_attempt_at=next_at,
-                                 waiting=len(undone))
+                                 delivery=delivery, delivery_reason=reason, delivery_code=failure,
+                                 next_attempt_at=next_at, waiting=len(undone))
 
 
 async def conversation_summary(session: Reader, conv: Conversation) -> ChatSummary:

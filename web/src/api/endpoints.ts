@@ -1,8 +1,8 @@
-import { query, request, requestRaw } from "./client";
+import { query, request, requestRaw, uploadWithProgress } from "./client";
 import type {
   AiTrace, ApiToken, ApiTokenCreated, Assistant, AssistantCreate, AssistantUpdate, CannedResponse, CannedResponseCreate,
   CannedResponseUpdate, Channel, ChannelCheck, ChannelCreate, ChannelCreated, ChannelKindInfo, ChannelUpdate, TemplateSync,
-  ChatSummary, ChatSummaryText, ConversationAnswering,
+  ChatSummary, ChatSummaryText, ConversationAnswering, OutboundAttachment, UnreadCount, UploadedMedia,
   Contact, ContactUpdate, KnowledgeCreate, KnowledgeEntry, KnowledgeHit, McpServer, McpServerCreate, McpTool, Member,
   MemberCreate, Message, Role, SendResult, Session, Tag, Template, TemplateSendRequest, TemplateSendResult,
   TenantSettings, TenantSettingsUpdate, ToolInfo, TryMessage, TryResult,
@@ -40,9 +40,14 @@ export const api = {
   },
   chat: (id: string) => request<ChatSummary>("GET", `/admin/chats/${id}`),
   answering: (id: string) => request<ConversationAnswering>("GET", `/admin/chats/${id}/answering`),
+  unread: () => request<UnreadCount>("GET", "/admin/chats/unread"),
   messages: (id: string, params: { before_id?: number; after_id?: number; limit?: number }) =>
     request<Message[]>("GET", `/admin/chats/${id}/messages` + query({ ...params })),
-  send: (id: string, message: string) => request<SendResult>("POST", `/admin/chats/${id}/messages`, { message }),
+  send: (id: string, message: string, attachments: OutboundAttachment[] = []) =>
+    request<SendResult>("POST", `/admin/chats/${id}/messages`, attachments.length ? { message, attachments } : { message }),
+  /** A file for the composer to send (its `id` goes in a send's attachment as `media_id`). */
+  uploadMedia: (file: File, onProgress: (fraction: number) => void) =>
+    uploadWithProgress<UploadedMedia>("/admin/media", file, onProgress),
   /** A private note: the team's only, never delivered; it comes back as a message of kind `note`. */
   addNote: (id: string, content: string) => request<Message>("POST", `/admin/chats/${id}/notes`, { content }),
   markRead: (id: string) => request<{ unread_count: number }>("POST", `/admin/chats/${id}/read`),
@@ -141,6 +146,7 @@ export const keys = {
   chats: (filters: ChatFilters) => ["chats", filters] as const,
   chat: (id: string) => ["chat", id] as const,
   answering: (id: string) => ["answering", id] as const,
+  unread: ["unread"] as const,
   messages: (id: string) => ["messages", id] as const,
   message: (conversationId: string, id: number) => ["message", conversationId, id] as const,
   templates: (channelId: string) => ["templates", channelId] as const,

@@ -362,7 +362,11 @@ export interface paths {
          */
         get: operations["list_messages_admin_chats__conversation_id__messages_get"];
         put?: never;
-        /** Send In Chat */
+        /**
+         * Send In Chat
+         * @description A person's message in the conversation (as `/whatsapp/send`): text, and optionally one file, by
+         *     the `media_id` of `POST /admin/media` or by url.
+         */
         post: operations["send_in_chat_admin_chats__conversation_id__messages_post"];
         delete?: never;
         options?: never;
@@ -446,6 +450,26 @@ export interface paths {
          *     the opaque `cursor` returned in the `X-Next-Cursor` header.
          */
         get: operations["chats_summary_admin_chats_summary_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/chats/unread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Chats Unread
+         * @description How many conversations have unread messages (the tab's title shows it), and how many messages.
+         */
+        get: operations["chats_unread_admin_chats_unread_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -644,6 +668,29 @@ export interface paths {
         get: operations["list_mcp_server_tools_admin_mcp_servers__server_id__tools_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload Media
+         * @description A file to send from the composer (multipart field `file`). Its kind comes from its bytes, never
+         *     from its name or the type the browser claims; WhatsApp's limit for that kind applies. Stored as
+         *     `media/<tenant>/<random>.<extension of its real type>`; the answer's `id` goes in a send's
+         *     attachment as `media_id`.
+         */
+        post: operations["upload_media_admin_media_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2074,6 +2121,11 @@ export interface components {
              */
             delivery: "ok" | "paused" | "retrying" | "disabled";
             /**
+             * Delivery Code
+             * @description the failure's code when known (`channel_attention` when paused), which the web app words in the chosen language
+             */
+            delivery_code: string | null;
+            /**
              * Delivery Reason
              * @description the provider's or the last attempt's words, when not ok
              */
@@ -2443,6 +2495,31 @@ export interface components {
              */
             tool: string;
         };
+        /**
+         * MediaOut
+         * @description A file stored for sending: attach it to a send as `{"type": <type>, "media_id": <id>}` (or by
+         *     its `url`).
+         */
+        MediaOut: {
+            /** Filename */
+            filename: string;
+            /**
+             * Id
+             * @description the stored file's name, what a send's attachment takes as `media_id`
+             */
+            id: string;
+            /** Mime Type */
+            mime_type: string;
+            /** Size */
+            size: number;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "image" | "video" | "audio" | "document";
+            /** Url */
+            url: string;
+        };
         /** MemberCreate */
         MemberCreate: {
             /** Display Name */
@@ -2576,12 +2653,18 @@ export interface components {
         };
         /**
          * OutboundAttachment
-         * @description A file to send: one of this tenant's (`/media/<tenant>/<name>`, uploaded to the provider
-         *     when sent) or a public URL the provider fetches itself.
+         * @description A file to send: one of this tenant's (`/media/<tenant>/<name>`, or the `media_id` that `POST
+         *     /admin/media` answered; uploaded to the provider when sent) or a public URL the provider fetches
+         *     itself. One of `url` and `media_id`.
          */
         OutboundAttachment: {
             /** Filename */
             filename?: string | null;
+            /**
+             * Media Id
+             * @description a file uploaded with POST /admin/media (its `id`)
+             */
+            media_id?: string | null;
             /** Mime Type */
             mime_type?: string | null;
             /**
@@ -2590,7 +2673,7 @@ export interface components {
              */
             type: "image" | "video" | "audio" | "document";
             /** Url */
-            url: string;
+            url?: string | null;
             /**
              * Voice
              * @description an audio to show as a voice note
@@ -2682,6 +2765,11 @@ export interface components {
         /** SummaryOut */
         SummaryOut: {
             /**
+             * Control
+             * @description who has the conversation now (the AI, or which person), as of this request
+             */
+            control: string;
+            /**
              * Generated At
              * Format: date-time
              */
@@ -2690,7 +2778,10 @@ export interface components {
             handoff_brief: string | null;
             /** Message Count */
             message_count: number;
-            /** Summary */
+            /**
+             * Summary
+             * @description what the customer wants, what they were told, what is pending, and (its last line) who has the conversation now
+             */
             summary: string;
         };
         /** SyncResult */
@@ -3143,6 +3234,19 @@ export interface components {
              * @default true
              */
             on?: boolean;
+        };
+        /** UnreadCount */
+        UnreadCount: {
+            /**
+             * Conversations
+             * @description conversations with messages nobody has read
+             */
+            conversations: number;
+            /**
+             * Messages
+             * @description their unread messages together
+             */
+            messages: number;
         };
         /** UploadOut */
         UploadOut: {
@@ -5692,6 +5796,53 @@ export interface operations {
             };
         };
     };
+    chats_unread_admin_chats_unread_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadCount"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     list_contacts_admin_contacts_get: {
         parameters: {
             query?: {
@@ -6515,6 +6666,87 @@ export interface operations {
             };
             /** @description no such resource in your tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    upload_media_admin_media_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                };
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description larger than WhatsApp allows for its kind (`media_too_large`: images 5 MB, video and audio 16 MB, documents 100 MB) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a kind of file no channel can send (`unsupported_media_type`), told by its content */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -32,6 +32,7 @@ export type Session = Schemas["SessionOut"];
 export type SendResult = Omit<Schemas["SendResult"], "message"> & { message: Message };
 export type ChatSummaryText = Schemas["SummaryOut"];
 export type ConversationAnswering = Schemas["ConversationAnswering"];
+export type UnreadCount = Schemas["UnreadCount"];
 export type AiTrace = Schemas["TraceOut"];
 export type Assistant = Schemas["AssistantOut"];
 export type AssistantCreate = Schemas["AssistantCreate"];
@@ -60,6 +61,8 @@ export type ChannelCheck = Schemas["ChannelCheck"];
 export type TemplateSync = Schemas["SyncResult"];
 export type TenantSettingsUpdate = Schemas["TenantSettingsUpdate"];
 export type CannedResponse = Schemas["CannedResponseOut"];
+export type UploadedMedia = Schemas["MediaOut"];
+export type OutboundAttachment = Schemas["OutboundAttachment"];
 export type CannedResponseCreate = Schemas["CannedResponseCreate"];
 export type CannedResponseUpdate = Schemas["CannedResponseUpdate"];
 

@@ -8,6 +8,7 @@ import { request } from "../api/client";
 import type { MessageKey } from "../i18n";
 import { useI18n } from "../lib/context";
 import { errorText } from "../lib/errors";
+import { useReturnFocus } from "../components/common";
 import { CloseIcon, FileIcon, SendIcon, UploadIcon } from "../components/icons";
 import { resultLinks, type Attachment, type ChatItem } from "./protocol";
 import { uploadFile } from "./upload";
@@ -39,6 +40,7 @@ export default function ChatDrawer({ onClose }: { onClose: () => void }) {
   const end = useRef<HTMLDivElement>(null);
   const uploadIds = useRef(0);
 
+  useReturnFocus(); // before the focus moves to its input
   useEffect(() => { input.current?.focus(); }, []);
   useEffect(() => { end.current?.scrollIntoView({ block: "end" }); }, [conversation.items]);
   useEffect(() => {

@@ -20,6 +20,7 @@ import { Composer, showSent } from "./Composer";
 import { MessageBubble, type QuotedState } from "./MessageBubble";
 import { TraceDialog } from "./TraceDialog";
 import { ChatStateBanners } from "./ChatStateBanners";
+import { useImageViewer } from "./ImageViewer";
 
 const PAGE = 50;
 // Opened only when a template is wanted: loaded then, outside the first load.
@@ -170,7 +171,7 @@ function OpenChat({ conversationId, userName, onBack, onShowContact, focusMessag
         contactName={row?.display_name ?? ""} focusMessageId={focusMessageId} />
       {row && (
         <Composer key={conversationId} conversationId={conversationId} locked={row.is_locked} userName={userName} windowState={window24}
-          onTemplates={(notice) => setPicker({ notice })} />
+          channelSource={row.channel_source} onTemplates={(notice) => setPicker({ notice })} />
       )}
       {traceId && <TraceDialog correlationId={traceId} onClose={() => setTraceId(null)} />}
       {picker && row && (
@@ -291,10 +292,12 @@ function MessageList({ conversationId, window: win, onWhy, lang, contactName, fo
   }
 
   const assistantName = useAssistantName();
+  const pictures = useImageViewer();
   const labels = { today: t("chat.today"), yesterday: t("chat.yesterday") };
   let previousDay = "";
   return (
-    <div className="messages" ref={ref} onScroll={onScroll} role="log" aria-label={t("chat.messages")} aria-live="polite">
+    <div className="messages" ref={ref} onScroll={onScroll} role="log" aria-label={t("chat.messages")} aria-live="polite"
+      onClick={pictures.onClick}>
       <div className="messages-inner" ref={inner}>
         {loadingOlder && <p className="day-sep" role="status"><span>{t("chat.loadingOlder")}</span></p>}
         {win && !win.hasOlder && win.messages.length > 0 && <p className="day-sep start"><span>{t("chat.start")}</span></p>}
@@ -317,6 +320,7 @@ function MessageList({ conversationId, window: win, onWhy, lang, contactName, fo
           );
         })}
       </div>
+      {pictures.viewer}
     </div>
   );
 }

@@ -9,6 +9,7 @@ import { api, keys } from "../api/endpoints";
 import type { ChatSummary, ConversationAnswering } from "../api/types";
 import { useI18n } from "../lib/context";
 import { formatTime } from "../lib/dates";
+import { deliveryText } from "../lib/deliveryText";
 import { HandIcon, SparkIcon } from "./icons";
 import { MANAGER_ROLES, useSession } from "./Panel";
 
@@ -65,7 +66,10 @@ export function ChatStateBanners({ row, lock }: {
       {state && state.delivery !== "ok" && (
         <div className="delivery-banner" role="alert" data-delivery={state.delivery}>
           <strong>{t(`chat.delivery.${state.delivery}`)}</strong>
-          {state.delivery_reason && <span> {state.delivery_reason}</span>}
+          {state.delivery !== "disabled" && (state.delivery_reason || state.delivery_code) && (
+            // A retry's last error is the provider's own words: said by its code instead.
+            <span> {deliveryText(state.delivery_code, state.delivery === "paused" ? state.delivery_reason : null, lang, t)}</span>
+          )}
           {state.delivery === "retrying" && state.next_attempt_at && (
             <span> {t("chat.delivery.nextAttempt", { time: formatTime(state.next_attempt_at, lang) })}</span>
           )}

@@ -9,6 +9,7 @@ import { useI18n, useLiveState, useNow } from "../lib/context";
 import { formatListDate, isOnline } from "../lib/dates";
 import { highlightParts } from "../lib/highlight";
 import type { MessageKey } from "../i18n";
+import { AttentionControls } from "./AttentionControls";
 import { Avatar, TagChip } from "./common";
 import { HandIcon, SearchIcon } from "./icons";
 
@@ -114,7 +115,10 @@ export function ConversationList({ selectedId, onSelect, filters: shown, onFilte
   return (
     <section className="col col-list" aria-label={t("list.title")}>
       <div className="list-head">
-        <h1 className="col-title">{t("list.title")}</h1>
+        <div className="list-title-row">
+          <h1 className="col-title">{t("list.title")}</h1>
+          <AttentionControls />
+        </div>
         <div className="search">
           <SearchIcon className="search-icon" />
           <input type="search" aria-label={t("list.search")} placeholder={t("list.search")} value={search}

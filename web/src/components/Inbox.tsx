@@ -3,6 +3,7 @@ import { getRouteApi, useNavigate, useParams } from "@tanstack/react-router";
 import type { ChatFilters } from "../api/endpoints";
 import { useI18n, useMediaQuery } from "../lib/context";
 import { filtersOf, isConversationId, searchOf } from "../lib/inboxSearch";
+import { useAttention } from "./AttentionControls";
 import { ChatPane } from "./ChatPane";
 import { ContactPane } from "./ContactPane";
 import { ConversationList } from "./ConversationList";
@@ -45,6 +46,7 @@ export function Inbox() {
   }, [navigate, slug, conversationId]);
 
   useEffect(() => setContactOpen(false), [conversationId]);
+  useAttention(conversationId, select);
 
   // "/" focuses the composer from anywhere that is not a text field (like WhatsApp Web's shortcut).
   useEffect(() => {

@@ -10,6 +10,7 @@ import {
 import {
   AlertIcon, CheckIcon, ClockIcon, DoubleCheckIcon, DownloadIcon, FileIcon, LockIcon, RefreshIcon, SparkIcon,
 } from "./icons";
+import { deliveryText } from "../lib/deliveryText";
 
 /** A quoted message as the chat has it: loaded, being fetched, or not to be had. */
 export type QuotedState = { state: "found"; message: Message } | { state: "loading" } | { state: "missing" };
@@ -114,7 +115,7 @@ export const MessageBubble = memo(function MessageBubble(props: BubbleProps) {
         </footer>
         {m.status === "failed" && (
           <div className="bubble-failure" role="alert">
-            <p className="bubble-error">{m.error || t("status.failed")}</p>
+            <p className="bubble-error">{deliveryText(m.error_code, m.error, lang, t)}</p>
             {onRetry && (
               <button type="button" className="btn btn-sm retry-btn" onClick={() => onRetry(m.id)} disabled={retrying}
                 aria-label={t("chat.retryLabel")}>

@@ -29,6 +29,17 @@ export function TagChip({ tag, onRemove, removeLabel }: { tag: Tag; onRemove?: (
   );
 }
 
+/** For anything that opens over the page (dialogs, drawers, the image viewer): when it closes,
+ * focus goes back to the control that had it when it opened (the one that opened it). Declared
+ * before anything that moves the focus in. */
+export function useReturnFocus(): void {
+  useEffect(() => {
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    // It leaves the page with its component: the browser's own focus return does not run.
+    return () => { if (opener?.isConnected) opener.focus(); };
+  }, []);
+}
+
 /** A modal on the native <dialog>: focus is trapped and Escape closes it, as browsers do; when it
  * closes, focus goes back to the control that opened it. */
 export function Dialog({ title, onClose, children, wide, drawer }: {
@@ -37,15 +48,11 @@ export function Dialog({ title, onClose, children, wide, drawer }: {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
   const { t } = useI18n();
+  useReturnFocus();
   useEffect(() => {
     const el = ref.current;
-    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     if (el && !el.open) el.showModal();
-    return () => {
-      el?.close();
-      // The dialog leaves the page with its component: the browser's own focus return does not run.
-      if (opener?.isConnected) opener.focus();
-    };
+    return () => el?.close();
   }, []);
   const kind = drawer ? " dialog-drawer" : wide ? " dialog-wide" : "";
   return (

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import { keys } from "../api/endpoints";
+import { noticeEvent } from "./attention";
 import { applyEvent } from "./live";
 import { EventSocket, eventsUrl, type SocketState } from "./socket";
 
@@ -12,7 +13,10 @@ export function useLiveSocket(enabled: boolean): SocketState {
     if (!enabled) return;
     const socket = new EventSocket(
       {
-        onEvent: (event) => applyEvent(client, event),
+        onEvent: (event) => {
+          noticeEvent(client, event);
+          applyEvent(client, event);
+        },
         onResync: () => {
           // Too much was missed to replay: reload what is on screen.
           client.invalidateQueries({ predicate: (q) => q.queryKey[0] !== keys.me[0] });
