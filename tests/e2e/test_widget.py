@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -117,6 +118,8 @@ async def test_visitor_chats_with_the_ai_then_a_person(browser: Any, page: Page,
         await expect(log.get_by_text("Hola", exact=True)).to_be_visible()
         reply = log.get_by_text("¿En qué te puedo ayudar?")
         await expect(reply).to_be_visible(timeout=20_000)
+        # the streamed bubble gives way to the posted reply (after the delivery worker)
+        await expect(log.locator("[aria-busy=true]")).to_have_count(0, timeout=20_000)
         kinds = [f["type"] for f in frames]
         assert "ai_delta" in kinds, kinds
         first_delta = kinds.index("ai_delta")
@@ -214,3 +217,15 @@ async def test_phone_layout_and_english(browser: Any, web_channel: dict[str, Any
         await visitor.screenshot(path=str(ARTIFACTS / "widget-phone.png"))
     finally:
         await context.close()
+
+
+async def test_widget_settings_screen(page: Page, e2e_server: E2EServer, web_channel: dict[str, Any]) -> None:
+    await page.goto(f"{e2e_server.url}/panel_cliente/demo/settings/widget")
+    card = page.get_by_role("region", name="Chat web · Chat de cafeaurora.mx")
+    await expect(card.get_by_label("Código para tu sitio")).to_have_value(re.compile("/widget/widget.js"))
+    await expect(card.get_by_label("Sitios permitidos")).to_have_value(re.compile("127.0.0.1"))
+    greeting = card.get_by_label("Saludo")
+    await greeting.fill("¡Bienvenida a Café Aurora!")
+    await card.get_by_role("button", name="Guardar").click()
+    await expect(card.get_by_role("status")).to_have_text("Cambios guardados")
+    await page.screenshot(path=str(ARTIFACTS / "widget-settings.png"), full_page=True)

@@ -93,7 +93,7 @@ def reply_stream(bus: InProcessBus) -> Callable[[ReplyPiece], Awaitable[None]]:
 
 
 class VisitorSocket:
-    __slots__ = ("channel", "conversation_id", "hub", "pending", "sender", "visitor", "ws")
+    __slots__ = ("channel", "conversation_id", "hub", "pending", "ready", "sender", "visitor", "ws")
 
     def __init__(self, ws: RawSocket, hub: WidgetHub, channel: WidgetChannel, visitor: Visitor) -> None:
         self.ws = ws
@@ -103,17 +103,26 @@ class VisitorSocket:
         self.conversation_id: uuid.UUID | None = None
         self.pending: list[dict[str, Any]] = []
         self.sender: asyncio.Task[None] | None = None
+        self.ready = False  # until `hello` is queued, live frames wait behind it
 
-    def offer(self, frame: dict[str, Any]) -> bool:
-        """Queue a frame; False when the visitor is too slow (the socket is then closed)."""
+    def start(self, hello: dict[str, Any]) -> None:
+        """Send `hello`, then what arrived while it was being read."""
+        self.pending.insert(0, hello)
+        self.ready = True
+        self.offer(None)
+
+    def offer(self, frame: dict[str, Any] | None) -> bool:
+        """Queue a frame (None: only send what waits); False when the visitor is too slow (the
+        socket is then closed)."""
         if self.ws.closed:
             return False
         if len(self.pending) >= MAX_PENDING:
             self.pending.clear()
             self.hub.spawn(self.ws.close(CLOSE_TOO_SLOW, "too slow: reconnect with ?after=<last message id>", 10.0))
             return False
-        self.pending.append(frame)
-        if self.sender is None:
+        if frame is not None:
+            self.pending.append(frame)
+        if self.sender is None and self.ready and self.pending:
             self.sender = asyncio.create_task(self._drain(), name="widget-socket-send")
         return True
 
@@ -164,7 +173,8 @@ class WidgetHub:
     submit: Callable[[InboundDelivery], Awaitable[InboundResult]] = field(default=_not_taking)
     config: HubConfig = field(default_factory=HubConfig)
     by_conversation: dict[uuid.UUID, set[VisitorSocket]] = field(default_factory=dict)
-    by_visitor: dict[str, set[VisitorSocket]] = field(default_factory=dict)
+    # Sockets by visitor (a list: most visitors have one tab, and an empty set costs 216 bytes).
+    by_visitor: dict[str, list[VisitorSocket]] = field(default_factory=dict)
     feeds: dict[uuid.UUID, _TenantFeed] = field(default_factory=dict)
     delivered: dict[uuid.UUID, dict[uuid.UUID, set[int]]] = field(default_factory=dict)
     emails_kept: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
@@ -187,14 +197,18 @@ class WidgetHub:
             feed = _TenantFeed(subs, [asyncio.create_task(self._feed(sub), name="widget-feed") for sub in subs])
             self.feeds[tenant_id] = feed
         feed.sockets += 1
-        self.by_visitor.setdefault(sock.visitor.key, set()).add(sock)
+        self.by_visitor.setdefault(sock.visitor.key, []).append(sock)
         if sock.conversation_id is not None:
             self.by_conversation.setdefault(sock.conversation_id, set()).add(sock)
 
     def detach(self, sock: VisitorSocket) -> None:
         if sock.conversation_id is not None:
             _discard(self.by_conversation, sock.conversation_id, sock)
-        _discard(self.by_visitor, sock.visitor.key, sock)
+        tabs = self.by_visitor.get(sock.visitor.key)
+        if tabs is not None and sock in tabs:
+            tabs.remove(sock)
+            if not tabs:
+                del self.by_visitor[sock.visitor.key]
         feed = self.feeds.get(sock.channel.tenant_id)
         if feed is not None:
             feed.sockets -= 1
@@ -317,24 +331,31 @@ class WidgetHub:
             await _reject(ws, CLOSE_BAD_REQUEST, "bad_request", "`after` must be a message id")
             return
         sock = VisitorSocket(ws, self, channel, visitor)
+        del origin, host  # what stays alive while the socket idles is `sock` and `address`
         try:
-            async with self.db.read_session(channel.tenant_id) as session:
-                conv = await repo.visitor_conversation(session, channel.tenant_id, channel.id, visitor.identities)
-            sock.conversation_id = conv.id if conv is not None else None
-            # Listening before reading: a message stored meanwhile is in the read, the live feed,
-            # or both (the widget keeps each message once, by id).
-            self.attach(sock)
-            messages = []
-            if conv is not None:
-                async with self.db.read_session(channel.tenant_id) as session:
-                    messages = await repo.visible_messages(session, channel.tenant_id, conv.id, after=after,
-                                                           limit=200 if after is not None else 50)
-            sock.offer({"type": "hello", "conversation_id": str(conv.id) if conv else None,
-                        "messages": [service.visitor_message(m, self.tokens, self.settings.base_url)
-                                     .model_dump(mode="json") for m in messages]})
+            await self._hello(sock, after)
             await self._read(sock, address)
         finally:
             self.detach(sock)
+
+    async def _hello(self, sock: VisitorSocket, after: int | None) -> None:
+        """Find the visitor's conversation, listen, then send what it has (a helper of its own, so
+        nothing it reads stays referenced while the socket idles)."""
+        channel = sock.channel
+        async with self.db.read_session(channel.tenant_id) as session:
+            conv = await repo.visitor_conversation(session, channel.tenant_id, channel.id, sock.visitor.identities)
+        sock.conversation_id = conv.id if conv is not None else None
+        # Listening before reading: a message stored meanwhile is in the read, the live feed,
+        # or both (the widget keeps each message once, by id).
+        self.attach(sock)
+        messages = []
+        if conv is not None:
+            async with self.db.read_session(channel.tenant_id) as session:
+                messages = await repo.visible_messages(session, channel.tenant_id, conv.id, after=after,
+                                                       limit=200 if after is not None else 50)
+        sock.start({"type": "hello", "conversation_id": str(conv.id) if conv else None,
+                    "messages": [service.visitor_message(m, self.tokens, self.settings.base_url)
+                                 .model_dump(mode="json") for m in messages]})
 
     async def _read(self, sock: VisitorSocket, address: str) -> None:
         while True:

@@ -79,10 +79,10 @@ function WidgetForm({ channel }: { channel: Channel }) {
         <Field label={t("widget.hours")} hint={t("widget.hoursHint")} error={errors.business_hours_message}>
           <input value={hours} maxLength={300} onChange={(e) => setHours(e.target.value)} />
         </Field>
-        <fieldset className="field">
+        <fieldset className="checks">
           <legend>{t("widget.prechat")}</legend>
-          <label><input type="checkbox" checked={askName} onChange={(e) => setAskName(e.target.checked)} /> {t("widget.askName")}</label>
-          <label><input type="checkbox" checked={askEmail} onChange={(e) => setAskEmail(e.target.checked)} /> {t("widget.askEmail")}</label>
+          <label className="check"><input type="checkbox" checked={askName} onChange={(e) => setAskName(e.target.checked)} /> {t("widget.askName")}</label>
+          <label className="check"><input type="checkbox" checked={askEmail} onChange={(e) => setAskEmail(e.target.checked)} /> {t("widget.askEmail")}</label>
         </fieldset>
         <Field label={t("widget.secret")} hint={t("widget.secretHint")}>
           <input readOnly value={web.identity_secret} onFocus={(e) => e.currentTarget.select()} />
