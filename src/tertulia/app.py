@@ -22,6 +22,7 @@ from tertulia.assistants.mcp_endpoints import router as mcp_servers_router
 from tertulia.assistants.service import schedule_replies
 from tertulia.assistants.tasks import AiWorker
 from tertulia.assistants.tools import EXTRA_TOOLS
+from tertulia.canned.endpoints import router as canned_router
 from tertulia.channels.check import router as channel_check_router
 from tertulia.channels.endpoints import router as channels_router
 from tertulia.channels.intake import WebhookIntake, running_intake
@@ -59,6 +60,10 @@ from tertulia.webchat.endpoints import router as webchat_router
 from tertulia.webchat.engine import ChatEngine
 from tertulia.webchat.inbox_tools import INBOX_TOOLS
 from tertulia.webchat.socket import router as webchat_socket_router
+from tertulia.widget.endpoints import WidgetCors
+from tertulia.widget.endpoints import router as widget_router
+from tertulia.widget.socket import reply_stream, widget_lifespan
+from tertulia.widget.socket import router as widget_socket_router
 
 log = structlog.get_logger("tertulia.app")
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
@@ -70,7 +75,8 @@ ROUTERS: list[Any] = [inbound_router, webhooks_router, auth_router, members_rout
                       channels_router, events_router, media_router, events_socket_router,
                       assistants_router, mcp_invoke_router, mcp_servers_router,
                       channel_check_router, templates_router, delivery_router,
-                      webchat_router, webchat_socket_router, reports_router]
+                      webchat_router, webchat_socket_router, reports_router, widget_router, widget_socket_router,
+                      canned_router]
 
 DESCRIPTION = """Tertulia's API: the inbox of seed 001 (`/admin/...`), login for the panel
 (`/api/auth/...`), the generic inbound channel (`/api/v1/inbound/...`), the providers' webhooks
@@ -103,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(egress_lifespan(app))
             await stack.enter_async_context(realtime_lifespan(app))
+            await stack.enter_async_context(widget_lifespan(app))
             await stack.enter_async_context(mcp_lifespan(app))
             await stack.enter_async_context(report_workers())
             await stack.enter_async_context(_jobs_and_intake(app, settings))
@@ -121,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Tertulia", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(WidgetCors)
     document_api(app, security_schemes=SECURITY_SCHEMES, security_of=security_of)
     for router in ROUTERS:
         app.include_router(router)
@@ -158,7 +166,9 @@ async def _jobs_and_intake(app: FastAPI, settings: Settings) -> AsyncIterator[No
     async with AsyncExitStack() as stack:
         worker = media_worker = None
         if settings.inline_worker:
-            worker = await stack.enter_async_context(running(AiWorker(db, app.state.secret_box), "ai-worker"))
+            # The AI's replies stream to the web widget as they are written (widget/socket.py).
+            worker = await stack.enter_async_context(running(AiWorker(db, app.state.secret_box,
+                                                                      stream=reply_stream(app.state.bus)), "ai-worker"))
             app.state.ai_worker = worker
             media_worker = await stack.enter_async_context(running(
                 MediaWorker(db, app.state.secret_box, app.state.store, settings), "media-worker"))
@@ -171,6 +181,7 @@ async def _jobs_and_intake(app: FastAPI, settings: Settings) -> AsyncIterator[No
                                                         wake=media_worker.notify if media_worker else None)],
                                writers=settings.inbound_writers or (1 if db.dialect == "sqlite" else 2))
         app.state.inbound_writer = await stack.enter_async_context(running_writer(writer))
+        app.state.widget_hub.submit = writer.submit  # visitors' messages take the one inbound path
         app.state.webhook_intake = await stack.enter_async_context(running_intake(
             WebhookIntake(db, app.state.secret_box, writer.submit, writers=writer.writers)))
         yield

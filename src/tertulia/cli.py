@@ -139,6 +139,7 @@ def worker(concurrency: Annotated[int, typer.Option(help="AI turns run at once",
     from tertulia.kit.logging import configure_logging
     from tertulia.kit.ratelimit import RateLimiter
     from tertulia.kit.storage import create_store
+    from tertulia.widget.socket import reply_stream
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -161,7 +162,8 @@ def worker(concurrency: Annotated[int, typer.Option(help="AI turns run at once",
             store = create_store(settings)
             delivery = DeliveryWorker(db, box, store, RateLimiter(settings.redis_url,
                                       settings.redis_prefix), settings, DeliveryConfig(concurrency=sends))
-            async with (running(AiWorker(db, box, concurrency=concurrency, poll_seconds=poll), "ai-worker"),
+            async with (running(AiWorker(db, box, concurrency=concurrency, poll_seconds=poll,
+                                             stream=reply_stream(bus)), "ai-worker"),
                         running(delivery, "delivery-worker"),
                         running(MediaWorker(db, box, store, settings, poll_seconds=poll), "media-worker"),
                         running_takeover_returns(db)):

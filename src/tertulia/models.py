@@ -9,6 +9,7 @@ from tertulia.assistants.models import (
     KnowledgeEntry,
     McpServer,
 )
+from tertulia.canned.models import CannedResponse
 from tertulia.channels.models import Channel, MessageTemplate, WebhookEvent
 from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
 from tertulia.conversations.models import Conversation, MediaFetch, Message, PendingStatus
@@ -25,6 +26,7 @@ __all__ = [
     "Assistant",
     "AuthSession",
     "Base",
+    "CannedResponse",
     "Channel",
     "ChatMessage",
     "ChatSession",

@@ -296,3 +296,23 @@ async def test_each_run_writes_one_ai_reply_log_line(client: Any, make_tenant: A
 
 async def _ai_reply_lines(logs: list[dict[str, Any]], correlation_id: str) -> list[dict[str, Any]]:
     return [entry for entry in logs if entry.get("action") == "ai_reply" and entry.get("correlation_id") == correlation_id]
+
+
+async def test_a_private_note_is_never_part_of_what_the_ai_reads(client: Any, make_tenant: Any, db: Any,
+                                                                  inject: Any) -> None:
+    t = await make_tenant()
+    nora = await make_assistant(client, t, provider="offline")
+    provider = inject(nora["id"], ScriptedProvider(text("Claro."), text("Con gusto.")))
+    conv = (await post_inbound(client, t, "¿Tienen talla M?")).json()["conversation_id"]
+    await wait_until(lambda: ai_messages(client, t, conv), what="the first reply")
+    r = await client.post(f"/admin/chats/{conv}/notes", headers=t.headers,
+                          json={"content": "Ojo: cliente moroso, no ofrecer crédito"})
+    assert r.status_code == 201, r.text
+    await post_inbound(client, t, "¿Y a crédito?")
+
+    async def two_replies() -> bool:
+        return len(await ai_messages(client, t, conv)) == 2
+    await wait_until(two_replies, what="the second reply (the note took nothing over)")
+    second = provider.requests[1].messages
+    assert [m.content for m in second if m.role != "system"] == ["¿Tienen talla M?", "Claro.", "¿Y a crédito?"]
+    assert "moroso" not in repr(second)

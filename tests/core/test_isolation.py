@@ -32,6 +32,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/admin/whatsapp/send"): {"conversation_id": "{conversation_id}", "message": "hola", "channel_source": "api"},
     ("POST", "/admin/chats/{conversation_id}/messages"): {"message": "hola"},
     ("POST", "/admin/conversations/{conversation_id}/human-override"): {"locked": True},
+    ("POST", "/admin/chats/{conversation_id}/notes"): {"content": "nota de B"},
+    ("POST", "/admin/canned-responses"): {"shortcut": "b-saludo", "title": "B", "content": "Hola de B"},
+    ("PATCH", "/admin/canned-responses/{canned_id}"): {"title": "renamed"},
     ("PATCH", "/admin/contacts/{contact_id}"): {"notes": "x"},
     ("PATCH", "/admin/tags/{tag_id}"): {"name": "renamed"},
     ("PATCH", "/admin/channels/{channel_id}"): {"name": "renamed"},
@@ -77,7 +80,9 @@ async def _resources(client: httpx2.AsyncClient, a: TenantCtx) -> dict[str, str]
         "kind": "whatsapp_cloud", "name": "A WhatsApp", "credentials": {
             "phone_number_id": "100200300400500", "waba_id": "100200300400501",
             "access_token": "a-access-token-secret", "app_secret": "a-app-secret-value"}})).json()
-    return {"whatsapp_channel_id": whatsapp["id"],
+    canned = (await client.post("/admin/canned-responses", headers=a.headers,
+                                json={"shortcut": "a-secreto", "title": "A", "content": "respuesta de A"})).json()
+    return {"whatsapp_channel_id": whatsapp["id"], "canned_id": canned["id"],
         "assistant_id": assistant["id"], "entry_id": entry["id"], "server_id": server["id"],
         "conversation_id": conv_id, "contact_id": row["contact_id"], "tag_id": tag["id"],
         "channel_id": str(a.channel_id), "message_id": str(r.json()["message_id"]), "token_id": token["id"],
@@ -113,8 +118,8 @@ async def test_every_route_is_tenant_isolated(app: Any, client: httpx2.AsyncClie
         await session.flush()
         values["template_id"] = str(template.id)
     secrets = {values[k] for k in ("conversation_id", "contact_id", "tag_id", "channel_id", "token_id",
-                                   "whatsapp_channel_id", "template_id")} | {"secreto de A", "Contacto de A", "A-tag",
-                                                                             "plantilla_de_a"}
+                                   "whatsapp_channel_id", "template_id", "canned_id")} | {
+        "secreto de A", "Contacto de A", "A-tag", "plantilla_de_a", "respuesta de A"}
     checked = 0
     routes = iter_routes(app.routes)
     assert any(path == "/admin/chats/summary" for path, _ in routes)

@@ -51,13 +51,18 @@ const settingsIndexRoute = createRoute({
     throw redirect({ to: "/panel_cliente/$slug/settings/assistant", params, replace: true });
   },
 });
-// One route and one chunk per screen. Channels and templates get theirs here once their
-// endpoints exist (see settings/sections.ts).
+// One route and one chunk per screen (see settings/sections.ts).
 const settingsScreens = [
   createRoute({ getParentRoute: () => settingsRoute, path: "assistant",
     component: lazyRouteComponent(() => import("./settings/AssistantSettings"), "AssistantSettings") }),
   createRoute({ getParentRoute: () => settingsRoute, path: "knowledge",
     component: lazyRouteComponent(() => import("./settings/KnowledgeSettings"), "KnowledgeSettings") }),
+  createRoute({ getParentRoute: () => settingsRoute, path: "channels",
+    component: lazyRouteComponent(() => import("./settings/ChannelsSettings"), "ChannelsSettings") }),
+  createRoute({ getParentRoute: () => settingsRoute, path: "templates",
+    component: lazyRouteComponent(() => import("./settings/TemplatesSettings"), "TemplatesSettings") }),
+  createRoute({ getParentRoute: () => settingsRoute, path: "canned",
+    component: lazyRouteComponent(() => import("./settings/CannedSettings"), "CannedSettings") }),
   createRoute({ getParentRoute: () => settingsRoute, path: "members",
     component: lazyRouteComponent(() => import("./settings/MembersSettings"), "MembersSettings") }),
   createRoute({ getParentRoute: () => settingsRoute, path: "tokens",

@@ -19,10 +19,10 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -79,6 +79,23 @@ class EngineConfig:
     job_retry_seconds: float = 2.0
 
 
+@dataclass(frozen=True, slots=True)
+class ReplyPiece:
+    """A moment of a reply as it is written, for whoever shows it live (the web widget): `start`
+    (the turn began), `delta` (`text` is the next piece), `discard` (what streamed was a preamble
+    to tool calls, not the answer), `end` (`text` is the outcome: sent, handoff, superseded...)."""
+
+    tenant_id: uuid.UUID
+    conversation_id: uuid.UUID
+    channel_source: str
+    turn: str  # the run's correlation id, which the posted reply carries
+    kind: Literal["start", "delta", "discard", "end"]
+    text: str = ""
+
+
+ReplyStream = Callable[[ReplyPiece], Awaitable[None]]
+
+
 @dataclass
 class RunState:
     correlation_id: str
@@ -94,6 +111,8 @@ class RunState:
     handoff_reason: str | None = None
     error: str | None = None
     provider_requested_at: float | None = None
+    channel_source: str = ""  # set once the turn's conversation is read; "" for a scratch turn
+    streamed: bool = False  # text of this round reached the reply stream
 
     def elapsed_ms(self, at: float | None = None) -> float:
         return round(((at if at is not None else time.perf_counter()) - self.started) * 1000, 3)
@@ -142,10 +161,24 @@ def history_messages(messages: Sequence[HistoryItem]) -> list[ChatMessage]:
 
 
 class Orchestrator:
-    def __init__(self, db: Database, secret_box: SecretBox, config: EngineConfig | None = None) -> None:
+    def __init__(self, db: Database, secret_box: SecretBox, config: EngineConfig | None = None,
+                 stream: ReplyStream | None = None) -> None:
         self.db = db
         self.secret_box = secret_box
         self.config = config or EngineConfig()
+        self.stream = stream
+
+    async def _stream(self, job: ClaimedJob | None, state: RunState, kind: Literal["start", "delta", "discard", "end"],
+                      text: str = "") -> None:
+        """Tell the reply stream (a turn of a real conversation only); its failure never fails the turn."""
+        if self.stream is None or job is None or not state.channel_source:
+            return
+        try:
+            await self.stream(ReplyPiece(job.tenant_id, job.conversation_id, state.channel_source,
+                                         state.correlation_id, kind, text))
+        except Exception as exc:
+            log.warning("reply_stream_failed", correlation_id=state.correlation_id,
+                        error=f"{type(exc).__name__}: {exc}")
 
     # -- the turn ------------------------------------------------------------------------
 
@@ -160,7 +193,9 @@ class Orchestrator:
         except Exception as exc:  # a bug or the database failing: retry, then hand off
             state.error = f"{type(exc).__name__}: {exc}"
             log.exception("ai_turn_failed", correlation_id=state.correlation_id, tenant_id=str(job.tenant_id))
-            return await self._after_crash(job, state)
+            outcome = await self._after_crash(job, state)
+            await self._stream(job, state, "end", outcome)
+            return outcome
 
     async def _run(self, job: ClaimedJob, state: RunState) -> str:
         if job.attempts > self.config.max_job_attempts:
@@ -179,9 +214,12 @@ class Orchestrator:
             state.error = exc.message
             return await self._post(job, state, outcome_if_posted="handoff", assistant=assistant)
         state.provider = getattr(provider, "name", assistant.provider)
+        await self._stream(job, state, "start")
         await self._converse(job, provider, request, ctx, state)
-        return await self._post(job, state, outcome_if_posted="handoff" if state.handoff_reason else "sent",
-                                assistant=assistant, ctx=ctx)
+        outcome = await self._post(job, state, outcome_if_posted="handoff" if state.handoff_reason else "sent",
+                                   assistant=assistant, ctx=ctx)
+        await self._stream(job, state, "end", outcome)
+        return outcome
 
     async def _load(self, job: ClaimedJob, state: RunState) -> tuple[Assistant, ProviderRequest, ToolContext] | str:
         """The turn's context, or why there is no turn to answer any more. This is most of the time
@@ -202,8 +240,9 @@ class Orchestrator:
             if (turn.last_inbound_message_id or 0) > job.turn_message_id:
                 return "a newer customer message arrived"
             if window_is_closed(turn.channel_source, turn.last_inbound_at):
-                return "WhatsApp's 24-hour window is closed: only a template can reach the customer"
+                return "the 24-hour window is closed: the AI may not write to the customer any more"
             state.provider, state.model = assistant.provider, assistant.model or assistant.provider
+            state.channel_source = turn.channel_source
             history = history_messages(await repo.turn_history(session, tenant_id, job.conversation_id,
                                                                job.turn_message_id, self.config.history_limit))
             hits, tools = await self._retrieve(session, tenant_id, assistant, history,
@@ -299,12 +338,17 @@ class Orchestrator:
                 model=request.model, messages=request.messages, tools=[], temperature=request.temperature,
                 max_output_tokens=request.max_output_tokens)
             try:
-                result = await self._complete(provider, round_request, state, rounds)
+                result = await self._complete(provider, round_request, state, rounds, job)
             except ProviderError as exc:
                 state.error = f"{exc.code}: {exc.message}"
                 state.handoff_reason = f"the AI provider failed: {exc.message}"
+                if state.streamed:
+                    await self._stream(job, state, "discard")
                 return
             calls = result.tool_calls if offer_tools else []
+            if calls and state.streamed:  # a preamble to tool calls: not the answer
+                state.streamed = False
+                await self._stream(job, state, "discard")
             if not calls:
                 state.output = result.text.strip()
                 if not state.output:
@@ -329,7 +373,7 @@ class Orchestrator:
                     await repo.extend_lease(session, job, utcnow() + timedelta(seconds=self.config.lease_seconds))
 
     async def _complete(self, provider: Provider, request: ProviderRequest, state: RunState,
-                        round_no: int) -> ProviderResult:
+                        round_no: int, job: ClaimedJob | None = None) -> ProviderResult:
         attempt = 0
         while True:
             streamed = False
@@ -340,6 +384,9 @@ class Orchestrator:
                 streamed = True
                 if state.first_token_at is None and (delta.text or delta.reasoning):
                     state.first_token_at = time.perf_counter()
+                if delta.text:
+                    state.streamed = True
+                    await self._stream(job, state, "delta", delta.text)
 
             if state.provider_requested_at is None:
                 state.provider_requested_at = started

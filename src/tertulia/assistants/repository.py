@@ -40,7 +40,7 @@ from tertulia.assistants.models import (
 )
 from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactTag, Tag
-from tertulia.conversations.models import Conversation, Message
+from tertulia.conversations.models import NOTE, Conversation, Message
 from tertulia.kit.db import Reader, is_sqlite, tenant_delete, tenant_select, tenant_update, utcnow
 
 # Parameters of the statements built once below (a foreign key's column type is not known yet when
@@ -245,7 +245,7 @@ async def turn_history(session: Reader, tenant_id: uuid.UUID, conversation_id: u
                        limit: int) -> list[Any]:
     """The last `limit` messages up to the turn's (author, content, attachments), oldest first."""
     stmt = (tenant_select(Message, tenant_id, Message.author, Message.content, Message.attachments)
-            .where(Message.conversation_id == conversation_id, Message.id <= up_to_id)
+            .where(Message.conversation_id == conversation_id, Message.id <= up_to_id, Message.kind != NOTE)
             .order_by(Message.id.desc()).limit(limit))
     return list(reversed((await session.execute(stmt)).all()))
 
@@ -389,7 +389,7 @@ async def get_summary(session: Reader, tenant_id: uuid.UUID,
 
 async def recent_messages(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID, limit: int,
                           up_to_id: int | None = None) -> list[Message]:
-    stmt = tenant_select(Message, tenant_id).where(Message.conversation_id == conversation_id)
+    stmt = tenant_select(Message, tenant_id).where(Message.conversation_id == conversation_id, Message.kind != NOTE)
     if up_to_id is not None:
         stmt = stmt.where(Message.id <= up_to_id)
     stmt = stmt.order_by(Message.id.desc()).limit(limit)

@@ -198,8 +198,9 @@ async def schedule_replies(session: AsyncSession, stored: Sequence[StoredMessage
     process, told after the commit when the work is due (other processes find it by polling)."""
     last: dict[uuid.UUID, StoredMessage] = {}
     for item in stored:
+        standby = bool(item.message.extra and item.message.extra.get("standby"))  # another app's thread
         if (item.message.direction == "inbound" and item.conversation.ai_state == "ai_active"
-                and item.channel.assistant_id is not None):
+                and item.channel.assistant_id is not None and not standby):
             last[item.conversation.id] = item
     due: datetime | None = None
     for item in last.values():

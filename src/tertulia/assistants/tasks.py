@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from tertulia.assistants import repository as repo
-from tertulia.assistants.orchestrator import EngineConfig, Orchestrator
+from tertulia.assistants.orchestrator import EngineConfig, Orchestrator, ReplyStream
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database, utcnow
 
@@ -30,9 +30,9 @@ CLAIMS_CROSS_TENANTS = "a worker claims due turns of every tenant"
 
 class AiWorker:
     def __init__(self, db: Database, secret_box: SecretBox, *, config: EngineConfig | None = None,
-                 concurrency: int = 8, poll_seconds: float = 1.0) -> None:
+                 concurrency: int = 8, poll_seconds: float = 1.0, stream: ReplyStream | None = None) -> None:
         self.db = db
-        self.orchestrator = Orchestrator(db, secret_box, config)
+        self.orchestrator = Orchestrator(db, secret_box, config, stream)
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"

@@ -30,6 +30,7 @@ class Account:
 
     account_id: str
     waba_id: str | None
+    app_id: str | None = None  # Messenger/Instagram: our Meta app (its echoes are our own sends)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,17 @@ class Status:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadUpTo:
+    """Messenger's `delivery`/`read` watermarks (and Instagram's `read` of a message): every message
+    we sent the customer up to `at` (or up to the message `mid`) reached that status."""
+
+    customer: str  # the customer's id on the channel (PSID, IGSID)
+    status: Literal["delivered", "read"]
+    at: datetime
+    mid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TemplateReview:
     name: str
     language: str | None  # None: every language of the name
@@ -83,7 +95,7 @@ class Unreadable:
     error: str
 
 
-Item = InboundMessage | Reaction | Edit | Revoke | Status | TemplateReview | SetAside | Unreadable
+Item = InboundMessage | Reaction | Edit | Revoke | Status | ReadUpTo | TemplateReview | SetAside | Unreadable
 
 
 def epoch_time(value: object) -> datetime:

@@ -50,6 +50,7 @@ from tertulia.channels.events import (
     Edit,
     Item,
     Reaction,
+    ReadUpTo,
     Revoke,
     SetAside,
     Status,
@@ -57,13 +58,12 @@ from tertulia.channels.events import (
     Unreadable,
     describe_error,
 )
+from tertulia.channels.providers import PROVIDERS, Webhooks
 from tertulia.channels.repository import WebhookChannel
-from tertulia.channels.whatsapp_cloud import webhooks as whatsapp_cloud
-from tertulia.channels.ycloud import webhooks as ycloud
 from tertulia.conversations import repository as conversations_repo
 from tertulia.conversations.inbound import InboundDelivery, WriterStopped
 from tertulia.conversations.schemas import InboundMessage, InboundResult
-from tertulia.conversations.statuses import record_status
+from tertulia.conversations.statuses import record_status, record_watermark
 from tertulia.conversations.updates import MessageNotStored, apply_edit, apply_reaction, apply_revoke
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database, set_tenant, utcnow
@@ -79,23 +79,6 @@ ERROR_LIMIT = 4000
 EVENTS = Counter("tertulia_webhook_events", "Webhook bodies processed, by channel kind and outcome",
                  ["kind", "outcome"])
 
-
-@dataclass(frozen=True, slots=True)
-class WebhookProvider:
-    """A provider's webhook module, as the intake uses it."""
-
-    secret: str  # the credential that signs its webhooks
-    check_signature: Callable[[str, bytes, Mapping[str, str], float], None]
-    dedupe_key: Callable[[bytes, Any], str]
-    read: Callable[[Any, Account], list[Item]]
-    check_subscription: Callable[[Mapping[str, str], str | None], str] | None = None
-
-
-PROVIDERS: dict[str, WebhookProvider] = {
-    "whatsapp_cloud": WebhookProvider("app_secret", whatsapp_cloud.check_signature, whatsapp_cloud.dedupe_key,
-                                      whatsapp_cloud.read, whatsapp_cloud.check_subscription),
-    "ycloud": WebhookProvider("signing_secret", ycloud.check_signature, ycloud.dedupe_key, ycloud.read),
-}
 
 Submit = Callable[[InboundDelivery], Awaitable[InboundResult]]
 _NOT_JSON = object()  # a body that does not parse (stored all the same, and failed)
@@ -336,7 +319,7 @@ class WebhookIntake:
                 raise WriterStopped("this process is stopping; deliver the webhook again", code="shutting_down")
             problems += [f"message {m.external_message_id}: {_said(r)}"
                          for m, r in zip(messages, results, strict=True) if isinstance(r, BaseException)]
-        changes = [i for i in items if isinstance(i, Reaction | Edit | Revoke | Status | TemplateReview)]
+        changes = [i for i in items if isinstance(i, Reaction | Edit | Revoke | Status | ReadUpTo | TemplateReview)]
         if changes:
             async with self.db.session(channel.tenant_id) as session:
                 for item in changes:
@@ -366,6 +349,8 @@ class WebhookIntake:
             await apply_reaction(session, tenant_id, channel.id, item.target, emoji=item.emoji, by=item.by, at=item.at)
         elif isinstance(item, Edit):
             await apply_edit(session, tenant_id, channel.id, item.target, content=item.content, at=item.at)
+        elif isinstance(item, ReadUpTo):
+            await record_watermark(session, tenant_id, channel.id, item.customer, item.status, item.at, mid=item.mid)
         elif isinstance(item, Revoke):
             await apply_revoke(session, tenant_id, channel.id, item.target, at=item.at)
         elif isinstance(item, TemplateReview):
@@ -393,7 +378,7 @@ class WebhookIntake:
             for event in events:
                 after = event.id
                 channel = channels[event.channel_id]
-                if channel.kind not in PROVIDERS:
+                if PROVIDERS[channel.kind].webhooks is None:
                     continue
                 counts.events += 1
                 account = _account(channel, self.box.decrypt(channel.credentials_encrypted))
@@ -426,23 +411,23 @@ async def running_intake(intake: WebhookIntake) -> AsyncIterator[WebhookIntake]:
 
 
 def _account(channel: WebhookChannel, credentials: dict[str, Any]) -> Account:
-    waba_id = credentials.get("waba_id")
-    return Account(channel.account_id or "", str(waba_id) if waba_id else None)
+    waba_id, app_id = credentials.get("waba_id"), credentials.get("app_id")
+    return Account(channel.account_id or "", str(waba_id) if waba_id else None, str(app_id) if app_id else None)
 
 
 def _read(channel: WebhookChannel, account: Account, payload: Any) -> list[Item]:
     if payload is _NOT_JSON:
         return [Unreadable("the body is not JSON")]
     try:
-        return PROVIDERS[channel.kind].read(payload, account)
+        return _provider_of(channel).read(payload, account)
     except Exception as exc:  # a bug in a reader must not lose the body: it stays logged as failed
         return [Unreadable(f"the body could not be read: {describe_error(exc)}")]
 
 
-def _provider_of(channel: WebhookChannel | None) -> WebhookProvider:
-    """The webhook module of a channel that takes webhooks; the same 404 for an unknown channel, a
-    disabled one, and one of a kind without webhooks (nothing more is revealed)."""
-    provider = PROVIDERS.get(channel.kind) if channel is not None and channel.enabled else None
+def _provider_of(channel: WebhookChannel | None) -> Webhooks:
+    """The webhooks of a channel that takes them; the same 404 for an unknown channel, a disabled
+    one, and one of a kind without webhooks (nothing more is revealed)."""
+    provider = PROVIDERS[channel.kind].webhooks if channel is not None and channel.enabled else None
     if provider is None:
         raise NotFound("no such webhook", code="channel_not_found")
     return provider

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, tuple_
+from sqlalchemy import bindparam, func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -137,6 +137,29 @@ async def touch_channels(session: AsyncSession, tenant_id: uuid.UUID, channel_id
     if channel_ids:
         await session.execute(tenant_update(Channel, tenant_id).where(_c.id.in_(list(channel_ids)))
                               .values(last_webhook_at=at))
+
+
+@dataclass(frozen=True, slots=True)
+class Failures:
+    """How many things failed for a channel since a moment, and why the newest did."""
+
+    count: int
+    last_error: str | None
+    last_at: datetime | None
+
+
+async def failed_webhooks(session: Reader, tenant_id: uuid.UUID, since: datetime,
+                          channel_id: uuid.UUID | None = None) -> dict[uuid.UUID, Failures]:
+    """{channel id: its webhook bodies that failed since `since`}, of every channel of the tenant or one."""
+    newest = func.row_number().over(partition_by=_e.channel_id, order_by=_e.received_at.desc()).label("n")
+    count = func.count().over(partition_by=_e.channel_id).label("failures")
+    inner = (tenant_select(WebhookEvent, tenant_id, _e.channel_id, _e.error, _e.received_at, newest, count)
+             .where(_e.outcome == "failed", _e.received_at >= since))
+    if channel_id is not None:
+        inner = inner.where(_e.channel_id == channel_id)
+    rows = inner.subquery()
+    stmt = select(rows.c.channel_id, rows.c.failures, rows.c.error, rows.c.received_at).where(rows.c.n == 1)
+    return {r.channel_id: Failures(r.failures, r.error, r.received_at) for r in await session.execute(stmt)}
 
 
 @dataclass(frozen=True, slots=True)

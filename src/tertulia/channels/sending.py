@@ -161,6 +161,48 @@ def graph_failure(response: httpx2.Response) -> ProviderFailure:
                         retry_after=_retry_after(response))
 
 
+# The Messenger Platform's codes (Messenger and Instagram sends): (code, subcode or None) -> what
+# Tertulia does. Rate limits are 613 there; the closed window is (#10) with subcode 2018278.
+PAGE_WINDOW_CLOSED = ("Han pasado más de 24 horas desde el último mensaje del cliente: Meta no permite escribirle. "
+                      "Si una persona del equipo responde, activa en el canal la etiqueta «agente humano» (hasta 7 "
+                      "días).")
+PAGE_CODES: dict[tuple[int, int | None], tuple[Action, str]] = {
+    (10, 2018278): ("fail", PAGE_WINDOW_CLOSED),
+    (10, 2018065): ("fail", "Meta no permite este mensaje fuera de la ventana de 24 horas."),
+    (100, 2018001): ("fail", "Meta no encuentra a este cliente: puede haber bloqueado la página o borrado su "
+                             "cuenta."),
+    (551, None): ("fail", "Esta persona no está disponible ahora mismo en Messenger."),
+    (613, None): ("retry", "Meta limitó los envíos por un momento; Tertulia lo reintenta sola."),
+    (4, None): ("retry", "La aplicación de Meta llegó a su límite de llamadas; Tertulia lo reintenta sola."),
+    (190, None): ("pause", "El token de acceso de la página caducó o no es válido: genera uno nuevo en Meta y "
+                           "guárdalo en el canal."),
+    (200, None): ("pause", "El token no tiene permiso para enviar mensajes desde esta cuenta (pages_messaging o "
+                           "instagram_manage_messages): revísalo en Meta."),
+    (2, None): ("retry", "Meta no está disponible por un momento; Tertulia lo reintenta sola."),
+    (1, None): ("retry", "Meta tuvo un fallo pasajero; Tertulia lo reintenta sola."),
+}
+
+
+def page_failure(response: httpx2.Response, provider: str = "Meta") -> ProviderFailure:
+    """A Messenger Platform error (`{"error": {"code", "error_subcode"?, "message"}}`)."""
+    error = _body(response).get("error")
+    error = error if isinstance(error, dict) else {}
+    code, subcode = error.get("code"), error.get("error_subcode")
+    code = code if isinstance(code, int) else None
+    subcode = subcode if isinstance(subcode, int) else None
+    detail = str(error.get("message") or "")
+    known = PAGE_CODES.get((code or 0, subcode)) or PAGE_CODES.get((code or 0, None))
+    retry_after = _retry_after(response)
+    if known is not None:
+        action, reason = known
+        return ProviderFailure(action, reason, f"{code}/{subcode}" if subcode else str(code), detail, retry_after)
+    if response.status_code == 401:
+        return ProviderFailure("pause", PAGE_CODES[(190, None)][1], str(code or 190), detail)
+    failure = http_failure(response.status_code, provider, detail, retry_after)
+    failure.code = str(code) if code is not None else failure.code
+    return failure
+
+
 # YCloud's own error codes (`{"error": {"status", "code", "message", "whatsappApiError"?}}`).
 YCLOUD_CODES: dict[str, tuple[Action, str]] = {
     "UNAUTHORIZED": ("pause", AUTH_REASON["ycloud"]),

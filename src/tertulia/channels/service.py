@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,23 +20,28 @@ from tertulia.assistants.models import Assistant
 from tertulia.channels import repository as repo
 from tertulia.channels.credentials import check_credentials
 from tertulia.channels.models import CHANNEL_KINDS, SOURCE_OF_KIND, Channel
-from tertulia.channels.schemas import ChannelOut
+from tertulia.channels.providers import provider
+from tertulia.channels.schemas import ChannelHealth, ChannelOut
+from tertulia.conversations.window import HUMAN_AGENT_OPTION
+from tertulia.delivery import repository as deliveries
 from tertulia.kit.crypto import SecretBox, hash_token, new_token, tokens_equal
-from tertulia.kit.db import Reader, tenant_select
+from tertulia.kit.db import Reader, tenant_delete, tenant_select, utcnow
 from tertulia.kit.errors import Invalid, NotAuthenticated, NotFound
+from tertulia.widget.schemas import WebChannelSettings
+from tertulia.widget.service import set_web_settings, snippet, web_settings
 
-# Kinds whose provider delivers webhooks to `/webhooks/{channel id}` (channels/intake.py), and the
-# credential that names the account each answers for.
-WEBHOOK_KINDS = ("whatsapp_cloud", "ycloud")
-ACCOUNT_CREDENTIAL = {"whatsapp_cloud": "phone_number_id", "ycloud": "phone_number"}
 # Meta's webhook verification: a token of ours that the verification GET must repeat.
-VERIFIED_KINDS = ("whatsapp_cloud",)
 VERIFY_TOKEN = re.compile(r"^[\x21-\x7e]{8,64}$")
+# How far back a channel's health looks for failed webhooks and deliveries.
+HEALTH_WINDOW = timedelta(hours=24)
+HEALTHY = ChannelHealth(last_webhook_at=None, webhooks_failed=0, last_webhook_error=None, deliveries_failing=0,
+                        last_delivery_error=None, last_delivery_error_at=None)
 
 
-def channel_out(channel: Channel, box: SecretBox, base_url: str) -> ChannelOut:
+def channel_out(channel: Channel, box: SecretBox, base_url: str, health: ChannelHealth | None = None) -> ChannelOut:
     names = sorted(box.decrypt(channel.credentials_encrypted)) if channel.credentials_encrypted else []
-    webhook_url = f"{base_url.rstrip('/')}/webhooks/{channel.id}" if channel.kind in WEBHOOK_KINDS else None
+    has_webhooks = provider(channel.kind).webhooks is not None
+    webhook_url = f"{base_url.rstrip('/')}/webhooks/{channel.id}" if has_webhooks else None
     return ChannelOut(
         id=channel.id, kind=channel.kind, channel_source=SOURCE_OF_KIND[channel.kind], name=channel.name,
         platform_origin=channel.platform_origin, enabled=channel.enabled,
@@ -44,12 +50,40 @@ def channel_out(channel: Channel, box: SecretBox, base_url: str) -> ChannelOut:
         verify_token=channel.verify_token, status="attention" if channel.status == "attention" else "ok",
         status_reason=channel.status_reason, last_webhook_at=channel.last_webhook_at,
         outbound_url=channel.outbound_url,
+        human_agent_tag=bool((channel.options or {}).get(HUMAN_AGENT_OPTION)),
+        web=web_settings(channel, box) if channel.kind == "web" else None,
+        snippet=snippet(channel.id, base_url) if channel.kind == "web" else None,
+        health=(health or HEALTHY).model_copy(update={"last_webhook_at": channel.last_webhook_at}),
     )
+
+
+async def channel_health(session: Reader, tenant_id: uuid.UUID, channel_id: uuid.UUID | None = None
+                         ) -> dict[uuid.UUID, ChannelHealth]:
+    """{channel id: its health} of the tenant's channels (or one) that have failures to tell; two
+    statements whatever the number of channels."""
+    since = utcnow() - HEALTH_WINDOW
+    webhooks = await repo.failed_webhooks(session, tenant_id, since, channel_id)
+    failing = await deliveries.failing_by_channel(session, tenant_id, since, channel_id)
+    health: dict[uuid.UUID, ChannelHealth] = {}
+    for cid in webhooks.keys() | failing.keys():
+        w = webhooks.get(cid)
+        count, error, at = failing.get(cid, (0, None, None))
+        health[cid] = ChannelHealth(last_webhook_at=None, webhooks_failed=w.count if w else 0,
+                                    last_webhook_error=w.last_error if w else None,
+                                    deliveries_failing=count, last_delivery_error=error, last_delivery_error_at=at)
+    return health
+
+
+async def delete_channel(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID) -> None:
+    """Remove a channel with everything that came through it (its conversations, messages, contacts'
+    identities on it, templates, webhook log and deliveries go with it: the database cascades)."""
+    await require_channel(session, tenant_id, channel_id)
+    await session.execute(tenant_delete(Channel, tenant_id).where(Channel.id == channel_id))
 
 
 async def create_channel(
     session: AsyncSession, box: SecretBox, tenant_id: uuid.UUID, kind: str, name: str,
-    platform_origin: str = "", credentials: dict[str, Any] | None = None,
+    platform_origin: str = "", credentials: dict[str, Any] | None = None, web: WebChannelSettings | None = None,
 ) -> tuple[Channel, str | None]:
     """A new channel. `credentials` are checked for the kind (the API always gives them, so a
     provider's channel cannot be connected without them); None leaves them unset (the demo's
@@ -63,10 +97,14 @@ async def create_channel(
         id=uuid.uuid4(), tenant_id=tenant_id, kind=kind, name=name.strip(),
         platform_origin=platform_origin or name.strip(),
         inbound_token_hash=hash_token(inbound_token) if inbound_token else None,
-        verify_token=secrets.token_urlsafe(24) if kind in VERIFIED_KINDS else None,
+        verify_token=secrets.token_urlsafe(24) if provider(kind).verify_token else None,
     )
-    if credentials is not None:
+    if credentials is not None and kind != "web":
         set_credentials(channel, box, credentials)
+    if kind == "web":  # the widget's settings, and the secret that signs a site's known users
+        set_web_settings(channel, box, web)
+    elif web is not None:
+        raise Invalid("only a web channel has widget settings", code="web_settings_not_supported")
     session.add(channel)
     await session.flush()
     return channel, inbound_token
@@ -77,11 +115,12 @@ def set_credentials(channel: Channel, box: SecretBox, given: dict[str, Any], *, 
     or with `merge` the given ones over those stored (a null removes one). The account they name
     becomes the channel's; a channel waiting on fixed credentials (`attention`) is `ok` again."""
     given = dict(given)
-    if channel.kind in VERIFIED_KINDS and "verify_token" in given:
+    kind = provider(channel.kind)
+    if kind.verify_token and "verify_token" in given:
         token = given.pop("verify_token")
         if token is not None:  # kept in the clear: it is shown to be pasted into Meta's console
             if not isinstance(token, str) or not VERIFY_TOKEN.match(token.strip()):
-                raise Invalid("the whatsapp_cloud credentials are not right: check verify_token (8 to 64 "
+                raise Invalid(f"the {channel.kind} credentials are not right: check verify_token (8 to 64 "
                               "characters, no spaces)", code="invalid_channel_credentials")
             channel.verify_token = token.strip()
     stored = box.decrypt(channel.credentials_encrypted) if merge else {}
@@ -89,7 +128,7 @@ def set_credentials(channel: Channel, box: SecretBox, given: dict[str, Any], *, 
     checked = check_credentials(channel.kind, merged)
     if not merge or checked != stored:
         channel.credentials_encrypted = box.encrypt(checked) if checked else None
-        account = checked.get(ACCOUNT_CREDENTIAL.get(channel.kind, ""))
+        account = checked.get(kind.account_credential) if kind.account_credential else None
         channel.account_id = str(account) if account else None
     if channel.status == "attention":  # saved again, even unchanged: the person says they are fixed
         channel.status, channel.status_reason = "ok", None

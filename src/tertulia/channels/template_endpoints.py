@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from tertulia.channels import service as channels
 from tertulia.channels import template_repository as repo
 from tertulia.channels import templates
+from tertulia.channels.providers import TEMPLATE_KINDS
 from tertulia.channels.sending import ProviderFailure
 from tertulia.channels.template_schemas import (
     ChannelSync,
@@ -27,10 +30,12 @@ from tertulia.tenancy.auth import CurrentPrincipal
 router = APIRouter(tags=["templates"], route_class=JsonBodyRoute)
 
 
-async def _sync(principal: CurrentPrincipal, db: DbSession, request: Request) -> SyncResult:
+async def _sync(principal: CurrentPrincipal, db: DbSession, request: Request,
+                channel_id: uuid.UUID | None = None) -> SyncResult:
     settings = request.app.state.settings
     box = request.app.state.secret_box
-    accesses = [templates.channel_access(c, box) for c in await repo.whatsapp_channels(db, principal.tenant_id)]
+    accesses = [templates.channel_access(c, box) for c in await repo.channels_of_kinds(
+        db, principal.tenant_id, TEMPLATE_KINDS) if channel_id is None or c.id == channel_id]
     # The providers may take seconds to list: no transaction (SQLite's writer) is held meanwhile.
     await db.rollback()
     fetched: dict[int, list[dict[str, object]] | str] = {}
@@ -58,11 +63,16 @@ async def _sync(principal: CurrentPrincipal, db: DbSession, request: Request) ->
 
 
 @router.post("/admin/templates/sync", response_model=SyncResult)
-async def sync_templates(principal: CurrentPrincipal, db: DbSession, request: Request) -> SyncResult:
-    """Read every template of every WhatsApp channel of the tenant from its provider (all pages)
-    and store them; those the provider no longer has are kept, marked `removed_at`. A channel
-    whose provider could not be read says why and keeps its templates as they were."""
-    return await _sync(principal, db, request)
+async def sync_templates(principal: CurrentPrincipal, db: DbSession, request: Request,
+                         channel: Annotated[uuid.UUID | None, Query(description="only this channel's")] = None,
+                         ) -> SyncResult:
+    """Read every template of every WhatsApp channel of the tenant (or of `channel`) from its
+    provider (all pages) and store them; those the provider no longer has are kept, marked
+    `removed_at`. A channel whose provider could not be read says why and keeps its templates as
+    they were."""
+    if channel is not None:
+        await channels.require_channel(db, principal.tenant_id, channel)
+    return await _sync(principal, db, request, channel)
 
 
 @router.post("/templates/sync", response_model=SyncResult)

@@ -11,11 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tertulia.channels.models import Channel, MessageTemplate
 from tertulia.kit.db import Reader, tenant_select, tenant_update
 
-WHATSAPP_KINDS = ("whatsapp_cloud", "ycloud")
 
-
-async def whatsapp_channels(session: Reader, tenant_id: uuid.UUID) -> list[Channel]:
-    stmt = (tenant_select(Channel, tenant_id).where(Channel.kind.in_(WHATSAPP_KINDS))
+async def channels_of_kinds(session: Reader, tenant_id: uuid.UUID, kinds: Sequence[str]) -> list[Channel]:
+    """The tenant's channels of these kinds (those whose provider has message templates)."""
+    stmt = (tenant_select(Channel, tenant_id).where(Channel.kind.in_(kinds))
             .order_by(Channel.created_at))
     return list((await session.execute(stmt)).scalars())
 

@@ -22,16 +22,15 @@ import httpx2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.channels import template_repository as repo
-from tertulia.channels.credentials import WhatsAppCloudCredentials, YCloudCredentials, credentials_of
+from tertulia.channels.credentials import Credentials, credentials_of
 from tertulia.channels.models import TEMPLATE_STATUSES, Channel, MessageTemplate
+from tertulia.channels.providers import provider
 from tertulia.channels.template_schemas import (
     TemplateButtonOut,
     TemplateOut,
     TemplateParametersOut,
     TemplateSendRequest,
 )
-from tertulia.channels.whatsapp_cloud.api import CloudApi
-from tertulia.channels.ycloud.api import YCloudApi
 from tertulia.config import Settings
 from tertulia.conversations import service as conversations
 from tertulia.conversations.models import Conversation, Message
@@ -102,15 +101,16 @@ class ChannelAccess:
     id: uuid.UUID
     kind: str
     name: str
-    credentials: WhatsAppCloudCredentials | YCloudCredentials | None
+    credentials: Credentials | None
     problem: str | None = None
 
 
 def channel_access(channel: Channel, box: SecretBox) -> ChannelAccess:
+    model = provider(channel.kind).credentials
     try:
-        credentials: WhatsAppCloudCredentials | YCloudCredentials = (
-            credentials_of(channel, box, WhatsAppCloudCredentials) if channel.kind == "whatsapp_cloud"
-            else credentials_of(channel, box, YCloudCredentials))
+        if model is None:
+            raise ValueError(f"{channel.kind} channels have no credentials")
+        credentials = credentials_of(channel, box, model)
     except ValueError:
         return ChannelAccess(channel.id, channel.kind, channel.name, None,
                              "the channel's credentials are incomplete: set them in the channel's settings")
@@ -130,12 +130,8 @@ def _record(item: dict[str, Any], kind: str) -> dict[str, Any] | None:
         return None
     components = [c for c in item.get("components") or [] if isinstance(c, dict)]
     status = str(item.get("status") or "").upper()
-    if kind == "whatsapp_cloud":
-        score = item.get("quality_score")
-        quality = score.get("score") if isinstance(score, dict) else None
-        provider_id, reason = item.get("id"), item.get("rejected_reason")
-    else:
-        quality, provider_id, reason = item.get("qualityRating"), item.get("officialTemplateId"), item.get("reason")
+    source = provider(kind).templates
+    quality, provider_id, reason = source.facts(item) if source is not None else (None, None, None)
     parameter_format = str(item.get("parameter_format") or "").upper() or _infer_format(components)
     return {"name": name[:512], "language": language[:16],
             "status": status if status in TEMPLATE_STATUSES else (status[:32] or "PENDING"),
@@ -150,11 +146,9 @@ async def fetch_templates(client: httpx2.AsyncClient, settings: Settings,
                           access: ChannelAccess) -> list[dict[str, Any]]:
     """Every template of the channel's account, as our columns. Raises ProviderFailure."""
     items: list[dict[str, Any]] = []
-    if isinstance(access.credentials, WhatsAppCloudCredentials):
-        async for item in CloudApi(client, settings.meta_graph_url, access.credentials).templates():
-            items.append(item)
-    elif isinstance(access.credentials, YCloudCredentials):
-        async for item in YCloudApi(client, settings.ycloud_api_url, access.credentials).templates():
+    source = provider(access.kind).templates
+    if source is not None and access.credentials is not None:
+        async for item in source.list(client, settings, access.credentials):
             items.append(item)
     return [r for r in (_record(i, access.kind) for i in items) if r is not None]
 

@@ -17,6 +17,7 @@ from tertulia.conversations.schemas import (
     HumanSend,
     InboxQuery,
     MessageOut,
+    NoteCreate,
     ReadResult,
     SendRequest,
     SendResult,
@@ -143,6 +144,15 @@ async def unified_send(body: SendRequest, principal: CurrentPrincipal, db: DbSes
 async def send_in_chat(conversation_id: uuid.UUID, body: ConversationSendRequest, principal: CurrentPrincipal,
                        db: DbSession) -> SendResult:
     return await _send(db, principal, conversation_id, body, None)
+
+
+@router.post("/chats/{conversation_id}/notes", response_model=MessageOut, status_code=201)
+async def add_note(conversation_id: uuid.UUID, body: NoteCreate, principal: CurrentPrincipal,
+                   db: DbSession) -> MessageOut:
+    """A private note for the team (`kind: note`): shown in the conversation and live to other agents,
+    never delivered on any channel, never read by the AI, and not a reply (the AI keeps control)."""
+    msg = await service.add_note(db, principal.tenant_id, conversation_id, principal.user_id, body.content)
+    return service.message_out(msg, await service.author_names(db, [msg]))
 
 
 @router.post("/conversations/{conversation_id}/human-override", response_model=HumanOverrideResult)

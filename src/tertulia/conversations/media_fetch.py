@@ -36,11 +36,10 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.channels import repository as channels_repo
-from tertulia.channels.credentials import WhatsAppCloudCredentials, YCloudCredentials, credentials_of
+from tertulia.channels.credentials import credentials_of
 from tertulia.channels.media import MediaUnavailable, ProviderFile, unavailable
 from tertulia.channels.models import Channel
-from tertulia.channels.whatsapp_cloud import media as whatsapp_cloud_media
-from tertulia.channels.ycloud import media as ycloud_media
+from tertulia.channels.providers import provider
 from tertulia.config import Settings
 from tertulia.conversations import repository as repo
 from tertulia.conversations.inbound import StoredMessage
@@ -200,8 +199,7 @@ class MediaWorker:
         self.db = db
         self.secret_box = secret_box
         self.store = store
-        self.graph_url = settings.meta_graph_url
-        self.ycloud_url = settings.ycloud_api_url
+        self.settings = settings
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
@@ -310,12 +308,10 @@ class MediaWorker:
             await self._end(claim, copied, None)
 
     def _open(self, channel: Channel, reference: str) -> AbstractAsyncContextManager[ProviderFile]:
-        if channel.kind == "whatsapp_cloud":
-            cloud = credentials_of(channel, self.secret_box, WhatsAppCloudCredentials)
-            return whatsapp_cloud_media.open_media(self.client(), self.graph_url, cloud, reference)
-        if channel.kind == "ycloud":
-            ycloud = credentials_of(channel, self.secret_box, YCloudCredentials)
-            return ycloud_media.open_media(self.client(), self.ycloud_url, ycloud, reference)
+        kind = provider(channel.kind)
+        if kind.open_media is not None and kind.credentials is not None:
+            credentials = credentials_of(channel, self.secret_box, kind.credentials)
+            return kind.open_media(self.client(), self.settings, credentials, reference)
         raise MediaUnavailable(f"files of {channel.kind} channels are not fetched", code="media_unavailable",
                                retry=False)
 

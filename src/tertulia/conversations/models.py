@@ -18,7 +18,10 @@ DELIVERY_STATUSES = ("received", "queued", "sent", "delivered", "read", "played"
 # (location, contacts, interactive and button replies, a template's name and parameters, a
 # click-to-chat ad's referral, what an unsupported message was).
 MESSAGE_KINDS = ("text", "image", "video", "audio", "voice", "document", "sticker", "location", "contacts",
-                 "interactive", "button", "template", "unsupported", "system")
+                 "interactive", "button", "template", "unsupported", "system", "note")
+# A private note: the team's own words in the conversation (author `human`, status `note`), never
+# delivered, never part of what the AI reads, and no reply: it moves no counter and takes nothing over.
+NOTE = "note"
 
 
 class Conversation(Base):

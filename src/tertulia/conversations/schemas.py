@@ -199,6 +199,12 @@ class ConversationSendRequest(HumanSend):
     pass
 
 
+class NoteCreate(BaseModel):
+    """A private note: seen by the team in the conversation, never sent to the customer."""
+
+    content: MessageText = Field(examples=["Pidió factura: enviarla el lunes con el pedido."])
+
+
 class SendResult(BaseModel):
     status: Literal["queued"]
     conversation_id: uuid.UUID

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.contacts.schemas import TagOut
 from tertulia.conversations import repository as repo
-from tertulia.conversations.models import Conversation, Message
+from tertulia.conversations.models import NOTE, Conversation, Message
 from tertulia.conversations.schemas import (
     AssistantRef,
     ChatSummary,
@@ -260,6 +260,20 @@ async def send_human_message(session: AsyncSession, tenant_id: uuid.UUID, conver
     conv.unread_count = 0  # whoever answers has read the conversation
     await emit_conversation_updated(session, conv)
     return conv, msg
+
+
+async def add_note(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
+                   user_id: uuid.UUID | None, text: str) -> Message:
+    """A private note in the conversation: shown to the team live (`message.created`), never queued
+    for delivery, and no reply: the inbox row, the unread count and who has control stay as they were."""
+    conv = await require_conversation(session, tenant_id, conversation_id)
+    now = utcnow()
+    msg = Message(tenant_id=tenant_id, conversation_id=conv.id, channel_id=conv.channel_id, direction="outbound",
+                  author="human", author_user_id=user_id, content=text, attachments=[], status=NOTE, kind=NOTE,
+                  created_at=now, updated_at=now)
+    session.add(msg)
+    await emit_message_created(session, msg)
+    return msg
 
 
 async def set_human_override(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,

@@ -11,9 +11,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import and_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.conversations.models import Message, PendingStatus
+from tertulia.contacts.models import ContactIdentity
+from tertulia.conversations.models import Conversation, Message, PendingStatus
 from tertulia.conversations.service import emit_message_updated
 from tertulia.kit.db import tenant_delete, tenant_select, utcnow
 
@@ -92,4 +94,35 @@ async def take_pending_statuses(session: AsyncSession, message: Message) -> bool
                                                     row.error))
     await session.execute(tenant_delete(PendingStatus, message.tenant_id).where(
         PendingStatus.id.in_([row.id for row in pending])))
+    return moved
+
+
+async def record_watermark(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID, customer: str,
+                           status: str, at: datetime, *, mid: str | None = None) -> int:
+    """Messenger's watermarks: every message we sent the customer (`customer`: their id on the
+    channel) up to `at` — or up to the message `mid`, Instagram's `read` — reached `status`.
+    Answers how many moved."""
+    if mid is not None:
+        found = (await session.execute(tenant_select(Message, tenant_id, Message.created_at).where(
+            Message.channel_id == channel_id, Message.provider_message_id == mid))).scalar_one_or_none()
+        if found is None:
+            return 0
+        at = max(at, found)
+    conversations = (tenant_select(ContactIdentity, tenant_id, Conversation.id)
+                     .select_from(ContactIdentity)
+                     .join(Conversation, and_(Conversation.tenant_id == tenant_id,
+                                              Conversation.contact_id == ContactIdentity.contact_id,
+                                              Conversation.channel_id == channel_id))
+                     .where(ContactIdentity.channel_id == channel_id, ContactIdentity.external_id == customer))
+    stmt = (tenant_select(Message, tenant_id)
+            .where(Message.conversation_id.in_(conversations), Message.channel_id == channel_id,
+                   Message.direction == "outbound", Message.provider_message_id.is_not(None),
+                   Message.status.in_([s for s, rank in RANK.items() if 0 < rank < RANK[status]]),
+                   Message.created_at <= at)
+            .with_for_update())
+    moved = 0
+    for message in (await session.execute(stmt)).scalars():
+        if apply_report(message, StatusReport(str(message.provider_message_id), status, at)):
+            await emit_message_updated(session, message)
+            moved += 1
     return moved

@@ -43,6 +43,24 @@ class ClaimedDelivery:
     lease_token: str
 
 
+async def failing_by_channel(session: Reader, tenant_id: uuid.UUID, since: datetime,
+                             channel_id: uuid.UUID | None = None) -> dict[uuid.UUID, tuple[int, str | None, datetime]]:
+    """{channel id: (deliveries failing, the newest one's error, when)}: those that failed since
+    `since`, those being retried after an error, and those paused (credentials refused)."""
+    d = _table.c
+    failing = (((d.state == "failed") & (d.updated_at >= since)) | (d.state == "paused")
+               | ((d.state == "pending") & (d.attempts > 0) & d.last_error.is_not(None)))
+    newest = func.row_number().over(partition_by=d.channel_id, order_by=d.updated_at.desc()).label("n")
+    count = func.count().over(partition_by=d.channel_id).label("failures")
+    inner = tenant_select(OutboundDelivery, tenant_id, d.channel_id, d.last_error, d.updated_at, newest, count).where(
+        d.state.in_(("failed", "paused", "pending")), failing)
+    if channel_id is not None:
+        inner = inner.where(d.channel_id == channel_id)
+    rows = inner.subquery()
+    stmt = select(rows.c.channel_id, rows.c.failures, rows.c.last_error, rows.c.updated_at).where(rows.c.n == 1)
+    return {r.channel_id: (r.failures, r.last_error, r.updated_at) for r in await session.execute(stmt)}
+
+
 # --- placing a delivery ---------------------------------------------------------------------------
 
 async def undone_of(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> list[Row[Any]]:

@@ -10,7 +10,7 @@ the message (and its delivery's payload), and the call that sends it.
   fence), signed `X-Tertulia-Signature: sha256=<hex HMAC-SHA256(outbound secret, body)>`.
   Without a URL the integrator reads messages through the API: `sent` at once.
 - `web`: the widget reads the conversation itself: `sent` at once.
-- Messenger and Instagram: not sent yet; the message fails saying so.
+- Messenger and Instagram: channels/messenger/sender.py.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import httpx2
@@ -57,6 +58,20 @@ class Outgoing:
     channel: Channel
     message: Message
     typing_for: str | None  # the customer's last message (provider id): where "typing…" is shown
+    last_inbound_at: datetime | None = None  # when the customer last wrote (the windows count from it)
+
+
+@dataclass(frozen=True, slots=True)
+class SenderTools:
+    """What a provider's sender is built with (channels/providers.py): the delivery worker's clients
+    (`trusted` for the operator's provider URLs, `fenced` for URLs a tenant chose), settings, the
+    key to the channels' credentials, the file store."""
+
+    trusted: httpx2.AsyncClient
+    fenced: httpx2.AsyncClient
+    settings: Settings
+    box: SecretBox
+    store: FileStore
 
 
 class Sender(Protocol):
@@ -66,21 +81,21 @@ class Sender(Protocol):
     async def typing(self, out: Outgoing) -> None: ...
 
 
-def _missing_credentials(channel: Channel) -> ProviderFailure:
+def missing_credentials(channel: Channel) -> ProviderFailure:
     return ProviderFailure("pause", f"Faltan credenciales del canal «{channel.name}»: complétalas en sus ajustes.",
                            "credentials_missing")
 
 
 # --- WhatsApp ------------------------------------------------------------------------------------
 
-def address(recipient: str | None, kind: str) -> dict[str, str]:
+def address(recipient: str | None, *, e164: bool) -> dict[str, str]:
     """`to` (the phone: digits for Meta, E.164 for YCloud) or `recipient` (a business-scoped user id)."""
     if not recipient:
         raise ProviderFailure("fail", "La conversación no tiene a quién enviar: el contacto no tiene identidad en "
                                       "este canal.", "no_recipient")
     digits = recipient.removeprefix("+")
     if digits.isdigit():
-        return {"to": digits if kind == "whatsapp_cloud" else f"+{digits}"}
+        return {"to": f"+{digits}" if e164 else digits}
     return {"recipient": recipient}
 
 
@@ -130,10 +145,11 @@ async def _template_with_media(template: dict[str, Any], store: FileStore, tenan
     return template
 
 
-async def whatsapp_message(out: Outgoing, store: FileStore, upload: Upload) -> dict[str, Any]:
-    """The message object both WhatsApp providers take (Meta's shape), addressed."""
+async def whatsapp_message(out: Outgoing, store: FileStore, upload: Upload, *, e164: bool) -> dict[str, Any]:
+    """The message object both WhatsApp providers take (Meta's shape), addressed (`e164`: the
+    phone as +digits, YCloud's way; Meta takes the digits)."""
     msg = out.message
-    body: dict[str, Any] = address(out.claimed.recipient, out.channel.kind)
+    body: dict[str, Any] = address(out.claimed.recipient, e164=e164)
     payload = out.claimed.payload or {}
     if msg.kind == "template" and isinstance(payload.get("template"), dict):
         body["type"] = "template"
@@ -162,13 +178,15 @@ async def whatsapp_message(out: Outgoing, store: FileStore, upload: Upload) -> d
 
 
 class WhatsAppSender:
-    """WhatsApp Cloud API and YCloud: one trusted client (operator-configured URLs)."""
+    """What both WhatsApp providers share: one trusted client (operator-configured URLs), Meta's
+    message objects; each provider's subclass says how its API is reached and where our
+    reference travels."""
 
-    def __init__(self, client: httpx2.AsyncClient, settings: Settings, box: SecretBox, store: FileStore) -> None:
-        self.client = client
-        self.settings = settings
-        self.box = box
-        self.store = store
+    def __init__(self, tools: SenderTools) -> None:
+        self.client = tools.trusted
+        self.settings = tools.settings
+        self.box = tools.box
+        self.store = tools.store
 
     def paced(self, out: Outgoing) -> bool:
         return True
@@ -177,27 +195,47 @@ class WhatsAppSender:
         return settings.delivery_spacing
 
     def api(self, channel: Channel) -> CloudApi | YCloudApi:
-        try:
-            if channel.kind == "whatsapp_cloud":
-                return CloudApi(self.client, self.settings.meta_graph_url,
-                                credentials_of(channel, self.box, WhatsAppCloudCredentials))
-            return YCloudApi(self.client, self.settings.ycloud_api_url,
-                             credentials_of(channel, self.box, YCloudCredentials))
-        except ValueError as exc:
-            raise _missing_credentials(channel) from exc
+        raise NotImplementedError
 
     async def send(self, out: Outgoing) -> str | None:
-        api = self.api(out.channel)
-        message = await whatsapp_message(out, self.store, api.upload)
-        reference = our_reference(out.message.id)
-        if isinstance(api, CloudApi):
-            message["biz_opaque_callback_data"] = reference
-            return await api.send(message)
-        return await api.send(message, reference)
+        raise NotImplementedError
 
     async def typing(self, out: Outgoing) -> None:
         if out.typing_for:
             await self.api(out.channel).typing(out.typing_for)
+
+
+class CloudSender(WhatsAppSender):
+    """WhatsApp Cloud API: our reference travels as `biz_opaque_callback_data`."""
+
+    def api(self, channel: Channel) -> CloudApi:
+        try:
+            return CloudApi(self.client, self.settings.meta_graph_url,
+                            credentials_of(channel, self.box, WhatsAppCloudCredentials))
+        except ValueError as exc:
+            raise missing_credentials(channel) from exc
+
+    async def send(self, out: Outgoing) -> str | None:
+        api = self.api(out.channel)
+        message = await whatsapp_message(out, self.store, api.upload, e164=False)
+        message["biz_opaque_callback_data"] = our_reference(out.message.id)
+        return await api.send(message)
+
+
+class YCloudSender(WhatsAppSender):
+    """YCloud: our reference travels as `externalId`."""
+
+    def api(self, channel: Channel) -> YCloudApi:
+        try:
+            return YCloudApi(self.client, self.settings.ycloud_api_url,
+                             credentials_of(channel, self.box, YCloudCredentials))
+        except ValueError as exc:
+            raise missing_credentials(channel) from exc
+
+    async def send(self, out: Outgoing) -> str | None:
+        api = self.api(out.channel)
+        message = await whatsapp_message(out, self.store, api.upload, e164=True)
+        return await api.send(message, our_reference(out.message.id))
 
 
 # --- the generic `api` channel --------------------------------------------------------------------
@@ -222,10 +260,10 @@ def api_body(out: Outgoing, base_url: str) -> bytes:
 class ApiChannelSender:
     """The generic `api` channel: a signed POST to the URL its owner chose, through the fence."""
 
-    def __init__(self, client: httpx2.AsyncClient, settings: Settings, box: SecretBox) -> None:
-        self.client = client
-        self.settings = settings
-        self.box = box
+    def __init__(self, tools: SenderTools) -> None:
+        self.client = tools.fenced
+        self.settings = tools.settings
+        self.box = tools.box
 
     def paced(self, out: Outgoing) -> bool:
         return bool(out.channel.outbound_url)  # without a URL nothing leaves
@@ -276,6 +314,9 @@ class ApiChannelSender:
 
 class LocalSender:
     """`web`: the widget reads the conversation itself."""
+
+    def __init__(self, tools: SenderTools | None = None) -> None:
+        pass
 
     def paced(self, out: Outgoing) -> bool:
         return False

@@ -47,7 +47,8 @@ async def load_outgoing(session: Reader, claimed: ClaimedDelivery) -> Outgoing |
     statement; None when the message is gone."""
     tenant_id = claimed.tenant_id
     inbound = _LAST_INBOUND
-    stmt = (tenant_select(Message, tenant_id, Message, Channel, inbound.provider_message_id.label("typing_for"))
+    stmt = (tenant_select(Message, tenant_id, Message, Channel, inbound.provider_message_id.label("typing_for"),
+                          Conversation.last_inbound_at)
             .select_from(Message)
             .join(Channel, and_(Channel.tenant_id == tenant_id, Channel.id == Message.channel_id))
             .outerjoin(Conversation, and_(Conversation.tenant_id == tenant_id,
@@ -59,7 +60,8 @@ async def load_outgoing(session: Reader, claimed: ClaimedDelivery) -> Outgoing |
     if row is None:
         return None
     message, channel = row[0], row[1]
-    return Outgoing(claimed, channel, message, row.typing_for if message.author == "ai" else None)
+    return Outgoing(claimed, channel, message, row.typing_for if message.author == "ai" else None,
+                    row.last_inbound_at)
 
 
 async def _message(session: AsyncSession, claimed: ClaimedDelivery) -> Message | None:

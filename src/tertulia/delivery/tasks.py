@@ -29,19 +29,13 @@ import httpx2
 import structlog
 from limits import RateLimitItem, RateLimitItemPerSecond
 
+from tertulia.channels.providers import PROVIDERS
 from tertulia.channels.sending import ProviderFailure
 from tertulia.config import Settings
 from tertulia.delivery import outbox, service
 from tertulia.delivery import repository as repo
 from tertulia.delivery.repository import ClaimedDelivery
-from tertulia.delivery.senders import (
-    ApiChannelSender,
-    LocalSender,
-    NotYetSender,
-    Outgoing,
-    Sender,
-    WhatsAppSender,
-)
+from tertulia.delivery.senders import NotYetSender, Outgoing, Sender, SenderTools
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database, utcnow
 from tertulia.kit.egress import fenced_client, trusted_client
@@ -108,11 +102,8 @@ class DeliveryWorker:
         trusted = trusted_client(timeout=min(20.0, total), connect_timeout=5.0, total_timeout=total)
         fenced = fenced_client(timeout=min(20.0, total), connect_timeout=5.0, total_timeout=total)
         self._clients = [trusted, fenced]
-        whatsapp = WhatsAppSender(trusted, self.settings, self.box, self.store)
-        local = LocalSender()
-        self.senders = {"whatsapp_cloud": whatsapp, "ycloud": whatsapp,
-                        "api": ApiChannelSender(fenced, self.settings, self.box), "web": local,
-                        "facebook": NotYetSender(), "instagram": NotYetSender()}
+        tools = SenderTools(trusted, fenced, self.settings, self.box, self.store)
+        self.senders = {kind: provider.sender(tools) for kind, provider in PROVIDERS.items()}
 
     async def _close(self) -> None:
         for client in self._clients:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tertulia.channels import repository as channels_repo
 from tertulia.channels.credentials import check_credentials
 from tertulia.channels.models import Channel
+from tertulia.channels.providers import provider
 from tertulia.channels.service import create_channel
 from tertulia.demo import content
 from tertulia.demo.assistant import ensure_demo_assistant
@@ -28,8 +29,6 @@ from tertulia.kit.errors import Invalid, NotFound
 from tertulia.tenancy import repository as tenancy_repo
 
 YCLOUD_CHANNEL = ("WhatsApp Café Aurora · YCloud", "+52 55 4170 2299")
-# The credential that names the provider account a channel answers for (its webhooks must name it).
-ACCOUNT_CREDENTIAL = {"whatsapp_cloud": "phone_number_id", "ycloud": "phone_number"}
 
 
 def _digits(number: str) -> str:
@@ -86,7 +85,8 @@ def _credentials(channel: Channel, box: SecretBox) -> dict[str, Any]:
         pass
     credentials = check_credentials(channel.kind, made_up_credentials(channel.kind))
     channel.credentials_encrypted = box.encrypt(credentials)
-    channel.account_id = str(credentials[ACCOUNT_CREDENTIAL[channel.kind]])
-    if channel.kind == "whatsapp_cloud" and not channel.verify_token:
+    kind = provider(channel.kind)
+    channel.account_id = str(credentials[kind.account_credential]) if kind.account_credential else None
+    if kind.verify_token and not channel.verify_token:
         channel.verify_token = secrets.token_urlsafe(24)
     return credentials

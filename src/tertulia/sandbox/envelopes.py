@@ -314,7 +314,12 @@ def page_message(spec: dict[str, Any], mid: str, attachment_url: str | None) -> 
 
 
 def page_echo(channel: Channel, sent: SentMessage) -> dict[str, Any]:
-    message: dict[str, Any] = {"mid": sent.message_id, "is_echo": True, "app_id": int(channel.app_id or 0)}
+    message: dict[str, Any] = {"mid": sent.message_id, "is_echo": True}
+    if channel.app_id:  # a message the page wrote in Meta's own apps may come with none
+        message["app_id"] = int(channel.app_id)
+    sent_message = sent.request.get("message")
+    if isinstance(sent_message, dict) and sent_message.get("metadata"):  # the Send API's, repeated
+        message["metadata"] = sent_message["metadata"]
     if sent.type == "text":
         message["text"] = sent.text
     else:

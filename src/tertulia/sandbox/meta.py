@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import time
@@ -444,7 +445,11 @@ class GraphApi:
     async def page_send(self, request: Request, caller: Channel, page_id: str) -> Response:
         if page_id not in (caller.key, "me"):
             return missing_object(page_id, "post")
-        body = await json_body(request)
+        uploaded: tuple[bytes, str, str | None] | None = None
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            body, uploaded = await self._page_form(request)
+        else:
+            body = await json_body(request)
         if body is None:
             return invalid("The request body must be a JSON object.", whatsapp=False)
         recipient = (body.get("recipient") or {}).get("id") if isinstance(body.get("recipient"), dict) else None
@@ -478,6 +483,9 @@ class GraphApi:
         summary = str(message.get("text") or f"[{kind}]")
         mid = "m_" + secrets.token_urlsafe(30)
         url = (attachment.get("payload") or {}).get("url")
+        if uploaded is not None:  # upload and send in one request: the file is kept, served by the CDN
+            data, mime, filename = uploaded
+            url = self.traffic.media_link(caller, self.state.add_media(caller.key, data, mime, filename))
         sent = self.state.record_sent(SentMessage(
             self.state.next_seq(), caller.kind, caller.key, customer.id, mid, kind, summary,
             {**body, "url": url} if url else body, time.time(), time.monotonic(), endpoint="messages",
@@ -486,6 +494,27 @@ class GraphApi:
         if failure is not None:
             return dropped_response()
         return JSONResponse({"recipient_id": customer.id, "message_id": mid})
+
+    @staticmethod
+    async def _page_form(request: Request) -> tuple[dict[str, Any] | None, tuple[bytes, str, str | None] | None]:
+        """A send as form data (Meta's upload and send): JSON fields, and the file as `filedata`."""
+        form = await request.form(max_part_size=MAX_UPLOAD)
+        body: dict[str, Any] = {}
+        uploaded = None
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                try:
+                    body[key] = json.loads(value) if value[:1] in "{[" else value
+                except ValueError:
+                    return None, None
+            elif key == "filedata":
+                uploaded = (await value.read(), value.content_type or "application/octet-stream", value.filename)
+        message = body.get("message")
+        if uploaded is not None and isinstance(message, dict) and isinstance(message.get("attachment"), dict):
+            payload = message["attachment"].setdefault("payload", {})
+            if isinstance(payload, dict):
+                payload.setdefault("attachment_id", "upload")  # the file is the form's
+        return body, uploaded
 
     @staticmethod
     def _check_page_message(body: dict[str, Any], message: Any) -> Response | None:

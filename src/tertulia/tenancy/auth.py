@@ -122,6 +122,8 @@ SECURITY_SCHEMES = {
                  "description": "an API token (POST /admin/tokens, `tertulia token create`); no CSRF header"},
     "inboundToken": {"type": "http", "scheme": "bearer",
                      "description": "an `api` channel's inbound token, shown once when the channel is created"},
+    "visitorToken": {"type": "http", "scheme": "bearer",
+                     "description": "a web widget visitor's token, from POST /widget/{channel_id}/session"},
     "webhookSignature": {"type": "apiKey", "in": "header", "name": "X-Hub-Signature-256",
                          "description": "a provider's signature of the raw body with the channel's secret: Meta's "
                                         "`X-Hub-Signature-256: sha256=<hex>`, or YCloud's `YCloud-Signature: "

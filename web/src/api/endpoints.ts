@@ -1,7 +1,8 @@
 import { query, request, requestRaw } from "./client";
 import type {
-  AiTrace, ApiToken, ApiTokenCreated, Assistant, AssistantCreate, AssistantUpdate, ChatSummary, ChatSummaryText,
-  ConversationAnswering, UnreadCount,
+  AiTrace, ApiToken, ApiTokenCreated, Assistant, AssistantCreate, AssistantUpdate, CannedResponse, CannedResponseCreate,
+  CannedResponseUpdate, Channel, ChannelCheck, ChannelCreate, ChannelCreated, ChannelKindInfo, ChannelUpdate, TemplateSync,
+  ChatSummary, ChatSummaryText, ConversationAnswering, UnreadCount,
   Contact, ContactUpdate, KnowledgeCreate, KnowledgeEntry, KnowledgeHit, McpServer, McpServerCreate, McpTool, Member,
   MemberCreate, Message, Role, SendResult, Session, Tag, Template, TemplateSendRequest, TemplateSendResult,
   TenantSettings, TenantSettingsUpdate, ToolInfo, TryMessage, TryResult,
@@ -43,6 +44,8 @@ export const api = {
   messages: (id: string, params: { before_id?: number; after_id?: number; limit?: number }) =>
     request<Message[]>("GET", `/admin/chats/${id}/messages` + query({ ...params })),
   send: (id: string, message: string) => request<SendResult>("POST", `/admin/chats/${id}/messages`, { message }),
+  /** A private note: the team's only, never delivered; it comes back as a message of kind `note`. */
+  addNote: (id: string, content: string) => request<Message>("POST", `/admin/chats/${id}/notes`, { content }),
   markRead: (id: string) => request<{ unread_count: number }>("POST", `/admin/chats/${id}/read`),
   setLocked: (id: string, locked: boolean) =>
     request<{ locked: boolean }>("POST", `/admin/conversations/${id}/human-override`, { locked }),
@@ -62,6 +65,12 @@ export const api = {
   applyTag: (contactId: string, tagId: string) => request<Contact>("PUT", `/admin/contacts/${contactId}/tags/${tagId}`),
   removeTag: (contactId: string, tagId: string) =>
     request<Contact>("DELETE", `/admin/contacts/${contactId}/tags/${tagId}`),
+
+  cannedResponses: () => request<CannedResponse[]>("GET", "/admin/canned-responses"),
+  createCanned: (body: CannedResponseCreate) => request<CannedResponse>("POST", "/admin/canned-responses", body),
+  updateCanned: (id: string, body: CannedResponseUpdate) =>
+    request<CannedResponse>("PATCH", `/admin/canned-responses/${id}`, body),
+  deleteCanned: (id: string) => request<void>("DELETE", `/admin/canned-responses/${id}`),
 
   tags: () => request<Tag[]>("GET", "/admin/tags"),
   createTag: (name: string, color: string) => request<Tag>("POST", "/admin/tags", { name, color }),
@@ -110,6 +119,18 @@ export const api = {
   createToken: (name: string) => request<ApiTokenCreated>("POST", "/admin/tokens", { name }),
   revokeToken: (id: string) => request<void>("DELETE", `/admin/tokens/${id}`),
 
+  channels: () => request<Channel[]>("GET", "/admin/channels"),
+  channelKinds: () => request<ChannelKindInfo[]>("GET", "/admin/channels/kinds"),
+  createChannel: (body: ChannelCreate) => request<ChannelCreated>("POST", "/admin/channels", body),
+  updateChannel: (id: string, body: ChannelUpdate) => request<Channel>("PATCH", `/admin/channels/${id}`, body),
+  deleteChannel: (id: string) => request<void>("DELETE", `/admin/channels/${id}`),
+  checkChannel: (id: string) => request<ChannelCheck>("POST", `/admin/channels/${id}/check`),
+  /** Every synced template of the tenant (all statuses), or one channel's. */
+  allTemplates: (channelId?: string) => request<Template[]>("GET", "/admin/templates" + query({ channel: channelId })),
+  /** Read the templates from the providers: one WhatsApp channel's, or every one's. */
+  syncTemplates: (channelId?: string) =>
+    request<TemplateSync>("POST", "/admin/templates/sync" + query({ channel: channelId })),
+
   tenant: () => request<TenantSettings>("GET", "/admin/tenant"),
   updateTenant: (body: TenantSettingsUpdate) => request<TenantSettings>("PATCH", "/admin/tenant", body),
 };
@@ -127,6 +148,7 @@ export const keys = {
   templates: (channelId: string) => ["templates", channelId] as const,
   contact: (id: string) => ["contact", id] as const,
   tags: ["tags"] as const,
+  canned: ["canned-responses"] as const,
   summary: (id: string) => ["summary", id] as const,
   trace: (cid: string) => ["trace", cid] as const,
   assistants: ["assistants"] as const,
@@ -136,4 +158,7 @@ export const keys = {
   members: ["members"] as const,
   tokens: ["tokens"] as const,
   tenant: ["tenant"] as const,
+  channels: ["channels"] as const,
+  channelKinds: ["channel-kinds"] as const,
+  allTemplates: ["templates", "all"] as const,
 };

@@ -171,6 +171,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/canned-responses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Canned
+         * @description The tenant's canned responses, by shortcut.
+         */
+        get: operations["list_canned_admin_canned_responses_get"];
+        put?: never;
+        /**
+         * Create Canned
+         * @description A new canned response; 409 `canned_response_exists` when its shortcut is taken.
+         */
+        post: operations["create_canned_admin_canned_responses_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/canned-responses/{canned_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Canned */
+        get: operations["get_canned_admin_canned_responses__canned_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Canned */
+        delete: operations["delete_canned_admin_canned_responses__canned_id__delete"];
+        options?: never;
+        head?: never;
+        /** Update Canned */
+        patch: operations["update_canned_admin_canned_responses__canned_id__patch"];
+        trace?: never;
+    };
     "/admin/channels": {
         parameters: {
             query?: never;
@@ -178,14 +221,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Channels */
+        /**
+         * List Channels
+         * @description The tenant's channels, each with its `health`: the last webhook received, and the webhooks
+         *     and deliveries failing (how many in the last 24 hours, and why the newest failed).
+         */
         get: operations["list_channels_admin_channels_get"];
         put?: never;
         /**
          * Create Channel
-         * @description Connect a channel. A provider's (`whatsapp_cloud`, `ycloud`) needs its credentials (422
-         *     naming any that are missing or malformed); the answer says where its webhooks go
-         *     (`webhook_url`, `verify_token`). An `api` channel answers with its inbound token, shown once.
+         * @description Connect a channel. A provider's (`whatsapp_cloud`, `ycloud`, `facebook`, `instagram`) needs its
+         *     credentials (422 naming any that are missing or malformed); the answer says where its webhooks go
+         *     (`webhook_url`, `verify_token`). An `api` channel answers with its inbound token, shown once; a
+         *     `web` channel with its widget settings (`web`, with the identity secret) and the `snippet` to paste.
          */
         post: operations["create_channel_admin_channels_post"];
         delete?: never;
@@ -205,7 +253,11 @@ export interface paths {
         get: operations["get_channel_admin_channels__channel_id__get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete Channel
+         * @description Remove a channel and everything that came through it: its conversations and messages too.
+         */
+        delete: operations["delete_channel_admin_channels__channel_id__delete"];
         options?: never;
         head?: never;
         /**
@@ -231,6 +283,27 @@ export interface paths {
          *     what to fix.
          */
         post: operations["check_channel_admin_channels__channel_id__check_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/channels/kinds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Channel Kinds
+         * @description The kinds of channel that can be connected, each with the JSON Schema of its credentials:
+         *     the connect form is built from it.
+         */
+        get: operations["channel_kinds_admin_channels_kinds_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -291,6 +364,27 @@ export interface paths {
         put?: never;
         /** Send In Chat */
         post: operations["send_in_chat_admin_chats__conversation_id__messages_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/chats/{conversation_id}/notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add Note
+         * @description A private note for the team (`kind: note`): shown in the conversation and live to other agents,
+         *     never delivered on any channel, never read by the AI, and not a reply (the AI keeps control).
+         */
+        post: operations["add_note_admin_chats__conversation_id__notes_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -450,6 +544,26 @@ export interface paths {
          * @description Lock (a human has control; the AI sends nothing) or unlock (the AI answers again).
          */
         post: operations["human_override_admin_conversations__conversation_id__human_override_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/conversations/{conversation_id}/typing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Agent Typing
+         * @description Show the visitor of a web conversation that a person is typing (nothing for other channels).
+         */
+        post: operations["agent_typing_admin_conversations__conversation_id__typing_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -707,9 +821,10 @@ export interface paths {
         put?: never;
         /**
          * Sync Templates
-         * @description Read every template of every WhatsApp channel of the tenant from its provider (all pages)
-         *     and store them; those the provider no longer has are kept, marked `removed_at`. A channel
-         *     whose provider could not be read says why and keeps its templates as they were.
+         * @description Read every template of every WhatsApp channel of the tenant (or of `channel`) from its
+         *     provider (all pages) and store them; those the provider no longer has are kept, marked
+         *     `removed_at`. A channel whose provider could not be read says why and keeps its templates as
+         *     they were.
          */
         post: operations["sync_templates_admin_templates_sync_post"];
         delete?: never;
@@ -1137,6 +1252,115 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/widget/{channel_id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Messages
+         * @description The visitor's conversation (the socket's fallback: poll with `after=<last id>`).
+         */
+        get: operations["list_messages_widget__channel_id__messages_get"];
+        put?: never;
+        /**
+         * Send Message
+         * @description The visitor writes: stored through the inbound path like any channel's message (the same
+         *     `client_id` again is stored once). 429 past the visitor's or the address's rate.
+         */
+        post: operations["send_message_widget__channel_id__messages_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/{channel_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Read Up To
+         * @description The widget showed the visitor our messages up to `up_to`: they are `read`.
+         */
+        post: operations["read_up_to_widget__channel_id__read_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/{channel_id}/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Session
+         * @description Start (or resume) a visitor: the widget's settings, a visitor token, and the conversation so
+         *     far. `identifier` with a valid `identifier_hash` (hex HMAC-SHA256 of the identifier under the
+         *     channel's `identity_secret`) makes the visitor that contact; without it the identifier is
+         *     ignored. A page that loads without a kept `visitor_id` gets a new one.
+         */
+        post: operations["start_session_widget__channel_id__session_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/{channel_id}/typing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Typing
+         * @description The visitor is typing (shown to the team live; never stored).
+         */
+        post: operations["typing_widget__channel_id__typing_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget/{channel_id}/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload
+         * @description A file the visitor attaches (multipart field `file`), checked by its content, then sent with
+         *     a message's `upload_ids`.
+         */
+        post: operations["upload_widget__channel_id__uploads_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1344,6 +1568,58 @@ export interface components {
             /** Title */
             title?: string | null;
         };
+        /** CannedResponseCreate */
+        CannedResponseCreate: {
+            /**
+             * Content
+             * @example Enviamos a todo el país en 24-48 h; el envío es gratis desde 30 €.
+             */
+            content: string;
+            /**
+             * Shortcut
+             * @description typed after `/` in the composer: ^[a-z0-9_-]{1,32}$
+             * @example envio
+             */
+            shortcut: string;
+            /**
+             * Title
+             * @example Envíos a domicilio
+             */
+            title: string;
+        };
+        /** CannedResponseOut */
+        CannedResponseOut: {
+            /** Content */
+            content: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Shortcut */
+            shortcut: string;
+            /** Title */
+            title: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** CannedResponseUpdate */
+        CannedResponseUpdate: {
+            /** Content */
+            content?: string | null;
+            /** Shortcut */
+            shortcut?: string | null;
+            /** Title */
+            title?: string | null;
+        };
         /** ChannelCheck */
         ChannelCheck: {
             /** Checks */
@@ -1363,7 +1639,7 @@ export interface components {
         ChannelCreate: {
             /**
              * Credentials
-             * @description What the channel needs to talk to its provider, stored encrypted and never returned. whatsapp_cloud: phone_number_id, waba_id, access_token, app_secret (and verify_token for Meta's webhook check, generated when not given); ycloud: api_key, phone_number (the business number in E.164), waba_id, signing_secret (the webhook endpoint's); api: outbound_secret (optional).
+             * @description What the channel needs to talk to its provider, stored encrypted and never returned. whatsapp_cloud: phone_number_id, waba_id, access_token, app_secret (and verify_token for Meta's webhook check, generated when not given); ycloud: api_key, phone_number (the business number in E.164), waba_id, signing_secret (the webhook endpoint's); facebook: page_id, page_access_token, app_secret, app_id (recommended: echoes of sends from that Meta app are Tertulia's own), verify_token (generated when not given); instagram: instagram_account_id, access_token, app_secret, app_id, verify_token; api: outbound_secret (optional).
              */
             credentials?: {
                 [key: string]: unknown;
@@ -1380,12 +1656,14 @@ export interface components {
              * @default
              */
             platform_origin?: string;
+            /** @description `web` channels: the widget's settings */
+            web?: components["schemas"]["WebChannelSettings"] | null;
         };
         /** ChannelCreated */
         ChannelCreated: {
             /**
              * Account Id
-             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number)
+             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number; Messenger: the page id; Instagram: the account id)
              */
             account_id: string | null;
             /** Assistant Id */
@@ -1406,6 +1684,13 @@ export interface components {
             enabled: boolean;
             /** Has Credentials */
             has_credentials: boolean;
+            health: components["schemas"]["ChannelHealth"];
+            /**
+             * Human Agent Tag
+             * @description Messenger and Instagram: a person may answer up to 7 days with Meta's HUMAN_AGENT tag
+             * @default false
+             */
+            human_agent_tag?: boolean;
             /**
              * Id
              * Format: uuid
@@ -1430,6 +1715,11 @@ export interface components {
             /** Platform Origin */
             platform_origin: string;
             /**
+             * Snippet
+             * @description `web` channels: the <script> tag to paste into the site
+             */
+            snippet?: string | null;
+            /**
              * Status
              * @description attention: the provider refused the credentials; deliveries wait until they are fixed
              * @enum {string}
@@ -1442,17 +1732,75 @@ export interface components {
              * @description Meta's webhook verification token (paste it beside the URL)
              */
             verify_token: string | null;
+            /** @description `web` channels: the widget's settings */
+            web?: components["schemas"]["WebChannelOut"] | null;
             /**
              * Webhook Url
              * @description where the provider delivers its webhooks (paste it into Meta's or YCloud's console)
              */
             webhook_url: string | null;
         };
+        /**
+         * ChannelHealth
+         * @description How the channel is doing, from the webhook event log and the outbox: what a person needs to
+         *     see to know whether messages come in and go out.
+         */
+        ChannelHealth: {
+            /**
+             * Deliveries Failing
+             * @description messages that could not be delivered in the last 24 hours, being retried, or paused because the provider refused the credentials
+             */
+            deliveries_failing: number;
+            /**
+             * Last Delivery Error
+             * @description why the newest of those failed
+             */
+            last_delivery_error: string | null;
+            /** Last Delivery Error At */
+            last_delivery_error_at: string | null;
+            /**
+             * Last Webhook At
+             * @description the last webhook its provider sent
+             */
+            last_webhook_at: string | null;
+            /**
+             * Last Webhook Error
+             * @description why the newest of those failed
+             */
+            last_webhook_error: string | null;
+            /**
+             * Webhooks Failed
+             * @description webhook bodies that failed in the last 24 hours
+             */
+            webhooks_failed: number;
+        };
+        /** ChannelKindOut */
+        ChannelKindOut: {
+            /** Channel Source */
+            channel_source: string;
+            /**
+             * Credentials
+             * @description the JSON Schema of its credentials (properties, required; a secret's `format` is `password`); empty: none to give
+             */
+            credentials: {
+                [key: string]: unknown;
+            };
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "whatsapp_cloud" | "ycloud" | "instagram" | "facebook" | "web" | "api";
+            /**
+             * Webhooks
+             * @description its provider delivers webhooks to `webhook_url`
+             */
+            webhooks: boolean;
+        };
         /** ChannelOut */
         ChannelOut: {
             /**
              * Account Id
-             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number)
+             * @description the provider's account the channel answers for (WhatsApp Cloud: the phone number id; YCloud: the business number; Messenger: the page id; Instagram: the account id)
              */
             account_id: string | null;
             /** Assistant Id */
@@ -1473,6 +1821,13 @@ export interface components {
             enabled: boolean;
             /** Has Credentials */
             has_credentials: boolean;
+            health: components["schemas"]["ChannelHealth"];
+            /**
+             * Human Agent Tag
+             * @description Messenger and Instagram: a person may answer up to 7 days with Meta's HUMAN_AGENT tag
+             * @default false
+             */
+            human_agent_tag?: boolean;
             /**
              * Id
              * Format: uuid
@@ -1492,6 +1847,11 @@ export interface components {
             /** Platform Origin */
             platform_origin: string;
             /**
+             * Snippet
+             * @description `web` channels: the <script> tag to paste into the site
+             */
+            snippet?: string | null;
+            /**
              * Status
              * @description attention: the provider refused the credentials; deliveries wait until they are fixed
              * @enum {string}
@@ -1504,6 +1864,8 @@ export interface components {
              * @description Meta's webhook verification token (paste it beside the URL)
              */
             verify_token: string | null;
+            /** @description `web` channels: the widget's settings */
+            web?: components["schemas"]["WebChannelOut"] | null;
             /**
              * Webhook Url
              * @description where the provider delivers its webhooks (paste it into Meta's or YCloud's console)
@@ -1544,6 +1906,11 @@ export interface components {
             } | null;
             /** Enabled */
             enabled?: boolean | null;
+            /**
+             * Human Agent Tag
+             * @description Messenger and Instagram: a person of the team may answer up to 7 days after the customer's last message with Meta's HUMAN_AGENT tag (the app needs Meta's Human Agent permission); the AI never uses it
+             */
+            human_agent_tag?: boolean | null;
             /** Name */
             name?: string | null;
             /**
@@ -1553,6 +1920,8 @@ export interface components {
             outbound_url?: string | null;
             /** Platform Origin */
             platform_origin?: string | null;
+            /** @description `web` channels: the widget's settings to change */
+            web?: components["schemas"]["WebChannelUpdate"] | null;
         };
         /** ChatHistory */
         ChatHistory: {
@@ -2219,6 +2588,24 @@ export interface components {
              */
             timestamp: string;
         };
+        /** MessagesOut */
+        MessagesOut: {
+            /** Conversation Id */
+            conversation_id: string | null;
+            /** Messages */
+            messages: components["schemas"]["VisitorMessage"][];
+        };
+        /**
+         * NoteCreate
+         * @description A private note: seen by the team in the conversation, never sent to the customer.
+         */
+        NoteCreate: {
+            /**
+             * Content
+             * @example Pidió factura: enviarla el lunes con el pedido.
+             */
+            content: string;
+        };
         /**
          * OutboundAttachment
          * @description A file to send: one of this tenant's (`/media/<tenant>/<name>`, uploaded to the provider
@@ -2241,6 +2628,45 @@ export interface components {
              * @description an audio to show as a voice note
              */
             voice?: boolean | null;
+        };
+        /** PostMessageIn */
+        PostMessageIn: {
+            /**
+             * Client Id
+             * @description the widget's id for this message: sending it again stores it once
+             */
+            client_id: string;
+            /**
+             * Text
+             * @default
+             */
+            text?: string;
+            /**
+             * Upload Ids
+             * @description files sent first to the uploads endpoint
+             */
+            upload_ids?: string[];
+        };
+        /** PostMessageOut */
+        PostMessageOut: {
+            /** Client Id */
+            client_id: string;
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            /** Duplicate */
+            duplicate: boolean;
+            message: components["schemas"]["VisitorMessage"];
+        };
+        /** ReadIn */
+        ReadIn: {
+            /**
+             * Up To
+             * @description the newest message the visitor has seen
+             */
+            up_to: number;
         };
         /** ReadResult */
         ReadResult: {
@@ -2604,6 +3030,42 @@ export interface components {
              */
             time_zone?: string | null;
         };
+        /** UploadOut */
+        tertulia__webchat__endpoints__UploadOut: {
+            /** Content Type */
+            content_type: string;
+            /**
+             * Name
+             * @description the file's name as sent
+             */
+            name: string;
+            /**
+             * Path
+             * @description what tools take as `file_path`
+             */
+            path: string;
+            /** Size */
+            size: number;
+            /**
+             * Status
+             * @default ok
+             */
+            status?: string;
+        };
+        /** UploadOut */
+        tertulia__widget__schemas__UploadOut: {
+            /** Filename */
+            filename: string;
+            /** Size */
+            size: number;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "image" | "document";
+            /** Upload Id */
+            upload_id: string;
+        };
         /** TokenCreate */
         TokenCreate: {
             /** Name */
@@ -2781,6 +3243,14 @@ export interface components {
             /** @description the run, as a real reply's trace shows it (not stored) */
             trace: components["schemas"]["TraceOut"];
         };
+        /** TypingIn */
+        TypingIn: {
+            /**
+             * On
+             * @default true
+             */
+            on?: boolean;
+        };
         /** UnreadCount */
         UnreadCount: {
             /**
@@ -2794,28 +3264,6 @@ export interface components {
              */
             messages: number;
         };
-        /** UploadOut */
-        UploadOut: {
-            /** Content Type */
-            content_type: string;
-            /**
-             * Name
-             * @description the file's name as sent
-             */
-            name: string;
-            /**
-             * Path
-             * @description what tools take as `file_path`
-             */
-            path: string;
-            /** Size */
-            size: number;
-            /**
-             * Status
-             * @default ok
-             */
-            status?: string;
-        };
         /** UserOut */
         UserOut: {
             /** Display Name */
@@ -2827,6 +3275,234 @@ export interface components {
              * Format: uuid
              */
             id: string;
+        };
+        /**
+         * VisitorMessage
+         * @description A message as the visitor sees it: no internal fields (notes, errors, who of the team).
+         */
+        VisitorMessage: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Attachments */
+            attachments?: {
+                [key: string]: unknown;
+            }[];
+            /** Author Name */
+            author_name?: string | null;
+            /**
+             * By
+             * @enum {string}
+             */
+            by: "visitor" | "ai" | "agent";
+            /** Id */
+            id: number;
+            /**
+             * Status
+             * @description the visitor's own: received | read; ours: sent | delivered | read
+             */
+            status: string;
+            /** Text */
+            text: string;
+            /**
+             * Turn
+             * @description the AI turn that wrote it (matches the streamed deltas)
+             */
+            turn?: string | null;
+        };
+        /** VisitorSessionIn */
+        VisitorSessionIn: {
+            /** Email */
+            email?: string | null;
+            /**
+             * Identifier
+             * @description the site's id of a logged-in user; trusted only with identifier_hash
+             */
+            identifier?: string | null;
+            /** Identifier Hash */
+            identifier_hash?: string | null;
+            /** Name */
+            name?: string | null;
+            /**
+             * Visitor Id
+             * @description the id the browser kept; none: a new one
+             */
+            visitor_id?: string | null;
+        };
+        /** VisitorSessionOut */
+        VisitorSessionOut: {
+            config: components["schemas"]["WidgetConfig"];
+            /** Conversation Id */
+            conversation_id: string | null;
+            /**
+             * Identified
+             * @description the signed identifier was accepted
+             */
+            identified: boolean;
+            /**
+             * Messages
+             * @description the conversation's last 50 messages, oldest first
+             */
+            messages: components["schemas"]["VisitorMessage"][];
+            /**
+             * Token
+             * @description send as `Authorization: Bearer` (HTTP) or `token=` (socket)
+             */
+            token: string;
+            /** Visitor Id */
+            visitor_id: string;
+        };
+        /** WebChannelOut */
+        WebChannelOut: {
+            /**
+             * Allowed Origins
+             * @description the sites (scheme://host[:port]) the widget may run on; every widget request and socket from another origin is refused (Tertulia's own host is always allowed, for the demo page)
+             */
+            allowed_origins?: string[];
+            /**
+             * Ask Email
+             * @description a pre-chat field for the visitor's e-mail (optional)
+             * @default false
+             */
+            ask_email?: boolean;
+            /**
+             * Ask Name
+             * @description a pre-chat field for the visitor's name (optional to fill)
+             * @default false
+             */
+            ask_name?: boolean;
+            /**
+             * Assistant Name
+             * @description the name shown above the panel (empty: the channel's)
+             * @default
+             */
+            assistant_name?: string;
+            /** Avatar Url */
+            avatar_url?: string | null;
+            /**
+             * Business Hours Message
+             * @description shown under the greeting, e.g. «We answer Mon-Fri 9-18; the assistant is here the rest of the time»
+             * @default
+             */
+            business_hours_message?: string;
+            /**
+             * Colour
+             * @description the launcher's and the visitor's bubbles' colour
+             * @default #2563eb
+             */
+            colour?: string;
+            /**
+             * Greeting
+             * @description shown when the panel opens, before anyone writes
+             * @default
+             */
+            greeting?: string;
+            /**
+             * Identity Secret
+             * @description signs a site's known user for identity verification: identifier_hash = hex HMAC-SHA256(secret, identifier)
+             */
+            identity_secret: string;
+        };
+        /**
+         * WebChannelSettings
+         * @description A `web` channel's widget: where it may run and how it looks. Every field is optional on
+         *     update; what is not given keeps its value.
+         */
+        WebChannelSettings: {
+            /**
+             * Allowed Origins
+             * @description the sites (scheme://host[:port]) the widget may run on; every widget request and socket from another origin is refused (Tertulia's own host is always allowed, for the demo page)
+             */
+            allowed_origins?: string[];
+            /**
+             * Ask Email
+             * @description a pre-chat field for the visitor's e-mail (optional)
+             * @default false
+             */
+            ask_email?: boolean;
+            /**
+             * Ask Name
+             * @description a pre-chat field for the visitor's name (optional to fill)
+             * @default false
+             */
+            ask_name?: boolean;
+            /**
+             * Assistant Name
+             * @description the name shown above the panel (empty: the channel's)
+             * @default
+             */
+            assistant_name?: string;
+            /** Avatar Url */
+            avatar_url?: string | null;
+            /**
+             * Business Hours Message
+             * @description shown under the greeting, e.g. «We answer Mon-Fri 9-18; the assistant is here the rest of the time»
+             * @default
+             */
+            business_hours_message?: string;
+            /**
+             * Colour
+             * @description the launcher's and the visitor's bubbles' colour
+             * @default #2563eb
+             */
+            colour?: string;
+            /**
+             * Greeting
+             * @description shown when the panel opens, before anyone writes
+             * @default
+             */
+            greeting?: string;
+        };
+        /** WebChannelUpdate */
+        WebChannelUpdate: {
+            /** Allowed Origins */
+            allowed_origins?: string[] | null;
+            /** Ask Email */
+            ask_email?: boolean | null;
+            /** Ask Name */
+            ask_name?: boolean | null;
+            /** Assistant Name */
+            assistant_name?: string | null;
+            /** Avatar Url */
+            avatar_url?: string | null;
+            /** Business Hours Message */
+            business_hours_message?: string | null;
+            /** Colour */
+            colour?: string | null;
+            /** Greeting */
+            greeting?: string | null;
+            /**
+             * Rotate Identity Secret
+             * @description a new secret (the old one stops working)
+             * @default false
+             */
+            rotate_identity_secret?: boolean;
+        };
+        /** WidgetConfig */
+        WidgetConfig: {
+            /** Ask Email */
+            ask_email: boolean;
+            /** Ask Name */
+            ask_name: boolean;
+            /** Assistant Name */
+            assistant_name: string;
+            /** Avatar Url */
+            avatar_url: string | null;
+            /** Business Hours Message */
+            business_hours_message: string;
+            /**
+             * Channel Id
+             * Format: uuid
+             */
+            channel_id: string;
+            /** Colour */
+            colour: string;
+            /** Greeting */
+            greeting: string;
+            /** Name */
+            name: string;
         };
     };
     responses: never;
@@ -3702,6 +4378,316 @@ export interface operations {
             };
         };
     };
+    list_canned_admin_canned_responses_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponseOut"][];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    create_canned_admin_canned_responses_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CannedResponseCreate"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponseOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_canned_admin_canned_responses__canned_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                canned_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponseOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_canned_admin_canned_responses__canned_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                canned_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    update_canned_admin_canned_responses__canned_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                canned_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CannedResponseUpdate"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CannedResponseOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     list_channels_admin_channels_get: {
         parameters: {
             query?: never;
@@ -3876,6 +4862,71 @@ export interface operations {
             };
         };
     };
+    delete_channel_admin_channels__channel_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     update_channel_admin_channels__channel_id__patch: {
         parameters: {
             query?: never;
@@ -4005,6 +5056,53 @@ export interface operations {
             };
             /** @description the request is malformed or a value is refused (see `details`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    channel_kinds_admin_channels_kinds_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelKindOut"][];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4250,6 +5348,77 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SendResult"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    add_note_admin_chats__conversation_id__notes_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoteCreate"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageOut"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -4975,6 +6144,75 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HumanOverrideResult"];
                 };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    agent_typing_admin_conversations__conversation_id__typing_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TypingIn"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
             401: {
@@ -6058,7 +7296,10 @@ export interface operations {
     };
     sync_templates_admin_templates_sync_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description only this channel's */
+                channel?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6094,6 +7335,15 @@ export interface operations {
             };
             /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6832,7 +8082,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UploadOut"];
+                    "application/json": components["schemas"]["tertulia__webchat__endpoints__UploadOut"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -7424,6 +8674,384 @@ export interface operations {
             };
             /** @description no such resource in your tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_messages_widget__channel_id__messages_get: {
+        parameters: {
+            query?: {
+                after?: number | null;
+            };
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessagesOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    send_message_widget__channel_id__messages_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PostMessageIn"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostMessageOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    read_up_to_widget__channel_id__read_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReadIn"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    start_session_widget__channel_id__session_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VisitorSessionIn"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VisitorSessionOut"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    typing_widget__channel_id__typing_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TypingIn"];
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    upload_widget__channel_id__uploads_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                };
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["tertulia__widget__schemas__UploadOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such resource in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description larger than 10 MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not an image (JPEG, PNG, GIF, WebP) or a document (PDF, DOCX, XLSX, TXT, CSV) by content */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

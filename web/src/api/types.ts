@@ -52,7 +52,17 @@ export type Role = Schemas["MemberUpdate"]["role"];
 export type ApiToken = Schemas["TokenOut"];
 export type ApiTokenCreated = Schemas["TokenCreated"];
 export type TenantSettings = Schemas["TenantSettingsOut"];
+export type Channel = Schemas["ChannelOut"];
+export type ChannelCreate = Schemas["ChannelCreate"];
+export type ChannelCreated = Schemas["ChannelCreated"];
+export type ChannelUpdate = Schemas["ChannelUpdate"];
+export type ChannelKindInfo = Schemas["ChannelKindOut"];
+export type ChannelCheck = Schemas["ChannelCheck"];
+export type TemplateSync = Schemas["SyncResult"];
 export type TenantSettingsUpdate = Schemas["TenantSettingsUpdate"];
+export type CannedResponse = Schemas["CannedResponseOut"];
+export type CannedResponseCreate = Schemas["CannedResponseCreate"];
+export type CannedResponseUpdate = Schemas["CannedResponseUpdate"];
 
 /** Every frame the event socket sends (a WebSocket protocol: not in the OpenAPI document). */
 export type EventFrame =
@@ -103,6 +113,7 @@ export interface Template {
   parameter_format: string;
   components: TemplateComponent[];
   removed_at?: string | null;
+  rejected_reason?: string | null;
   parameters?: TemplateParameters;
 }
 

@@ -1,10 +1,9 @@
 import {
-  Fragment, lazy, Suspense, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent,
+  Fragment, lazy, Suspense, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState,
 } from "react";
-import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
-import { ApiError } from "../api/client";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, keys } from "../api/endpoints";
-import type { ChatSummary, Message, WindowClosedInfo } from "../api/types";
+import type { ChatSummary, Message } from "../api/types";
 import { mergeMessages, replaceMessage, type MessageWindow } from "../lib/cache";
 import { channelColor } from "../lib/channels";
 import { useDocumentVisible, useI18n, useLiveState, useNow } from "../lib/context";
@@ -16,7 +15,8 @@ import { formatLeft, refreshEvery, windowState, type WindowState } from "../lib/
 import { useJumpToMessage } from "../lib/useJumpToMessage";
 import { Avatar } from "./common";
 import { errorText } from "../lib/errors";
-import { BackIcon, ClockIcon, InfoIcon, SendIcon, SparkIcon } from "./icons";
+import { BackIcon, ClockIcon, InfoIcon, SparkIcon } from "./icons";
+import { Composer, showSent } from "./Composer";
 import { MessageBubble, type QuotedState } from "./MessageBubble";
 import { TraceDialog } from "./TraceDialog";
 import { ChatStateBanners } from "./ChatStateBanners";
@@ -170,7 +170,7 @@ function OpenChat({ conversationId, userName, onBack, onShowContact, focusMessag
       <MessageList conversationId={conversationId} window={messages.data} onWhy={setTraceId} lang={lang}
         contactName={row?.display_name ?? ""} focusMessageId={focusMessageId} />
       {row && (
-        <Composer conversationId={conversationId} locked={row.is_locked} userName={userName} windowState={window24}
+        <Composer key={conversationId} conversationId={conversationId} locked={row.is_locked} userName={userName} windowState={window24}
           onTemplates={(notice) => setPicker({ notice })} />
       )}
       {traceId && <TraceDialog correlationId={traceId} onClose={() => setTraceId(null)} />}
@@ -186,18 +186,6 @@ function OpenChat({ conversationId, userName, onBack, onShowContact, focusMessag
       )}
     </section>
   );
-}
-
-/** A message we just sent, in this chat and on its row of the list (the server's events follow). */
-function showSent(client: QueryClient, conversationId: string, message: Message, isLocked?: boolean): void {
-  client.setQueryData<MessageWindow>(keys.messages(conversationId),
-    (w) => (w ? { ...w, messages: mergeMessages(w.messages, [message]) } : w));
-  const row = client.getQueryData<ChatSummary>(keys.chat(conversationId));
-  if (row) {
-    applyConversation(client, {
-      ...row, is_locked: isLocked ?? row.is_locked, last_message: message.content, timestamp: message.timestamp,
-    });
-  }
 }
 
 /** The 24-hour window in the chat's header: time left, or closed (WhatsApp only). */
@@ -359,89 +347,4 @@ function ChatBubble({ message: m, byId, conversationId, ...rest }: {
       : remote.isError || remote.data === null ? { state: "missing" } : { state: "loading" };
   }
   return <MessageBubble message={m} quoted={quoted} {...rest} />;
-}
-
-function Composer({ conversationId, locked, userName, windowState: window24, onTemplates }: {
-  conversationId: string; locked: boolean; userName: string; windowState: WindowState;
-  onTemplates: (notice?: string) => void;
-}) {
-  const { t } = useI18n();
-  const client = useQueryClient();
-  const [text, setText] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const ref = useRef<HTMLTextAreaElement>(null);
-  const send = useMutation({
-    mutationFn: (message: string) => api.send(conversationId, message),
-    onSuccess: (result) => {
-      setText("");
-      setError(null);
-      showSent(client, conversationId, result.message, result.is_locked);
-    },
-    onError: (err) => {
-      if (err instanceof ApiError && err.code === "window_closed") {
-        // The window closed meanwhile: the header says so, and the picker opens with the reason.
-        const info = err.extra as WindowClosedInfo;
-        patchConversation(client, conversationId,
-          info.closed_at ? { window_open_until: info.closed_at } : { window_open_until: null, last_inbound_at: null });
-        setError(null);
-        onTemplates(t("window.refused"));
-        return;
-      }
-      setError(t("chat.sendFailed", { message: errorText(err, t) }));
-    },
-  });
-
-  // Grow the box with its text, up to a few lines.
-  useLayoutEffect(() => {
-    const el = ref.current;
-    if (!el) return;
-    el.style.height = "auto";
-    el.style.height = `${Math.min(el.scrollHeight, 160)}px`;
-  }, [text]);
-
-  function submit() {
-    const message = text.trim();
-    if (!message || send.isPending) return;
-    send.mutate(message);
-  }
-
-  function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
-    if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
-      e.preventDefault();
-      submit();
-    }
-  }
-
-  if (window24.kind === "closed") {
-    return (
-      <div className="composer composer-closed">
-        <p className="composer-hint is-warning" role="note">{t("window.composerClosed")}</p>
-        <button type="button" className="btn btn-primary templates-btn" onClick={() => onTemplates()}>
-          {t("templates.open")}
-        </button>
-      </div>
-    );
-  }
-
-  return (
-    <form className="composer" onSubmit={(e) => { e.preventDefault(); submit(); }}>
-      <p className={`composer-hint${locked ? "" : " is-warning"}`} id="composer-hint">
-        {locked ? `${userName} · ${t("chat.composer.hintHuman")}` : t("chat.composer.hintAi")}
-      </p>
-      {error && <p className="form-error" role="alert">{error}</p>}
-      <div className="composer-row">
-        <textarea id="composer" ref={ref} rows={1} aria-label={t("chat.composer")} placeholder={`${t("chat.composer")} (/)`}
-          aria-describedby="composer-hint" value={text} onChange={(e) => setText(e.target.value)} onKeyDown={onKeyDown}
-          maxLength={4096} />
-        {window24.kind === "open" && (
-          <button type="button" className="icon-btn templates-icon" onClick={() => onTemplates()}
-            aria-label={t("templates.open")} title={t("templates.open")}>📋</button>
-        )}
-        <button type="submit" className="send-btn" aria-label={t("chat.send")} title={t("chat.send")}
-          disabled={!text.trim() || send.isPending}>
-          <SendIcon width={18} height={18} />
-        </button>
-      </div>
-    </form>
-  );
 }

@@ -1,4 +1,4 @@
-import { memo } from "react";
+import { memo, type ReactNode } from "react";
 import type { Attachment, Message } from "../api/types";
 import { dictionaries, type MessageKey, type Translate } from "../i18n";
 import { useI18n } from "../lib/context";
@@ -8,7 +8,7 @@ import {
   referralOf, shownText, templateOf, type BodyView, type DeliveryMark,
 } from "../lib/messageView";
 import {
-  AlertIcon, CheckIcon, ClockIcon, DoubleCheckIcon, DownloadIcon, FileIcon, RefreshIcon, SparkIcon,
+  AlertIcon, CheckIcon, ClockIcon, DoubleCheckIcon, DownloadIcon, FileIcon, LockIcon, RefreshIcon, SparkIcon,
 } from "./icons";
 import { deliveryText } from "../lib/deliveryText";
 
@@ -48,6 +48,7 @@ export const MessageBubble = memo(function MessageBubble(props: BubbleProps) {
       </div>
     );
   }
+  if (m.kind === "note") return <NoteBubble message={m} time={time} who={authorName(m, t, assistantName, contactName)} />;
   const body = bodyView(m);
   if (body.kind === "unsupported") {
     return (
@@ -136,6 +137,23 @@ export const MessageBubble = memo(function MessageBubble(props: BubbleProps) {
     </div>
   );
 });
+
+/** A private note: the team's, never sent, shown apart from the conversation with the customer. */
+function NoteBubble({ message: m, time, who }: { message: Message; time: ReactNode; who: string }) {
+  const { t } = useI18n();
+  return (
+    <div className="msg-row out note-row" id={`msg-${m.id}`}>
+      <article className="bubble bubble-note" data-author={m.author} data-kind="note" aria-label={t("note.label")}
+        title={t("note.title")}>
+        <header className="bubble-author note-author">
+          <LockIcon width={12} height={12} aria-hidden="true" /> <span>{t("note.label")}</span> · {who}
+        </header>
+        <p className="bubble-text">{m.content}</p>
+        <footer className="bubble-foot">{time}</footer>
+      </article>
+    </div>
+  );
+}
 
 function Quote({ quoted, onGo, name }: {
   quoted: QuotedState | undefined; onGo?: () => void; name: (m: Message) => string;

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { QueryClient } from "@tanstack/react-query";
+import { describe, expect, it, vi } from "vitest";
+import { QueryClient, QueryObserver } from "@tanstack/react-query";
 import { keys, type ChatFilters, type ChatPage } from "../api/endpoints";
 import type { ChatSummary, Contact, Message, Tag } from "../api/types";
 import { activeTag, flattenChats, mergeMessages, upsertChatRow, type MessageWindow, type Paged } from "./cache";
@@ -126,6 +126,30 @@ describe("applyEvent", () => {
     // A chat that is not cached is left to load when opened.
     applyEvent(client, { seq: 3, type: "message.created", data: msg(9, "zzz") });
     expect(client.getQueryData(keys.messages("zzz"))).toBeUndefined();
+  });
+
+  it("an event that lands while the list loads is not lost to that load's older answer", async () => {
+    const client = new QueryClient();
+    const key = keys.chats(ALL);
+    const stale = paged({ rows: [row("a", 30)], nextCursor: null });
+    const fresh = paged({ rows: [row("n", 50), row("a", 30)], nextCursor: null });
+    let calls = 0;
+    let answerFirst: () => void = () => undefined;
+    const observer = new QueryObserver<Paged<ChatPage>>(client, {
+      queryKey: key,
+      queryFn: () => {
+        calls += 1;
+        // The first load read the database before "n" was committed, and answers after its event.
+        return calls === 1 ? new Promise((resolve) => { answerFirst = () => resolve(stale); }) : Promise.resolve(fresh);
+      },
+    });
+    const unsubscribe = observer.subscribe(() => undefined);
+    await vi.waitFor(() => expect(calls).toBe(1));
+    applyEvent(client, { seq: 1, type: "conversation.updated", data: row("n", 50) });
+    answerFirst();
+    await vi.waitFor(() => expect(flattenChats(client.getQueryData(key)).map((r) => r.id)).toEqual(["n", "a"]));
+    expect(calls).toBe(2);
+    unsubscribe();
   });
 
   it("conversation.updated reorders every cached list by its own filters", () => {

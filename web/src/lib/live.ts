@@ -1,5 +1,5 @@
 // Server events → TanStack Query caches. Each event patches what is cached; nothing is refetched.
-import type { QueryClient } from "@tanstack/react-query";
+import type { QueryClient, QueryKey } from "@tanstack/react-query";
 import { keys, type ChatFilters, type ChatPage } from "../api/endpoints";
 import type { ChatSummary, Contact, Message, Tag } from "../api/types";
 import {
@@ -8,6 +8,25 @@ import {
 } from "./cache";
 import type { ServerEvent } from "./socket";
 
+/** An event patched a query whose fetch is in flight: that fetch may have read the database before
+ * the event's commit, and its answer would then replace the patch (a new conversation vanishing
+ * from the list until the next event). Fetch that query once more when the current fetch settles. */
+const refetchAfterFetch = new WeakMap<QueryClient, Set<string>>();
+
+function patchedWhileFetching(client: QueryClient, queryKey: QueryKey): void {
+  const query = client.getQueryCache().find({ queryKey, exact: true });
+  if (!query || query.state.fetchStatus !== "fetching") return;
+  const waiting = refetchAfterFetch.get(client) ?? new Set<string>();
+  refetchAfterFetch.set(client, waiting);
+  if (waiting.has(query.queryHash)) return;
+  waiting.add(query.queryHash);
+  // With a fetch running, `fetch` answers that fetch's promise instead of starting another.
+  void query.fetch(undefined, { cancelRefetch: false }).catch(() => undefined).finally(() => {
+    waiting.delete(query.queryHash);
+    void client.invalidateQueries({ queryKey, exact: true });
+  });
+}
+
 export function applyEvent(client: QueryClient, event: ServerEvent): void {
   switch (event.type) {
     case "message.created":
@@ -15,6 +34,7 @@ export function applyEvent(client: QueryClient, event: ServerEvent): void {
       const message = event.data as Message;
       client.setQueryData<MessageWindow>(keys.messages(message.conversation_id),
         (w) => (event.type === "message.created" ? addMessage(w, message) : replaceMessage(w, message)));
+      patchedWhileFetching(client, keys.messages(message.conversation_id));
       // A quoted message fetched on its own (not in the loaded window) follows its changes too.
       client.setQueryData<Message | null>(keys.message(message.conversation_id, message.id),
         (old) => (old ? message : old));
@@ -68,8 +88,9 @@ export function applyConversation(client: QueryClient, row: ChatSummary): void {
   client.setQueryData<ChatSummary>(keys.chat(row.id), row);
   for (const [key, data] of client.getQueriesData<Paged<ChatPage>>({ queryKey: keys.chatsRoot })) {
     const filters = key[1] as ChatFilters | undefined;
-    if (!filters || !data) continue;
-    client.setQueryData(key, upsertChatRow(data, row, filters));
+    if (!filters) continue;
+    if (data) client.setQueryData(key, upsertChatRow(data, row, filters));
+    patchedWhileFetching(client, key);
   }
 }
 

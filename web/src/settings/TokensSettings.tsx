@@ -2,11 +2,10 @@ import { useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, keys } from "../api/endpoints";
 import type { ApiToken, ApiTokenCreated } from "../api/types";
-import { CopyIcon } from "../components/icons";
 import { useI18n } from "../lib/context";
 import { formatRelative } from "../lib/dates";
 import { errorText, fieldErrors, formErrorText } from "../lib/errors";
-import { ConfirmButton, ErrorNote, Field } from "./form";
+import { ConfirmButton, CopyField, ErrorNote, Field } from "./form";
 
 export function TokensSettings() {
   const { t } = useI18n();
@@ -56,22 +55,10 @@ export function TokensSettings() {
 
 function NewToken({ token, onDone }: { token: ApiTokenCreated; onDone: () => void }) {
   const { t } = useI18n();
-  const [copied, setCopied] = useState(false);
-  async function copy() {
-    try {
-      await navigator.clipboard.writeText(token.token);
-      setCopied(true);
-    } catch {
-      setCopied(false); // no clipboard (insecure origin): the value is selectable
-    }
-  }
   return (
     <div className="new-token" role="status">
       <p><strong>{t("tokens.once")}</strong></p>
-      <div className="token-row">
-        <input readOnly aria-label={t("tokens.value")} value={token.token} onFocus={(e) => e.target.select()} />
-        <button type="button" className="btn btn-sm" onClick={copy}><CopyIcon /> {copied ? t("tokens.copied") : t("tokens.copy")}</button>
-      </div>
+      <CopyField label={t("tokens.value")} value={token.token} />
       <button type="button" className="link small" onClick={onDone}>{t("tokens.dismiss")}</button>
     </div>
   );

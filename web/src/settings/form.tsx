@@ -2,6 +2,7 @@
 // dialog, and a "saved" note.
 import { cloneElement, useId, useState, type ReactElement, type ReactNode } from "react";
 import { Dialog } from "../components/common";
+import { CopyIcon } from "../components/icons";
 import { useI18n } from "../lib/context";
 
 export function Field({ label, hint, error, children }: {
@@ -51,4 +52,26 @@ export function ConfirmButton({ label, title, message, confirmLabel, onConfirm, 
 
 export function ErrorNote({ text }: { text: string | null | undefined }) {
   return text ? <p className="form-error" role="alert">{text}</p> : null;
+}
+
+/** A value to paste elsewhere (a token, a webhook URL): selectable, with a copy button. */
+export function CopyField({ label, value }: { label: string; value: string }) {
+  const { t } = useI18n();
+  const [copied, setCopied] = useState(false);
+  async function copy() {
+    try {
+      await navigator.clipboard.writeText(value);
+      setCopied(true);
+    } catch {
+      setCopied(false); // no clipboard (insecure origin): the value is selectable
+    }
+  }
+  return (
+    <div className="token-row">
+      <input readOnly aria-label={label} value={value} onFocus={(e) => e.target.select()} />
+      <button type="button" className="btn btn-sm" onClick={copy} aria-label={`${t("tokens.copy")}: ${label}`}>
+        <CopyIcon /> {copied ? t("tokens.copied") : t("tokens.copy")}
+      </button>
+    </div>
+  );
 }

@@ -1,13 +1,13 @@
-// The settings' sections, in the order the navigation shows them. Channels and Templates belong
-// between Knowledge and Members; they are added here (with their routes in routes.tsx) once their
-// endpoints exist — until then they are not shown at all, so no link leads nowhere.
+// The settings' sections, in the order the navigation shows them (each with its route and lazy
+// chunk in routes.tsx).
 import type { MessageKey } from "../i18n";
 
 export const SECTIONS = [
   { path: "assistant", label: "settings.nav.assistant" },
   { path: "knowledge", label: "settings.nav.knowledge" },
-  // { path: "channels", label: "settings.nav.channels" },   — needs the channel setup endpoints
-  // { path: "templates", label: "settings.nav.templates" }, — needs the template endpoints
+  { path: "channels", label: "settings.nav.channels" },
+  { path: "templates", label: "settings.nav.templates" },
+  { path: "canned", label: "settings.nav.canned" },
   { path: "members", label: "settings.nav.members" },
   { path: "tokens", label: "settings.nav.tokens" },
   { path: "tenant", label: "settings.nav.tenant" },

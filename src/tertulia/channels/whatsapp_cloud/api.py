@@ -15,6 +15,7 @@ import httpx2
 
 from tertulia.channels.credentials import WhatsAppCloudCredentials
 from tertulia.channels.sending import ProviderFailure, call, graph_failure, json_object
+from tertulia.config import Settings
 
 PROVIDER = "WhatsApp (Meta)"
 TEMPLATE_FIELDS = "id,name,language,status,category,parameter_format,components,quality_score,rejected_reason"
@@ -101,3 +102,15 @@ class CloudApi:
             url, params = following, None
         raise ProviderFailure("fail", "La cuenta tiene más plantillas de las que Tertulia lee de una vez.",
                               "too_many_pages")
+
+
+def template_facts(item: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """(quality, the provider's template id, the rejection reason) of a Graph API template."""
+    score = item.get("quality_score")
+    return score.get("score") if isinstance(score, dict) else None, item.get("id"), item.get("rejected_reason")
+
+
+async def list_templates(client: httpx2.AsyncClient, settings: Settings,
+                         credentials: WhatsAppCloudCredentials) -> AsyncIterator[dict[str, Any]]:
+    async for item in CloudApi(client, settings.meta_graph_url, credentials).templates():
+        yield item

@@ -20,6 +20,7 @@ import httpx2
 
 from tertulia.channels.credentials import WhatsAppCloudCredentials
 from tertulia.channels.media import MediaUnavailable, ProviderFile, expired, refused, unavailable
+from tertulia.config import Settings
 
 MEDIA_ID = re.compile(r"^[0-9A-Za-z_.-]{1,128}$")
 TOKEN_CODES = {190, 102, 463}  # Graph: the access token is invalid or expired
@@ -65,14 +66,14 @@ def _size(value: Any) -> int | None:
 
 
 @asynccontextmanager
-async def open_media(client: httpx2.AsyncClient, graph_url: str, credentials: WhatsAppCloudCredentials,
+async def open_media(client: httpx2.AsyncClient, settings: Settings, credentials: WhatsAppCloudCredentials,
                      media_id: str) -> AsyncIterator[ProviderFile]:
     """The file behind a webhook's media id, streaming; MediaUnavailable when Meta will not give it."""
     if not MEDIA_ID.fullmatch(media_id):
         raise expired("not a WhatsApp media id")
     auth = {"Authorization": f"Bearer {credentials.access_token}"}
     try:
-        answer = await client.get(f"{graph_url.rstrip('/')}/{media_id}", headers=auth)
+        answer = await client.get(f"{settings.meta_graph_url.rstrip('/')}/{media_id}", headers=auth)
         if answer.status_code != 200:
             raise _lookup_failure(answer)
         try:

@@ -17,6 +17,7 @@ import httpx2
 
 from tertulia.channels.credentials import YCloudCredentials
 from tertulia.channels.sending import ProviderFailure, call, json_object, ycloud_failure
+from tertulia.config import Settings
 
 PROVIDER = "YCloud"
 TEMPLATE_PAGE = 100  # YCloud's largest page
@@ -88,3 +89,14 @@ class YCloudApi:
                 return
         raise ProviderFailure("fail", "La cuenta tiene más plantillas de las que Tertulia lee de una vez.",
                               "too_many_pages")
+
+
+def template_facts(item: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """(quality, WhatsApp's template id, the rejection reason) of a YCloud template."""
+    return item.get("qualityRating"), item.get("officialTemplateId"), item.get("reason")
+
+
+async def list_templates(client: httpx2.AsyncClient, settings: Settings,
+                         credentials: YCloudCredentials) -> AsyncIterator[dict[str, Any]]:
+    async for item in YCloudApi(client, settings.ycloud_api_url, credentials).templates():
+        yield item

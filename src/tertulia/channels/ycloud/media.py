@@ -19,6 +19,7 @@ import httpx2
 
 from tertulia.channels.credentials import YCloudCredentials
 from tertulia.channels.media import ProviderFile, expired, refused, unavailable
+from tertulia.config import Settings
 
 DOWNLOAD_PATH = "/whatsapp/media/download/"
 MEDIA_ID = re.compile(r"^[0-9A-Za-z_.=-]{1,256}$")
@@ -39,14 +40,14 @@ def _size(value: str | None) -> int | None:
 
 
 @asynccontextmanager
-async def open_media(client: httpx2.AsyncClient, api_url: str, credentials: YCloudCredentials,
+async def open_media(client: httpx2.AsyncClient, settings: Settings, credentials: YCloudCredentials,
                      reference: str) -> AsyncIterator[ProviderFile]:
     """The file behind a webhook's media id (or link), streaming; MediaUnavailable when YCloud will
     not give it."""
     media_id = media_id_of(reference)
     if media_id is None:
         raise expired("not a YCloud media id or download link")
-    url = f"{api_url.rstrip('/')}{DOWNLOAD_PATH}{quote(media_id, safe='')}"
+    url = f"{settings.ycloud_api_url.rstrip('/')}{DOWNLOAD_PATH}{quote(media_id, safe='')}"
     try:
         async with client.stream("GET", url, headers={"X-API-Key": credentials.api_key}) as response:
             status = response.status_code

@@ -1,0 +1,124 @@
+"""A `web` channel's settings and snippet, the origin check, visitor sessions and identity."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+
+import httpx2
+
+from tests.widget.conftest import SITE, WebChannel, create_web_channel
+
+ORIGIN = {"Origin": SITE}
+
+
+async def _session(client: httpx2.AsyncClient, ch: WebChannel, **body: object) -> httpx2.Response:
+    return await client.post(f"/widget/{ch.id}/session", json=body, headers=ORIGIN)
+
+
+async def _send(client: httpx2.AsyncClient, ch: WebChannel, token: str, text: str,
+                client_id: str | None = None) -> httpx2.Response:
+    return await client.post(f"/widget/{ch.id}/messages", headers={**ORIGIN, "Authorization": f"Bearer {token}"},
+                             json={"client_id": client_id or uuid.uuid4().hex, "text": text})
+
+
+async def test_web_channel_has_settings_snippet_and_secret(client: httpx2.AsyncClient, web_channel: WebChannel) -> None:
+    t = web_channel.tenant
+    got = (await client.get(f"/admin/channels/{web_channel.id}", headers=t.headers)).json()
+    assert got["snippet"] == web_channel.snippet
+    assert f'data-channel="{web_channel.id}"' in got["snippet"] and "/widget/widget.js" in got["snippet"]
+    assert got["web"]["allowed_origins"] == [SITE] and got["web"]["colour"] == "#0f766e"
+    assert len(got["web"]["identity_secret"]) >= 32
+    r = await client.patch(f"/admin/channels/{web_channel.id}", headers=t.headers,
+                           json={"web": {"colour": "#111111", "rotate_identity_secret": True}})
+    assert r.status_code == 200, r.text
+    assert r.json()["web"]["colour"] == "#111111" and r.json()["web"]["greeting"] == "¡Hola! ¿En qué te ayudamos?"
+    assert r.json()["web"]["identity_secret"] != web_channel.secret
+    bad = await client.patch(f"/admin/channels/{web_channel.id}", headers=t.headers,
+                             json={"web": {"colour": "red", "allowed_origins": ["javascript:alert(1)"]}})
+    assert bad.status_code == 422
+    other = (await client.get(f"/admin/channels/{t.channel_id}", headers=t.headers)).json()
+    assert other["snippet"] is None and other["web"] is None
+
+
+async def test_origin_is_checked_on_every_request(client: httpx2.AsyncClient, web_channel: WebChannel) -> None:
+    ok = await _session(client, web_channel)
+    assert ok.status_code == 200, ok.text
+    assert ok.headers["access-control-allow-origin"] == SITE
+    assert ok.json()["config"]["greeting"] == "¡Hola! ¿En qué te ayudamos?" and ok.json()["config"]["ask_email"]
+    token = ok.json()["token"]
+    for origin in ("https://evil.example.test", "null", None):
+        headers = {"Origin": origin} if origin else {}
+        r = await client.post(f"/widget/{web_channel.id}/session", json={}, headers=headers)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "origin_not_allowed"
+        r = await client.get(f"/widget/{web_channel.id}/messages",
+                             headers={**headers, "Authorization": f"Bearer {token}"})
+        assert r.status_code == 403
+    pre = await client.options(f"/widget/{web_channel.id}/messages", headers={
+        **ORIGIN, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"})
+    assert pre.status_code == 204 and "authorization" in pre.headers["access-control-allow-headers"]
+    assert "access-control-allow-credentials" not in pre.headers
+
+
+async def test_visitor_token_scopes_to_its_own_conversation(client: httpx2.AsyncClient,
+                                                            web_channel: WebChannel, make_tenant) -> None:
+    first = (await _session(client, web_channel)).json()
+    r = await _send(client, web_channel, first["token"], "Mi pedido 1234 no llegó")
+    assert r.status_code == 202, r.text
+    conv = r.json()["conversation_id"]
+    again = (await _session(client, web_channel, visitor_id=first["visitor_id"])).json()  # a reload, a second tab
+    assert again["conversation_id"] == conv and again["messages"][0]["text"] == "Mi pedido 1234 no llegó"
+    stranger = (await _session(client, web_channel)).json()
+    assert stranger["visitor_id"] != first["visitor_id"] and stranger["conversation_id"] is None
+    mine = await client.get(f"/widget/{web_channel.id}/messages",
+                            headers={**ORIGIN, "Authorization": f"Bearer {stranger['token']}"})
+    assert mine.json() == {"conversation_id": None, "messages": []}
+    forged = first["token"][:-3] + ("AAA" if not first["token"].endswith("AAA") else "BBB")
+    r = await client.get(f"/widget/{web_channel.id}/messages", headers={**ORIGIN, "Authorization": f"Bearer {forged}"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_visitor_token"
+    # a token of another channel (another tenant's) opens nothing here
+    other = await create_web_channel(client, await make_tenant("w2"), assistant=False)
+    theirs = (await _session(client, other)).json()["token"]
+    r = await client.get(f"/widget/{web_channel.id}/messages", headers={**ORIGIN, "Authorization": f"Bearer {theirs}"})
+    assert r.status_code == 401
+    # the panel sees the visitor's message in its inbox, on the web channel
+    rows = (await client.get("/admin/chats/summary", headers=web_channel.tenant.headers)).json()
+    assert any(row["id"] == conv and row["channel_source"] == "web" for row in rows)
+
+
+async def test_signed_identity_merges_and_unsigned_is_ignored(client: httpx2.AsyncClient,
+                                                              web_channel: WebChannel) -> None:
+    anon = (await _session(client, web_channel)).json()
+    conv = (await _send(client, web_channel, anon["token"], "Hola, soy Ana")).json()["conversation_id"]
+    unsigned = (await _session(client, web_channel, visitor_id=anon["visitor_id"], identifier="ana@example.test",
+                               identifier_hash="0" * 64)).json()
+    assert unsigned["identified"] is False
+    digest = hmac.new(web_channel.secret.encode(), b"user-42", hashlib.sha256).hexdigest()
+    signed = (await _session(client, web_channel, visitor_id=anon["visitor_id"], identifier="user-42",
+                             identifier_hash=digest, name="Ana")).json()
+    assert signed["identified"] is True and signed["conversation_id"] == conv
+    await _send(client, web_channel, signed["token"], "Ya inicié sesión")
+    # from another browser (another visitor id), the signed user finds the same conversation
+    elsewhere = (await _session(client, web_channel, identifier="user-42", identifier_hash=digest)).json()
+    assert elsewhere["conversation_id"] == conv
+    assert [m["text"] for m in elsewhere["messages"]] == ["Hola, soy Ana", "Ya inicié sesión"]
+    # the same identifier without the hash is a stranger
+    spoof = (await _session(client, web_channel, identifier="user-42")).json()
+    assert spoof["identified"] is False and spoof["conversation_id"] is None
+
+
+async def test_limits_and_bad_input(client: httpx2.AsyncClient, web_channel: WebChannel) -> None:
+    s = (await _session(client, web_channel)).json()
+    r = await _send(client, web_channel, s["token"], "x" * 4001)
+    assert r.status_code == 422
+    r = await _send(client, web_channel, s["token"], "   ")
+    assert r.status_code == 422 and r.json()["error"]["code"] == "empty_message"
+    same = uuid.uuid4().hex
+    one = (await _send(client, web_channel, s["token"], "una vez", same)).json()
+    two = (await _send(client, web_channel, s["token"], "una vez", same)).json()
+    assert two["duplicate"] is True and two["message"]["id"] == one["message"]["id"]
+    codes = [(await _send(client, web_channel, s["token"], f"mensaje {n}")).status_code for n in range(25)]
+    assert 429 in codes and codes.count(202) <= 20
+    r = await client.post(f"/widget/{uuid.uuid4()}/session", json={}, headers=ORIGIN)
+    assert r.status_code == 404
