@@ -7,9 +7,7 @@
   from lower(contact_name) to it.
 - Message text: on PostgreSQL a `simple` tsvector of the folded text (no stemming, no `unaccent`,
   which is not immutable and so cannot feed an index or a generated value), filled by a trigger
-  and indexed by GIN led by tenant_id, and gathered per conversation (`conversations.search_vector`,
-  the union of its messages' words, with its own GIN index): the search tests one column per
-  conversation, like the name, and finds rare words among conversations, not messages; on SQLite an external-content FTS5 table over the messages
+  and indexed by GIN led by tenant_id; on SQLite an external-content FTS5 table over the messages
   (`remove_diacritics 2` folds accents the same way), kept by triggers, like the knowledge base's.
 - `ix_conversations_unread`: the conversations with unread messages alone (the web app's tab
   title counts them on every change).
@@ -108,18 +106,6 @@ PG_MESSAGE_VECTOR = [
     END $$""",
     """CREATE TRIGGER messages_search_vector BEFORE INSERT OR UPDATE OF content ON messages
     FOR EACH ROW EXECUTE FUNCTION messages_search_vector()""",
-    # The conversation's words gather its messages' (an edited or deleted text's old words stay:
-    # the conversation is found, the page's excerpt then comes from the messages as they are).
-    """CREATE FUNCTION conversations_gather_words() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        IF NEW.search_vector IS NOT NULL AND NEW.search_vector <> ''::tsvector THEN
-            UPDATE conversations SET search_vector = coalesce(search_vector, ''::tsvector) || NEW.search_vector
-            WHERE tenant_id = NEW.tenant_id AND id = NEW.conversation_id;
-        END IF;
-        RETURN NULL;
-    END $$""",
-    """CREATE TRIGGER conversations_gather_words AFTER INSERT OR UPDATE OF content ON messages
-    FOR EACH ROW EXECUTE FUNCTION conversations_gather_words()""",
 ]
 
 SQLITE_FTS = [
@@ -146,7 +132,9 @@ def _search_function(schema: str) -> str:
             UNION
             SELECT c.id, c.last_message_at FROM conversations c
             WHERE c.tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid
-              AND c.search_vector @@ words
+              AND c.id IN (SELECT m.conversation_id FROM messages m
+                           WHERE m.tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid
+                             AND m.search_vector @@ words)
         $$"""
 
 
@@ -166,7 +154,6 @@ def upgrade() -> None:
     # Plain ALTER TABLE on both (SQLite >= 3.35): a batch copy of the table would drop its triggers.
     op.add_column('conversations', sa.Column('contact_key', sa.String(length=200), server_default='', nullable=False))
     op.add_column('messages', sa.Column('search_vector', SEARCH_VECTOR, nullable=True))
-    op.add_column('conversations', sa.Column('search_vector', SEARCH_VECTOR, nullable=True))
     op.drop_index('ix_conversations_contact_name_trgm', table_name='conversations')
     if pg:
         for statement in _pg_copy_triggers(with_key=True):
@@ -175,10 +162,6 @@ def upgrade() -> None:
         for statement in PG_MESSAGE_VECTOR:
             op.execute(statement)
         op.execute(f"UPDATE messages SET search_vector = to_tsvector('simple'::regconfig, {_pg_fold('content')})")
-        op.execute(f"""UPDATE conversations c SET search_vector = w.words FROM (
-            SELECT tenant_id, conversation_id, to_tsvector('simple'::regconfig, {_pg_fold("string_agg(content, ' ')")})
-                   AS words FROM messages GROUP BY tenant_id, conversation_id) w
-            WHERE c.tenant_id = w.tenant_id AND c.id = w.conversation_id""")
     else:
         for name in SQLITE_COPY_TRIGGER_NAMES:
             op.execute(f"DROP TRIGGER {name}")
@@ -193,8 +176,6 @@ def upgrade() -> None:
                     unique=False, postgresql_using='gin', postgresql_ops={'contact_key': 'gin_trgm_ops'},
                     sqlite_where=sa.text('0'))
     op.create_index('ix_messages_search', 'messages', ['tenant_id', 'search_vector'], unique=False,
-                    postgresql_using='gin', sqlite_where=sa.text('0'))
-    op.create_index('ix_conversations_search', 'conversations', ['tenant_id', 'search_vector'], unique=False,
                     postgresql_using='gin', sqlite_where=sa.text('0'))
     # The unread conversations alone, for the count in the web app's tab title.
     op.create_index('ix_conversations_unread', 'conversations', ['tenant_id', 'unread_count'], unique=False,
@@ -212,7 +193,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     pg = op.get_bind().dialect.name == "postgresql"
     op.drop_index('ix_conversations_unread', table_name='conversations')
-    op.drop_index('ix_conversations_search', table_name='conversations')
     op.drop_index('ix_messages_search', table_name='messages')
     op.drop_index('ix_conversations_contact_key_trgm', table_name='conversations')
     if pg:
@@ -221,8 +201,6 @@ def downgrade() -> None:
         op.execute(_contact_function(schema))
         op.execute("REVOKE ALL ON FUNCTION inbox_contact_matches(text) FROM PUBLIC")
         op.execute(f"GRANT EXECUTE ON FUNCTION inbox_contact_matches(text) TO {ROLE}")
-        op.execute("DROP TRIGGER conversations_gather_words ON messages")
-        op.execute("DROP FUNCTION conversations_gather_words()")
         op.execute("DROP TRIGGER messages_search_vector ON messages")
         op.execute("DROP FUNCTION messages_search_vector()")
         for statement in _pg_copy_triggers(with_key=False):
@@ -236,6 +214,5 @@ def downgrade() -> None:
     op.create_index('ix_conversations_contact_name_trgm', 'conversations',
                     ['tenant_id', sa.text('lower(contact_name)')], unique=False, postgresql_using='gin',
                     postgresql_ops={'lower(contact_name)': 'gin_trgm_ops'}, sqlite_where=sa.text('0'))
-    op.drop_column('conversations', 'search_vector')
     op.drop_column('messages', 'search_vector')
     op.drop_column('conversations', 'contact_key')

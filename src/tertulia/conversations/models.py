@@ -67,9 +67,6 @@ class Conversation(Base):
     contact_phone: Mapped[str | None] = mapped_column(String(32))
     # The name folded (lower case, no accents) by the same triggers (migration search1), for `q`.
     contact_key: Mapped[str] = mapped_column(String(200), server_default="")
-    # PostgreSQL: the words of all its messages (a trigger gathers each message's tsvector, migration
-    # search1), for `q`; never loaded. SQLite leaves it empty (its FTS5 table answers per message).
-    search_vector: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"), deferred=True)
     # A person's last message (panel or the phone's app) or takeover while the conversation is
     # theirs; cleared when it goes back to the AI. Times the takeover's return (takeover.py).
     last_human_at: Mapped[datetime | None]
@@ -82,8 +79,6 @@ class Conversation(Base):
 # Trigram indexes for the inbox search (`q`), as on contacts (see contacts/models.py).
 Index("ix_conversations_contact_key_trgm", Conversation.tenant_id, Conversation.contact_key,
       postgresql_using="gin", postgresql_ops={"contact_key": "gin_trgm_ops"}, sqlite_where=text("0"))
-Index("ix_conversations_search", Conversation.tenant_id, Conversation.search_vector, postgresql_using="gin",
-      sqlite_where=text("0"))
 Index("ix_conversations_contact_phone_trgm", Conversation.tenant_id, Conversation.contact_phone,
       postgresql_using="gin", postgresql_ops={"contact_phone": "gin_trgm_ops"}, sqlite_where=text("0"))
 

@@ -59,20 +59,19 @@ async def lock_conversation(session: AsyncSession, tenant_id: uuid.UUID,
 # --- the inbox list -----------------------------------------------------------------------------
 # `q` (see conversations/search.py: part of the folded name, the phone's digits, words of the
 # messages) is served on PostgreSQL by one statement with two plans, of which it runs one. First
-# it walks the newest Q_WINDOW conversations (the inbox index, the condition checked on each row:
-# the folded name, the phone, and the conversation's gathered words, `conversations.search_vector`,
-# one column each): when they hold a full page of matches, that page is the answer, since the
-# window is a prefix of the list's order. Otherwise matches are rare, and all of them are
-# collected through the indexes (trigram on the folded name and phone, GIN on the gathered words,
-# read through a function: see _page) and sorted. A one-time filter on the window's real count
-# picks the branch: the planner cannot estimate a LIKE '%...%' pattern or a prefix tsquery well
-# enough to choose, and left to itself it walked every conversation of the tenant for a rare
-# fragment (bench/inbox_list.py: `q=zubiza (rare)`). Probing each conversation's messages instead
-# of its gathered words cost 18-54 ms for rare words (bench/README.md). Tags need no such help:
-# the planner knows each tag's frequency. SQLite, which has no trigram index, just filters (its
-# FTS5 table answers for the messages, probed per conversation).
+# it walks the newest conversations (the inbox index, the condition checked on each row): when a
+# window of them holds a full page of matches, that page is the answer, since the window is a
+# prefix of the list's order. Otherwise matches are rare, and all of them are collected through
+# the indexes (trigram on the conversation's copy of its contact's folded name and phone, GIN on
+# the messages' tsvector, read through a function: see _page) and sorted. A one-time filter on the
+# window's real count picks the branch: the planner cannot estimate a LIKE '%...%' pattern or a
+# prefix tsquery well enough to choose, and left to itself it walked every conversation of the
+# tenant for a rare fragment (bench/inbox_list.py: `q=zubiza (rare)`). The window is smaller when
+# the words are also looked for in the messages: each conversation of it is then probed for a
+# matching message. Tags need no such help: the planner knows each tag's frequency. SQLite, which
+# has no trigram index, just filters (its FTS5 table answers for the messages, probed per row).
 Q_WINDOW = 1000
-Q_TEXT_WINDOW = 1000  # the same since the words are one column per conversation; kept apart for tests
+Q_TEXT_WINDOW = 300
 
 _conv = Conversation.__table__
 _contact = Contact.__table__
@@ -124,10 +123,7 @@ def _q_condition(shape: frozenset[str], dialect: str, columns: Any = _conv.c) ->
     conditions = [columns.contact_key.like(_NAME, escape="\\")]
     if "q_phone" in shape:
         conditions.append(columns.contact_phone.like(_PHONE, escape="\\"))
-    if "q_words" in shape and dialect == "postgresql":
-        # The conversation's gathered words: one column tested, like the name.
-        conditions.append(columns.search_vector.op("@@")(func.to_tsquery(literal_column("'simple'"), _WORDS)))
-    elif "q_words" in shape:
+    if "q_words" in shape:
         conditions.append(exists().where(_message.c.tenant_id == _TENANT, _message.c.conversation_id == columns.id,
                                          _message_matches(dialect)))
     return or_(*conditions)
@@ -166,8 +162,7 @@ def _page(shape: frozenset[str], dialect: str) -> Any:
     """The page's conversations; only its rows are then joined to contacts, channels and tags."""
     if "q" not in shape or dialect != "postgresql":
         return _paged(_filtered(shape, dialect), _conv.c, shape).subquery("page")
-    window = (_filtered(shape, dialect, (*_PAGE_COLUMNS, _conv.c.contact_key, _conv.c.contact_phone,
-                                         _conv.c.search_vector), with_q=False)
+    window = (_filtered(shape, dialect, (*_PAGE_COLUMNS, _conv.c.contact_key, _conv.c.contact_phone), with_q=False)
               .order_by(_conv.c.last_message_at.desc(), _conv.c.id.desc())
               .limit(bindparam("q_window", type_=Integer())).subquery("q_window"))
     hits = _paged(select(*(window.c[c.name] for c in _PAGE_COLUMNS)).where(_q_condition(shape, dialect, window.c)),
