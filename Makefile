@@ -22,7 +22,7 @@ install-web:
 	@if [ -f web/package.json ]; then \
 	  if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
 	    (cd web && npm ci --no-audit --no-fund --loglevel=error); fi; \
-	  if [ ! -f web/dist/index.html ] || [ -n "$$(find web/src web/index.html web/package.json web/vite.config.ts -newer web/dist/index.html 2>/dev/null | head -1)" ]; then \
+	  if [ ! -f web/dist/index.html ] || [ -n "$$(find web/src web/widget web/index.html web/package.json web/vite.config.ts web/vite.widget.config.ts -newer web/dist/index.html 2>/dev/null | head -1)" ]; then \
 	    (cd web && npm run build); fi; \
 	fi
 

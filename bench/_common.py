@@ -10,6 +10,7 @@ import asyncio
 import collections
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -47,6 +48,23 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def rss_kib(pid: int) -> int:
+    """A process's resident memory (KiB)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def raise_open_files_limit(wanted: int) -> int:
+    """Room for thousands of sockets (children inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = min(hard, max(soft, wanted)) if hard != resource.RLIM_INFINITY else max(soft, wanted)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
 
 
 def pg_admin_url_for(url: str) -> str:

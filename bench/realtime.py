@@ -28,7 +28,6 @@ import contextlib
 import json
 import multiprocessing
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -48,7 +47,15 @@ import httpx2
 import psycopg
 import redis
 import uvloop
-from _common import KeepAlivePool, cpu_ticks, stolen_pct, stop_process, wait_until_ready
+from _common import (
+    KeepAlivePool,
+    cpu_ticks,
+    raise_open_files_limit,
+    rss_kib,
+    stolen_pct,
+    stop_process,
+    wait_until_ready,
+)
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,13 +78,6 @@ def percentile(sorted_values: list[float], pct: float) -> float:
     lo = int(k)
     hi = min(lo + 1, len(sorted_values) - 1)
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -109,14 +109,6 @@ def cpu_by_pid(pids: list[int]) -> dict[int, float]:
         except OSError:  # gone meanwhile
             pass
     return found
-
-
-def raise_open_files_limit(wanted: int) -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = min(hard, max(soft, wanted)) if hard != resource.RLIM_INFINITY else max(soft, wanted)
-    if target > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))  # children inherit it
-    return target
 
 
 # ---- setup: a scratch database with one tenant ----

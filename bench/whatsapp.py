@@ -5,7 +5,10 @@
     WhatsApp Cloud webhooks (one text message each) to one channel, the same spread over many
     channels, and, for comparison, the generic `api` channel's inbound posts. For each rate and
     target: the ack's latency (the webhook's 200 / the post's 202, both sent once the message is
-    committed) p50/p95/p99, errors, and the highest rate whose p99 stayed under 50 ms.
+    committed) p50/p95/p99, errors, the server's CPU per message (its user + system time over the
+    run, warm-up included, divided by the run's messages: stable under load, unlike latency), and
+    the highest rate whose p99 stayed under 50 ms. The writer's own cost per batch, in process:
+    bench/inbound_batch.py.
 (b) Delivery (--delivery). The same server, its WhatsApp Cloud channel pointed at the provider
     sandbox (in this process, its Graph API on loopback). `--recipients` customers write once
     through the sandbox (signed webhooks: their windows open), then `--messages` human messages
@@ -219,7 +222,7 @@ def bench_intake(args: argparse.Namespace) -> None:
             print(f"intake on PostgreSQL, {os.cpu_count()} cores: {args.seconds:g} s per rate after "
                   f"{args.warmup:g} s of warm-up; ack = the 200/202, sent once the message is committed")
             print(f"{'target':<34}{'rate/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'load':>6}"
-                  f"{'stolen':>8}")
+                  f"{'stolen':>8}{'cpu ms/msg':>11}")
             best: dict[str, float] = {}
             names = {"api": "api channel (inbound API)", "webhook": "webhook, one channel",
                      "spread": f"webhook, {args.channels} channels"}
@@ -228,17 +231,18 @@ def bench_intake(args: argparse.Namespace) -> None:
                 for rate in rates:
                     warm = int(rate * args.warmup)
                     requests = requests_for(target, setup, f"{target}{rate:g}", warm + int(rate * args.seconds))
-                    ticks = cpu_ticks()
+                    ticks, cpu = cpu_ticks(), _process_cpu(pid)
                     parent, child = multiprocessing.Pipe(duplex=False)
                     sender = multiprocessing.Process(target=sender_main, args=(base_url, requests, rate, warm, child))
                     sender.start()
                     result = parent.recv()
                     sender.join()
+                    busy = _process_cpu(pid) - cpu  # the server's CPU over the run, warm-up included
                     ms = sorted(s * 1000 for s in result["latencies"])
                     p99 = percentile(ms, 99)
                     print(f"{name:<34}{rate:>8g}{percentile(ms, 50):>9.1f}{percentile(ms, 95):>9.1f}{p99:>9.1f}"
                           f"{result['error_count']:>8}{os.getloadavg()[0]:>6.1f}"
-                          f"{stolen_pct(ticks, cpu_ticks()):>7.1f}%")
+                          f"{stolen_pct(ticks, cpu_ticks()):>7.1f}%{busy / len(requests) * 1000:>11.2f}")
                     if result["errors"]:
                         print("   e.g.", result["errors"][:3])
                     if p99 < 50 and not result["error_count"]:

@@ -35,6 +35,7 @@ from tertulia.conversations.inbound import InboundWriter, running_writer
 from tertulia.conversations.inbound import router as inbound_router
 from tertulia.conversations.media import router as media_router
 from tertulia.conversations.media_fetch import MediaWorker, announce_fetches
+from tertulia.conversations.media_uploads import router as media_uploads_router
 from tertulia.conversations.takeover import running_takeover_returns
 from tertulia.delivery.endpoints import router as delivery_router
 from tertulia.delivery.tasks import DeliveryWorker
@@ -76,7 +77,7 @@ ROUTERS: list[Any] = [inbound_router, webhooks_router, auth_router, members_rout
                       assistants_router, mcp_invoke_router, mcp_servers_router,
                       channel_check_router, templates_router, delivery_router,
                       webchat_router, webchat_socket_router, reports_router, widget_router, widget_socket_router,
-                      canned_router]
+                      canned_router, media_uploads_router]
 
 DESCRIPTION = """Tertulia's API: the inbox of seed 001 (`/admin/...`), login for the panel
 (`/api/auth/...`), the generic inbound channel (`/api/v1/inbound/...`), the providers' webhooks
@@ -183,7 +184,7 @@ async def _jobs_and_intake(app: FastAPI, settings: Settings) -> AsyncIterator[No
         app.state.inbound_writer = await stack.enter_async_context(running_writer(writer))
         app.state.widget_hub.submit = writer.submit  # visitors' messages take the one inbound path
         app.state.webhook_intake = await stack.enter_async_context(running_intake(
-            WebhookIntake(db, app.state.secret_box, writer.submit, writers=writer.writers)))
+            WebhookIntake(db, app.state.secret_box, writer.submit, writers=writer.writers, settings=settings)))
         yield
 
 

@@ -178,7 +178,7 @@ def worker(concurrency: Annotated[int, typer.Option(help="AI turns run at once",
 @app.command()
 def demo() -> None:
     """Load (or refresh) the demo tenant `demo`, with its owner, contacts and conversations."""
-    from tertulia.demo.tenant import DEMO_EMAIL, DEMO_PASSWORD, load_demo
+    from tertulia.demo.tenant import DEMO_EMAIL, DEMO_PASSWORD, demo_web_channel, load_demo
     from tertulia.kit.storage import create_store
 
     settings = get_settings()
@@ -186,6 +186,9 @@ def demo() -> None:
     created = run(lambda session: load_demo(session, settings, store))
     typer.echo("demo tenant loaded" if created else "demo tenant already present")
     typer.echo(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    web = run(demo_web_channel)
+    if web is not None:
+        typer.echo(f"website chat demo: {settings.base_url.rstrip('/')}/widget/demo/{web}")
 
 
 @app.command()

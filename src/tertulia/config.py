@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     delivery_retry_seconds: float = Field(default=2.0, gt=0, le=600)
     delivery_max_attempts: int = Field(default=8, ge=1, le=100)
 
+    # The web widget's visitors: messages per visitor, and messages and sessions per address (an
+    # office or a carrier's NAT may put many visitors behind one), in the `limits` notation.
+    widget_rate_per_visitor: str = Field(default="20/minute", pattern=r"^\d+/(second|minute|hour)$")
+    widget_rate_per_address: str = Field(default="120/minute", pattern=r"^\d+/(second|minute|hour)$")
+
     web_chat_allowed_origins: str = Field(default="", validation_alias=_seed_var("WEB_CHAT_ALLOWED_ORIGINS"))
     chat_upload_max_bytes: int = Field(
         default=15 * 1024 * 1024, validation_alias=_seed_var("CHAT_UPLOAD_MAX_BYTES")

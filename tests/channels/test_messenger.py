@@ -21,7 +21,7 @@ import httpx2
 import pytest
 from sqlalchemy import select
 
-from tertulia.assistants.models import AiJob
+from tertulia.assistants.models import AiJob, AiTrace
 from tertulia.conversations.window import page_messaging
 from tertulia.kit.db import Database, utcnow
 from tertulia.sandbox.server import SandboxServer
@@ -30,7 +30,6 @@ from tests.helpers import TenantCtx
 from tests.realtime.conftest import LiveServer
 
 KINDS = ["facebook", "instagram"]
-CUSTOMER = {"facebook": "6100000000000001", "instagram": "1780000000000001"}
 ID_FIELD = {"facebook": "page_id", "instagram": "instagram_account_id"}
 TOKEN_FIELD = {"facebook": "page_access_token", "instagram": "access_token"}
 
@@ -48,6 +47,7 @@ class Page:
     out: dict[str, Any]
     credentials: dict[str, str]
     webhook: str
+    customer: str  # the customer's PSID / IGSID (one per test: the sandbox's logs are the session's)
 
     @property
     def id(self) -> str:
@@ -56,10 +56,6 @@ class Page:
     @property
     def key(self) -> str:
         return self.credentials[ID_FIELD[self.kind]]
-
-    @property
-    def customer(self) -> str:
-        return CUSTOMER[self.kind]
 
     def sign(self, body: bytes) -> dict[str, str]:
         mac = hmac.new(self.credentials["app_secret"].encode(), body, hashlib.sha256).hexdigest()
@@ -79,7 +75,7 @@ async def connect_page(client: httpx2.AsyncClient, control: httpx2.AsyncClient, 
         "kind": kind, "webhook_url": webhook, "verify_token": out["verify_token"], "name": "Café Aurora",
         **{k: v for k, v in credentials.items() if k != "app_id"}})
     assert registered.status_code == 201, registered.text
-    return Page(t, kind, out, credentials, webhook)
+    return Page(t, kind, out, credentials, webhook, digits(16))
 
 
 async def writes(control: httpx2.AsyncClient, page: Page, **spec: Any) -> dict[str, Any]:
@@ -105,6 +101,20 @@ async def messages(client: httpx2.AsyncClient, page: Page) -> list[dict[str, Any
     response = await client.get(f"/admin/chats/{conv['id']}/messages", headers=page.tenant.headers)
     assert response.status_code == 200, response.text
     return list(response.json())
+
+
+async def answered_by_nora(client: httpx2.AsyncClient, page: Page, *, debounce_seconds: float = 0,
+                           assistant_id: str | None = None, **channel: Any) -> str:
+    """The page answered by an offline assistant (made here unless given); its id."""
+    if assistant_id is None:
+        made = await client.post("/admin/assistants", headers=page.tenant.headers, json={
+            "name": f"Nora {uuid.uuid4().hex[:4]}", "provider": "offline", "debounce_seconds": debounce_seconds})
+        assert made.status_code == 201, made.text
+        assistant_id = str(made.json()["id"])
+    linked = await client.patch(f"/admin/channels/{page.id}", headers=page.tenant.headers,
+                                json={"assistant_id": assistant_id, **channel})
+    assert linked.status_code == 200, linked.text
+    return assistant_id
 
 
 def sent(sandbox: SandboxServer, page: Page) -> list[dict[str, Any]]:
@@ -150,7 +160,7 @@ async def test_every_kind_of_customer_event_becomes_what_the_inbox_shows(
         client: httpx2.AsyncClient, control: httpx2.AsyncClient, live_server: LiveServer,
         provider_sandbox: SandboxServer, make_tenant: Any, kind: str) -> None:
     page = await connect_page(client, control, live_server, provider_sandbox, await make_tenant(), kind)
-    first = await writes(control, page, text="Hola, ¿tienen pastel de fresas?")
+    first = await writes(control, page, text="Hola, ¿tienen pastel de fresas?", name="Lucía Pérez")
     await writes(control, page, type="image", text="Este")
     await writes(control, page, type="quick_reply", text="Sí, por favor", payload="CONFIRM_ORDER")
     await writes(control, page, text="¿Y de chocolate?", context=first["message_id"])
@@ -188,6 +198,9 @@ async def test_every_kind_of_customer_event_becomes_what_the_inbox_shows(
         assert share["extra"]["shares"][0]["url"] == "https://www.instagram.com/p/cafe-aurora/"
     conv = await conversation(client, page)
     assert conv["channel_source"] == kind
+    assert conv["display_name"] == "Lucía Pérez"  # the webhook has no name: the profile API gave it
+    looked_up = [r for r in provider_sandbox.state.requests if r.get("path", "").endswith(f"/{page.customer}")]
+    assert len(looked_up) == 1, looked_up  # once: the contact has its name from then on
 
 
 async def test_standby_messages_are_kept_but_never_answered(
@@ -195,12 +208,7 @@ async def test_standby_messages_are_kept_but_never_answered(
         provider_sandbox: SandboxServer, make_tenant: Any, db: Database) -> None:
     t = await make_tenant()
     page = await connect_page(client, control, live_server, provider_sandbox, t, "facebook")
-    assistant = await client.post("/admin/assistants", headers=t.headers,
-                                  json={"name": "Nora", "provider": "offline", "debounce_seconds": 60})
-    assert assistant.status_code == 201, assistant.text
-    linked = await client.patch(f"/admin/channels/{page.id}", headers=t.headers,
-                                json={"assistant_id": assistant.json()["id"]})
-    assert linked.status_code == 200, linked.text
+    await answered_by_nora(client, page, debounce_seconds=60)
     await writes(control, page, text="Hablo con el otro bot", standby=True)
     [stored] = await messages(client, page)
     assert stored["content"] == "Hablo con el otro bot" and stored["extra"]["standby"] is True
@@ -389,3 +397,56 @@ def _one(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _two(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     assert len(items) == 2, items
     return items
+
+
+async def test_a_refused_token_pauses_the_channel_and_a_rate_limit_is_retried(
+        client: httpx2.AsyncClient, control: httpx2.AsyncClient, live_server: LiveServer,
+        provider_sandbox: SandboxServer, make_tenant: Any) -> None:
+    page = await connect_page(client, control, live_server, provider_sandbox, await make_tenant(), "instagram")
+    await writes(control, page, text="Hola")
+    conv = await conversation(client, page)
+    url, headers = f"/admin/chats/{conv['id']}/messages", page.tenant.headers
+    injected = await control.post("/_sandbox/failures", json={"kind": "429", "channel": page.key})  # Meta's 613
+    assert injected.status_code == 201, injected.text
+    assert (await client.post(url, headers=headers, json={"message": "Primero"})).status_code in (200, 202)
+    await soon(lambda: _one(sent(provider_sandbox, page)))  # it went on a later try
+
+    injected = await control.post("/_sandbox/failures", json={"kind": "190", "channel": page.key})
+    assert injected.status_code == 201, injected.text
+    assert (await client.post(url, headers=headers, json={"message": "Segundo"})).status_code in (200, 202)
+
+    async def paused() -> dict[str, Any]:
+        channel = (await client.get(f"/admin/channels/{page.id}", headers=headers)).json()
+        assert channel["status"] == "attention", channel
+        return dict(channel)
+
+    channel = await eventually(paused)
+    assert "token" in channel["status_reason"]
+    assert len(sent(provider_sandbox, page)) == 1  # the second waits for the credentials to be fixed
+
+
+async def test_the_ai_answers_within_the_window_and_never_after_it_even_with_the_tag(
+        client: httpx2.AsyncClient, control: httpx2.AsyncClient, live_server: LiveServer,
+        provider_sandbox: SandboxServer, make_tenant: Any, db: Database) -> None:
+    t = await make_tenant()
+    page = await connect_page(client, control, live_server, provider_sandbox, t, "facebook")
+    assistant_id = await answered_by_nora(client, page, debounce_seconds=0, human_agent_tag=True)
+    await writes(control, page, text="Hola, ¿a qué hora abren?")
+    [reply] = await soon(lambda: _one(sent(provider_sandbox, page)), within=15)
+    assert reply["request"]["messaging_type"] == "RESPONSE" and "tag" not in reply["request"]
+    assert any(a["action"] == "typing_on" for a in provider_sandbox.state.actions if a["channel"] == page.key)
+
+    other = await connect_page(client, control, live_server, provider_sandbox, t, "facebook")
+    await answered_by_nora(client, other, assistant_id=assistant_id, human_agent_tag=True)
+    await writes(control, other, text="¿Siguen ahí?", timestamp=time.time() - 2 * 86400)
+    conv_id = uuid.UUID((await conversation(client, other))["id"])
+
+    async def skipped() -> AiTrace:
+        async with db.read_session(t.id) as session:
+            traces = list((await session.execute(select(AiTrace).where(AiTrace.conversation_id == conv_id))).scalars())
+        assert len(traces) == 1, traces
+        return traces[0]
+
+    trace = await eventually(skipped, within=15)
+    assert trace.outcome != "replied" and "window" in (trace.error or ""), (trace.outcome, trace.error)
+    assert sent(provider_sandbox, other) == []  # the AI never writes past 24 hours, tag or not

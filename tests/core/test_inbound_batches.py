@@ -115,3 +115,34 @@ async def test_a_stopped_writer_refuses_with_503(make_tenant: Any, db: Database)
     with pytest.raises(Exception) as refused:
         await writer.submit(InboundDelivery(t.channel_id, _message("z-1", "c", "hola"), hash_token(t.inbound_token)))
     assert getattr(refused.value, "status_code", None) == 503
+
+
+async def test_the_conversation_row_carries_the_contacts_tags_once_each(client: httpx2.AsyncClient, make_tenant: Any,
+                                                                        db: Database) -> None:
+    # The tags come with the locked conversation (a row per identity and tag): a contact known by
+    # two ids on the channel still shows each tag once, most recently applied first.
+    t = await make_tenant()
+    token = hash_token(t.inbound_token)
+    first = InboundMessage.model_validate({"external_message_id": "t-1", "content": "hola",
+                                           "contact": {"external_id": "34600111222", "aliases": ["bsuid-ana"]}})
+    async with db.session() as session:
+        stored = (await ingest_batch(session, [InboundDelivery(t.channel_id, first, token)]))[0]
+    assert isinstance(stored, InboundResult)
+    row = (await client.get("/admin/chats/summary", headers=t.headers)).json()[0]
+    tags = [(await client.post("/admin/tags", headers=t.headers, json={"name": name})).json()
+            for name in ("Mayorista", "Urgente")]
+    for tag in tags:
+        r = await client.put(f"/admin/contacts/{row['contact_id']}/tags/{tag['id']}", headers=t.headers)
+        assert r.status_code == 200, r.text
+    head = (await _events(client, t))[-1]["seq"]
+
+    async with db.session() as session:
+        await ingest_batch(session, [
+            InboundDelivery(t.channel_id, InboundMessage.model_validate(
+                {"external_message_id": "t-2", "content": "¿sigue?",
+                 "contact": {"external_id": "34600111222", "aliases": ["bsuid-ana"]}}), token),
+            InboundDelivery(t.channel_id, _message("t-3", "otro", "sin etiquetas"), token)])
+
+    updates = {e["data"]["id"]: e["data"] for e in await _events(client, t, head) if e["type"] == "conversation.updated"}
+    assert [x["name"] for x in updates[str(stored.conversation_id)]["tags"]] == ["Urgente", "Mayorista"]
+    assert [tags_of["tags"] for cid, tags_of in updates.items() if cid != str(stored.conversation_id)] == [[]]

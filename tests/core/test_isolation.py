@@ -20,12 +20,21 @@ from tests.helpers import TenantCtx, iter_routes, post_inbound
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
           "/api/auth/login", "/api/auth/logout", "/api/auth/me", "/api/auth/tenant",
           # the built web app: the same static shell for everyone, no tenant data in it
-          "/", "/login", "/panel_cliente/{rest:path}", "/assets/{path:path}"}
+          "/", "/login", "/panel_cliente/{rest:path}", "/assets/{path:path}",
+          # the widget's script and a channel's sample page: what any site embedding it shows
+          "/widget/widget.js", "/widget/demo/{channel_id}"}
 # Routes authenticated by something other than the caller's tenant (a channel's own token).
 CHANNEL_TOKEN_ROUTES = {"/api/v1/inbound/{channel_id}"}
 # Routes a provider calls for a channel, authenticated by the channel's own secrets (a body signed
 # with its app secret, Meta's verify token): tenant B, who knows only its own, is refused at A's.
 WEBHOOK_ROUTES = {("GET", "/webhooks/{channel_id}"): 403, ("POST", "/webhooks/{channel_id}"): 401}
+# The web widget's visitor routes, called from a page A's channel allows, with B's visitor token
+# (of B's own web channel): refused (401), except starting a session, which any visitor of the
+# site may do and which shows only the widget's public settings and no conversation.
+WIDGET_ORIGIN = "https://a-shop.example.test"
+VISITOR_ROUTES = {("POST", "/widget/{channel_id}/session"): 200, ("GET", "/widget/{channel_id}/messages"): 401,
+                  ("POST", "/widget/{channel_id}/messages"): 401, ("POST", "/widget/{channel_id}/read"): 401,
+                  ("POST", "/widget/{channel_id}/typing"): 401, ("POST", "/widget/{channel_id}/uploads"): 401}
 
 # A valid body for every route that takes one, so the request reaches the tenant check.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -54,6 +63,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/mcp/invoke"): {"tool": "add_tag", "args": {"name": "B"}, "conversation_id": "{conversation_id}"},
     ("POST", "/admin/assistants/{assistant_id}/try"): {"messages": [{"role": "user", "content": "hola"}]},
     ("PATCH", "/admin/tenant"): {"name": "B renamed"},
+    ("POST", "/admin/conversations/{conversation_id}/typing"): {"on": True},
+    ("POST", "/widget/{channel_id}/session"): {},
+    ("POST", "/widget/{channel_id}/messages"): {"client_id": "iso-client-1", "text": "hola"},
+    ("POST", "/widget/{channel_id}/read"): {"up_to": 1},
+    ("POST", "/widget/{channel_id}/typing"): {"on": True},
+    ("POST", "/widget/{channel_id}/uploads"): {},
     ("POST", "/admin/templates/send"): {"conversation_id": "{conversation_id}", "template_id": "{template_id}",
                                         "parameters": ["x"]},
 }
@@ -82,7 +97,13 @@ async def _resources(client: httpx2.AsyncClient, a: TenantCtx) -> dict[str, str]
             "access_token": "a-access-token-secret", "app_secret": "a-app-secret-value"}})).json()
     canned = (await client.post("/admin/canned-responses", headers=a.headers,
                                 json={"shortcut": "a-secreto", "title": "A", "content": "respuesta de A"})).json()
-    return {"whatsapp_channel_id": whatsapp["id"], "canned_id": canned["id"],
+    web = (await client.post("/admin/channels", headers=a.headers, json={
+        "kind": "web", "name": "A web", "web": {"allowed_origins": [WIDGET_ORIGIN]}})).json()
+    visitor = (await client.post(f"/widget/{web['id']}/session", headers={"Origin": WIDGET_ORIGIN}, json={})).json()
+    await client.post(f"/widget/{web['id']}/messages", json={"client_id": "a-visitor-1", "text": "secreto de A"},
+                      headers={"Origin": WIDGET_ORIGIN, "Authorization": f"Bearer {visitor['token']}"})
+    return {"whatsapp_channel_id": whatsapp["id"], "canned_id": canned["id"], "web_channel_id": web["id"],
+            "name": "file.bin",
         "assistant_id": assistant["id"], "entry_id": entry["id"], "server_id": server["id"],
         "conversation_id": conv_id, "contact_id": row["contact_id"], "tag_id": tag["id"],
         "channel_id": str(a.channel_id), "message_id": str(r.json()["message_id"]), "token_id": token["id"],
@@ -120,6 +141,10 @@ async def test_every_route_is_tenant_isolated(app: Any, client: httpx2.AsyncClie
     secrets = {values[k] for k in ("conversation_id", "contact_id", "tag_id", "channel_id", "token_id",
                                    "whatsapp_channel_id", "template_id", "canned_id")} | {
         "secreto de A", "Contacto de A", "A-tag", "plantilla_de_a", "respuesta de A"}
+    b_web = (await client.post("/admin/channels", headers=b.headers, json={
+        "kind": "web", "name": "B web", "web": {"allowed_origins": [WIDGET_ORIGIN]}})).json()
+    b_visitor = (await client.post(f"/widget/{b_web['id']}/session", headers={"Origin": WIDGET_ORIGIN},
+                                   json={})).json()["token"]
     checked = 0
     routes = iter_routes(app.routes)
     assert any(path == "/admin/chats/summary" for path, _ in routes)
@@ -137,6 +162,16 @@ async def test_every_route_is_tenant_isolated(app: Any, client: httpx2.AsyncClie
                 checked += 1
                 assert resp.status_code == WEBHOOK_ROUTES[(method, path)], f"{method} {path} → {resp.status_code}"
                 assert "error" in resp.json() and values["whatsapp_channel_id"] not in resp.text
+                continue
+            if (method, path) in VISITOR_ROUTES:
+                resp = await client.request(method, path.replace("{channel_id}", values["web_channel_id"]),
+                                            json=BODIES.get((method, path)),
+                                            headers={"Origin": WIDGET_ORIGIN, "Authorization": f"Bearer {b_visitor}"})
+                checked += 1
+                assert resp.status_code == VISITOR_ROUTES[(method, path)], f"{method} {path} → {resp.status_code}"
+                assert resp.status_code == 200 or "error" in resp.json()
+                leaked = [s for s in secrets if s in resp.text]
+                assert not leaked and resp.json().get("conversation_id") is None, f"{method} {path} leaked {leaked}"
                 continue
             url = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values.get(m.group(1), "file.bin"), path)
             body = BODIES.get((method, path))

@@ -76,6 +76,10 @@ async def test_security_schemes_and_who_may_call_what(spec: dict[str, Any]) -> N
             assert security == [], (method, path)
         elif path == "/api/v1/inbound/{channel_id}":
             assert security == [{"inboundToken": []}]
+        elif path == "/widget/{channel_id}/session":  # any visitor of a site the channel allows
+            assert security == [], (method, path)
+        elif path.startswith("/widget/"):  # a visitor's own token, never the panel's cookie
+            assert security == [{"visitorToken": []}], (method, path)
         elif path == "/webhooks/{channel_id}":  # the subscription check is answered to anyone with the token
             assert security == ([{"webhookSignature": []}] if method == "post" else []), (method, path)
         elif path == "/api/auth/logout":

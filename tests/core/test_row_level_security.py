@@ -15,9 +15,10 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 import tertulia.models  # noqa: F401  (every table)
+from tertulia.channels.repository import channels_by_id
 from tertulia.contacts.models import Contact, Tag
 from tertulia.conversations.models import Conversation, Message
-from tertulia.kit.db import Base, Database
+from tertulia.kit.db import Base, Database, set_tenant
 from tests.helpers import post_inbound
 
 pytestmark = pytest.mark.skipif(os.environ.get("TERTULIA_TEST_DB", "sqlite") != "postgresql",
@@ -102,3 +103,25 @@ async def test_the_inbox_search_keeps_its_index_behind_the_wall(client: httpx2.A
         said = (await session.execute(text(count), {"name": None, "words": "paquete:*"})).scalar_one()
         own = (await session.execute(text(count), {"name": "%alba%", "words": None})).scalar_one()
     assert (found, said, own) == (0, 0, 1)
+
+
+async def test_the_inbound_channel_lookup_leaves_the_transaction_to_the_channels_tenant(
+        client: httpx2.AsyncClient, make_tenant: Any, db: Database) -> None:
+    """The inbound path's lookup crosses tenants and, in the same round trip, states the tenant of
+    the channels it found: what follows sees that tenant's rows only; channels of two tenants
+    leave the next set_tenant to state its tenant again."""
+    a, b = await _two_tenants(client, make_tenant)
+    async with db.session(cross_tenant="the inbound path's channel lookup") as session:
+        found = await channels_by_id(session, [a.channel_id])
+        assert set(found) == {a.channel_id}
+        assert set((await session.execute(select(Contact.display_name))).scalars()) == {"Ana", "Alba"}
+        await set_tenant(session, b.id)
+        assert set((await session.execute(select(Contact.display_name))).scalars()) == {"Beto"}
+    async with db.session(cross_tenant="the inbound path's channel lookup") as session:
+        assert set(await channels_by_id(session, [a.channel_id, b.channel_id])) == {a.channel_id, b.channel_id}
+        await set_tenant(session, a.id)
+        assert set((await session.execute(select(Contact.display_name))).scalars()) == {"Ana", "Alba"}
+    async with db.session(cross_tenant="the inbound path's channel lookup") as session:
+        assert await channels_by_id(session, [uuid.uuid4()]) == {}  # found nothing: still across tenants
+        names = set((await session.execute(select(Contact.display_name))).scalars())
+    assert {"Ana", "Alba", "Beto"} <= names

@@ -28,7 +28,7 @@ async def test_the_demo_numbers_connect_to_the_sandbox_once(app: Any, provider_s
             runs.append(await connect_demo_to_sandbox(session, box, "http://127.0.0.1:8000/"))
     first, again = runs
     assert first == again
-    assert [r["kind"] for r in first] == ["whatsapp_cloud", "ycloud"]
+    assert [r["kind"] for r in first] == ["whatsapp_cloud", "ycloud", "facebook", "instagram"]
 
     async with db.read_session(tenant_id) as session:
         channels = {c.kind: c for c in await channels_repo.list_channels(session, tenant_id)}
@@ -53,3 +53,9 @@ async def test_the_demo_numbers_connect_to_the_sandbox_once(app: Any, provider_s
         number = await http.get(f"{provider_sandbox.ycloud_url}/whatsapp/phoneNumbers/{stored_ycloud.waba_id}/"
                                 f"{stored_ycloud.phone_number}", headers={"X-API-Key": stored_ycloud.api_key})
         assert number.status_code == 200
+        for page in first[2:]:  # the demo's Messenger page and Instagram account answer with their tokens
+            key = page.get("page_id") or page["instagram_account_id"]
+            token = page.get("page_access_token") or page["access_token"]
+            answer = await http.get(f"{provider_sandbox.graph_url}/{key}", headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 200 and answer.json()["id"] == key
+            assert channels[page["kind"]].account_id == key and page["verify_token"] == channels[page["kind"]].verify_token

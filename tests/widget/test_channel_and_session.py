@@ -122,3 +122,42 @@ async def test_limits_and_bad_input(client: httpx2.AsyncClient, web_channel: Web
     assert 429 in codes and codes.count(202) <= 20
     r = await client.post(f"/widget/{uuid.uuid4()}/session", json={}, headers=ORIGIN)
     assert r.status_code == 404
+
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+       b"\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+async def test_attachments_are_checked_stored_and_readable_by_their_visitor(
+        client: httpx2.AsyncClient, web_channel: WebChannel) -> None:
+    s = (await _session(client, web_channel)).json()
+    auth = {**ORIGIN, "Authorization": f"Bearer {s['token']}"}
+    fake = await client.post(f"/widget/{web_channel.id}/uploads", headers=auth,
+                             files={"file": ("foto.png", b"MZ\x90\x00not an image at all", "image/png")})
+    assert fake.status_code == 415
+    exe = await client.post(f"/widget/{web_channel.id}/uploads", headers=auth,
+                            files={"file": ("setup.exe", b"MZ\x90\x00", "application/octet-stream")})
+    assert exe.status_code == 415
+    up = await client.post(f"/widget/{web_channel.id}/uploads", headers=auth,
+                           files={"file": ("foto.png", PNG, "image/png")})
+    assert up.status_code == 200, up.text
+    assert up.json()["type"] == "image"
+    sent = await client.post(f"/widget/{web_channel.id}/messages", headers=auth,
+                             json={"client_id": uuid.uuid4().hex, "text": "", "upload_ids": [up.json()["upload_id"]]})
+    assert sent.status_code == 202, sent.text
+    attachment = sent.json()["message"]["attachments"][0]
+    assert attachment["type"] == "image" and "/widget/files/" in attachment["url"]
+    path = attachment["url"].split("://", 1)[1].split("/", 1)[1]
+    got = await client.get("/" + path)
+    assert got.status_code == 200 and got.content == PNG
+    tampered = await client.get("/" + path[:-4] + "abcd")
+    assert tampered.status_code == 404
+    # the team sees the file in the inbox like any channel's
+    conv = sent.json()["conversation_id"]
+    messages = (await client.get(f"/admin/chats/{conv}/messages", headers=web_channel.tenant.headers)).json()
+    assert messages[-1]["attachments"][0]["url"].startswith("/media/")
+    # another visitor cannot send this visitor's upload
+    other = (await _session(client, web_channel)).json()
+    r = await client.post(f"/widget/{web_channel.id}/messages", headers={**ORIGIN, "Authorization": f"Bearer {other['token']}"},
+                          json={"client_id": uuid.uuid4().hex, "upload_ids": [up.json()["upload_id"]]})
+    assert r.status_code == 404

@@ -32,7 +32,7 @@ from tertulia.assistants.schemas import (
     TryRequest,
     TryResult,
 )
-from tertulia.assistants.summaries import current_summary, refresh_summary
+from tertulia.assistants.summaries import control_of, current_summary, refresh_summary
 from tertulia.assistants.text import search_terms
 from tertulia.assistants.tools import EXTRA_TOOLS, ToolContext, ToolError, available_tools, result_text, run_tool
 from tertulia.conversations import service as conversations
@@ -233,9 +233,10 @@ async def get_ai_log(correlation_id: CorrelationId, principal: CurrentPrincipal,
     return trace_out(trace)
 
 
-def summary_out(row: Any) -> SummaryOut:
-    return SummaryOut(summary=row.summary, generated_at=row.generated_at, message_count=row.message_count,
-                      handoff_brief=row.handoff_brief)
+def summary_out(row: Any, control: str) -> SummaryOut:
+    """The stored (or fresh) summary, with who has the conversation now said at the end."""
+    return SummaryOut(summary=f"{row.summary}\n{control}", generated_at=row.generated_at,
+                      message_count=row.message_count, handoff_brief=row.handoff_brief, control=control)
 
 
 @router.get("/chats/{conversation_id}/summary", response_model=SummaryOut)
@@ -244,7 +245,7 @@ async def get_chat_summary(conversation_id: uuid.UUID, principal: CurrentPrincip
     """The conversation's rolling summary: the stored one while no newer message exists, else
     one made now (stored by the POST, or by the next reply)."""
     conv = await conversations.require_conversation(db, principal.tenant_id, conversation_id)
-    return summary_out(await current_summary(db, conv))
+    return summary_out(await current_summary(db, conv), await control_of(db, conv))
 
 
 @router.post("/chats/{conversation_id}/summary", response_model=SummaryOut)
@@ -252,7 +253,7 @@ async def regenerate_chat_summary(conversation_id: uuid.UUID, principal: Current
                                   db: DbSession) -> SummaryOut:
     """Regenerate the summary now."""
     conv = await conversations.require_conversation(db, principal.tenant_id, conversation_id)
-    return summary_out(await refresh_summary(db, conv, force=True))
+    return summary_out(await refresh_summary(db, conv, force=True), await control_of(db, conv))
 
 
 # --- manual tool invocation (seed 002) ----------------------------------------------------

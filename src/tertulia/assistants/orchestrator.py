@@ -290,19 +290,22 @@ class Orchestrator:
 
     # -- a scratch turn (the settings' "try it") ---------------------------------------------
 
-    async def preview(self, assistant: Assistant, history: list[ChatMessage]) -> tuple[RunState, ToolContext]:
+    async def preview(self, assistant: Assistant, history: list[ChatMessage], *, contact_line: str = "",
+                      conversation_id: uuid.UUID | None = None) -> tuple[RunState, ToolContext]:
         """Run the assistant on a scratch conversation: the same prompt, retrieval, provider and
         tool loop as a real turn, but without a conversation. Nothing is posted or stored, tools
-        that act on a contact are not offered, and the run (its trace) is returned to the caller."""
+        that act on a contact are not offered, and the run (its trace) is returned to the caller.
+        The demo (demo/tenant.py) runs its turns so, naming the customer and the conversation."""
         state = RunState(correlation_id=str(uuid.uuid4()), started=time.perf_counter(),
                          provider=assistant.provider, model=assistant.model or assistant.provider)
-        ctx = ToolContext(tenant_id=assistant.tenant_id, assistant_id=assistant.id, language=assistant.language)
+        ctx = ToolContext(tenant_id=assistant.tenant_id, assistant_id=assistant.id, language=assistant.language,
+                          conversation_id=conversation_id)
         async with self.db.read_session(assistant.tenant_id) as session:
             hits, tools = await self._retrieve(session, assistant.tenant_id, assistant, history, has_knowledge=True,
                                                has_mcp_servers=True)
         tools = [t for t in tools if t.name == HANDOFF_TOOL
                  or not (t.name in BUILTIN_TOOLS and BUILTIN_TOOLS[t.name].needs_contact)]
-        request = self._request(assistant, "", hits, tools, history, ctx, state)
+        request = self._request(assistant, contact_line, hits, tools, history, ctx, state)
         try:
             provider = build_provider(assistant, self.secret_box)
         except ProviderError as exc:

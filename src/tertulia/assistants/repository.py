@@ -396,6 +396,16 @@ async def recent_messages(session: Reader, tenant_id: uuid.UUID, conversation_id
     return list(reversed((await session.execute(stmt)).scalars().all()))
 
 
+async def last_human_author(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> uuid.UUID | None:
+    """The team member who wrote the conversation's latest message from the panel, if any."""
+    stmt = (tenant_select(Message, tenant_id, Message.author_user_id)
+            .where(Message.conversation_id == conversation_id, Message.author == "human",
+                   Message.author_user_id.is_not(None))
+            .order_by(Message.id.desc()).limit(1))
+    user_id: uuid.UUID | None = (await session.execute(stmt)).scalar_one_or_none()
+    return user_id
+
+
 async def message_stats(session: Reader, tenant_id: uuid.UUID,
                         conversation_id: uuid.UUID) -> tuple[int, int | None]:
     stmt = tenant_select(Message, tenant_id, func.count(), func.max(Message.id)).where(

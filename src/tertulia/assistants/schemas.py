@@ -157,10 +157,12 @@ class TraceOut(BaseModel):
 
 
 class SummaryOut(BaseModel):
-    summary: str
+    summary: str = Field(description="what the customer wants, what they were told, what is pending, and (its "
+                                     "last line) who has the conversation now")
     generated_at: datetime
     message_count: int
     handoff_brief: str | None
+    control: str = Field(description="who has the conversation now (the AI, or which person), as of this request")
 
 
 class InvokeBody(BaseModel):

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx2
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -60,6 +61,9 @@ from tertulia.channels.events import (
 )
 from tertulia.channels.providers import PROVIDERS, Webhooks
 from tertulia.channels.repository import WebhookChannel
+from tertulia.channels.sending import ProviderFailure
+from tertulia.config import Settings
+from tertulia.contacts import repository as contacts_repo
 from tertulia.conversations import repository as conversations_repo
 from tertulia.conversations.inbound import InboundDelivery, WriterStopped
 from tertulia.conversations.schemas import InboundMessage, InboundResult
@@ -67,6 +71,7 @@ from tertulia.conversations.statuses import record_status, record_watermark
 from tertulia.conversations.updates import MessageNotStored, apply_edit, apply_reaction, apply_revoke
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database, set_tenant, utcnow
+from tertulia.kit.egress import trusted_client
 from tertulia.kit.errors import NotAuthenticated, NotFound, TertuliaError
 
 log = structlog.get_logger("tertulia.channels.intake")
@@ -75,6 +80,7 @@ WEBHOOK_LOOKUP = "a webhook's address names its channel, and the channel says wh
 BODY_LIMIT = 1024 * 1024  # Meta's and YCloud's bodies are a few kilobytes; anything this big is not theirs
 TOUCH_EVERY = timedelta(minutes=1)  # `channels.last_webhook_at` is a sign of life, not a log
 ERROR_LIMIT = 4000
+PROFILE_LOOKUPS = 5  # senders' profiles looked up per body, at most
 
 EVENTS = Counter("tertulia_webhook_events", "Webhook bodies processed, by channel kind and outcome",
                  ["kind", "outcome"])
@@ -277,17 +283,55 @@ class WebhookIntake:
     """The process's webhook intake (`app.state.webhook_intake`); `submit` stores a message (the
     inbound writer's). Runs its event log's writer between `start()` and `stop()`."""
 
-    def __init__(self, db: Database, box: SecretBox, submit: Submit, *, writers: int = 1) -> None:
+    def __init__(self, db: Database, box: SecretBox, submit: Submit, *, writers: int = 1,
+                 settings: Settings | None = None) -> None:
         self.db = db
         self.box = box
         self.submit = submit
         self.log = EventLog(db, box, writers=writers)
+        self.settings = settings  # the providers' URLs, for the senders' profiles (none: not looked up)
+        self._client: httpx2.AsyncClient | None = None
 
     async def start(self) -> None:
         await self.log.start()
 
     async def stop(self) -> None:
         await self.log.stop()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _with_names(self, channel: WebhookChannel, messages: list[InboundMessage]) -> list[InboundMessage]:
+        """Messenger and Instagram give no name with a message: a sender whose contact has none yet
+        is looked up in the provider's profile API (a few at most per body; a refusal leaves the
+        name unset, to be tried with their next message)."""
+        lookup = PROVIDERS[channel.kind].sender_name
+        model = PROVIDERS[channel.kind].credentials
+        unnamed = sorted({m.contact.external_id for m in messages if not m.echo and not m.contact.name})
+        if lookup is None or model is None or self.settings is None or not unnamed:
+            return messages
+        async with self.db.read_session(channel.tenant_id) as session:
+            known = await contacts_repo.named_identities(session, channel.tenant_id, channel.id, unnamed)
+        wanted = [i for i in unnamed if i not in known][:PROFILE_LOOKUPS]
+        if not wanted:
+            return messages
+        if self._client is None:
+            self._client = trusted_client(timeout=5, total_timeout=8)  # the operator's TERTULIA_META_GRAPH_URL
+        try:
+            credentials = model.model_validate(self.box.decrypt(channel.credentials_encrypted))
+        except ValueError:
+            return messages
+        names: dict[str, str] = {}
+        for external_id in wanted:
+            try:
+                name = await lookup(self._client, self.settings, credentials, external_id)
+            except ProviderFailure as failure:
+                log.info("profile_lookup_failed", channel_id=str(channel.id), code=failure.code)
+                continue
+            if name:
+                names[external_id] = name[:200]
+        return [m.model_copy(update={"contact": m.contact.model_copy(update={"name": names[m.contact.external_id]})})
+                if m.contact.external_id in names and not m.echo else m for m in messages]
 
     # --- Meta's verification -------------------------------------------------------------------
     async def check_subscription(self, channel_id: uuid.UUID, params: Mapping[str, str]) -> str:
@@ -313,6 +357,7 @@ class WebhookIntake:
         notes = [i.reason for i in items if isinstance(i, SetAside)]
         messages = [i for i in items if isinstance(i, InboundMessage)]
         if messages:
+            messages = await self._with_names(channel, messages)
             results = await asyncio.gather(*(self.submit(InboundDelivery(channel.id, m)) for m in messages),
                                            return_exceptions=True)
             if any(isinstance(r, WriterStopped) for r in results):

@@ -30,6 +30,7 @@ from tertulia.channels.credentials import (
 )
 from tertulia.channels.events import Account, Item
 from tertulia.channels.media import ProviderFile
+from tertulia.channels.messenger import api as messenger_api
 from tertulia.channels.messenger import check as messenger_check
 from tertulia.channels.messenger import media as messenger_media
 from tertulia.channels.messenger import webhooks as messenger_webhooks
@@ -57,6 +58,8 @@ from tertulia.kit.crypto import SecretBox
 # A file behind a webhook's media reference: (client, settings, the channel's credentials, reference).
 OpenMedia = Callable[[httpx2.AsyncClient, Settings, Any, str], AbstractAsyncContextManager[ProviderFile]]
 Check = Callable[[Channel, SecretBox, Settings, Checks], Awaitable[None]]
+# (client, settings, the channel's credentials, the sender's id) -> the name their profile gives.
+SenderName = Callable[[httpx2.AsyncClient, Settings, Any, str], Awaitable[str | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,7 @@ class Provider:
     open_media: OpenMedia | None = None
     check: Check | None = None  # None: `check_not_available`
     templates: Templates | None = None
+    sender_name: SenderName | None = None  # a new sender's name, when the webhook does not give it
 
 
 PROVIDERS: dict[str, Provider] = {p.kind: p for p in (
@@ -106,7 +110,8 @@ PROVIDERS: dict[str, Provider] = {p.kind: p for p in (
     *(Provider(kind, PageSender, model, account, verify_token=True,
                webhooks=Webhooks("app_secret", cloud_webhooks.check_signature, cloud_webhooks.dedupe_key,
                                  messenger_webhooks.reader(kind), cloud_webhooks.check_subscription),
-               open_media=messenger_media.open_media, check=messenger_check.check)
+               open_media=messenger_media.open_media, check=messenger_check.check,
+               sender_name=messenger_api.sender_name)
       for kind, model, account in (("facebook", MessengerCredentials, "page_id"),
                                    ("instagram", InstagramCredentials, "instagram_account_id"))),
     Provider("web", LocalSender, check=nothing_to_check),

@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.channels.models import SOURCE_OF_KIND, Channel, MessageTemplate, WebhookEvent
-from tertulia.kit.db import Reader, tenant_select, tenant_update
+from tertulia.kit.db import Reader, stated_tenant, stating_tenant, tenant_select, tenant_update
 
 
 async def get_channel(session: Reader, tenant_id: uuid.UUID, channel_id: uuid.UUID) -> Channel | None:
@@ -46,15 +46,19 @@ class InboundChannel:
 _c = Channel.__table__.c
 
 
-async def channels_by_id(session: Reader, channel_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, InboundChannel]:
+async def channels_by_id(session: AsyncSession, channel_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, InboundChannel]:
     """The channels deliveries are addressed to, whatever their tenant: the address (a webhook's
     URL, the inbound API's path) names the channel, and the channel says whose it is. Crosses
-    tenants: run it in a session that says so."""
+    tenants: run it in a session that says so. The same round trip then limits the transaction
+    to the channels' tenant (`stating_tenant`): the inbound path's next step works as that tenant."""
     if not channel_ids:
         return {}
     stmt = select(_c.id, _c.tenant_id, _c.kind, _c.platform_origin, _c.enabled, _c.assistant_id,
-                  _c.inbound_token_hash).where(_c.id.in_(list(set(channel_ids))))
-    return {row.id: InboundChannel(*row) for row in await session.execute(stmt)}
+                  _c.inbound_token_hash, *stating_tenant(session, _c.tenant_id)).where(
+        _c.id.in_(list(set(channel_ids))))
+    channels = {row.id: InboundChannel(*row[:7]) for row in await session.execute(stmt)}
+    stated_tenant(session, (c.tenant_id for c in channels.values()))
+    return channels
 
 
 # --- webhooks (channels/intake.py) ----------------------------------------------------------------

@@ -136,3 +136,17 @@ async def update_contacts(session: AsyncSession, tenant_id: uuid.UUID, rows: Seq
     touching the same contacts then never wait on each other in a circle)."""
     if rows:
         await session.execute(tenant_update(Contact, tenant_id), sorted(rows, key=lambda r: str(r["id"])))
+
+
+async def named_identities(session: Reader, tenant_id: uuid.UUID, channel_id: uuid.UUID,
+                           external_ids: Sequence[str]) -> set[str]:
+    """Which of these ids on the channel belong to a contact that has a name (not empty, not the id
+    itself): the senders whose profile need not be looked up."""
+    if not external_ids:
+        return set()
+    stmt = (tenant_select(ContactIdentity, tenant_id, ContactIdentity.external_id)
+            .select_from(ContactIdentity)
+            .join(Contact, and_(Contact.tenant_id == tenant_id, Contact.id == ContactIdentity.contact_id))
+            .where(ContactIdentity.channel_id == channel_id, ContactIdentity.external_id.in_(list(external_ids)),
+                   Contact.display_name != "", Contact.display_name != ContactIdentity.external_id))
+    return set((await session.execute(stmt)).scalars())

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
 from tertulia.conversations import repository as repo
 from tertulia.conversations import service
+from tertulia.conversations.media import media_key, media_url
 from tertulia.conversations.schemas import (
     ChatSummary,
     ConversationAnswering,
@@ -18,14 +19,17 @@ from tertulia.conversations.schemas import (
     InboxQuery,
     MessageOut,
     NoteCreate,
+    OutboundAttachment,
     ReadResult,
     SendRequest,
     SendResult,
     UnreadCount,
 )
 from tertulia.kit.errors import Invalid
+from tertulia.kit.file_responses import AppFileStore
 from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.kit.pagination import decode_cursor, encode_cursor
+from tertulia.kit.storage import FileStore
 from tertulia.kit.types import AfterCursorId, OptionalCursorId
 from tertulia.kit.web import DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentPrincipal, Principal
@@ -121,29 +125,46 @@ async def mark_read(conversation_id: uuid.UUID, principal: CurrentPrincipal, db:
     return ReadResult(conversation_id=conv.id, unread_count=conv.unread_count)
 
 
-async def _send(db: DbSession, principal: Principal, conversation_id: uuid.UUID, body: HumanSend,
+async def _attachment(store: FileStore, tenant_id: uuid.UUID, attachment: OutboundAttachment) -> dict[str, Any]:
+    """What the message keeps of a file to send: an uploaded one (`media_id`) by its url, with its
+    type and size from the store (it must be there)."""
+    found = attachment.model_dump(exclude_none=True, exclude={"media_id"})
+    if attachment.media_id is not None:
+        stored = await store.stat(media_key(tenant_id, attachment.media_id))
+        if stored is None:
+            raise Invalid("no uploaded file has that media_id", code="attachment_not_found")
+        found.update(url=media_url(tenant_id, attachment.media_id), size=stored.size)
+        found.setdefault("mime_type", stored.content_type)
+    return found
+
+
+async def _send(db: DbSession, store: FileStore, principal: Principal, conversation_id: uuid.UUID, body: HumanSend,
                 channel_source: str | None) -> SendResult:
+    attachments = [await _attachment(store, principal.tenant_id, a) for a in body.attachments]
     conv, msg = await service.send_human_message(
         db, principal.tenant_id, conversation_id, principal.user_id, body.message, channel_source,
-        attachments=[a.model_dump(exclude_none=True) for a in body.attachments], reply_to_id=body.reply_to_id)
+        attachments=attachments, reply_to_id=body.reply_to_id)
     names = await service.author_names(db, [msg])
     return SendResult(status="queued", conversation_id=conv.id, message_id=msg.id, is_locked=conv.is_locked,
                       message=service.message_out(msg, names))
 
 
 @router.post("/whatsapp/send", response_model=SendResult, status_code=202)
-async def unified_send(body: SendRequest, principal: CurrentPrincipal, db: DbSession) -> SendResult:
+async def unified_send(body: SendRequest, principal: CurrentPrincipal, db: DbSession,
+                       store: AppFileStore) -> SendResult:
     """The unified outbox (seed 001): queue a human message on the conversation's channel. A human
     who writes takes over from the AI, so the conversation comes back with `is_locked: true`. On
     WhatsApp, more than 24 hours after the customer last wrote, it is refused with 409
     `window_closed` naming the approved templates that can be sent instead."""
-    return await _send(db, principal, body.conversation_id, body, body.channel_source)
+    return await _send(db, store, principal, body.conversation_id, body, body.channel_source)
 
 
 @router.post("/chats/{conversation_id}/messages", response_model=SendResult, status_code=202)
 async def send_in_chat(conversation_id: uuid.UUID, body: ConversationSendRequest, principal: CurrentPrincipal,
-                       db: DbSession) -> SendResult:
-    return await _send(db, principal, conversation_id, body, None)
+                       db: DbSession, store: AppFileStore) -> SendResult:
+    """A person's message in the conversation (as `/whatsapp/send`): text, and optionally one file, by
+    the `media_id` of `POST /admin/media` or by url."""
+    return await _send(db, store, principal, conversation_id, body, None)
 
 
 @router.post("/chats/{conversation_id}/notes", response_model=MessageOut, status_code=201)

@@ -134,6 +134,7 @@ class _Opened:
     conversation: Conversation
     contact: Contact
     known: set[str]  # the external ids the contact has on this channel
+    tags: list[dict[str, Any]] = field(default_factory=list)  # the contact's, most recently applied first
 
 
 @dataclass
@@ -180,12 +181,19 @@ class _TenantBatch:
     async def _open(self, items: Sequence[_Item] | None = None) -> None:
         identities = sorted({k for i in (self.items if items is None else items) for k in i.identities},
                             key=lambda k: (str(k[0]), k[1]))
+        # A row per (identity, tag): the rows of one conversation come together.
+        opened: _Opened | None = None
+        tagged: set[uuid.UUID] = set()
         for row in await repo.lock_identity_conversations(self.session, self.tenant_id, identities):
-            opened = next((o for o in self.opened.values() if o.conversation is row.Conversation), None)
-            if opened is None:
-                opened = _Opened(row.Conversation, row.Contact, set())
+            if opened is None or opened.conversation is not row.Conversation:
+                found = next((o for o in self.opened.values() if o.conversation is row.Conversation), None)
+                opened = found if found is not None else _Opened(row.Conversation, row.Contact, set())
+                tagged = {t["id"] for t in opened.tags}
             opened.known.add(row.external_id)
             self.opened[(row.identity_channel, row.external_id)] = opened
+            if row.tag_id is not None and row.tag_id not in tagged:
+                tagged.add(row.tag_id)
+                opened.tags.append({"id": row.tag_id, "name": row.tag_name, "color": row.tag_color})
 
     # 2. create ----------------------------------------------------------------------------------
     async def _create(self, items: list[_Item]) -> None:
@@ -316,15 +324,13 @@ class _TenantBatch:
             return
         last_of = {message.conversation_id: n for n, (_, message) in enumerate(stored)}
         opened_of = {message.conversation_id: self._opened(item) for item, message in stored}
-        tags = await contacts_repo.tags_of_contacts(
-            self.session, self.tenant_id, [o.contact.id for o in opened_of.values() if o is not None])
         for n, (item, message) in enumerate(stored):
             record_event(self.session, self.tenant_id, "message.created", message_out(message).model_dump(mode="json"))
             opened = opened_of[message.conversation_id]
             assert opened is not None
             if last_of[message.conversation_id] == n:  # after its last message: the row as the batch left it
                 summary = summary_of(opened.conversation, opened.contact.display_name, opened.contact.phone,
-                                     item.channel.platform_origin, tags.get(opened.contact.id, []))
+                                     item.channel.platform_origin, opened.tags)
                 conversation_changed(self.session, self.tenant_id, summary)
         hooked = [StoredMessage(item.channel, opened.conversation, message)
                   for item, message in stored if (opened := opened_of[message.conversation_id]) is not None]
@@ -337,8 +343,15 @@ class _TenantBatch:
         return item.body.timestamp.astimezone(UTC) if item.body.timestamp else now
 
 
+# The columns an inbound message's INSERT names. Left out: the id (the database's) and those
+# always NULL for an inbound message, which their column's default (NULL) fills: a shorter
+# statement with fewer values to convert per row.
+_ALWAYS_NULL = {"author_user_id", "error", "correlation_id", "edited_at", "deleted_at", "error_code", "status_at"}
+_WRITTEN = tuple(c.key for c in Message.__table__.columns if c.key != "id" and c.key not in _ALWAYS_NULL)
+
+
 def _columns(message: Message) -> dict[str, Any]:
-    return {c.key: getattr(message, c.key) for c in Message.__table__.columns if c.key != "id"}
+    return {key: getattr(message, key) for key in _WRITTEN}
 
 
 def _touch_contact(contact: Contact, body: InboundMessage, now: datetime) -> None:

@@ -59,3 +59,4 @@ async def get_media(tenant_id: uuid.UUID, path: str, request: Request, principal
     if stored is None:
         raise NotFound("no such file", code="media_not_found")
     return await stored_file_response(request, store, stored)
+

@@ -357,8 +357,11 @@ def _insert(session: AsyncSession, table: Any) -> Any:
 async def lock_identity_conversations(session: AsyncSession, tenant_id: uuid.UUID,
                                       identities: Sequence[tuple[uuid.UUID, str]]) -> list[Row[Any]]:
     """The conversations of these (channel id, external id) identities that exist, locked, each
-    with its contact and its identity. Locked in the order of their ids, so writers that lock
-    several never wait on each other in a circle (SQLite has one writer anyway)."""
+    with its contact and its identity, and the contact's tags (`tag_id`, `tag_name`, `tag_color`:
+    a row per tag, most recently applied first, or one row of None without tags), which the
+    conversation's row in the inbox shows: one round trip for both. Locked in the order of their
+    ids, so writers that lock several never wait on each other in a circle (SQLite has one writer
+    anyway)."""
     if not identities:
         return []
     # The identities first, through their unique key, then only their conversations: PostgreSQL
@@ -372,13 +375,16 @@ async def lock_identity_conversations(session: AsyncSession, tenant_id: uuid.UUI
                      tuple_(ContactIdentity.channel_id, ContactIdentity.external_id).in_(list(identities)))
               .cte("wanted").prefix_with("MATERIALIZED", dialect="postgresql"))
     stmt = (tenant_select(Conversation, tenant_id, Conversation, Contact, wanted.c.channel_id.label("identity_channel"),
-                          wanted.c.external_id)
+                          wanted.c.external_id, Tag.id.label("tag_id"), Tag.name.label("tag_name"),
+                          Tag.color.label("tag_color"))
             .select_from(wanted)
             .join(Conversation, and_(Conversation.tenant_id == tenant_id,
                                      Conversation.channel_id == wanted.c.channel_id,
                                      Conversation.contact_id == wanted.c.contact_id))
             .join(Contact, and_(Contact.tenant_id == tenant_id, Contact.id == wanted.c.contact_id))
-            .order_by(Conversation.id)
+            .outerjoin(ContactTag, and_(ContactTag.tenant_id == tenant_id, ContactTag.contact_id == Contact.id))
+            .outerjoin(Tag, and_(Tag.tenant_id == tenant_id, Tag.id == ContactTag.tag_id))
+            .order_by(Conversation.id, ContactTag.applied_at.desc(), Tag.name)
             .with_for_update(of=Conversation))
     return list((await session.execute(stmt)).all())
 

@@ -151,22 +151,31 @@ MessageText = Annotated[NonBlank, StringConstraints(max_length=MAX_TEXT)]
 
 
 class OutboundAttachment(BaseModel):
-    """A file to send: one of this tenant's (`/media/<tenant>/<name>`, uploaded to the provider
-    when sent) or a public URL the provider fetches itself."""
+    """A file to send: one of this tenant's (`/media/<tenant>/<name>`, or the `media_id` that `POST
+    /admin/media` answered; uploaded to the provider when sent) or a public URL the provider fetches
+    itself. One of `url` and `media_id`."""
 
     type: Literal["image", "video", "audio", "document"]
-    url: Annotated[Text, StringConstraints(min_length=1, max_length=2048)]
+    url: Annotated[Text, StringConstraints(min_length=1, max_length=2048)] | None = None
+    media_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}\.[a-z0-9]{1,5}$")] | None = Field(
+        default=None, description="a file uploaded with POST /admin/media (its `id`)")
     filename: Annotated[Text, StringConstraints(max_length=255)] | None = None
     mime_type: Annotated[Text, StringConstraints(max_length=127)] | None = None
     voice: bool | None = Field(default=None, description="an audio to show as a voice note")
 
     @field_validator("url")
     @classmethod
-    def _url_scheme(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://", "/media/")):
+    def _url_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://", "/media/")):
             raise PydanticCustomError("url_scheme",
                                       "an attachment url is absolute (http/https) or a path on this server")
         return value
+
+    @model_validator(mode="after")
+    def _one_file(self) -> OutboundAttachment:
+        if (self.url is None) == (self.media_id is None):
+            raise PydanticCustomError("attachment_without_file", "an attachment needs its url or its media_id")
+        return self
 
 
 class HumanSend(BaseModel):

@@ -71,10 +71,10 @@ async def place(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uu
                 now: datetime) -> tuple[str, datetime]:
     """(state, next_attempt_at) for a delivery joining the conversation's queue: behind the
     undone ones, else due when the previous message's spacing ends (or now)."""
-    if await repo.undone_of(session, tenant_id, conversation_id):
+    queue = await repo.queue_of(session, tenant_id, conversation_id)
+    if queue.undone:
         return "waiting", now
-    newest = await repo.newest_of(session, tenant_id, conversation_id)
-    return "pending", max(now, newest.next_attempt_at) if newest is not None else now
+    return "pending", max(now, queue.newest.next_attempt_at) if queue.newest is not None else now
 
 
 async def enqueue(session: AsyncSession, conv: Conversation, msg: Message, *,

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Table, bindparam, func, select, update
+from sqlalchemy import Integer, Table, bindparam, func, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.delivery.models import UNDONE, OutboundDelivery
+from tertulia.delivery.models import UNDONE, UNDONE_STATES, OutboundDelivery
 from tertulia.kit.db import Reader, is_sqlite, tenant_select, tenant_update, utcnow
 
 _d = OutboundDelivery.__table__
@@ -41,6 +41,7 @@ class ClaimedDelivery:
     attempts: int
     payload: dict[str, Any] | None
     lease_token: str
+    due: datetime | None = None  # when it may leave (a claim takes what falls due in the next moments)
 
 
 async def failing_by_channel(session: Reader, tenant_id: uuid.UUID, since: datetime,
@@ -63,24 +64,32 @@ async def failing_by_channel(session: Reader, tenant_id: uuid.UUID, since: datet
 
 # --- placing a delivery ---------------------------------------------------------------------------
 
-async def undone_of(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> list[Row[Any]]:
-    """The conversation's undone deliveries (id, state, next_attempt_at), oldest first."""
+@dataclass(frozen=True, slots=True)
+class Queue:
+    """A conversation's queue as one statement reads it: its undone deliveries, oldest first, and
+    its newest delivery (once done, its `next_attempt_at` is when the next message to the
+    recipient may leave)."""
+
+    undone: list[Row[Any]]  # (id, state, next_attempt_at)
+    newest: Row[Any] | None
+
+    @property
+    def head_active(self) -> bool:
+        return any(r.state in ACTIVE for r in self.undone)
+
+
+async def queue_of(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Queue:
+    """The conversation's queue (see Queue): the undone rows through their partial index, the
+    newest through the conversation's index, in one statement (enqueueing and every finished
+    send read both)."""
+    newest_id = (tenant_select(OutboundDelivery, tenant_id, func.max(OutboundDelivery.id))
+                 .where(OutboundDelivery.conversation_id == conversation_id).scalar_subquery())
     stmt = (tenant_select(OutboundDelivery, tenant_id, OutboundDelivery.id, OutboundDelivery.state,
                           OutboundDelivery.next_attempt_at)
-            .where(OutboundDelivery.conversation_id == conversation_id, UNDONE)
+            .where(OutboundDelivery.conversation_id == conversation_id, or_(UNDONE, OutboundDelivery.id == newest_id))
             .order_by(OutboundDelivery.id))
-    return list((await session.execute(stmt)).all())
-
-
-async def newest_of(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Row[Any] | None:
-    """The conversation's newest delivery (id, state, next_attempt_at): once done, its
-    `next_attempt_at` is when the next message to the recipient may leave."""
-    stmt = (tenant_select(OutboundDelivery, tenant_id, OutboundDelivery.id, OutboundDelivery.state,
-                          OutboundDelivery.next_attempt_at)
-            .where(OutboundDelivery.conversation_id == conversation_id)
-            .order_by(OutboundDelivery.id.desc()).limit(1))
-    row: Row[Any] | None = (await session.execute(stmt)).first()
-    return row
+    rows = list((await session.execute(stmt)).all())
+    return Queue([r for r in rows if r.state in UNDONE_STATES], rows[-1] if rows else None)
 
 
 async def get_by_message(session: Reader, tenant_id: uuid.UUID, message_id: int) -> OutboundDelivery | None:
@@ -96,18 +105,16 @@ async def set_next_not_before(session: AsyncSession, tenant_id: uuid.UUID, deliv
                           .values(next_attempt_at=not_before))
 
 
-async def start_next(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
-                     not_before: datetime) -> int | None:
+async def start_next(session: AsyncSession, tenant_id: uuid.UUID, queue: Queue, not_before: datetime) -> int | None:
     """After the head of a conversation's queue finished: the oldest waiting delivery becomes
     `pending`, due no earlier than `not_before` (the spacing). Answers its id, or None when the
-    queue is empty or still has a head. Runs with the conversation locked."""
-    rows = await undone_of(session, tenant_id, conversation_id)
-    if not rows or any(r.state in ACTIVE for r in rows):
+    queue is empty or still has a head. Runs with the conversation locked (`queue` read under it)."""
+    if not queue.undone or queue.head_active:
         return None
-    first = rows[0]
+    first = queue.undone[0]
     await session.execute(tenant_update(OutboundDelivery, tenant_id).where(OutboundDelivery.id == first.id)
-                           .values(state="pending", next_attempt_at=max(first.next_attempt_at, not_before),
-                                   updated_at=utcnow()))
+                          .values(state="pending", next_attempt_at=max(first.next_attempt_at, not_before),
+                                  updated_at=utcnow()))
     return int(first.id)
 
 
@@ -122,7 +129,8 @@ RECLAIM = (update(_table).where(_d.c.state == "sending", _d.c.locked_until < _NO
 
 
 def _claim_statement(skip_locked: bool) -> Any:
-    due = (select(_d.c.id).where(_d.c.state == "pending", _d.c.next_attempt_at <= _NOW)
+    due = (select(_d.c.id).where(_d.c.state == "pending",
+                                 _d.c.next_attempt_at <= bindparam("horizon", type_=_d.c.next_attempt_at.type))
            .order_by(_d.c.next_attempt_at).limit(bindparam("limit", type_=Integer())))
     if skip_locked:
         due = due.with_for_update(skip_locked=True)
@@ -131,22 +139,25 @@ def _claim_statement(skip_locked: bool) -> Any:
                     locked_until=bindparam("until", type_=_d.c.locked_until.type),
                     attempts=_d.c.attempts + 1, updated_at=_NOW)
             .returning(_d.c.id, _d.c.tenant_id, _d.c.message_id, _d.c.channel_id, _d.c.conversation_id,
-                       _d.c.recipient, _d.c.attempts, _d.c.payload))
+                       _d.c.recipient, _d.c.attempts, _d.c.payload, _d.c.next_attempt_at))
 
 
 CLAIM = {"sqlite": _claim_statement(skip_locked=False), "postgresql": _claim_statement(skip_locked=True)}
 
 
-async def claim(session: AsyncSession, now: datetime, lease: timedelta, limit: int, token: str
-                ) -> list[ClaimedDelivery]:
-    """Take up to `limit` due deliveries under a fresh lease, first giving back those whose
-    worker's lease ran out (it died: another worker sends them). On PostgreSQL concurrent workers
-    skip each other's rows; SQLite has one writer at a time anyway."""
+async def claim(session: AsyncSession, now: datetime, lease: timedelta, limit: int, token: str,
+                ahead: timedelta = timedelta(0)) -> list[ClaimedDelivery]:
+    """Take up to `limit` deliveries due by `now + ahead` under a fresh lease (the worker holds
+    those not yet due until their time: at a channel's full rate one claim takes a batch instead
+    of one delivery each), first giving back those whose worker's lease ran out (it died:
+    another worker sends them). On PostgreSQL concurrent workers skip each other's rows; SQLite
+    has one writer at a time anyway."""
     await session.execute(RECLAIM, {"now": now})
     rows = await session.execute(CLAIM["sqlite" if is_sqlite(session) else "postgresql"],
-                                 {"now": now, "until": now + lease, "token": token, "limit": limit})
+                                 {"now": now, "horizon": now + ahead, "until": now + lease, "token": token,
+                                  "limit": limit})
     return [ClaimedDelivery(r.id, r.tenant_id, r.message_id, r.channel_id, r.conversation_id, r.recipient,
-                            r.attempts, r.payload, token) for r in rows]
+                            r.attempts, r.payload, token, r.next_attempt_at) for r in rows]
 
 
 NEXT_WAKE = select(

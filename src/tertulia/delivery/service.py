@@ -42,26 +42,31 @@ log = structlog.get_logger("tertulia.delivery")
 _LAST_INBOUND = aliased(Message, name="last_inbound")
 
 
-async def load_outgoing(session: Reader, claimed: ClaimedDelivery) -> Outgoing | None:
-    """The message, its channel and (for the AI's messages) the customer's last message, in one
-    statement; None when the message is gone."""
-    tenant_id = claimed.tenant_id
+async def load_outgoing(session: Reader, claimed: Sequence[ClaimedDelivery]) -> dict[int, Outgoing]:
+    """Each claimed delivery's message, channel and (for the AI's messages) the customer's last
+    message, by delivery id (a message gone is missing): one statement per tenant of the batch,
+    run in the claim's own transaction (a send then opens no session before the provider call)."""
+    by_tenant: dict[uuid.UUID, dict[int, ClaimedDelivery]] = {}
+    for one in claimed:
+        by_tenant.setdefault(one.tenant_id, {})[one.message_id] = one
+    found: dict[int, Outgoing] = {}
     inbound = _LAST_INBOUND
-    stmt = (tenant_select(Message, tenant_id, Message, Channel, inbound.provider_message_id.label("typing_for"),
-                          Conversation.last_inbound_at)
-            .select_from(Message)
-            .join(Channel, and_(Channel.tenant_id == tenant_id, Channel.id == Message.channel_id))
-            .outerjoin(Conversation, and_(Conversation.tenant_id == tenant_id,
-                                          Conversation.id == Message.conversation_id))
-            .outerjoin(inbound, and_(inbound.tenant_id == tenant_id,
-                                     inbound.id == Conversation.last_inbound_message_id))
-            .where(Message.id == claimed.message_id))
-    row = (await session.execute(stmt)).first()
-    if row is None:
-        return None
-    message, channel = row[0], row[1]
-    return Outgoing(claimed, channel, message, row.typing_for if message.author == "ai" else None,
-                    row.last_inbound_at)
+    for tenant_id, of_message in by_tenant.items():
+        stmt = (tenant_select(Message, tenant_id, Message, Channel, inbound.provider_message_id.label("typing_for"),
+                              Conversation.last_inbound_at)
+                .select_from(Message)
+                .join(Channel, and_(Channel.tenant_id == tenant_id, Channel.id == Message.channel_id))
+                .outerjoin(Conversation, and_(Conversation.tenant_id == tenant_id,
+                                              Conversation.id == Message.conversation_id))
+                .outerjoin(inbound, and_(inbound.tenant_id == tenant_id,
+                                         inbound.id == Conversation.last_inbound_message_id))
+                .where(Message.id.in_(list(of_message))))
+        for row in (await session.execute(stmt)).all():
+            message, channel = row[0], row[1]
+            one = of_message[message.id]
+            found[one.id] = Outgoing(one, channel, message, row.typing_for if message.author == "ai" else None,
+                                     row.last_inbound_at)
+    return found
 
 
 async def _message(session: AsyncSession, claimed: ClaimedDelivery) -> Message | None:
@@ -78,24 +83,45 @@ async def _start_next(session: AsyncSession, claimed: ClaimedDelivery, not_befor
     when this delivery was not the newest (a retried old one), carry the time to the newest."""
     if claimed.conversation_id is None:
         return
-    if await repo.start_next(session, claimed.tenant_id, claimed.conversation_id, not_before) is not None:
+    queue = await repo.queue_of(session, claimed.tenant_id, claimed.conversation_id)
+    if await repo.start_next(session, claimed.tenant_id, queue, not_before) is not None:
         return
-    newest = await repo.newest_of(session, claimed.tenant_id, claimed.conversation_id)
+    newest = queue.newest
     if newest is not None and newest.id != claimed.id and newest.state in ("done", "failed"):
         await repo.set_next_not_before(session, claimed.tenant_id, newest.id, not_before)
 
 
-async def _unique_provider_id(session: AsyncSession, message: Message, provider_id: str | None) -> str | None:
-    """The provider's id, unless another message of the channel has it already (the provider
-    repeating itself must not fail the store of a message it did send)."""
+# Another message of the channel under the same provider id, and statuses that came before the
+# send's answer: asked in the statement that loads the sent message (a send costs one statement
+# for the three, where most sends find neither).
+_OTHER = aliased(Message, name="other")
+
+
+async def _sent_message(session: AsyncSession, claimed: ClaimedDelivery,
+                        provider_id: str | None) -> tuple[Message, str | None, bool] | None:
+    """The sent message, the provider's id to store (None when another message of the channel
+    has it already: the provider repeating itself must not fail the store of a message it did
+    send) and whether statuses for that id are waiting."""
+    tenant_id = claimed.tenant_id
     if not provider_id:
+        alone = await _message(session, claimed)
+        return None if alone is None else (alone, None, False)
+    taken = (select(_OTHER.id).where(_OTHER.tenant_id == tenant_id, _OTHER.channel_id == Message.channel_id,
+                                     _OTHER.provider_message_id == provider_id, _OTHER.id != Message.id)
+             .exists().label("taken"))
+    early = (select(PendingStatus.id).where(PendingStatus.tenant_id == tenant_id,
+                                            PendingStatus.channel_id == Message.channel_id,
+                                            PendingStatus.provider_message_id == provider_id)
+             .exists().label("early"))
+    stmt = tenant_select(Message, tenant_id, Message, taken, early).where(Message.id == claimed.message_id)
+    row = (await session.execute(stmt)).first()
+    if row is None:
         return None
-    stmt = tenant_select(Message, message.tenant_id, Message.id).where(
-        Message.channel_id == message.channel_id, Message.provider_message_id == provider_id, Message.id != message.id)
-    if (await session.execute(stmt)).first() is not None:
+    message: Message = row[0]
+    if row.taken:
         log.warning("provider_id_taken", message_id=message.id, provider_message_id=provider_id)
-        return None
-    return provider_id
+        return message, None, False
+    return message, provider_id, bool(row.early)
 
 
 async def record_sent(session: AsyncSession, claimed: ClaimedDelivery, provider_id: str | None, now: datetime,
@@ -106,15 +132,16 @@ async def record_sent(session: AsyncSession, claimed: ClaimedDelivery, provider_
     next_send = now + timedelta(seconds=spacing)
     if not await repo.finish(session, claimed, state="done", sent_at=now, next_attempt_at=next_send, last_error=None):
         return None
-    message = await _message(session, claimed)
-    if message is None:
+    found = await _sent_message(session, claimed, provider_id)
+    if found is None:
         return None
-    message.provider_message_id = await _unique_provider_id(session, message, provider_id)
+    message, stored_id, early = found
+    message.provider_message_id = stored_id
     if message.status in ("queued", "failed"):
         message.status, message.status_at = "sent", now
         message.error = message.error_code = None
     message.updated_at = now
-    if message.provider_message_id:
+    if early:
         await take_pending_statuses(session, message)
     await emit_message_updated(session, message)
     await _start_next(session, claimed, next_send)

@@ -26,6 +26,11 @@ CHANNELS: dict[str, tuple[str, str, str]] = {
     "api": ("api", "Pedidos de la tienda en línea", "tienda.cafeaurora.mx"),
 }
 
+# The website chat's widget (GET /widget/demo/<channel> shows it on a sample page).
+WIDGET = {"colour": "#b45309", "greeting": "¡Hola! Soy Nora, de Café Aurora. Pregúntame por pedidos, horarios o "
+          "pasteles por encargo.", "assistant_name": "Nora", "ask_name": True,
+          "business_hours_message": "El equipo atiende de lunes a sábado, de 8:00 a 20:00; Nora, siempre."}
+
 TAGS: dict[str, str] = {
     "Cliente frecuente": "#16a34a",
     "Pedido pendiente": "#f59e0b",
@@ -60,6 +65,9 @@ class Turn:
     gap: int = 40  # seconds after the previous turn
     status: str | None = None  # delivery status override for outbound turns
     error: str | None = None
+    # Nora's turn written by Nora: the offline assistant run through the real orchestrator when the
+    # demo is loaded (its reply, or its handoff, and its trace), instead of the scripted text.
+    run: bool = False
 
 
 def C(text: str = "", media: str | None = None, gap: int = 60) -> Turn:
@@ -68,6 +76,10 @@ def C(text: str = "", media: str | None = None, gap: int = 60) -> Turn:
 
 def AI(text: str = "", media: str | None = None, gap: int = 9) -> Turn:
     return Turn("ai", text, media, gap)
+
+
+def NORA(gap: int = 4) -> Turn:
+    return Turn("ai", gap=gap, run=True)
 
 
 def OWNER(text: str = "", media: str | None = None, gap: int = 120, **kw: Any) -> Turn:
@@ -415,5 +427,20 @@ SCRIPTS: list[Script] = [
         AI("Lo siento, Luis. Ya pedí al equipo que te reenvíe la guía de tu pedido #0987."),
         AGENT("Luis, la guía es 7720 1934 5521 (Estafeta). Te la reenviamos también por correo.", gap=2700),
         C("Recibido, gracias", gap=1800),
+    ]),
+    # Answered live by Nora (offline) when the demo is loaded: her sources and steps are real, and the
+    # second ends with her handing the conversation to the team, with its brief.
+    Script("Sofía Navarro", "whatsapp", 4 * H + 10, external_id="5215530091176", phone="+525530091176", turns=[
+        C("Hola! A qué hora abren los domingos?"),
+        NORA(),
+        C("Y qué días hacen las catas de café?", gap=150),
+        NORA(),
+    ]),
+    Script("Héctor Ruiz", "whatsapp", 33, external_id="5215562274410", phone="+525562274410", turns=[
+        C("Buenas tardes"),
+        NORA(),
+        C("Mi pedido #2231 no ha llegado y tampoco me mandaron la guía de envío", gap=45),
+        NORA(),
+        C("Lo pagué hace 6 días por transferencia", gap=30),
     ]),
 ]

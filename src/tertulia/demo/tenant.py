@@ -14,16 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib.resources import files
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.assistants.models import AiTrace, Assistant
-from tertulia.assistants.orchestrator import Orchestrator, history_messages, message_dict
+from tertulia.assistants.orchestrator import Orchestrator, RunState, history_messages, message_dict
 from tertulia.assistants.providers.base import ChatMessage
+from tertulia.assistants.service import HANDOFF_NOTE
 from tertulia.assistants.tools import BUILTIN_TOOLS, HANDOFF_TOOL, SEARCH_TOOL
 from tertulia.channels.models import Channel
 from tertulia.channels.service import create_channel
@@ -36,11 +40,12 @@ from tertulia.delivery.models import OutboundDelivery
 from tertulia.demo import content
 from tertulia.demo.assistant import ensure_demo_assistant
 from tertulia.kit.crypto import SecretBox
-from tertulia.kit.db import utcnow
+from tertulia.kit.db import Database, utcnow
 from tertulia.kit.storage import FileStore, content_type_of
 from tertulia.tenancy import repository as tenancy_repo
 from tertulia.tenancy.models import User
 from tertulia.tenancy.service import add_member, create_tenant, create_user
+from tertulia.widget.schemas import WebChannelSettings
 
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "ana@cafe-aurora.example"
@@ -109,7 +114,8 @@ async def load_demo(session: AsyncSession, settings: Settings, store: FileStore)
     box = SecretBox(settings.resolved_secret_key())
     channels: dict[str, Channel] = {}
     for source, (kind, name, origin) in content.CHANNELS.items():
-        channels[source], _ = await create_channel(session, box, tenant.id, kind, name, origin)
+        web = WebChannelSettings.model_validate(content.WIDGET) if kind == "web" else None
+        channels[source], _ = await create_channel(session, box, tenant.id, kind, name, origin, web=web)
 
     tags = {name: Tag(id=uuid.uuid4(), tenant_id=tenant.id, name=name, name_key=name.casefold(), color=color,
                       created_at=now - timedelta(days=30))
@@ -118,7 +124,10 @@ async def load_demo(session: AsyncSession, settings: Settings, store: FileStore)
 
     loaded = _Loaded(channels=channels, tags=tags, users={"owner": owner, "agent": agent},
                      media=await write_media_files(store, tenant.id))
+    # Nora (offline, with her knowledge of the café) answers on every channel.
+    nora = await ensure_demo_assistant(session, tenant.id)
     plans = [_plan(loaded, tenant.id, script, index, now) for index, script in enumerate(content.SCRIPTS)]
+    runs = [run for plan in plans for run in await _run_nora(session, box, nora, plan)]
 
     session.add_all(loaded.contacts.values())
     await session.flush()
@@ -134,19 +143,99 @@ async def load_demo(session: AsyncSession, settings: Settings, store: FileStore)
     for plan in plans:
         _count(plan, now)
         for msg in plan.messages:
-            if msg.direction == "outbound":
+            if msg.direction == "outbound" and msg.author != "system":  # a note for the team is never sent
                 failed = msg.status == "failed"
                 deliveries.append(OutboundDelivery(
                     tenant_id=tenant.id, message_id=msg.id, channel_id=msg.channel_id,
                     state="failed" if failed else "done", attempts=1, next_attempt_at=msg.created_at,
                     last_error=msg.error, created_at=msg.created_at, updated_at=msg.updated_at))
     session.add_all(deliveries)
-    # Nora (offline, with her knowledge of the café) answers on every channel; each of her replies
-    # in the history gets the trace a live run leaves, so "why did the AI say this?" works too.
-    nora = await ensure_demo_assistant(session, tenant.id)
-    session.add_all([_trace(nora, plan, msg) for plan in plans for msg in plan.messages if msg.author == "ai"])
+    # Each of Nora's replies has the trace a live run leaves, so "why did the AI say this?" works:
+    # those she wrote at loading, their own run's; the scripted ones, one shaped like it.
+    ran = {id(r.reply) for r in runs}
+    session.add_all([_trace(nora, plan, msg) for plan in plans for msg in plan.messages
+                     if msg.author == "ai" and id(msg) not in ran])
+    session.add_all([_run_trace(nora, run) for run in runs])
     await session.flush()
     return True
+
+
+class _InTransaction:
+    """The loading transaction's session, as the orchestrator's database: its tool calls (the
+    knowledge search) read what this transaction wrote, and hold no second SQLite writer."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    @asynccontextmanager
+    async def session(self, tenant_id: uuid.UUID | None = None, **_: Any) -> AsyncIterator[AsyncSession]:
+        yield self._session
+
+    read_session = session
+
+
+@dataclass
+class _Run:
+    plan: _Plan
+    reply: Message  # Nora's reply, or her handoff message to the customer
+    state: RunState
+    sources: list[dict[str, Any]]
+
+
+async def _run_nora(session: AsyncSession, box: SecretBox, nora: Assistant, plan: _Plan) -> list[_Run]:
+    """Nora's turns of a conversation (`NORA()` in the script), each the offline assistant run
+    through the real orchestrator on the conversation so far: her reply becomes the message; a
+    handoff becomes her handoff message, the note for the team, and the conversation is the team's
+    (a later turn of hers is not run: she no longer answers there)."""
+    if not any(t.run for t in plan.script.turns):
+        return []
+    orchestrator = Orchestrator(cast(Database, _InTransaction(session)), box)
+    contact = plan.contact
+    contact_line = f"Customer: {contact.display_name}" + (f" ({contact.phone})" if contact.phone else "")
+    runs: list[_Run] = []
+    handed_off = False
+    for turn, msg in zip(plan.script.turns, list(plan.messages), strict=True):
+        if not turn.run:
+            continue
+        if handed_off:
+            plan.messages.remove(msg)
+            continue
+        before = [m for m in plan.messages if m.created_at < msg.created_at]
+        state, ctx = await orchestrator.preview(nora, history_messages(before), contact_line=contact_line,
+                                                conversation_id=plan.conversation.id)
+        msg.correlation_id = state.correlation_id
+        if state.handoff_reason is None:
+            msg.content = state.output
+        else:
+            handed_off = True
+            msg.content = nora.handoff_message
+            at = msg.created_at + timedelta(seconds=1)
+            note = Message(tenant_id=msg.tenant_id, conversation_id=msg.conversation_id, channel_id=msg.channel_id,
+                           direction="outbound", author="system", status="sent", correlation_id=state.correlation_id,
+                           content=HANDOFF_NOTE["es"].format(reason=state.handoff_reason), created_at=at,
+                           updated_at=at)
+            plan.messages.insert(plan.messages.index(msg) + 1, note)
+            plan.conversation.ai_state = "human_override"
+        runs.append(_Run(plan, msg, state, list(ctx.sources)))
+    return runs
+
+
+def _run_trace(nora: Assistant, run: _Run) -> AiTrace:
+    """The trace of a run of Nora's at loading, as the live engine writes it."""
+    state, reply = run.state, run.reply
+    before = [m for m in run.plan.messages if m.created_at < reply.created_at]
+    turn = next((m for m in reversed(before) if m.author == "contact"), None)
+    outcome = "handoff" if state.handoff_reason else "sent"
+    return AiTrace(
+        tenant_id=reply.tenant_id, correlation_id=state.correlation_id, conversation_id=reply.conversation_id,
+        assistant_id=nora.id, turn_message_id=turn.id if turn else None,
+        answered_message_id=turn.id if turn and outcome == "sent" else None,
+        reply_message_id=reply.id if outcome == "sent" else None, provider=state.provider, model=state.model,
+        input_messages=state.input_messages, sources=run.sources, steps=list(state.steps),
+        output=state.output if outcome == "sent" else "", tokens_in=state.tokens_in, tokens_out=state.tokens_out,
+        ttft_ms=state.elapsed_ms(state.first_token_at) if state.first_token_at is not None else None,
+        latency_ms=state.elapsed_ms(), outcome=outcome, error=state.handoff_reason, created_at=reply.created_at,
+    )
 
 
 def _trace(nora: Assistant, plan: _Plan, reply: Message) -> AiTrace:
@@ -265,3 +354,11 @@ def _plan(loaded: _Loaded, tenant_id: uuid.UUID, script: content.Script, index: 
              for i, name in enumerate(script.tags)]
     return _Plan(contact=contact, conversation=conv, identity=identity, messages=messages, tag_links=links,
                  script=script)
+
+
+async def demo_web_channel(session: AsyncSession) -> uuid.UUID | None:
+    """The demo tenant's website chat channel (its widget's sample page is printed by `tertulia demo`)."""
+    tenant = await tenancy_repo.get_tenant_by_slug(session, DEMO_SLUG)
+    if tenant is None:
+        return None
+    return await session.scalar(select(Channel.id).where(Channel.tenant_id == tenant.id, Channel.kind == "web"))

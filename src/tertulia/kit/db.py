@@ -9,13 +9,28 @@ transaction also says whose rows it may see (row-level security, `set_tenant`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, TypeVarTuple, overload
 
-from sqlalchemy import BigInteger, DateTime, Delete, Integer, MetaData, Update, delete, event, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Delete,
+    Integer,
+    MetaData,
+    String,
+    Update,
+    cast,
+    delete,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Dialect, Result, ScalarResult, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -203,6 +218,26 @@ async def set_tenant(session: AsyncSession | ReadSession, tenant_id: uuid.UUID |
     if target.bind is not None and target.bind.dialect.name == "postgresql" and target.in_transaction():
         read_only = bool(target.info.get("read_only")) and value != ALL_TENANTS
         await target.execute(_STATE[read_only], _rls_params(value))
+
+
+def stating_tenant(session: AsyncSession, tenant_column: Any) -> tuple[Any, ...]:
+    """Columns that make a SELECT across tenants also state, as `set_tenant` would, the tenant of
+    the rows it finds, for the rest of the transaction: the lookup that says whose the work is
+    and the statement that then limits the transaction to it share one round trip. Evaluated row
+    by row, after the row is read; give the rows' tenants to `stated_tenant` (nothing on SQLite)."""
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return ()
+    return (func.set_config("role", TENANT_ROLE, True).label("_stated_role"),
+            func.set_config("app.tenant_id", cast(tenant_column, String), True).label("_stated_tenant"))
+
+
+def stated_tenant(session: AsyncSession, tenants: Iterable[uuid.UUID]) -> None:
+    """After a statement with `stating_tenant`'s columns, the tenants of the rows it returned: one
+    tenant is now the transaction's (a later `set_tenant` to it costs nothing); rows of several
+    left the last one evaluated, so the next `set_tenant` states its tenant again."""
+    found = {str(t) for t in tenants}
+    if found and session.bind is not None and session.bind.dialect.name == "postgresql":
+        session.info["tenant"] = found.pop() if len(found) == 1 else ""
 
 
 def state_tenant(session: Session, tenant_id: uuid.UUID) -> None:

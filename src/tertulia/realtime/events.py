@@ -52,6 +52,9 @@ async def _publish(session: AsyncSession) -> None:
         await bus.publish(tenant_id, frames)
 
 
+_INSERT_EVENTS = insert(_events).returning(_events.c.seq)
+
+
 def _bump(dialect: str, tenant_id: uuid.UUID, count: int) -> Any:
     """Add `count` to the tenant's counter (creating it at `count`); returns its new value."""
     stmt = (postgresql if dialect == "postgresql" else sqlite).insert(_sequences).values(
@@ -79,7 +82,9 @@ def _write_pending_events(session: Session) -> None:
         if session.info.get("tenant") != ALL_TENANTS:
             state_tenant(session, tenant_id)  # row-level security: a tenant's events are written as that tenant
         first = conn.execute(_bump(conn.dialect.name, tenant_id, len(items))).scalar_one() - len(items) + 1
-        conn.execute(insert(_events), [
+        # RETURNING makes it one multi-row INSERT (SQLAlchemy's "insertmanyvalues") on both
+        # databases, where a plain executemany is a statement per event in psycopg's pipeline.
+        conn.execute(_INSERT_EVENTS, [
             {"tenant_id": tenant_id, "seq": first + i, "type": t, "payload": d, "created_at": now}
             for i, (t, d) in enumerate(items)])
         committed.setdefault(tenant_id, []).extend(

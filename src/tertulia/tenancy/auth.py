@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.kit.crypto import hash_token, tokens_equal
-from tertulia.kit.db import ALL_TENANTS, set_tenant, utcnow
+from tertulia.kit.db import ALL_TENANTS, Database, set_tenant, utcnow
 from tertulia.kit.errors import Forbidden, NotAuthenticated
 from tertulia.kit.web import SAFE_METHODS, DbSession, RequestDb
 from tertulia.tenancy import repository as repo
@@ -102,6 +102,15 @@ async def _check_credentials(request: Request, db: RequestDb) -> Principal:
         raise Forbidden("you are no longer a member of this tenant", code="not_a_member")
     return Principal(tenant_id=found.tenant_id, tenant_slug=found.tenant_slug, role=found.role,
                      user_id=found.user_id, user_name=found.user_name)
+
+
+async def check_credentials_apart(request: Request) -> Principal:
+    """Who is calling, checked in a read transaction of its own that ends before the endpoint goes
+    on: for an upload, whose body may take long to arrive while nothing holds the database (SQLite's
+    writer). The endpoint opens its own transaction afterwards, for the principal's tenant."""
+    db: Database = request.app.state.db
+    async with db.read_session() as read:
+        return await _check_credentials(request, read)
 
 
 async def get_manager(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:

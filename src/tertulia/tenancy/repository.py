@@ -25,6 +25,15 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     return (await session.execute(select(User).where(User.email == email.lower()))).scalar_one_or_none()
 
 
+async def member_name(session: Reader, tenant_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
+    """The display name of a member of the tenant (None for anyone else)."""
+    stmt = (tenant_select(Membership, tenant_id, User.display_name).select_from(Membership)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.user_id == user_id))
+    name: str | None = (await session.execute(stmt)).scalar_one_or_none()
+    return name
+
+
 async def get_membership(session: Reader, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
     stmt = tenant_select(Membership, tenant_id).where(Membership.user_id == user_id)
     return (await session.execute(stmt)).scalar_one_or_none()

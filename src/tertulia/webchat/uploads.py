@@ -52,8 +52,10 @@ class _Part:
     filename: str | None = None
 
 
-async def receive_file(stream: AsyncIterator[bytes], content_type: str, max_bytes: int) -> ReceivedFile:
-    """The `file` field of a multipart body, read as it streams in; FileTooLarge past `max_bytes`."""
+async def receive_file(stream: AsyncIterator[bytes], content_type: str, max_bytes: int,
+                       suffixes: tuple[str, ...] | None = SUFFIXES) -> ReceivedFile:
+    """The `file` field of a multipart body, read as it streams in; FileTooLarge past `max_bytes`.
+    A name outside `suffixes` is refused at once (None: any name, the caller checks the content)."""
     kind, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
@@ -90,8 +92,8 @@ async def receive_file(stream: AsyncIterator[bytes], content_type: str, max_byte
         if in_file:
             if not part.filename or not part.filename.strip():
                 refused = BadRequest("the file has no name", code="missing_file_name")
-            elif PurePosixPath(clean_name(part.filename)).suffix.lower() not in SUFFIXES:
-                refused = UnsupportedType(f"only {', '.join(SUFFIXES)} files can be uploaded")
+            elif suffixes is not None and PurePosixPath(clean_name(part.filename)).suffix.lower() not in suffixes:
+                refused = UnsupportedType(f"only {', '.join(suffixes)} files can be uploaded")
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         nonlocal size

@@ -28,22 +28,23 @@ from tertulia.webchat.uploads import UnsupportedType, check_content, clean_name,
 from tertulia.widget import repository as repo
 from tertulia.widget import service
 from tertulia.widget.schemas import (
-    MessagesOut,
-    PostMessageIn,
-    PostMessageOut,
-    ReadIn,
     TypingIn,
-    UploadOut,
+    VisitorMessageIn,
+    VisitorMessages,
+    VisitorMessageSent,
+    VisitorReadIn,
     VisitorSessionIn,
     VisitorSessionOut,
+    VisitorUploadOut,
 )
 from tertulia.widget.service import Visitor, WidgetChannel
-from tertulia.widget.socket import ADDRESS_RATE, WidgetHub, mark, post_message, publish_frame, visitor_typing
+from tertulia.widget.socket import WidgetHub, mark, post_message, publish_frame, visitor_typing
 
 router = APIRouter(tags=["widget"], route_class=JsonBodyRoute)
 WIDGET_DIST = Path(__file__).resolve().parents[3] / "web" / "dist" / "widget"
 UPLOAD_MAX_BYTES = 10 * 2**20
 IMAGE_EXTENSIONS = {".jpg": "image", ".jpeg": "image", ".png": "image", ".gif": "image", ".webp": "image"}
+DOCUMENT_EXTENSIONS = (".pdf", ".docx", ".xlsx", ".txt", ".csv")
 VISITOR_SECURITY: dict[str, Any] = {"security": [{"visitorToken": []}]}
 
 
@@ -85,7 +86,8 @@ async def start_session(body: VisitorSessionIn, channel: CurrentChannel, db: DbS
     channel's `identity_secret`) makes the visitor that contact; without it the identifier is
     ignored. A page that loads without a kept `visitor_id` gets a new one."""
     hub = _hub(request)
-    await hub.limiter.check(ADDRESS_RATE, "widget-session", _address(request), message="too many widget sessions")
+    await hub.limiter.check(hub.settings.widget_rate_per_address, "widget-session", _address(request),
+                            message="too many widget sessions")
     visitor, visitor_id, verified = service.new_visitor(channel, body.visitor_id, body.identifier,
                                                         body.identifier_hash, body.name, body.email)
     await set_tenant(db, channel.tenant_id)
@@ -96,15 +98,15 @@ async def start_session(body: VisitorSessionIn, channel: CurrentChannel, db: DbS
                       messages=[service.visitor_message(m, hub.tokens, hub.settings.base_url) for m in messages])
 
 
-@router.get("/widget/{channel_id}/messages", response_model=MessagesOut, openapi_extra=VISITOR_SECURITY)
+@router.get("/widget/{channel_id}/messages", response_model=VisitorMessages, openapi_extra=VISITOR_SECURITY)
 async def list_messages(channel: CurrentChannel, visitor: CurrentVisitor, db: ReadDb, request: Request,
-                        after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None) -> MessagesOut:
+                        after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None) -> VisitorMessages:
     """The visitor's conversation (the socket's fallback: poll with `after=<last id>`)."""
     hub = _hub(request)
     await set_tenant(db, channel.tenant_id)
     conv = await repo.visitor_conversation(db, channel.tenant_id, channel.id, visitor.identities)
     if conv is None:
-        return MessagesOut(conversation_id=None, messages=[])
+        return VisitorMessages(conversation_id=None, messages=[])
     messages = await repo.visible_messages(db, channel.tenant_id, conv.id, after=after,
                                            limit=200 if after is not None else 50)
     # Polled: what this visitor now has in hand is delivered (the socket does the same when it pushes).
@@ -113,21 +115,21 @@ async def list_messages(channel: CurrentChannel, visitor: CurrentVisitor, db: Re
         for mid in fresh:
             hub.delivered.setdefault(channel.tenant_id, {}).setdefault(conv.id, set()).add(mid)
         hub.wake_receipts()
-    return MessagesOut(conversation_id=conv.id, messages=[service.visitor_message(m, hub.tokens, hub.settings.base_url)
-                                                          for m in messages])
+    return VisitorMessages(conversation_id=conv.id, messages=[
+        service.visitor_message(m, hub.tokens, hub.settings.base_url) for m in messages])
 
 
-@router.post("/widget/{channel_id}/messages", response_model=PostMessageOut, status_code=202,
+@router.post("/widget/{channel_id}/messages", response_model=VisitorMessageSent, status_code=202,
              openapi_extra=VISITOR_SECURITY)
-async def send_message(body: PostMessageIn, channel: CurrentChannel, visitor: CurrentVisitor,
-                       request: Request) -> PostMessageOut:
+async def send_message(body: VisitorMessageIn, channel: CurrentChannel, visitor: CurrentVisitor,
+                       request: Request) -> VisitorMessageSent:
     """The visitor writes: stored through the inbound path like any channel's message (the same
     `client_id` again is stored once). 429 past the visitor's or the address's rate."""
     return await post_message(_hub(request), channel, visitor, body, _address(request))
 
 
 @router.post("/widget/{channel_id}/read", status_code=204, openapi_extra=VISITOR_SECURITY)
-async def read_up_to(body: ReadIn, channel: CurrentChannel, visitor: CurrentVisitor, db: DbSession) -> Response:
+async def read_up_to(body: VisitorReadIn, channel: CurrentChannel, visitor: CurrentVisitor, db: DbSession) -> Response:
     """The widget showed the visitor our messages up to `up_to`: they are `read`."""
     await set_tenant(db, channel.tenant_id)
     conv = await repo.visitor_conversation(db, channel.tenant_id, channel.id, visitor.identities)
@@ -147,22 +149,23 @@ async def typing(body: TypingIn, channel: CurrentChannel, visitor: CurrentVisito
     return Response(status_code=204)
 
 
-@router.post("/widget/{channel_id}/uploads", response_model=UploadOut, responses={
+@router.post("/widget/{channel_id}/uploads", response_model=VisitorUploadOut, responses={
     413: {"description": "larger than 10 MB"},
     415: {"description": "not an image (JPEG, PNG, GIF, WebP) or a document (PDF, DOCX, XLSX, TXT, CSV) by content"}},
     openapi_extra={**VISITOR_SECURITY, "requestBody": {"required": True, "content": {"multipart/form-data": {
         "schema": {"type": "object", "required": ["file"],
                    "properties": {"file": {"type": "string", "format": "binary"}}}}}}})
-async def upload(channel: CurrentChannel, visitor: CurrentVisitor, request: Request) -> UploadOut:
+async def upload(channel: CurrentChannel, visitor: CurrentVisitor, request: Request) -> VisitorUploadOut:
     """A file the visitor attaches (multipart field `file`), checked by its content, then sent with
     a message's `upload_ids`."""
     hub = _hub(request)
     await hub.limiter.check("20/minute", "widget-upload", visitor.key, message="too many files")
-    received = await receive_file(request.stream(), request.headers.get("content-type", ""), UPLOAD_MAX_BYTES)
+    received = await receive_file(request.stream(), request.headers.get("content-type", ""), UPLOAD_MAX_BYTES,
+                                  suffixes=(*IMAGE_EXTENSIONS, *DOCUMENT_EXTENSIONS))
     kind = check_upload(received.name, received.data)
     name = f"w{visitor.key[:12]}_{int(time.time())}{secrets.token_hex(3)}_{clean_name(received.name)}"
     size = await hub.store.put(media_key(channel.tenant_id, name), received.data, max_bytes=UPLOAD_MAX_BYTES)
-    return UploadOut(upload_id=name, type=kind, filename=clean_name(received.name), size=size)
+    return VisitorUploadOut(upload_id=name, type=kind, filename=clean_name(received.name), size=size)
 
 
 def check_upload(name: str, data: bytes) -> str:
@@ -177,13 +180,9 @@ def check_upload(name: str, data: bytes) -> str:
         if not found & same:
             raise UnsupportedType(f"the file is named {suffix} but its content is not that image")
         return "image"
-    try:
-        check_content(name, data)
-    except UnsupportedType as exc:
-        if "only" in exc.message:
-            raise UnsupportedType("images (JPEG, PNG, GIF, WebP) and documents (PDF, DOCX, XLSX, TXT, CSV) "
-                                  "can be sent") from exc
-        raise
+    if suffix not in DOCUMENT_EXTENSIONS:
+        raise UnsupportedType("images (JPEG, PNG, GIF, WebP) and documents (PDF, DOCX, XLSX, TXT, CSV) can be sent")
+    check_content(name, data)
     return "document"
 
 

@@ -106,7 +106,7 @@ class VisitorSessionOut(BaseModel):
     messages: list[VisitorMessage] = Field(description="the conversation's last 50 messages, oldest first")
 
 
-class PostMessageIn(BaseModel):
+class VisitorMessageIn(BaseModel):
     client_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")] = Field(
         description="the widget's id for this message: sending it again stores it once")
     text: Annotated[Text, StringConstraints(max_length=WIDGET_MAX_TEXT)] = ""
@@ -114,19 +114,19 @@ class PostMessageIn(BaseModel):
         default_factory=list, max_length=4, description="files sent first to the uploads endpoint")
 
 
-class PostMessageOut(BaseModel):
+class VisitorMessageSent(BaseModel):
     client_id: str
     message: VisitorMessage
     conversation_id: uuid.UUID
     duplicate: bool
 
 
-class MessagesOut(BaseModel):
+class VisitorMessages(BaseModel):
     conversation_id: uuid.UUID | None
     messages: list[VisitorMessage]
 
 
-class ReadIn(BaseModel):
+class VisitorReadIn(BaseModel):
     up_to: int = Field(ge=0, le=2**63 - 1, description="the newest message the visitor has seen")
 
 
@@ -134,7 +134,7 @@ class TypingIn(BaseModel):
     on: bool = True
 
 
-class UploadOut(BaseModel):
+class VisitorUploadOut(BaseModel):
     upload_id: str
     type: Literal["image", "document"]
     filename: str

@@ -50,7 +50,7 @@ from tertulia.kit.storage import FileStore, content_type_of
 from tertulia.realtime.gateway import RawSocket, parse_after
 from tertulia.widget import repository as repo
 from tertulia.widget import service
-from tertulia.widget.schemas import WIDGET_MAX_TEXT, PostMessageIn, PostMessageOut, VisitorMessage
+from tertulia.widget.schemas import WIDGET_MAX_TEXT, VisitorMessage, VisitorMessageIn, VisitorMessageSent
 from tertulia.widget.service import Visitor, VisitorTokens, WidgetChannel, WidgetChannels
 
 log = structlog.get_logger("tertulia.widget.socket")
@@ -63,10 +63,6 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_SLOW = 4408
 MAX_PENDING = 200  # frames waiting for one visitor before it counts as too slow
 MAX_FRAME = 2 * WIDGET_MAX_TEXT + 1024
-# A person types a few messages a minute; a page that sends more is a script. Per address: an
-# office or a phone carrier's NAT may put many visitors behind one.
-VISITOR_RATE = "20/minute"
-ADDRESS_RATE = "120/minute"
 IMAGE_SUFFIXES = ("jpg", "jpeg", "png", "gif", "webp")
 
 
@@ -372,7 +368,7 @@ class WidgetHub:
         if kind == "ping":
             sock.offer({"type": "pong"})
         elif kind == "send":
-            body = PostMessageIn.model_validate({k: frame.get(k) for k in ("client_id", "text", "upload_ids")
+            body = VisitorMessageIn.model_validate({k: frame.get(k) for k in ("client_id", "text", "upload_ids")
                                                  if frame.get(k) is not None})
             sent = await post_message(self, sock.channel, sock.visitor, body, address)
             sock.offer({"type": "sent", **sent.model_dump(mode="json")})
@@ -388,12 +384,15 @@ class WidgetHub:
             sock.offer({"type": "error", "code": "bad_request", "message": "unknown frame type"})
 
 
-async def post_message(hub: WidgetHub, channel: WidgetChannel, visitor: Visitor, body: PostMessageIn,
-                       address: str) -> PostMessageOut:
+async def post_message(hub: WidgetHub, channel: WidgetChannel, visitor: Visitor, body: VisitorMessageIn,
+                       address: str) -> VisitorMessageSent:
     """A visitor writes (over the socket or HTTP): limits, then the inbound path every channel
     takes, then the visitor's other sockets here follow the conversation it lands in."""
-    await hub.limiter.check(VISITOR_RATE, "widget-visitor", visitor.key, message="too many messages")
-    await hub.limiter.check(ADDRESS_RATE, "widget-address", address, message="too many messages from this address")
+    # A person types a few messages a minute; a page that sends more is a script.
+    await hub.limiter.check(hub.settings.widget_rate_per_visitor, "widget-visitor", visitor.key,
+                            message="too many messages")
+    await hub.limiter.check(hub.settings.widget_rate_per_address, "widget-address", address,
+                            message="too many messages from this address")
     text = body.text.strip()
     attachments = [await upload_attachment(hub, channel, visitor, upload_id) for upload_id in body.upload_ids]
     if not text and not attachments:
@@ -413,7 +412,7 @@ async def post_message(hub: WidgetHub, channel: WidgetChannel, visitor: Visitor,
                              attachments=[service.file_for_visitor(a.model_dump(exclude_none=True), hub.tokens,
                                                                    hub.settings.base_url, channel.tenant_id)
                                           for a in attachments])
-    return PostMessageOut(client_id=body.client_id, message=message, conversation_id=result.conversation_id,
+    return VisitorMessageSent(client_id=body.client_id, message=message, conversation_id=result.conversation_id,
                           duplicate=result.duplicate)
 
 

@@ -87,6 +87,40 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   return (await requestRaw<T>(method, path, body)).data;
 }
 
+/** POST a file as the multipart field `file`, reporting the upload's progress (0..1), which fetch
+ * cannot; errors as `request`'s. */
+export function uploadWithProgress<T>(path: string, file: File, onProgress: (fraction: number) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", path);
+    xhr.withCredentials = true;
+    xhr.setRequestHeader("Accept", "application/json");
+    if (csrfToken) xhr.setRequestHeader("X-CSRF-Token", csrfToken);
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    };
+    xhr.onload = () => {
+      let body: unknown = null;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        body = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve(body as T);
+        return;
+      }
+      const err = (body as { error?: { code?: string; message?: string; details?: FieldError[] } } | null)?.error;
+      if (xhr.status === 401) onUnauthorized();
+      reject(new ApiError(xhr.status, err?.code ?? `http_${xhr.status}`, err?.message ?? xhr.statusText, err?.details ?? []));
+    };
+    xhr.onerror = () => reject(new ApiError(0, "network_error", "network error"));
+    const form = new FormData();
+    form.append("file", file);
+    xhr.send(form);
+  });
+}
+
 export function query(params: Record<string, string | number | undefined | null>): string {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {

@@ -1,8 +1,8 @@
-import { query, request, requestRaw } from "./client";
+import { query, request, requestRaw, uploadWithProgress } from "./client";
 import type {
   AiTrace, ApiToken, ApiTokenCreated, Assistant, AssistantCreate, AssistantUpdate, CannedResponse, CannedResponseCreate,
   CannedResponseUpdate, Channel, ChannelCheck, ChannelCreate, ChannelCreated, ChannelKindInfo, ChannelUpdate, TemplateSync,
-  ChatSummary, ChatSummaryText, ConversationAnswering, UnreadCount,
+  ChatSummary, ChatSummaryText, ConversationAnswering, OutboundAttachment, UnreadCount, UploadedMedia,
   Contact, ContactUpdate, KnowledgeCreate, KnowledgeEntry, KnowledgeHit, McpServer, McpServerCreate, McpTool, Member,
   MemberCreate, Message, Role, SendResult, Session, Tag, Template, TemplateSendRequest, TemplateSendResult,
   TenantSettings, TenantSettingsUpdate, ToolInfo, TryMessage, TryResult,
@@ -43,7 +43,11 @@ export const api = {
   unread: () => request<UnreadCount>("GET", "/admin/chats/unread"),
   messages: (id: string, params: { before_id?: number; after_id?: number; limit?: number }) =>
     request<Message[]>("GET", `/admin/chats/${id}/messages` + query({ ...params })),
-  send: (id: string, message: string) => request<SendResult>("POST", `/admin/chats/${id}/messages`, { message }),
+  send: (id: string, message: string, attachments: OutboundAttachment[] = []) =>
+    request<SendResult>("POST", `/admin/chats/${id}/messages`, attachments.length ? { message, attachments } : { message }),
+  /** A file for the composer to send (its `id` goes in a send's attachment as `media_id`). */
+  uploadMedia: (file: File, onProgress: (fraction: number) => void) =>
+    uploadWithProgress<UploadedMedia>("/admin/media", file, onProgress),
   /** A private note: the team's only, never delivered; it comes back as a message of kind `note`. */
   addNote: (id: string, content: string) => request<Message>("POST", `/admin/chats/${id}/notes`, { content }),
   markRead: (id: string) => request<{ unread_count: number }>("POST", `/admin/chats/${id}/read`),

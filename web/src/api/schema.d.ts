@@ -362,7 +362,11 @@ export interface paths {
          */
         get: operations["list_messages_admin_chats__conversation_id__messages_get"];
         put?: never;
-        /** Send In Chat */
+        /**
+         * Send In Chat
+         * @description A person's message in the conversation (as `/whatsapp/send`): text, and optionally one file, by
+         *     the `media_id` of `POST /admin/media` or by url.
+         */
         post: operations["send_in_chat_admin_chats__conversation_id__messages_post"];
         delete?: never;
         options?: never;
@@ -664,6 +668,29 @@ export interface paths {
         get: operations["list_mcp_server_tools_admin_mcp_servers__server_id__tools_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload Media
+         * @description A file to send from the composer (multipart field `file`). Its kind comes from its bytes, never
+         *     from its name or the type the browser claims; WhatsApp's limit for that kind applies. Stored as
+         *     `media/<tenant>/<random>.<extension of its real type>`; the answer's `id` goes in a send's
+         *     attachment as `media_id`.
+         */
+        post: operations["upload_media_admin_media_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2468,6 +2495,31 @@ export interface components {
              */
             tool: string;
         };
+        /**
+         * MediaOut
+         * @description A file stored for sending: attach it to a send as `{"type": <type>, "media_id": <id>}` (or by
+         *     its `url`).
+         */
+        MediaOut: {
+            /** Filename */
+            filename: string;
+            /**
+             * Id
+             * @description the stored file's name, what a send's attachment takes as `media_id`
+             */
+            id: string;
+            /** Mime Type */
+            mime_type: string;
+            /** Size */
+            size: number;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "image" | "video" | "audio" | "document";
+            /** Url */
+            url: string;
+        };
         /** MemberCreate */
         MemberCreate: {
             /** Display Name */
@@ -2588,13 +2640,6 @@ export interface components {
              */
             timestamp: string;
         };
-        /** MessagesOut */
-        MessagesOut: {
-            /** Conversation Id */
-            conversation_id: string | null;
-            /** Messages */
-            messages: components["schemas"]["VisitorMessage"][];
-        };
         /**
          * NoteCreate
          * @description A private note: seen by the team in the conversation, never sent to the customer.
@@ -2608,12 +2653,18 @@ export interface components {
         };
         /**
          * OutboundAttachment
-         * @description A file to send: one of this tenant's (`/media/<tenant>/<name>`, uploaded to the provider
-         *     when sent) or a public URL the provider fetches itself.
+         * @description A file to send: one of this tenant's (`/media/<tenant>/<name>`, or the `media_id` that `POST
+         *     /admin/media` answered; uploaded to the provider when sent) or a public URL the provider fetches
+         *     itself. One of `url` and `media_id`.
          */
         OutboundAttachment: {
             /** Filename */
             filename?: string | null;
+            /**
+             * Media Id
+             * @description a file uploaded with POST /admin/media (its `id`)
+             */
+            media_id?: string | null;
             /** Mime Type */
             mime_type?: string | null;
             /**
@@ -2622,51 +2673,12 @@ export interface components {
              */
             type: "image" | "video" | "audio" | "document";
             /** Url */
-            url: string;
+            url?: string | null;
             /**
              * Voice
              * @description an audio to show as a voice note
              */
             voice?: boolean | null;
-        };
-        /** PostMessageIn */
-        PostMessageIn: {
-            /**
-             * Client Id
-             * @description the widget's id for this message: sending it again stores it once
-             */
-            client_id: string;
-            /**
-             * Text
-             * @default
-             */
-            text?: string;
-            /**
-             * Upload Ids
-             * @description files sent first to the uploads endpoint
-             */
-            upload_ids?: string[];
-        };
-        /** PostMessageOut */
-        PostMessageOut: {
-            /** Client Id */
-            client_id: string;
-            /**
-             * Conversation Id
-             * Format: uuid
-             */
-            conversation_id: string;
-            /** Duplicate */
-            duplicate: boolean;
-            message: components["schemas"]["VisitorMessage"];
-        };
-        /** ReadIn */
-        ReadIn: {
-            /**
-             * Up To
-             * @description the newest message the visitor has seen
-             */
-            up_to: number;
         };
         /** ReadResult */
         ReadResult: {
@@ -2753,6 +2765,11 @@ export interface components {
         /** SummaryOut */
         SummaryOut: {
             /**
+             * Control
+             * @description who has the conversation now (the AI, or which person), as of this request
+             */
+            control: string;
+            /**
              * Generated At
              * Format: date-time
              */
@@ -2761,7 +2778,10 @@ export interface components {
             handoff_brief: string | null;
             /** Message Count */
             message_count: number;
-            /** Summary */
+            /**
+             * Summary
+             * @description what the customer wants, what they were told, what is pending, and (its last line) who has the conversation now
+             */
             summary: string;
         };
         /** SyncResult */
@@ -3030,42 +3050,6 @@ export interface components {
              */
             time_zone?: string | null;
         };
-        /** UploadOut */
-        tertulia__webchat__endpoints__UploadOut: {
-            /** Content Type */
-            content_type: string;
-            /**
-             * Name
-             * @description the file's name as sent
-             */
-            name: string;
-            /**
-             * Path
-             * @description what tools take as `file_path`
-             */
-            path: string;
-            /** Size */
-            size: number;
-            /**
-             * Status
-             * @default ok
-             */
-            status?: string;
-        };
-        /** UploadOut */
-        tertulia__widget__schemas__UploadOut: {
-            /** Filename */
-            filename: string;
-            /** Size */
-            size: number;
-            /**
-             * Type
-             * @enum {string}
-             */
-            type: "image" | "document";
-            /** Upload Id */
-            upload_id: string;
-        };
         /** TokenCreate */
         TokenCreate: {
             /** Name */
@@ -3264,6 +3248,28 @@ export interface components {
              */
             messages: number;
         };
+        /** UploadOut */
+        UploadOut: {
+            /** Content Type */
+            content_type: string;
+            /**
+             * Name
+             * @description the file's name as sent
+             */
+            name: string;
+            /**
+             * Path
+             * @description what tools take as `file_path`
+             */
+            path: string;
+            /** Size */
+            size: number;
+            /**
+             * Status
+             * @default ok
+             */
+            status?: string;
+        };
         /** UserOut */
         UserOut: {
             /** Display Name */
@@ -3312,6 +3318,52 @@ export interface components {
              */
             turn?: string | null;
         };
+        /** VisitorMessageIn */
+        VisitorMessageIn: {
+            /**
+             * Client Id
+             * @description the widget's id for this message: sending it again stores it once
+             */
+            client_id: string;
+            /**
+             * Text
+             * @default
+             */
+            text?: string;
+            /**
+             * Upload Ids
+             * @description files sent first to the uploads endpoint
+             */
+            upload_ids?: string[];
+        };
+        /** VisitorMessages */
+        VisitorMessages: {
+            /** Conversation Id */
+            conversation_id: string | null;
+            /** Messages */
+            messages: components["schemas"]["VisitorMessage"][];
+        };
+        /** VisitorMessageSent */
+        VisitorMessageSent: {
+            /** Client Id */
+            client_id: string;
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            /** Duplicate */
+            duplicate: boolean;
+            message: components["schemas"]["VisitorMessage"];
+        };
+        /** VisitorReadIn */
+        VisitorReadIn: {
+            /**
+             * Up To
+             * @description the newest message the visitor has seen
+             */
+            up_to: number;
+        };
         /** VisitorSessionIn */
         VisitorSessionIn: {
             /** Email */
@@ -3353,6 +3405,20 @@ export interface components {
             token: string;
             /** Visitor Id */
             visitor_id: string;
+        };
+        /** VisitorUploadOut */
+        VisitorUploadOut: {
+            /** Filename */
+            filename: string;
+            /** Size */
+            size: number;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "image" | "document";
+            /** Upload Id */
+            upload_id: string;
         };
         /** WebChannelOut */
         WebChannelOut: {
@@ -6618,6 +6684,87 @@ export interface operations {
             };
         };
     };
+    upload_media_admin_media_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                };
+            };
+        };
+        responses: {
+            /** @description any other refusal (a conflict, too large, too many requests...) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaOut"];
+                };
+            };
+            /** @description not authenticated: no credentials, or ones that expired or were revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description authenticated but not allowed: no X-CSRF-Token with the cookie, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description larger than WhatsApp allows for its kind (`media_too_large`: images 5 MB, video and audio 16 MB, documents 100 MB) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a kind of file no channel can send (`unsupported_media_type`), told by its content */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request is malformed or a value is refused (see `details`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     list_members_admin_members_get: {
         parameters: {
             query?: never;
@@ -8082,7 +8229,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["tertulia__webchat__endpoints__UploadOut"];
+                    "application/json": components["schemas"]["UploadOut"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -8720,7 +8867,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MessagesOut"];
+                    "application/json": components["schemas"]["VisitorMessages"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -8763,7 +8910,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["PostMessageIn"];
+                "application/json": components["schemas"]["VisitorMessageIn"];
             };
         };
         responses: {
@@ -8782,7 +8929,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PostMessageOut"];
+                    "application/json": components["schemas"]["VisitorMessageSent"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */
@@ -8825,7 +8972,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ReadIn"];
+                "application/json": components["schemas"]["VisitorReadIn"];
             };
         };
         responses: {
@@ -9020,7 +9167,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["tertulia__widget__schemas__UploadOut"];
+                    "application/json": components["schemas"]["VisitorUploadOut"];
                 };
             };
             /** @description not authenticated: no credentials, or ones that expired or were revoked */

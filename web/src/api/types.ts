@@ -61,6 +61,8 @@ export type ChannelCheck = Schemas["ChannelCheck"];
 export type TemplateSync = Schemas["SyncResult"];
 export type TenantSettingsUpdate = Schemas["TenantSettingsUpdate"];
 export type CannedResponse = Schemas["CannedResponseOut"];
+export type UploadedMedia = Schemas["MediaOut"];
+export type OutboundAttachment = Schemas["OutboundAttachment"];
 export type CannedResponseCreate = Schemas["CannedResponseCreate"];
 export type CannedResponseUpdate = Schemas["CannedResponseUpdate"];
 

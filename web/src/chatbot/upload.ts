@@ -1,33 +1,9 @@
-// Uploads for the chatbot's tools, with progress (fetch cannot report an upload's progress).
-import { ApiError, getCsrfToken } from "../api/client";
+// Uploads for the chatbot's tools, with progress (api/client.ts's uploadWithProgress).
+import { ApiError, uploadWithProgress } from "../api/client";
 import type { Attachment } from "./protocol";
 
-export function uploadFile(file: File, onProgress: (fraction: number) => void): Promise<Attachment & { size: number }> {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/chat/uploads");
-    xhr.withCredentials = true;
-    const csrf = getCsrfToken();
-    if (csrf) xhr.setRequestHeader("X-CSRF-Token", csrf);
-    xhr.upload.onprogress = (event) => {
-      if (event.lengthComputable) onProgress(event.loaded / event.total);
-    };
-    xhr.onload = () => {
-      let body: { name?: string; path?: string; size?: number; error?: { code?: string; message?: string } } = {};
-      try {
-        body = JSON.parse(xhr.responseText);
-      } catch {
-        body = {};
-      }
-      if (xhr.status === 200 && body.path) {
-        resolve({ name: body.name ?? file.name, path: body.path, size: body.size ?? file.size });
-      } else {
-        reject(new ApiError(xhr.status, body.error?.code ?? `http_${xhr.status}`, body.error?.message ?? xhr.statusText));
-      }
-    };
-    xhr.onerror = () => reject(new ApiError(0, "network_error", "network error"));
-    const form = new FormData();
-    form.append("file", file);
-    xhr.send(form);
-  });
+export async function uploadFile(file: File, onProgress: (fraction: number) => void): Promise<Attachment & { size: number }> {
+  const body = await uploadWithProgress<{ name?: string; path?: string; size?: number }>("/api/chat/uploads", file, onProgress);
+  if (!body?.path) throw new ApiError(500, "invalid_upload", "the upload answered no path");
+  return { name: body.name ?? file.name, path: body.path, size: body.size ?? file.size };
 }

@@ -171,7 +171,7 @@ function OpenChat({ conversationId, userName, onBack, onShowContact, focusMessag
         contactName={row?.display_name ?? ""} focusMessageId={focusMessageId} />
       {row && (
         <Composer key={conversationId} conversationId={conversationId} locked={row.is_locked} userName={userName} windowState={window24}
-          onTemplates={(notice) => setPicker({ notice })} />
+          channelSource={row.channel_source} onTemplates={(notice) => setPicker({ notice })} />
       )}
       {traceId && <TraceDialog correlationId={traceId} onClose={() => setTraceId(null)} />}
       {picker && row && (

@@ -1,17 +1,26 @@
-// The composer: replies to the customer and private notes for the team.
-import { useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
+// The composer: replies to the customer (text, one file, emoji, canned responses after `/`) and
+// private notes for the team; what is being written is kept per conversation as a draft.
+import {
+  lazy, Suspense, useEffect, useLayoutEffect, useRef, useState, type ClipboardEvent, type DragEvent, type KeyboardEvent,
+} from "react";
 import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { ApiError } from "../api/client";
 import { api, keys } from "../api/endpoints";
-import type { CannedResponse, ChatSummary, Message, WindowClosedInfo } from "../api/types";
+import type { CannedResponse, ChatSummary, Message, UploadedMedia, WindowClosedInfo } from "../api/types";
 import { mergeMessages, type MessageWindow } from "../lib/cache";
-import { filterCanned, insertAt, slashQuery } from "../lib/composer";
+import {
+  ACCEPT, checkFile, draftKey, filterCanned, insertAt, loadDraft, saveDraft, slashQuery, type FileKind,
+} from "../lib/composer";
 import { useI18n } from "../lib/context";
 import { errorText } from "../lib/errors";
 import { applyConversation, patchConversation } from "../lib/live";
 import type { WindowState } from "../lib/window";
-import { LockIcon, SendIcon } from "./icons";
+import { ClipIcon, CloseIcon, FileIcon, LockIcon, SendIcon, SmileIcon } from "./icons";
+import { useSession } from "./Panel";
 import "./composer.css";
+
+// Opened only when wanted: its own chunk, outside the first load.
+const EmojiPicker = lazy(() => import("./EmojiPicker").then((m) => ({ default: m.EmojiPicker })));
 
 /** A message we just sent, in this chat and on its row of the list (the server's events follow). */
 export function showSent(client: QueryClient, conversationId: string, message: Message, isLocked?: boolean): void {
@@ -33,16 +42,39 @@ function showNote(client: QueryClient, conversationId: string, note: Message): v
 
 type Mode = "reply" | "note";
 
-export function Composer({ conversationId, locked, userName, windowState: window24, onTemplates }: {
-  conversationId: string; locked: boolean; userName: string; windowState: WindowState;
+/** The file being attached: checked, uploading (with progress), ready to send, or refused. */
+interface PickedFile {
+  file: File;
+  kind?: FileKind;
+  preview: string | null;
+  progress: number;
+  media?: UploadedMedia;
+  error?: string;
+}
+
+function formatMb(bytes: number): string {
+  return `${Math.round(bytes / (1024 * 1024))} MB`;
+}
+
+export function Composer({ conversationId, locked, userName, windowState: window24, onTemplates, channelSource }: {
+  conversationId: string; locked: boolean; userName: string; windowState: WindowState; channelSource?: string;
   onTemplates: (notice?: string) => void;
 }) {
   const { t } = useI18n();
   const client = useQueryClient();
-  const [mode, setMode] = useState<Mode>("reply");
-  const [text, setText] = useState("");
+  const tenantId = useSession().data?.tenant?.id ?? "";
+  const key = draftKey(tenantId, conversationId);
+  // What was being written here last time (this tab or an earlier visit), until it is sent.
+  const [restored] = useState(() => loadDraft(key));
+  const [mode, setMode] = useState<Mode>(restored?.mode ?? "reply");
+  const [text, setText] = useState(restored?.text ?? "");
   const [error, setError] = useState<string | null>(null);
+  const [picked, setPicked] = useState<PickedFile | null>(null);
+  const [dragging, setDragging] = useState(false);
+  const [emojiOpen, setEmojiOpen] = useState(false);
   const ref = useRef<HTMLTextAreaElement>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const emojiButton = useRef<HTMLButtonElement>(null);
   // The `/shortcut` under the caret, the option picked in its list, and a list closed with Escape.
   const [caret, setCaret] = useState(0);
   const [active, setActive] = useState(0);
@@ -51,14 +83,35 @@ export function Composer({ conversationId, locked, userName, windowState: window
   const slashOpen = slash !== null && dismissedAt !== slash.start;
   const canned = useQuery({ queryKey: keys.canned, queryFn: api.cannedResponses, enabled: slashOpen, staleTime: 60_000 });
   const matches = slashOpen ? filterCanned(canned.data ?? [], slash.query).slice(0, 8) : [];
+
+  useEffect(() => {
+    if (tenantId) saveDraft(key, { text, mode });
+  }, [key, tenantId, text, mode]);
+  // A preview's object URL lives as long as the preview.
+  useEffect(() => () => { if (picked?.preview) URL.revokeObjectURL(picked.preview); }, [picked?.preview]);
+
+  const upload = useMutation({
+    mutationFn: (file: File) => api.uploadMedia(file, (progress) =>
+      setPicked((p) => (p && p.file === file ? { ...p, progress } : p))),
+    onSuccess: (media, file) => setPicked((p) => (p && p.file === file ? { ...p, media, progress: 1 } : p)),
+    onError: (err, file) => setPicked((p) => (p && p.file === file ? { ...p, error: errorText(err, t) } : p)),
+  });
   const send = useMutation({
-    mutationFn: (message: string) => api.send(conversationId, message),
-    onSuccess: (result) => {
-      setText("");
+    mutationFn: ({ message, media }: { message: string; media?: UploadedMedia }) => api.send(conversationId, message,
+      media ? [{ type: media.type, media_id: media.id, filename: media.filename }] : []),
+    onSuccess: (result, { media }) => {
+      if (!media || media.type !== "audio") setText("");
+      setPicked(null);
       setError(null);
       showSent(client, conversationId, result.message, result.is_locked);
     },
     onError: (err) => {
+      if (err instanceof ApiError && err.code === "window_closed"
+          && (channelSource === "facebook" || channelSource === "instagram")) {
+        // Messenger and Instagram have no templates: only the human agent tag helps (a channel setting).
+        setError(t("window.refusedMeta"));
+        return;
+      }
       if (err instanceof ApiError && err.code === "window_closed") {
         // The window closed meanwhile: the header says so, and the picker opens with the reason.
         const info = err.extra as WindowClosedInfo;
@@ -81,6 +134,9 @@ export function Composer({ conversationId, locked, userName, windowState: window
     onError: (err) => setError(t("composer.noteFailed", { message: errorText(err, t) })),
   });
   const pending = send.isPending || note.isPending;
+  const isNote = mode === "note";
+  const fileReady = !!picked?.media && !picked.error;
+  const canSend = !pending && (isNote ? !!text.trim() : picked ? fileReady : !!text.trim());
 
   // Grow the box with its text, up to a few lines.
   useLayoutEffect(() => {
@@ -91,10 +147,32 @@ export function Composer({ conversationId, locked, userName, windowState: window
   }, [text, mode]);
 
   function submit() {
+    if (!canSend) return;
     const message = text.trim();
-    if (!message || pending) return;
-    if (mode === "note") note.mutate(message);
-    else send.mutate(message);
+    if (isNote) note.mutate(message);
+    // An audio carries no text (WhatsApp): it leaves alone and the text stays in the box.
+    else if (picked?.media) send.mutate({ message: picked.media.type === "audio" ? "" : message, media: picked.media });
+    else send.mutate({ message });
+  }
+
+  /** A file chosen, dropped or pasted: checked here first, then uploaded at once. */
+  function attach(file: File | undefined) {
+    if (!file || isNote) return;
+    const checked = checkFile(file);
+    const preview = checked.ok && (checked.kind === "image" || checked.kind === "video") ? URL.createObjectURL(file) : null;
+    if (!checked.ok) {
+      const message = checked.reason === "size" ? t("error.media_too_large") + ` (${formatMb(checked.limit ?? 0)})`
+        : t("error.unsupported_media_type");
+      setPicked({ file, preview, progress: 0, error: message });
+      return;
+    }
+    setPicked({ file, kind: checked.kind, preview, progress: 0 });
+    upload.mutate(file);
+  }
+
+  function removeFile() {
+    setPicked(null);
+    ref.current?.focus();
   }
 
   /** Put text where the caret (or the selection) is, and the caret after it. */
@@ -145,9 +223,36 @@ export function Composer({ conversationId, locked, userName, windowState: window
     }
   }
 
+  function onPaste(e: ClipboardEvent<HTMLTextAreaElement>) {
+    const file = e.clipboardData.files[0];
+    if (file && !isNote) {
+      e.preventDefault();
+      attach(file);
+    }
+  }
+
+  function onDragOver(e: DragEvent) {
+    if (isNote || !e.dataTransfer.types.includes("Files")) return;
+    e.preventDefault();
+    setDragging(true);
+  }
+
+  function onDrop(e: DragEvent) {
+    if (isNote) return;
+    e.preventDefault();
+    setDragging(false);
+    attach(e.dataTransfer.files[0]);
+  }
+
+  function closeEmoji() {
+    setEmojiOpen(false);
+    emojiButton.current?.focus();
+  }
+
   function choose(next: Mode) {
     setMode(next);
     setError(null);
+    if (next === "note") setPicked(null);
     ref.current?.focus();
   }
 
@@ -172,25 +277,48 @@ export function Composer({ conversationId, locked, userName, windowState: window
     );
   }
 
-  const isNote = mode === "note";
+  const sendLabel = isNote ? t("composer.addNote") : t("chat.send");
   return (
-    <form className={`composer${isNote ? " is-note" : ""}`} onSubmit={(e) => { e.preventDefault(); submit(); }}>
+    <form className={`composer${isNote ? " is-note" : ""}`} onSubmit={(e) => { e.preventDefault(); submit(); }}
+      onDragOver={onDragOver} onDragLeave={() => setDragging(false)} onDrop={onDrop}>
       <div className="composer-top">
         {tabs}
         <p className={`composer-hint${locked || isNote ? "" : " is-warning"}`} id="composer-hint">
           {isNote ? t("composer.noteHint")
             : locked ? `${userName} · ${t("chat.composer.hintHuman")}` : t("chat.composer.hintAi")}
         </p>
+        {restored && text === restored.text && <span className="composer-draft" role="status">{t("composer.draftRestored")}</span>}
       </div>
       {error && <p className="form-error" role="alert">{error}</p>}
+      {picked && <FilePreview picked={picked} onRemove={removeFile} />}
       {slashOpen && (
         <CannedList matches={matches} active={Math.min(active, Math.max(matches.length - 1, 0))} query={slash.query}
           loading={canned.isPending} empty={canned.data?.length === 0} onPick={pickCanned} onHover={setActive} />
       )}
+      {emojiOpen && (
+        <Suspense fallback={null}>
+          <EmojiPicker onPick={(emoji) => insertText(emoji)} onClose={closeEmoji} />
+        </Suspense>
+      )}
+      {dragging && <div className="composer-drop" aria-hidden="true">{t("composer.dropHere")}</div>}
       <div className="composer-row">
+        {!isNote && (
+          <>
+            <button type="button" className="icon-btn composer-tool" onClick={() => fileInput.current?.click()}
+              aria-label={t("composer.attach")} title={t("composer.attach")} disabled={pending}>
+              <ClipIcon width={20} height={20} />
+            </button>
+            <input ref={fileInput} type="file" hidden accept={ACCEPT} data-testid="composer-file"
+              onChange={(e) => { attach(e.target.files?.[0]); e.target.value = ""; }} />
+          </>
+        )}
+        <button type="button" className="icon-btn composer-tool" ref={emojiButton} aria-expanded={emojiOpen}
+          aria-label={t("composer.emoji")} title={t("composer.emoji")} onClick={() => (emojiOpen ? closeEmoji() : setEmojiOpen(true))}>
+          <SmileIcon width={20} height={20} />
+        </button>
         <textarea id="composer" ref={ref} rows={1} aria-label={isNote ? t("composer.note") : t("chat.composer")}
-          placeholder={isNote ? t("composer.notePlaceholder") : `${t("chat.composer")} (/)`}
-          aria-describedby="composer-hint" value={text} onKeyDown={onKeyDown} maxLength={4096}
+          placeholder={isNote ? t("composer.notePlaceholder") : picked ? t("composer.caption") : `${t("chat.composer")} (/)`}
+          aria-describedby="composer-hint" value={text} onKeyDown={onKeyDown} onPaste={onPaste} maxLength={4096}
           onChange={(e) => { setText(e.target.value); setCaret(e.target.selectionStart); setActive(0); }}
           onSelect={(e) => setCaret(e.currentTarget.selectionStart)}
           role="combobox" aria-autocomplete="list" aria-expanded={slashOpen} aria-controls="canned-list"
@@ -199,12 +327,40 @@ export function Composer({ conversationId, locked, userName, windowState: window
           <button type="button" className="icon-btn templates-icon" onClick={() => onTemplates()}
             aria-label={t("templates.open")} title={t("templates.open")}>📋</button>
         )}
-        <button type="submit" className="send-btn" aria-label={isNote ? t("composer.addNote") : t("chat.send")}
-          title={isNote ? t("composer.addNote") : t("chat.send")} disabled={!text.trim() || pending}>
+        <button type="submit" className="send-btn" aria-label={sendLabel} title={sendLabel} disabled={!canSend}>
           {isNote ? <LockIcon width={18} height={18} /> : <SendIcon width={18} height={18} />}
         </button>
       </div>
     </form>
+  );
+}
+
+/** The attached file: its preview, its upload's progress, what went wrong, and a way to remove it. */
+function FilePreview({ picked, onRemove }: { picked: PickedFile; onRemove: () => void }) {
+  const { t } = useI18n();
+  const name = picked.file.name;
+  const uploading = !picked.media && !picked.error;
+  return (
+    <div className={`composer-file${picked.error ? " is-failed" : ""}`} data-file-state={picked.error ? "failed" : uploading ? "uploading" : "ready"}>
+      {picked.preview && picked.kind === "image" ? <img src={picked.preview} alt={name} />
+        : picked.preview && picked.kind === "video" ? <video src={picked.preview} muted />
+        : <span className="file-icon"><FileIcon width={22} height={22} /></span>}
+      <div className="composer-file-text">
+        <span className="composer-file-name" title={name}>{name}</span>
+        {uploading && (
+          <>
+            <progress max={1} value={picked.progress} aria-label={t("composer.uploading", { name, percent: Math.round(picked.progress * 100) })} />
+            <span className="muted small" role="status">{t("composer.uploading", { name, percent: Math.round(picked.progress * 100) })}</span>
+          </>
+        )}
+        {picked.error && <span className="file-error" role="alert">{t("composer.uploadFailed", { name, message: picked.error })}</span>}
+        {picked.media?.type === "audio" && <span className="muted small">{t("composer.audioNoCaption")}</span>}
+      </div>
+      <button type="button" className="icon-btn" onClick={onRemove} aria-label={t("composer.removeFile", { name })}
+        title={t("composer.removeFile", { name })}>
+        <CloseIcon width={16} height={16} />
+      </button>
+    </div>
   );
 }
 

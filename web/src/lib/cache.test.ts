@@ -163,6 +163,22 @@ describe("applyEvent", () => {
     expect(client.getQueryData<ChatSummary>(keys.chat("b"))!.is_locked).toBe(true);
   });
 
+  it("a new message or a change of hands makes the conversation's summary stale, and nothing else", () => {
+    const client = setup();
+    const summary = { summary: "…\nAhora responde la IA (Nora).", generated_at: "x", message_count: 1, handoff_brief: null,
+      control: "Ahora responde la IA (Nora)." };
+    const stale = () => client.getQueryState(keys.summary("b"))!.isInvalidated;
+    client.setQueryData(keys.summary("b"), summary);
+    client.setQueryData(keys.chat("b"), row("b", 20));
+    applyEvent(client, { seq: 1, type: "conversation.updated", data: row("b", 21, { unread_count: 3 }) });
+    expect(stale()).toBe(false); // an unread count says nothing new
+    applyEvent(client, { seq: 2, type: "conversation.updated", data: row("b", 22, { is_locked: true }) });
+    expect(stale()).toBe(true); // taken over: who has it changed
+    client.setQueryData(keys.summary("b"), summary);
+    applyEvent(client, { seq: 3, type: "message.created", data: msg(2, "b") });
+    expect(stale()).toBe(true);
+  });
+
   it("tag.updated and tag.deleted reach rows, contacts and the tag list", () => {
     const client = setup();
     applyEvent(client, { seq: 1, type: "conversation.updated", data: row("a", 50, { tags: [vip] }) });

@@ -1,4 +1,6 @@
-// Server events → TanStack Query caches. Each event patches what is cached; nothing is refetched.
+// Server events → TanStack Query caches. Each event patches what is cached; nothing is refetched,
+// except the conversation's summary, which the server writes (a new message or a change of hands
+// marks it stale, and it is read again if it is on screen), and a query whose load was in flight.
 import type { QueryClient, QueryKey } from "@tanstack/react-query";
 import { keys, type ChatFilters, type ChatPage } from "../api/endpoints";
 import type { ChatSummary, Contact, Message, Tag } from "../api/types";
@@ -38,11 +40,14 @@ export function applyEvent(client: QueryClient, event: ServerEvent): void {
       // A quoted message fetched on its own (not in the loaded window) follows its changes too.
       client.setQueryData<Message | null>(keys.message(message.conversation_id, message.id),
         (old) => (old ? message : old));
+      if (event.type === "message.created") void client.invalidateQueries({ queryKey: keys.summary(message.conversation_id) });
       return;
     }
     case "conversation.updated": {
       const row = event.data as ChatSummary;
+      const before = client.getQueryData<ChatSummary>(keys.chat(row.id));
       applyConversation(client, row);
+      if (!before || before.is_locked !== row.is_locked) void client.invalidateQueries({ queryKey: keys.summary(row.id) });
       return;
     }
     case "contact.updated": {

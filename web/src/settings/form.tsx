@@ -67,11 +67,14 @@ export function CopyField({ label, value }: { label: string; value: string }) {
     }
   }
   return (
-    <div className="token-row">
-      <input readOnly aria-label={label} value={value} onFocus={(e) => e.target.select()} />
-      <button type="button" className="btn btn-sm" onClick={copy} aria-label={`${t("tokens.copy")}: ${label}`}>
-        <CopyIcon /> {copied ? t("tokens.copied") : t("tokens.copy")}
-      </button>
+    <div className="copy-field">
+      <span className="copy-label small">{label}</span>
+      <div className="token-row">
+        <input readOnly aria-label={label} value={value} onFocus={(e) => e.target.select()} />
+        <button type="button" className="btn btn-sm" onClick={copy} aria-label={`${t("tokens.copy")}: ${label}`}>
+          <CopyIcon /> {copied ? t("tokens.copied") : t("tokens.copy")}
+        </button>
+      </div>
     </div>
   );
 }

@@ -7,6 +7,7 @@ export const SECTIONS = [
   { path: "knowledge", label: "settings.nav.knowledge" },
   { path: "channels", label: "settings.nav.channels" },
   { path: "templates", label: "settings.nav.templates" },
+  { path: "widget", label: "settings.nav.widget" },
   { path: "canned", label: "settings.nav.canned" },
   { path: "members", label: "settings.nav.members" },
   { path: "tokens", label: "settings.nav.tokens" },

@@ -29,7 +29,7 @@ describe("memberRules", () => {
 
 describe("settings sections", () => {
   it("are for owners and admins only", () => {
-    expect(sectionsFor("owner").map((s) => s.path)).toEqual(["assistant", "knowledge", "channels", "templates", "canned", "members", "tokens", "tenant"]);
+    expect(sectionsFor("owner").map((s) => s.path)).toEqual(["assistant", "knowledge", "channels", "templates", "widget", "canned", "members", "tokens", "tenant"]);
     expect(sectionsFor("admin")).toEqual(sectionsFor("owner"));
     expect(sectionsFor("agent")).toEqual([]);
     expect(sectionsFor(undefined)).toEqual([]);

@@ -15,6 +15,7 @@ import httpx2
 from tertulia.channels.credentials import InstagramCredentials, MessengerCredentials, credentials_of
 from tertulia.channels.models import Channel
 from tertulia.channels.sending import ProviderFailure, call, json_object, page_failure
+from tertulia.config import Settings
 from tertulia.kit.crypto import SecretBox
 
 PageCredentials = MessengerCredentials | InstagramCredentials
@@ -79,3 +80,10 @@ def profile_name(profile: dict[str, Any]) -> str | None:
     name = str(profile.get("name") or "").strip() or " ".join(
         str(profile.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
     return name or (str(profile.get("username") or "").strip() or None)
+
+
+async def sender_name(client: httpx2.AsyncClient, settings: Settings, credentials: PageCredentials,
+                      user_id: str) -> str | None:
+    """A new sender's name, from the profile API (raises ProviderFailure when Meta will not say)."""
+    kind = "instagram" if isinstance(credentials, InstagramCredentials) else "facebook"
+    return profile_name(await PageApi(client, settings.meta_graph_url, kind, credentials).profile(user_id))
