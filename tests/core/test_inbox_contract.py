@@ -13,7 +13,7 @@ SUMMARY_FIELDS = {
     "id": str, "customer_phone": str, "display_name": str, "last_message": str, "timestamp": str,
     "channel_source": str, "unread_count": int, "is_locked": bool, "platform_origin": str,
 }
-OUR_SUMMARY_FIELDS = {"contact_id", "channel_id", "status", "tags", "last_inbound_at", "window_open_until"}
+OUR_SUMMARY_FIELDS = {"contact_id", "channel_id", "status", "tags", "last_inbound_at", "window_open_until", "match"}
 MESSAGE_FIELDS = {"id": int, "conversation_id": str, "sender": str, "content": str, "timestamp": str}
 
 
