@@ -77,8 +77,6 @@ export const en: Messages = {
   "delivery.too_many_pages": "The account has more templates than Tertulia reads at once.",
   "delivery.http_retry": "The provider had a passing failure ({status}); Tertulia tries again by itself.",
   "delivery.http_refused": "The provider refused the message ({status}).",
-  "delivery.window_closed": "The time to write freely to this customer has passed: wait until they write again.",
-  "delivery.text_too_long": "The text is longer than the channel accepts.",
   "delivery.unknown": "The message could not be delivered ({code}).",
   "list.search": "Search by name or number",
   "list.searchHint": "Also searches the messages' text, ignoring accents and case",

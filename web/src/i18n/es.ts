@@ -75,8 +75,6 @@ export const es = {
   "delivery.too_many_pages": "La cuenta tiene más plantillas de las que Tertulia lee de una vez.",
   "delivery.http_retry": "El proveedor tuvo un fallo pasajero ({status}); Tertulia lo reintenta sola.",
   "delivery.http_refused": "El proveedor rechazó el mensaje ({status}).",
-  "delivery.window_closed": "Pasó el plazo para escribir libremente a este cliente: espera a que vuelva a escribir.",
-  "delivery.text_too_long": "El texto es más largo de lo que admite el canal.",
   "delivery.unknown": "No se pudo entregar el mensaje ({code}).",
   "list.search": "Buscar por nombre o número",
   "list.searchHint": "Busca también en el texto de los mensajes, sin importar tildes ni mayúsculas",
