@@ -53,8 +53,9 @@ async def test_every_unsafe_cookie_request_needs_the_csrf_token(app: Any, client
                                                                 make_tenant) -> None:
     """Walks every route: with the session cookie but no X-CSRF-Token, every POST, PUT, PATCH and
     DELETE is refused before it does anything (the bearer-token tests across the suite show the
-    other scheme needs no such header). Only login, the inbound API and the providers' webhooks
-    take no cookie (they are authenticated by a channel's token or signature)."""
+    other scheme needs no such header). Only login, the inbound API, the providers' webhooks and
+    the web widget's visitor routes take no cookie (a channel's token or signature; a visitor token
+    in the Authorization header, which `widget.endpoints.current_visitor` alone reads)."""
     t = await make_tenant()
     assert (await login(client, t.owner_email)).status_code == 200
     checked = []
@@ -62,7 +63,8 @@ async def test_every_unsafe_cookie_request_needs_the_csrf_token(app: Any, client
     try:
         for path, route in iter_routes(app.routes):
             if not isinstance(route, APIRoute) or path in ("/api/auth/login", "/api/v1/inbound/{channel_id}",
-                                                                     "/webhooks/{channel_id}"):
+                                                                     "/webhooks/{channel_id}") \
+                    or path.startswith("/widget/"):
                 continue
             for method in sorted(route.methods & {"POST", "PUT", "PATCH", "DELETE"}):
                 url = re.sub(r"\{\w+(?::\w+)?\}", lambda _: str(uuid.uuid4()), path)
