@@ -5,6 +5,7 @@ sending to it. Each test connects a page (or Instagram account) of its own."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -268,7 +269,8 @@ async def test_a_reply_goes_as_a_response_its_echo_is_stored_once_and_receipts_m
         return found[0]
 
     await eventually(lambda: status_is("sent"))
-    provider_sandbox.wait_idle()  # the echo was delivered (and set aside)
+    # In a thread: the wait must leave this loop free to answer the echo the sandbox is delivering.
+    await asyncio.to_thread(provider_sandbox.wait_idle)  # the echo was delivered (and set aside)
     if kind == "facebook":
         response = await control.post("/_sandbox/statuses", json={"message_id": out["message_id"],
                                                                   "status": "delivered"})
