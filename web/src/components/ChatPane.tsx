@@ -280,6 +280,9 @@ function MessageList({ conversationId, window: win, onWhy, lang, contactName, fo
 
   useJumpToMessage(focusMessageId, win, loadOlder, (id) => {
     stickToBottom.current = false;
+    // At once, not smoothly: a smooth scroll's first steps still read as "at the bottom" in
+    // onScroll, and the next resize (an image, a refetch after a reload) pinned the view back there.
+    document.getElementById(`msg-${id}`)?.scrollIntoView({ block: "center" });
     onQuote(id);
     document.getElementById(`msg-${id}`)?.classList.add("is-found");
   });
