@@ -79,7 +79,10 @@ async def test_a_channel_sends_no_faster_than_its_rate(
     times = sorted(m["monotonic"] for m in sent)
     # The rate is counted when a send starts; the sandbox logs its arrival a moment later, so a
     # second of arrivals may hold a few more. Unpaced, all of them would arrive within a fraction of one.
+    # Sends are counted when they start (a moving window of 15); an arrival is logged after the
+    # typing call and the request, whose times vary, so arrivals from two neighbouring windows can
+    # bunch (21 seen on a full-suite run). Unpaced, all 30 would arrive within one second.
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
-    assert busiest <= CHANNEL_RATE * 1.3, busiest
+    assert busiest <= CHANNEL_RATE * 1.5, busiest
     assert times[-1] - times[0] >= 0.8, times[-1] - times[0]
     assert len({m["recipient"] for m in sent}) == count  # each once
