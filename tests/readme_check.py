@@ -165,9 +165,10 @@ def sandbox_run(block: str, work: Path) -> None:
         check(proc.poll() is None, "make run SANDBOX=1 exited", output[-3000:])
         check(f"{sandbox}/phone" in output, "the customer phone's address is printed", output[-3000:])
         channels = httpx2.get(f"{sandbox}/_sandbox/channels", timeout=10).json()
-        check(sorted(c["kind"] for c in channels) == ["whatsapp_cloud", "ycloud"]
+        check(sorted(c["kind"] for c in channels) == ["facebook", "instagram", "whatsapp_cloud", "ycloud"]
               and all(c["webhook_url"].startswith(f"{base}/webhooks/") for c in channels),
-              "the demo's WhatsApp numbers are in the sandbox, their webhooks going to the server", channels)
+              "the demo's WhatsApp numbers, Messenger page and Instagram account are in the sandbox, their "
+              "webhooks going to the server", channels)
         phone = httpx2.get(f"{sandbox}/phone", timeout=10)
         check(phone.status_code == 200 and "Teléfono del cliente" in phone.text, "the customer phone page answers")
 
