@@ -25,8 +25,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import REGCONFIG
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.assistants.models import (
@@ -265,30 +265,22 @@ class ClaimedJob:
 
 async def arm_job(session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID,
                   assistant_id: uuid.UUID, message_id: int, run_after: datetime) -> None:
-    """Schedule (or push back) the conversation's one job. Runs inside the ingest transaction,
-    which holds the conversation's row lock, so two messages of one conversation never race here."""
+    """Schedule (or push back) the conversation's one job, in one statement: a new job, a pending
+    or running one reset to `pending` for the newer message, or nothing when the job already
+    covers a newer message (a late, older delivery). Runs inside the ingest transaction."""
+    jobs = AiJob.__table__
+    assert isinstance(jobs, Table)
+    now = utcnow()
     values: dict[str, Any] = {
         "state": "pending", "run_after": run_after, "assistant_id": assistant_id, "attempts": 0,
-        "lease_token": None, "locked_until": None, "last_error": None, "updated_at": utcnow(),
+        "lease_token": None, "locked_until": None, "last_error": None, "updated_at": now,
         "last_inbound_message_id": message_id,
     }
-    result = await session.execute(
-        tenant_update(AiJob, tenant_id).where(AiJob.conversation_id == conversation_id,
-                                              AiJob.last_inbound_message_id <= message_id).values(**values))
-    if result.rowcount:  # type: ignore[attr-defined]
-        return
-    exists = (await session.execute(tenant_select(AiJob, tenant_id, AiJob.id)
-                                    .where(AiJob.conversation_id == conversation_id))).scalar_one_or_none()
-    if exists is not None:  # the job already covers a newer message (a late, older delivery)
-        return
-    try:
-        async with session.begin_nested():
-            session.add(AiJob(tenant_id=tenant_id, conversation_id=conversation_id, assistant_id=assistant_id,
-                              state="pending", run_after=run_after, last_inbound_message_id=message_id))
-            await session.flush()
-    except IntegrityError:  # created concurrently: push it instead
-        await session.execute(
-            tenant_update(AiJob, tenant_id).where(AiJob.conversation_id == conversation_id).values(**values))
+    stmt = (sqlite if is_sqlite(session) else postgresql).insert(jobs).values(
+        tenant_id=tenant_id, conversation_id=conversation_id, created_at=now, **values)
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "conversation_id"], set_={k: stmt.excluded[k] for k in values},
+        where=jobs.c.last_inbound_message_id <= stmt.excluded.last_inbound_message_id))
 
 
 def _claim_statement(skip_locked: bool) -> Any:
