@@ -144,3 +144,38 @@ async def test_last_owner_cannot_be_removed(client: httpx2.AsyncClient, make_ten
     weak = await client.post("/admin/members", headers=t.headers,
                              json={"email": "new@example.test", "password": "short", "role": "agent"})
     assert weak.status_code == 422 and weak.json()["error"]["code"] == "weak_password"
+
+
+async def test_requests_with_one_token_do_not_wait_for_each_other(db: Any, make_tenant) -> None:
+    """`last_used_at` moves at most once a minute. Written on every request, it held the token's
+    row lock for each request's whole transaction, so an integration's parallel requests through
+    one token ran one at a time."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, text
+
+    from tertulia.kit.db import is_sqlite, utcnow
+    from tertulia.tenancy import repository as tokens
+    from tertulia.tenancy.models import ApiToken
+
+    t = await make_tenant()
+    async with db.session(t.id) as s:
+        token_id = (await s.execute(select(ApiToken.id).where(ApiToken.tenant_id == t.id))).scalar_one()
+    first = utcnow()
+
+    async def last_used() -> Any:
+        async with db.session(t.id) as s:
+            return (await s.execute(select(ApiToken.last_used_at).where(ApiToken.id == token_id))).scalar_one()
+
+    async with db.session(t.id) as s:
+        await tokens.touch_api_token(s, t.id, token_id, first)
+    async with db.session(t.id) as a:
+        await tokens.touch_api_token(a, t.id, token_id, first + timedelta(seconds=10))
+        if not is_sqlite(a):  # (SQLite has one writer at a time whatever we do)
+            async with db.session(t.id) as b:  # a request beside the open one
+                await b.execute(text("SET LOCAL lock_timeout = '2s'"))
+                await tokens.touch_api_token(b, t.id, token_id, first + timedelta(seconds=20))
+    assert abs((await last_used()).replace(tzinfo=None) - first.replace(tzinfo=None)) < timedelta(milliseconds=1)
+    async with db.session(t.id) as s:
+        await tokens.touch_api_token(s, t.id, token_id, first + timedelta(seconds=61))
+    assert (await last_used()).replace(tzinfo=None) - first.replace(tzinfo=None) >= timedelta(seconds=61)
