@@ -24,7 +24,7 @@ from tests.channels.conftest import (
     post_signed,
 )
 from tests.channels.test_statuses_echoes import send_through_provider, shown, store_sent
-from tests.core.test_cli import run_cli
+from tests.core.test_cli import cli
 from tests.realtime.conftest import LiveServer
 
 PROVIDERS = ["whatsapp_cloud", "ycloud"]
@@ -98,7 +98,7 @@ async def test_a_change_to_a_message_not_stored_yet_waits_for_the_replay(
 
     ours = await store_sent(db, ch, conv["id"], "¿Qué tal?", ids["wamid"])
     assert (await shown(client, ch, ours))["reactions"] == []
-    replayed = run_cli(settings, "webhooks", "replay", "--channel", str(ch.id), "--failed")
+    replayed = await cli(settings, "webhooks", "replay", "--channel", str(ch.id), "--failed")
     assert replayed.returncode == 0, replayed.stderr
     assert replayed.stdout.strip().splitlines()[-1] == "replayed 1 webhook event: 1 processed, 0 rejected, 0 failed"
     assert [r["emoji"] for r in (await shown(client, ch, ours))["reactions"]] == ["😂"]
@@ -106,12 +106,12 @@ async def test_a_change_to_a_message_not_stored_yet_waits_for_the_replay(
     assert events[-1].outcome == "processed" and events[-1].error is None and events[-1].attempts == 2
 
     before = await messages_of(client, ch)
-    again = run_cli(settings, "webhooks", "replay", "--channel", str(ch.id), "--since", "2000-01-01")
+    again = await cli(settings, "webhooks", "replay", "--channel", str(ch.id), "--since", "2000-01-01")
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip().splitlines()[-1] == "replayed 2 webhook events: 2 processed, 0 rejected, 0 failed"
     assert await messages_of(client, ch) == before  # idempotent: nothing moved
     assert (await conversation_of(client, ch))["unread_count"] == 1
 
     for bad in (["--channel", "nope"], ["--since", "yesterday"]):
-        refused = run_cli(settings, "webhooks", "replay", *bad)
+        refused = await cli(settings, "webhooks", "replay", *bad)
         assert refused.returncode != 0 and refused.stderr.startswith("error: ")
