@@ -449,10 +449,30 @@ async def upload_attachment(hub: WidgetHub, channel: WidgetChannel, visitor: Vis
                       filename=upload_id.split("_", 3)[-1], mime_type=content_type_of(upload_id))
 
 
+# Typing signals a conversation passes on, per side and per state: a widget repeats "on" every 3 s
+# while its visitor types, so this drops nothing a person would see, and a page (or a panel) that
+# sends more cannot flood the other side. "Off" has its own allowance, so an "on" and the "off"
+# that ends it both get through.
+TYPING_RATE = "1 per 2 seconds"
+
+
+async def typing_allowed(hub: WidgetHub, who: str, conversation_id: uuid.UUID, on: bool) -> bool:
+    """Whether this typing signal goes out (the shared rate limiter: across processes with Redis)."""
+    return await hub.limiter.wait_for(TYPING_RATE, "typing", who, str(conversation_id), "on" if on else "off") == 0.0
+
+
 async def visitor_typing(hub: WidgetHub, tenant_id: uuid.UUID, conversation_id: uuid.UUID, on: bool) -> None:
-    """The visitor is typing: an ephemeral frame on the tenant's agent sockets (never stored)."""
-    await hub.bus.publish(tenant_id, [{"type": "visitor.typing",
-                                       "data": {"conversation_id": str(conversation_id), "on": on}}])
+    """The visitor is typing: an ephemeral frame (no `seq`) on the tenant's agent sockets, never
+    stored, so never replayed on resume (docs/realtime.md, "Ephemeral frames")."""
+    if await typing_allowed(hub, "visitor", conversation_id, on):
+        await hub.bus.publish(tenant_id, [{"type": "visitor.typing",
+                                           "data": {"conversation_id": str(conversation_id), "on": on}}])
+
+
+async def publish_agent_typing(hub: WidgetHub, tenant_id: uuid.UUID, conversation_id: uuid.UUID, on: bool) -> None:
+    """A person of the team is typing: a frame to the conversation's widgets (never stored)."""
+    if await typing_allowed(hub, "agent", conversation_id, on):
+        await publish_frame(hub.bus, tenant_id, conversation_id, {"type": "typing", "who": "agent", "on": on})
 
 
 async def mark(session: Any, tenant_id: uuid.UUID, conversation_id: uuid.UUID, status: str, *,
