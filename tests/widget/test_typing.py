@@ -86,17 +86,18 @@ async def test_agent_typing_reaches_the_widget_from_its_own_tenant_only(
         # another tenant's agent: the conversation does not exist for them
         r = await client.post(f"/admin/conversations/{conv}/typing", headers=other.tenant.headers, json={"on": True})
         assert r.status_code == 404 and r.json()["error"]["code"], r.text
-        for _ in range(3):
+        # three "on" (one goes out), "off", then typing again at once, twice (the first goes out)
+        for on in (True, True, True, False, True, True):
             r = await client.post(f"/admin/conversations/{conv}/typing", headers=web_channel.tenant.headers,
-                                  json={"on": True})
+                                  json={"on": on})
             assert r.status_code == 204
-        r = await client.post(f"/admin/conversations/{conv}/typing", headers=web_channel.tenant.headers,
-                              json={"on": False})
-        assert r.status_code == 204
-        frames = await _until(ws, lambda f: f["type"] == "typing" and f["on"] is False)
-        typing = [f for f in frames if f["type"] == "typing"]
-        # the other tenant's attempt sent nothing; of the three "on" one went out, then the "off"
-        assert typing == [{"type": "typing", "who": "agent", "on": True}, {"type": "typing", "who": "agent", "on": False}]
+        r = await client.post(f"/admin/chats/{conv}/messages", headers=web_channel.tenant.headers,
+                              json={"message": "Ya estoy aquí"})
+        assert r.status_code < 300, r.text
+        frames = await _until(ws, lambda f: f["type"] == "message" and f["message"]["text"] == "Ya estoy aquí")
+        # the other tenant's attempt sent nothing
+        assert [f["on"] for f in frames if f["type"] == "typing"] == [True, False, True]
+        assert {f["who"] for f in frames if f["type"] == "typing"} == {"agent"}
         # bad input is a 4xx, not a 500
         r = await client.post(f"/admin/conversations/{conv}/typing", headers=web_channel.tenant.headers,
                               json={"on": "maybe"})
@@ -105,3 +106,20 @@ async def test_agent_typing_reaches_the_widget_from_its_own_tenant_only(
                               json={"on": True})
         assert r.status_code == 404
     assert not [t for t in await _stored_types(client, web_channel) if "typing" in t]
+
+
+async def test_an_on_off_flood_is_capped(live_server: LiveServer, web_channel: WebChannel,
+                                         client: httpx2.AsyncClient) -> None:
+    s, conv = await _started_conversation(live_server, web_channel)
+    async with connect(_url(live_server, web_channel, s["token"]), origin=SITE) as ws:
+        await ws.recv()
+        for n in range(12):
+            r = await client.post(f"/admin/conversations/{conv}/typing", headers=web_channel.tenant.headers,
+                                  json={"on": n % 2 == 0})
+            assert r.status_code == 204
+        r = await client.post(f"/admin/chats/{conv}/messages", headers=web_channel.tenant.headers,
+                              json={"message": "Listo"})
+        assert r.status_code < 300, r.text
+        frames = await _until(ws, lambda f: f["type"] == "message" and f["message"]["text"] == "Listo")
+    # each change of state would go out at once; four per 2 s do
+    assert [f["on"] for f in frames if f["type"] == "typing"] == [True, False, True, False]

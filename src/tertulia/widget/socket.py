@@ -449,16 +449,25 @@ async def upload_attachment(hub: WidgetHub, channel: WidgetChannel, visitor: Vis
                       filename=upload_id.split("_", 3)[-1], mime_type=content_type_of(upload_id))
 
 
-# Typing signals a conversation passes on, per side and per state: a widget repeats "on" every 3 s
-# while its visitor types, so this drops nothing a person would see, and a page (or a panel) that
-# sends more cannot flood the other side. "Off" has its own allowance, so an "on" and the "off"
-# that ends it both get through.
-TYPING_RATE = "1 per 2 seconds"
+# Typing signals a conversation passes on, per side. The same state again goes out at most once
+# every 2 s: a widget repeats "on" every 3 s while its visitor types (the panel too), so this drops
+# nothing a person would see, and a page or a panel that sends more cannot flood the other side. A
+# change of state goes out at once (typing again right after stopping, or after a send, which the
+# panel ends with "off"), within a cap that bounds an on/off flood.
+TYPING_REPEAT = "1 per 2 seconds"
+TYPING_ANY = "4 per 2 seconds"
 
 
 async def typing_allowed(hub: WidgetHub, who: str, conversation_id: uuid.UUID, on: bool) -> bool:
     """Whether this typing signal goes out (the shared rate limiter: across processes with Redis)."""
-    return await hub.limiter.wait_for(TYPING_RATE, "typing", who, str(conversation_id), "on" if on else "off") == 0.0
+    key = ("typing", who, str(conversation_id))
+    state, other = ("on", "off") if on else ("off", "on")
+    if await hub.limiter.wait_for(TYPING_REPEAT, *key, state) > 0.0:
+        return False
+    if await hub.limiter.wait_for(TYPING_ANY, *key) > 0.0:
+        return False
+    await hub.limiter.clear(TYPING_REPEAT, *key, other)
+    return True
 
 
 async def visitor_typing(hub: WidgetHub, tenant_id: uuid.UUID, conversation_id: uuid.UUID, on: bool) -> None:

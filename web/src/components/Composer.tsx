@@ -107,7 +107,7 @@ export function Composer({ conversationId, locked, userName, windowState: window
       media ? [{ type: media.type, media_id: media.id, filename: media.filename }] : []),
     onSuccess: (result, { media }) => {
       if (!media || media.type !== "audio") setText("");
-      typing.sent();
+      typing.stop(); // the server then lets the next "on" through at once
       setPicked(null);
       setError(null);
       showSent(client, conversationId, result.message, result.is_locked);

@@ -38,18 +38,6 @@ describe("TypingThrottle", () => {
     throttle.input("o");
     expect(sent.at(-1)).toEqual([600, true]);
   });
-
-  it("says nothing after a send: the message itself ends 'typing' on the other side", () => {
-    const { throttle, sent, at } = recorder();
-    throttle.input("hola");
-    at(100);
-    throttle.sent();
-    throttle.stop();
-    expect(sent).toEqual([[0, true]]);
-    at(200);
-    throttle.input("y");
-    expect(sent).toEqual([[0, true], [200, true]]);
-  });
 });
 
 describe("the visitor's typing in the panel", () => {

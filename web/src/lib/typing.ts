@@ -42,8 +42,8 @@ export function useVisitorTyping(conversationId: string): boolean {
 }
 
 /** The agent's side: "on" at most once every `everyMs` while there is text, "off" once when the
- * agent stops (the box emptied, a note instead, another chat), nothing after a send (the message
- * itself ends "typing" in the widget). */
+ * agent stops (the box emptied, a note instead, another chat, a send). After "off", the next
+ * keystroke is "on" at once (the server lets an "on" through right after an "off"). */
 export class TypingThrottle {
   private lastOn = -Infinity;
   private active = false;
@@ -62,12 +62,8 @@ export class TypingThrottle {
 
   stop(): void {
     if (!this.active) return;
-    this.sent();
-    this.send(false);
-  }
-
-  sent(): void {
     this.active = false;
     this.lastOn = -Infinity;
+    this.send(false);
   }
 }
