@@ -270,7 +270,7 @@ async def test_typing_shows_both_ways(browser: Any, page: Page, e2e_server: E2ES
         # the agent writes a reply: the visitor sees a person typing, until the reply arrives
         composer = page.get_by_label("Escribe un mensaje")
         await composer.press_sequentially("Sí, tenemos", delay=20)
-        agent_typing = log.get_by_text("está escribiendo…")
+        agent_typing = log.get_by_text("Ana Lucía Herrera está escribiendo…")
         await expect(agent_typing).to_be_visible()
         await visitor.screenshot(path=str(ARTIFACTS / "widget-agent-typing.png"))
         await composer.press_sequentially(" dos clases.", delay=20)

@@ -53,6 +53,7 @@ class Widget {
   private open = false;
   private unread = 0;
   private agentTyping = 0;
+  private agentTypingName = "";
   private typingSent = 0;
   private conversation: string | null = null;
   private readSent = 0;
@@ -262,6 +263,7 @@ class Widget {
         break;
       case "typing":
         this.agentTyping = frame.on ? Date.now() + 6000 : 0;
+        this.agentTypingName = (frame.name as string | undefined) || "";
         if (frame.on) setTimeout(() => this.paint(), 6100);
         break;
       case "read":
@@ -427,7 +429,7 @@ class Widget {
     }
     if (this.agentTyping > Date.now() && !this.streams.size) {
       const row = el("div", { class: "row them" });
-      row.append(el("span", { class: "who" }, `${this.cfg.name} ${this.w.typing}`));
+      row.append(el("span", { class: "who" }, `${this.agentTypingName || this.cfg.name} ${this.w.typing}`));
       nodes.push(row);
     }
     const focused = this.root.activeElement;

@@ -215,7 +215,7 @@ async def agent_typing(conversation_id: uuid.UUID, body: TypingIn, principal: Cu
 
     conv = await require_conversation(db, principal.tenant_id, conversation_id)
     if conv.channel_source == "web":
-        await publish_agent_typing(_hub(request), principal.tenant_id, conv.id, body.on)
+        await publish_agent_typing(_hub(request), principal.tenant_id, conv.id, body.on, principal.user_name)
     return Response(status_code=204)
 
 

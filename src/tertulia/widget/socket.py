@@ -478,10 +478,15 @@ async def visitor_typing(hub: WidgetHub, tenant_id: uuid.UUID, conversation_id: 
                                            "data": {"conversation_id": str(conversation_id), "on": on}}])
 
 
-async def publish_agent_typing(hub: WidgetHub, tenant_id: uuid.UUID, conversation_id: uuid.UUID, on: bool) -> None:
-    """A person of the team is typing: a frame to the conversation's widgets (never stored)."""
+async def publish_agent_typing(hub: WidgetHub, tenant_id: uuid.UUID, conversation_id: uuid.UUID, on: bool,
+                               name: str | None) -> None:
+    """A person of the team is typing: a frame to the conversation's widgets (never stored), with
+    their name, as their messages show it."""
     if await typing_allowed(hub, "agent", conversation_id, on):
-        await publish_frame(hub.bus, tenant_id, conversation_id, {"type": "typing", "who": "agent", "on": on})
+        frame: dict[str, Any] = {"type": "typing", "who": "agent", "on": on}
+        if name:
+            frame["name"] = name
+        await publish_frame(hub.bus, tenant_id, conversation_id, frame)
 
 
 async def mark(session: Any, tenant_id: uuid.UUID, conversation_id: uuid.UUID, status: str, *,
