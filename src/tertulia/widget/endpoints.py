@@ -209,8 +209,8 @@ async def visitor_file(tenant_id: uuid.UUID, name: str, request: Request,
 async def agent_typing(conversation_id: uuid.UUID, body: TypingIn, principal: CurrentPrincipal, db: ReadDb,
                        request: Request) -> Response:
     """Show the visitor of a web conversation that a person is typing (nothing for other channels:
-    Messenger, Instagram and WhatsApp do not get the team's typing yet). At most one signal per
-    conversation every 2 s goes out; the panel sends one every 3 s while its agent types."""
+    Messenger, Instagram and WhatsApp do not get the team's typing yet). The same state again goes
+    out at most every 2 s, a change at once; the panel repeats "on" every 3 s while its agent types."""
     from tertulia.conversations.service import require_conversation
 
     conv = await require_conversation(db, principal.tenant_id, conversation_id)
