@@ -285,7 +285,8 @@ class Widget {
     const known = this.messages.get(m.id);
     if (!known && m.by !== "visitor" && !this.open) this.unread += 1;
     if (m.turn) this.streams.delete(m.turn);
-    if (m.by !== "visitor") this.agentTyping = 0;
+    // A new reply ends "typing"; a known one coming back with its receipt (delivered, read) does not.
+    if (!known && m.by !== "visitor") this.agentTyping = 0;
     this.messages.set(m.id, m);
     if (this.open) this.markRead();
   }
