@@ -229,3 +229,69 @@ async def test_widget_settings_screen(page: Page, e2e_server: E2EServer, web_cha
     await card.get_by_role("button", name="Guardar").click()
     await expect(card.get_by_role("status")).to_have_text("Cambios guardados")
     await page.screenshot(path=str(ARTIFACTS / "widget-settings.png"), full_page=True)
+
+
+async def test_typing_shows_both_ways(browser: Any, page: Page, e2e_server: E2EServer, web_channel: dict[str, Any],
+                                      sites: tuple[SampleSite, SampleSite]) -> None:
+    url = sites[0].page("/escribe", web_channel["snippet"], name="Tomás Escribe")
+    context, visitor, frames = await _visitor_page(browser, url)
+    typing_posts: list[dict[str, Any]] = []
+    page.on("request", lambda r: typing_posts.append(json.loads(r.post_data or "{}"))
+            if r.url.endswith("/typing") else None)
+    try:
+        await _launcher(visitor).click()
+        dialog = visitor.get_by_role("dialog", name="Nora")
+        box = dialog.get_by_label("Escribe un mensaje")
+        await box.fill("Hola")
+        await box.press("Enter")
+        log = dialog.get_by_role("log")
+        await expect(log.get_by_text("¿En qué te puedo ayudar?")).to_be_visible(timeout=20_000)
+
+        await page.get_by_role("listbox", name="Conversaciones").get_by_role("option").filter(
+            has_text="Tomás Escribe").first.click()
+        head = page.locator(".chat-head")
+        await expect(head.get_by_role("heading", name="Tomás Escribe")).to_be_visible()
+        typing = head.locator(".typing-text")  # a status region, empty while nobody types
+        await expect(typing).to_have_text("")
+
+        # the visitor types: the agent sees it, until the message arrives
+        await box.press_sequentially("¿Tienen pan sin gluten?", delay=20)
+        await expect(typing).to_have_text("escribiendo…")
+        await page.screenshot(path=str(ARTIFACTS / "panel-visitor-typing.png"))
+        await box.press("Enter")
+        await expect(page.get_by_role("log").get_by_text("¿Tienen pan sin gluten?")).to_be_visible()
+        await expect(typing).to_have_text("")
+        # a visitor who stops without sending: it fades after a few seconds (typed at a person's
+        # pace: the widget repeats "typing" every 3 s, and its last one came with the message above)
+        await box.press_sequentially("y también quería saber", delay=200)
+        await expect(typing).to_have_text("escribiendo…")
+        await expect(typing).to_have_text("", timeout=10_000)
+
+        # the agent writes a reply: the visitor sees a person typing, until the reply arrives
+        composer = page.get_by_label("Escribe un mensaje")
+        await composer.press_sequentially("Sí, tenemos", delay=20)
+        agent_typing = log.get_by_text("Ana Lucía Herrera está escribiendo…")
+        await expect(agent_typing).to_be_visible()
+        await visitor.screenshot(path=str(ARTIFACTS / "widget-agent-typing.png"))
+        await composer.press_sequentially(" dos clases.", delay=20)
+        await composer.press("Enter")
+        await expect(log.get_by_text("Sí, tenemos dos clases.")).to_be_visible()
+        await expect(agent_typing).to_have_count(0)
+        assert typing_posts[:2] == [{"on": True}, {"on": False}]  # "off" with the send
+
+        # an agent who empties the box: "off", and the visitor's indicator goes at once
+        await composer.press_sequentially("Un momento", delay=20)
+        await expect(agent_typing).to_be_visible()
+        await composer.fill("")
+        await expect(agent_typing).to_have_count(0, timeout=3_000)  # well before the 6 s it would last
+
+        # a private note never tells the visitor anything
+        before = len(typing_posts)
+        await page.get_by_role("radio", name="Nota privada").click()
+        await page.locator("#composer").press_sequentially("Cliente celíaco", delay=20)
+        await page.locator("#composer").press("Enter")
+        await expect(page.get_by_role("log").get_by_text("Cliente celíaco")).to_be_visible()
+        assert typing_posts[before:] == []
+        assert [f["on"] for f in frames if f["type"] == "typing"][-1] is False
+    finally:
+        await context.close()

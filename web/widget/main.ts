@@ -53,6 +53,7 @@ class Widget {
   private open = false;
   private unread = 0;
   private agentTyping = 0;
+  private agentTypingName = "";
   private typingSent = 0;
   private conversation: string | null = null;
   private readSent = 0;
@@ -262,6 +263,7 @@ class Widget {
         break;
       case "typing":
         this.agentTyping = frame.on ? Date.now() + 6000 : 0;
+        this.agentTypingName = (frame.name as string | undefined) || "";
         if (frame.on) setTimeout(() => this.paint(), 6100);
         break;
       case "read":
@@ -283,7 +285,8 @@ class Widget {
     const known = this.messages.get(m.id);
     if (!known && m.by !== "visitor" && !this.open) this.unread += 1;
     if (m.turn) this.streams.delete(m.turn);
-    if (m.by !== "visitor") this.agentTyping = 0;
+    // A new reply ends "typing"; a known one coming back with its receipt (delivered, read) does not.
+    if (!known && m.by !== "visitor") this.agentTyping = 0;
     this.messages.set(m.id, m);
     if (this.open) this.markRead();
   }
@@ -427,7 +430,7 @@ class Widget {
     }
     if (this.agentTyping > Date.now() && !this.streams.size) {
       const row = el("div", { class: "row them" });
-      row.append(el("span", { class: "who" }, `${this.cfg.name} ${this.w.typing}`));
+      row.append(el("span", { class: "who" }, `${this.agentTypingName || this.cfg.name} ${this.w.typing}`));
       nodes.push(row);
     }
     const focused = this.root.activeElement;

@@ -35,3 +35,7 @@ class RateLimiter:
             return 0.0
         stats = await self._limiter.get_window_stats(item, *key)
         return max(0.001, stats.reset_time - time.time())
+
+    async def clear(self, limit: str | RateLimitItem, *key: str) -> None:
+        """Forget the hits counted under this key (a window that an event closes early)."""
+        await self._limiter.clear(parse(limit) if isinstance(limit, str) else limit, *key)

@@ -38,7 +38,7 @@ from tertulia.widget.schemas import (
     VisitorUploadOut,
 )
 from tertulia.widget.service import Visitor, WidgetChannel
-from tertulia.widget.socket import WidgetHub, mark, post_message, publish_frame, visitor_typing
+from tertulia.widget.socket import WidgetHub, mark, post_message, publish_agent_typing, visitor_typing
 
 router = APIRouter(tags=["widget"], route_class=JsonBodyRoute)
 WIDGET_DIST = Path(__file__).resolve().parents[3] / "web" / "dist" / "widget"
@@ -208,13 +208,14 @@ async def visitor_file(tenant_id: uuid.UUID, name: str, request: Request,
 @router.post("/admin/conversations/{conversation_id}/typing", status_code=204, tags=["conversations"])
 async def agent_typing(conversation_id: uuid.UUID, body: TypingIn, principal: CurrentPrincipal, db: ReadDb,
                        request: Request) -> Response:
-    """Show the visitor of a web conversation that a person is typing (nothing for other channels)."""
+    """Show the visitor of a web conversation that a person is typing (nothing for other channels:
+    Messenger, Instagram and WhatsApp do not get the team's typing yet). The same state again goes
+    out at most every 2 s, a change at once; the panel repeats "on" every 3 s while its agent types."""
     from tertulia.conversations.service import require_conversation
 
     conv = await require_conversation(db, principal.tenant_id, conversation_id)
     if conv.channel_source == "web":
-        await publish_frame(_hub(request).bus, principal.tenant_id, conv.id, {"type": "typing", "who": "agent",
-                                                                               "on": body.on})
+        await publish_agent_typing(_hub(request), principal.tenant_id, conv.id, body.on, principal.user_name)
     return Response(status_code=204)
 
 

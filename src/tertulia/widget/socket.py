@@ -449,10 +449,44 @@ async def upload_attachment(hub: WidgetHub, channel: WidgetChannel, visitor: Vis
                       filename=upload_id.split("_", 3)[-1], mime_type=content_type_of(upload_id))
 
 
+# Typing signals a conversation passes on, per side. The same state again goes out at most once
+# every 2 s: a widget repeats "on" every 3 s while its visitor types (the panel too), so this drops
+# nothing a person would see, and a page or a panel that sends more cannot flood the other side. A
+# change of state goes out at once (typing again right after stopping, or after a send, which the
+# panel ends with "off"), within a cap that bounds an on/off flood.
+TYPING_REPEAT = "1 per 2 seconds"
+TYPING_ANY = "4 per 2 seconds"
+
+
+async def typing_allowed(hub: WidgetHub, who: str, conversation_id: uuid.UUID, on: bool) -> bool:
+    """Whether this typing signal goes out (the shared rate limiter: across processes with Redis)."""
+    key = ("typing", who, str(conversation_id))
+    state, other = ("on", "off") if on else ("off", "on")
+    if await hub.limiter.wait_for(TYPING_REPEAT, *key, state) > 0.0:
+        return False
+    if await hub.limiter.wait_for(TYPING_ANY, *key) > 0.0:
+        return False
+    await hub.limiter.clear(TYPING_REPEAT, *key, other)
+    return True
+
+
 async def visitor_typing(hub: WidgetHub, tenant_id: uuid.UUID, conversation_id: uuid.UUID, on: bool) -> None:
-    """The visitor is typing: an ephemeral frame on the tenant's agent sockets (never stored)."""
-    await hub.bus.publish(tenant_id, [{"type": "visitor.typing",
-                                       "data": {"conversation_id": str(conversation_id), "on": on}}])
+    """The visitor is typing: an ephemeral frame (no `seq`) on the tenant's agent sockets, never
+    stored, so never replayed on resume (docs/realtime.md, "Ephemeral frames")."""
+    if await typing_allowed(hub, "visitor", conversation_id, on):
+        await hub.bus.publish(tenant_id, [{"type": "visitor.typing",
+                                           "data": {"conversation_id": str(conversation_id), "on": on}}])
+
+
+async def publish_agent_typing(hub: WidgetHub, tenant_id: uuid.UUID, conversation_id: uuid.UUID, on: bool,
+                               name: str | None) -> None:
+    """A person of the team is typing: a frame to the conversation's widgets (never stored), with
+    their name, as their messages show it."""
+    if await typing_allowed(hub, "agent", conversation_id, on):
+        frame: dict[str, Any] = {"type": "typing", "who": "agent", "on": on}
+        if name:
+            frame["name"] = name
+        await publish_frame(hub.bus, tenant_id, conversation_id, frame)
 
 
 async def mark(session: Any, tenant_id: uuid.UUID, conversation_id: uuid.UUID, status: str, *,

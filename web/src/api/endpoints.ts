@@ -49,6 +49,8 @@ export const api = {
   uploadMedia: (file: File, onProgress: (fraction: number) => void) =>
     uploadWithProgress<UploadedMedia>("/admin/media", file, onProgress),
   /** A private note: the team's only, never delivered; it comes back as a message of kind `note`. */
+  /** The agent is typing in this chat (shown to a web chat's visitor; nothing for other channels). */
+  typing: (id: string, on: boolean) => request<void>("POST", `/admin/conversations/${id}/typing`, { on }),
   addNote: (id: string, content: string) => request<Message>("POST", `/admin/chats/${id}/notes`, { content }),
   markRead: (id: string) => request<{ unread_count: number }>("POST", `/admin/chats/${id}/read`),
   setLocked: (id: string, locked: boolean) =>
@@ -154,6 +156,7 @@ export const keys = {
   tags: ["tags"] as const,
   canned: ["canned-responses"] as const,
   summary: (id: string) => ["summary", id] as const,
+  typing: (id: string) => ["typing", id] as const,
   trace: (cid: string) => ["trace", cid] as const,
   assistants: ["assistants"] as const,
   knowledge: (assistantId: string) => ["knowledge", assistantId] as const,

@@ -565,7 +565,9 @@ export interface paths {
         put?: never;
         /**
          * Agent Typing
-         * @description Show the visitor of a web conversation that a person is typing (nothing for other channels).
+         * @description Show the visitor of a web conversation that a person is typing (nothing for other channels:
+         *     Messenger, Instagram and WhatsApp do not get the team's typing yet). The same state again goes
+         *     out at most every 2 s, a change at once; the panel repeats "on" every 3 s while its agent types.
          */
         post: operations["agent_typing_admin_conversations__conversation_id__typing_post"];
         delete?: never;

@@ -72,7 +72,9 @@ export type EventFrame =
   | { type: "resync"; seq?: number }
   | { type: "ping" }
   | { type: "error"; code?: string; message?: string }
-  | { seq: number; type: string; data: unknown; at?: string };
+  | { seq: number; type: string; data: unknown; at?: string }
+  // Ephemeral (`visitor.typing`): no seq, never stored, never replayed.
+  | { type: string; data: unknown };
 
 // ---- WhatsApp templates and message retries -----------------------------------------------------
 // LOCAL SHAPES, until the template and retry endpoints (being built beside this screen) are in the

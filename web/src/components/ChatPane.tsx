@@ -13,6 +13,7 @@ import { applyConversation, patchConversation } from "../lib/live";
 import { useAssistantName } from "../lib/assistant";
 import { formatLeft, refreshEvery, windowState, type WindowState } from "../lib/window";
 import { useJumpToMessage } from "../lib/useJumpToMessage";
+import { useVisitorTyping } from "../lib/typing";
 import { Avatar } from "./common";
 import { errorText } from "../lib/errors";
 import { BackIcon, ClockIcon, InfoIcon, SparkIcon } from "./icons";
@@ -67,6 +68,8 @@ function OpenChat({ conversationId, userName, onBack, onShowContact, focusMessag
   const [picker, setPicker] = useState<{ notice?: string } | null>(null);
 
   const chat = useQuery({ queryKey: keys.chat(conversationId), queryFn: () => api.chat(conversationId) });
+  // The visitor of a web chat is writing (live only: see lib/typing.ts).
+  const typing = useVisitorTyping(conversationId);
   const contact = useQuery({
     queryKey: keys.contact(chat.data?.contact_id ?? ""),
     queryFn: () => api.contact(chat.data!.contact_id),
@@ -154,7 +157,9 @@ function OpenChat({ conversationId, userName, onBack, onShowContact, focusMessag
               </span>
               {row.customer_phone && <span>{row.customer_phone}</span>}
               {row.platform_origin && <span className="origin" title={row.platform_origin}>{t("chat.via", { origin: row.platform_origin })}</span>}
-              {online && <span className="online-text">{t("list.online")}</span>}
+              {/* A region that stays, so a screen reader announces "typing…" when it appears. */}
+              <span className="typing-text" role="status">{typing ? t("chat.typing") : ""}</span>
+              {!typing && online && <span className="online-text">{t("list.online")}</span>}
               <WindowChip state={window24} />
             </p>
           )}

@@ -14,6 +14,7 @@ import {
 import { useI18n } from "../lib/context";
 import { errorText } from "../lib/errors";
 import { applyConversation, patchConversation } from "../lib/live";
+import { TypingThrottle } from "../lib/typing";
 import type { WindowState } from "../lib/window";
 import { ClipIcon, CloseIcon, FileIcon, LockIcon, SendIcon, SmileIcon } from "./icons";
 import { useSession } from "./Panel";
@@ -79,6 +80,11 @@ export function Composer({ conversationId, locked, userName, windowState: window
   const [caret, setCaret] = useState(0);
   const [active, setActive] = useState(0);
   const [dismissedAt, setDismissedAt] = useState<number | null>(null);
+  // The visitor of a web chat sees "typing…" while the agent writes a reply (never a note). The
+  // composer is keyed by conversation, so one throttle per chat; leaving the chat says "stopped".
+  const [typing] = useState(() => new TypingThrottle((on) => { api.typing(conversationId, on).catch(() => {}); }));
+  const tellsTyping = channelSource === "web";
+  useEffect(() => () => typing.stop(), [typing]);
   const slash = slashQuery(text, caret);
   const slashOpen = slash !== null && dismissedAt !== slash.start;
   const canned = useQuery({ queryKey: keys.canned, queryFn: api.cannedResponses, enabled: slashOpen, staleTime: 60_000 });
@@ -101,6 +107,7 @@ export function Composer({ conversationId, locked, userName, windowState: window
       media ? [{ type: media.type, media_id: media.id, filename: media.filename }] : []),
     onSuccess: (result, { media }) => {
       if (!media || media.type !== "audio") setText("");
+      typing.stop(); // the server then lets the next "on" through at once
       setPicked(null);
       setError(null);
       showSent(client, conversationId, result.message, result.is_locked);
@@ -251,6 +258,7 @@ export function Composer({ conversationId, locked, userName, windowState: window
 
   function choose(next: Mode) {
     setMode(next);
+    if (next === "note") typing.stop();
     setError(null);
     if (next === "note") setPicked(null);
     ref.current?.focus();
@@ -319,7 +327,12 @@ export function Composer({ conversationId, locked, userName, windowState: window
         <textarea id="composer" ref={ref} rows={1} aria-label={isNote ? t("composer.note") : t("chat.composer")}
           placeholder={isNote ? t("composer.notePlaceholder") : picked ? t("composer.caption") : `${t("chat.composer")} (/)`}
           aria-describedby="composer-hint" value={text} onKeyDown={onKeyDown} onPaste={onPaste} maxLength={4096}
-          onChange={(e) => { setText(e.target.value); setCaret(e.target.selectionStart); setActive(0); }}
+          onChange={(e) => {
+            setText(e.target.value);
+            setCaret(e.target.selectionStart);
+            setActive(0);
+            if (tellsTyping && !isNote) typing.input(e.target.value);
+          }}
           onSelect={(e) => setCaret(e.currentTarget.selectionStart)}
           role="combobox" aria-autocomplete="list" aria-expanded={slashOpen} aria-controls="canned-list"
           aria-activedescendant={slashOpen && matches.length ? `canned-${matches[Math.min(active, matches.length - 1)].id}` : undefined} />

@@ -106,6 +106,7 @@ export const en: Messages = {
   "chat.empty.title": "Pick a conversation",
   "chat.empty.body": "Use ↑ ↓ in the list (or Alt+↑ ↓ from anywhere) to move through the conversations and / to write.",
   "chat.messages": "Messages",
+  "chat.typing": "typing…",
   "chat.via": "via {origin}",
   "chat.loadingOlder": "Loading older messages…",
   "chat.start": "Start of the conversation",

@@ -104,6 +104,7 @@ export const es = {
   "chat.empty.title": "Elige una conversación",
   "chat.empty.body": "Usa ↑ ↓ en la lista (o Alt+↑ ↓ desde cualquier sitio) para recorrer las conversaciones y / para escribir.",
   "chat.messages": "Mensajes",
+  "chat.typing": "escribiendo…",
   "chat.via": "vía {origin}",
   "chat.loadingOlder": "Cargando mensajes anteriores…",
   "chat.start": "Inicio de la conversación",

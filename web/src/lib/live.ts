@@ -8,7 +8,8 @@ import {
   addMessage, patchChatRow, replaceMessage, retagChats, retagContact, upsertChatRow, upsertTag, type MessageWindow,
   type Paged,
 } from "./cache";
-import type { ServerEvent } from "./socket";
+import type { EphemeralFrame, ServerEvent } from "./socket";
+import { applyVisitorTyping, clearVisitorTyping } from "./typing";
 
 /** An event patched a query whose fetch is in flight: that fetch may have read the database before
  * the event's commit, and its answer would then replace the patch (a new conversation vanishing
@@ -41,6 +42,7 @@ export function applyEvent(client: QueryClient, event: ServerEvent): void {
       client.setQueryData<Message | null>(keys.message(message.conversation_id, message.id),
         (old) => (old ? message : old));
       if (event.type === "message.created") void client.invalidateQueries({ queryKey: keys.summary(message.conversation_id) });
+      if (event.type === "message.created" && message.author === "contact") clearVisitorTyping(client, message.conversation_id);
       return;
     }
     case "conversation.updated": {
@@ -87,6 +89,11 @@ export function applyEvent(client: QueryClient, event: ServerEvent): void {
     default:
       return;
   }
+}
+
+/** Live-only frames (no seq): unknown types are ignored, as for events. */
+export function applyEphemeral(client: QueryClient, frame: EphemeralFrame): void {
+  if (frame.type === "visitor.typing") applyVisitorTyping(client, frame.data);
 }
 
 export function applyConversation(client: QueryClient, row: ChatSummary): void {

@@ -11,6 +11,13 @@ export interface ServerEvent {
   at?: string;
 }
 
+/** A frame without a seq (`visitor.typing`): live only, never stored nor replayed, and it moves no
+ * `lastSeq`. */
+export interface EphemeralFrame {
+  type: string;
+  data: unknown;
+}
+
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_BAD_ORIGIN = 4403;
 export const CLOSE_TOO_SLOW = 4408;
@@ -32,6 +39,7 @@ export function eventsUrl(location: { protocol: string; host: string }, after: n
 /** What the client should do with one frame, given the last sequence it has applied. */
 export type FrameAction =
   | { kind: "hello"; seq: number }
+  | { kind: "ephemeral"; frame: EphemeralFrame }
   | { kind: "resync"; seq: number | null }
   | { kind: "event"; event: ServerEvent }
   | { kind: "ignore" }
@@ -49,6 +57,9 @@ export function classifyFrame(frame: EventFrame, lastSeq: number | null): FrameA
       return { kind: "error", message: (frame as { message?: string }).message ?? "error" };
   }
   const seq = (frame as { seq?: unknown }).seq;
+  if (seq === undefined && typeof frame.type === "string" && "data" in frame) {
+    return { kind: "ephemeral", frame: frame as EphemeralFrame };
+  }
   if (typeof seq !== "number") return { kind: "ignore" };
   // A replay may overlap what was already applied: drop duplicates.
   if (lastSeq !== null && seq <= lastSeq) return { kind: "ignore" };
@@ -57,6 +68,8 @@ export function classifyFrame(frame: EventFrame, lastSeq: number | null): FrameA
 
 export interface SocketHandlers {
   onEvent(event: ServerEvent): void;
+  /** A live-only frame (no seq): shown while it lasts, nothing to resume. */
+  onEphemeral?(frame: EphemeralFrame): void;
   /** The server cannot replay what was missed: reload every list. */
   onResync(): void;
   onState(state: SocketState): void;
@@ -184,6 +197,9 @@ export class EventSocket {
       case "event":
         this.lastSeq = action.event.seq;
         this.handlers.onEvent(action.event);
+        return;
+      case "ephemeral":
+        this.handlers.onEphemeral?.(action.frame);
         return;
       default:
         return;

@@ -2,7 +2,7 @@ import { useEffect, useState } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import { keys } from "../api/endpoints";
 import { noticeEvent } from "./attention";
-import { applyEvent } from "./live";
+import { applyEphemeral, applyEvent } from "./live";
 import { EventSocket, eventsUrl, type SocketState } from "./socket";
 
 /** Opens the tab's event socket for as long as the inbox is shown and folds its events into the caches. */
@@ -17,6 +17,7 @@ export function useLiveSocket(enabled: boolean): SocketState {
           noticeEvent(client, event);
           applyEvent(client, event);
         },
+        onEphemeral: (frame) => applyEphemeral(client, frame),
         onResync: () => {
           // Too much was missed to replay: reload what is on screen.
           client.invalidateQueries({ predicate: (q) => q.queryKey[0] !== keys.me[0] });
