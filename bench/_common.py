@@ -17,15 +17,20 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx2
 import psycopg
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("TERTULIA_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -94,6 +99,37 @@ def pg_drop_database(url: str) -> None:
 def scratch_pg_url(prefix: str) -> str:
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     return f"{base}/{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+@contextmanager
+def scratch_pg_database(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database (named `prefix_<random>`) for one run, dropped at the end."""
+    url = scratch_pg_url(prefix)
+    pg_create_database(url)
+    try:
+        yield url
+    finally:
+        pg_drop_database(url)
+
+
+def prepare_database(database_url: str, data_dir: Path, secret_key: str,
+                     fill: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Migrate the bench's database, then `fill` it (its tenant, channels...) in one transaction."""
+    from tertulia.cli import do_migrate
+    from tertulia.config import Settings
+    from tertulia.kit.db import Database
+
+    do_migrate(Settings(data_dir=data_dir, database_url=database_url, secret_key=secret_key))
+
+    async def work() -> T:
+        db = Database(database_url, pool_size=2)
+        try:
+            async with db.session(cross_tenant="the bench makes its tenant") as session:
+                return await fill(session)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(work())
 
 
 @contextmanager

@@ -21,7 +21,8 @@ from pathlib import Path
 from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).parent))
-from whatsapp import prepare, scratch_database
+from _common import scratch_pg_database
+from whatsapp import prepare
 
 from tertulia.conversations.inbound import InboundDelivery, ingest_batch
 from tertulia.conversations.schemas import InboundMessage
@@ -69,7 +70,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=600, help="messages per batch size")
     parser.add_argument("--senders", type=int, default=50)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="tertulia-bench-batch-") as tmp, scratch_database() as url:
+    with (tempfile.TemporaryDirectory(prefix="tertulia-bench-batch-") as tmp,
+          scratch_pg_database("tertulia_bench_wa") as url):
         setup = prepare(url, Path(tmp), 0)
         asyncio.run(measure(url, setup.api_channel, setup.inbound_token, args))
 

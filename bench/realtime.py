@@ -44,18 +44,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx2
-import psycopg
 import redis
 import uvloop
 from _common import (
     KeepAlivePool,
     cpu_ticks,
+    prepare_database,
     raise_open_files_limit,
     rss_kib,
+    scratch_pg_database,
     stolen_pct,
     stop_process,
     wait_until_ready,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,43 +123,20 @@ class Tenant:
     inbound_token: str
 
 
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    name = f"tertulia_bench_rt_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def prepare(database_url: str, data_dir: Path) -> Tenant:
     from tertulia.channels.service import create_channel
-    from tertulia.cli import do_migrate
-    from tertulia.config import Settings
     from tertulia.kit.crypto import SecretBox
-    from tertulia.kit.db import Database
     from tertulia.tenancy.service import add_member, create_tenant, create_user
 
-    settings = Settings(data_dir=data_dir, database_url=database_url, secret_key=SECRET)
-    do_migrate(settings)
+    async def fill(session: AsyncSession) -> Tenant:
+        tenant = await create_tenant(session, "bench", "Bench")
+        user = await create_user(session, "agent@bench.test", PASSWORD, "Agent")
+        await add_member(session, tenant, user, "owner")
+        channel, token = await create_channel(session, SecretBox(SECRET), tenant.id, "api", "API", "bench")
+        assert token is not None
+        return Tenant("bench", user.email, str(channel.id), token)
 
-    async def work() -> Tenant:
-        db = Database(database_url, pool_size=2)
-        try:
-            async with db.session(cross_tenant="the bench makes its tenant") as session:
-                tenant = await create_tenant(session, "bench", "Bench")
-                user = await create_user(session, "agent@bench.test", PASSWORD, "Agent")
-                await add_member(session, tenant, user, "owner")
-                channel, token = await create_channel(session, SecretBox(SECRET), tenant.id, "api", "API", "bench")
-            assert token is not None
-            return Tenant("bench", user.email, str(channel.id), token)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(work())
+    return prepare_database(database_url, data_dir, SECRET, fill)
 
 
 # ---- servers ----
@@ -424,7 +403,8 @@ def main() -> None:
     if limit < args.sockets + 500:
         sys.exit(f"the open-files limit ({limit}) is too low for {args.sockets} sockets")
     prefix = f"tertulia-bench-{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory(prefix="tertulia-bench-rt-") as tmp, scratch_database() as database_url:
+    with (tempfile.TemporaryDirectory(prefix="tertulia-bench-rt-") as tmp,
+          scratch_pg_database("tertulia_bench_rt") as database_url):
         data_dir = Path(tmp)
         tenant = prepare(database_url, data_dir)
         if not args.skip_latency:

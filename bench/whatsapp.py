@@ -39,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,7 +48,18 @@ from pathlib import Path
 import httpx2
 import psycopg
 import uvloop
-from _common import KeepAlivePool, cpu_ticks, free_port, percentile, stolen_pct, stop_process, wait_until_ready
+from _common import (
+    KeepAlivePool,
+    cpu_ticks,
+    free_port,
+    percentile,
+    prepare_database,
+    scratch_pg_database,
+    stolen_pct,
+    stop_process,
+    wait_until_ready,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.sandbox.server import SandboxServer
 
@@ -68,57 +78,36 @@ class Setup:
     verify_token: str = ""
 
 
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    name = f"tertulia_bench_wa_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def prepare(database_url: str, data_dir: Path, channels: int,
             whatsapp_credentials: dict[str, str] | None = None) -> Setup:
     from tertulia.channels.service import create_channel
-    from tertulia.cli import do_migrate
-    from tertulia.config import Settings
     from tertulia.kit.crypto import SecretBox
-    from tertulia.kit.db import Database
     from tertulia.tenancy.service import create_api_token, create_tenant
 
-    do_migrate(Settings(data_dir=data_dir, database_url=database_url, secret_key=SECRET))
+    box = SecretBox(SECRET)
 
-    async def work() -> Setup:
-        db = Database(database_url, pool_size=2)
-        box = SecretBox(SECRET)
-        try:
-            async with db.session(cross_tenant="the bench makes its tenant") as session:
-                tenant = await create_tenant(session, "bench", "Bench")
-                api, token = await create_channel(session, box, tenant.id, "api", "API", "bench")
-                whatsapp = []
-                for n in range(channels):
-                    phone_id = str(100000000000 + n)
-                    channel, _ = await create_channel(session, box, tenant.id, "whatsapp_cloud", f"WhatsApp {n}",
-                                                      credentials={"phone_number_id": phone_id, "waba_id": "2000000",
-                                                                   "access_token": "bench-token-" + "t" * 20,
-                                                                   "app_secret": APP_SECRET})
-                    whatsapp.append((str(channel.id), phone_id))
-                verify = ""
-                if whatsapp_credentials:
-                    channel, _ = await create_channel(session, box, tenant.id, "whatsapp_cloud", "WhatsApp",
-                                                      credentials=whatsapp_credentials)
-                    whatsapp.append((str(channel.id), whatsapp_credentials["phone_number_id"]))
-                    verify = channel.verify_token or ""
-                _, api_token = await create_api_token(session, tenant, "bench")
-            assert token is not None
-            return Setup(str(api.id), token, whatsapp, api_token, verify)
-        finally:
-            await db.dispose()
+    async def fill(session: AsyncSession) -> Setup:
+        tenant = await create_tenant(session, "bench", "Bench")
+        api, token = await create_channel(session, box, tenant.id, "api", "API", "bench")
+        whatsapp = []
+        for n in range(channels):
+            phone_id = str(100000000000 + n)
+            channel, _ = await create_channel(session, box, tenant.id, "whatsapp_cloud", f"WhatsApp {n}",
+                                              credentials={"phone_number_id": phone_id, "waba_id": "2000000",
+                                                           "access_token": "bench-token-" + "t" * 20,
+                                                           "app_secret": APP_SECRET})
+            whatsapp.append((str(channel.id), phone_id))
+        verify = ""
+        if whatsapp_credentials:
+            channel, _ = await create_channel(session, box, tenant.id, "whatsapp_cloud", "WhatsApp",
+                                              credentials=whatsapp_credentials)
+            whatsapp.append((str(channel.id), whatsapp_credentials["phone_number_id"]))
+            verify = channel.verify_token or ""
+        _, api_token = await create_api_token(session, tenant, "bench")
+        assert token is not None
+        return Setup(str(api.id), token, whatsapp, api_token, verify)
 
-    return asyncio.run(work())
+    return prepare_database(database_url, data_dir, SECRET, fill)
 
 
 @contextmanager
@@ -215,7 +204,8 @@ def sender_main(base_url: str, requests: list[tuple[str, bytes, dict[str, str]]]
 
 def bench_intake(args: argparse.Namespace) -> None:
     rates = [float(r) for r in args.rates.split(",")]
-    with tempfile.TemporaryDirectory(prefix="tertulia-bench-wa-") as tmp, scratch_database() as url:
+    with (tempfile.TemporaryDirectory(prefix="tertulia-bench-wa-") as tmp,
+          scratch_pg_database("tertulia_bench_wa") as url):
         setup = prepare(url, Path(tmp), args.channels)
         with serve(url, Path(tmp), Path(tmp) / "serve.log") as (base_url, pid):
             profile(pid, int(args.seconds * 3))
@@ -257,8 +247,9 @@ def bench_delivery(args: argparse.Namespace) -> None:
     rounds = -(-args.messages // args.recipients)
     credentials = {"phone_number_id": "109000000000001", "waba_id": "2000000",
                    "access_token": "EAAGbench" + "t" * 24, "app_secret": APP_SECRET}
-    with tempfile.TemporaryDirectory(prefix="tertulia-bench-wa-") as tmp, scratch_database() as url, \
-            SandboxServer(SandboxConfig(auto_status=args.statuses)) as sandbox:
+    with (tempfile.TemporaryDirectory(prefix="tertulia-bench-wa-") as tmp,
+          scratch_pg_database("tertulia_bench_wa") as url,
+          SandboxServer(SandboxConfig(auto_status=args.statuses)) as sandbox):
         setup = prepare(url, Path(tmp), 0, whatsapp_credentials=credentials)
         env = {"TERTULIA_META_GRAPH_URL": sandbox.graph_url, "TERTULIA_DELIVERY_CHANNEL_RATE": str(args.channel_rate),
                "TERTULIA_DELIVERY_SPACING": str(args.spacing), "TERTULIA_DELIVERY_RETRY_SECONDS": "0.5"}

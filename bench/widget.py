@@ -40,15 +40,15 @@ from _common import (
     cpu_ticks,
     free_port,
     percentile,
-    pg_create_database,
-    pg_drop_database,
+    prepare_database,
     raise_open_files_limit,
     rss_kib,
-    scratch_pg_url,
+    scratch_pg_database,
     stolen_pct,
     stop_process,
     wait_until_ready,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,45 +62,29 @@ def scratch_database(kind: str, data_dir: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{data_dir / 'bench.db'}"
         return
-    url = scratch_pg_url("tertulia_bench_widget")
-    pg_create_database(url)
-    try:
+    with scratch_pg_database("tertulia_bench_widget") as url:
         yield url
-    finally:
-        pg_drop_database(url)
 
 
 def prepare(database_url: str, data_dir: Path) -> str:
     """A tenant with a web channel (allowed on SITE) answered by an assistant without debounce."""
     from tertulia.assistants.models import Assistant
     from tertulia.channels.service import create_channel
-    from tertulia.cli import do_migrate
-    from tertulia.config import Settings
     from tertulia.kit.crypto import SecretBox
-    from tertulia.kit.db import Database
     from tertulia.tenancy.service import create_tenant
     from tertulia.widget.schemas import WebChannelSettings
 
-    settings = Settings(data_dir=data_dir, database_url=database_url, secret_key=SECRET)
-    do_migrate(settings)
+    async def fill(session: AsyncSession) -> str:
+        tenant = await create_tenant(session, "bench", "Bench")
+        assistant = Assistant(tenant_id=tenant.id, name="Nora", provider="offline", model="", debounce_seconds=0.0)
+        session.add(assistant)
+        await session.flush()
+        channel, _ = await create_channel(session, SecretBox(SECRET), tenant.id, "web", "Web", "bench",
+                                          web=WebChannelSettings(allowed_origins=[SITE]))
+        channel.assistant_id = assistant.id
+        return str(channel.id)
 
-    async def work() -> str:
-        db = Database(database_url, pool_size=2)
-        try:
-            async with db.session(cross_tenant="the bench makes its tenant") as session:
-                tenant = await create_tenant(session, "bench", "Bench")
-                assistant = Assistant(tenant_id=tenant.id, name="Nora", provider="offline", model="",
-                                      debounce_seconds=0.0)
-                session.add(assistant)
-                await session.flush()
-                channel, _ = await create_channel(session, SecretBox(SECRET), tenant.id, "web", "Web", "bench",
-                                                  web=WebChannelSettings(allowed_origins=[SITE]))
-                channel.assistant_id = assistant.id
-            return str(channel.id)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(work())
+    return prepare_database(database_url, data_dir, SECRET, fill)
 
 
 def child_serve(port: int) -> None:

@@ -4,8 +4,11 @@ own wire format and answers in these terms."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+
+import httpx2
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +46,27 @@ def refused(message: str) -> MediaUnavailable:
 def unavailable(message: str) -> MediaUnavailable:
     """The provider or the network failed (5xx, 429, a dropped connection): retried."""
     return MediaUnavailable(message, code="media_unavailable", retry=True)
+
+
+def claimed_size(value: object) -> int | None:
+    """A size as a provider states it: a number, or digits in a string (a header, some JSON)."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+@asynccontextmanager
+async def downloaded(client: httpx2.AsyncClient, url: str, who: str, failure: Callable[[int], MediaUnavailable],
+                     headers: Mapping[str, str] | None = None) -> AsyncIterator[ProviderFile]:
+    """A provider's file URL fetched streaming, with the type and size its headers claim;
+    `failure(status)` for an answer other than 200, `unavailable` when `who` cannot be reached."""
+    try:
+        async with client.stream("GET", url, headers=headers) as response:
+            if response.status_code != 200:
+                raise failure(response.status_code)
+            yield ProviderFile(response.aiter_bytes(), claimed_type=response.headers.get("content-type"),
+                               claimed_size=claimed_size(response.headers.get("content-length")))
+    except httpx2.HTTPError as exc:  # the network, a dropped connection, a timeout
+        raise unavailable(f"{who} could not be reached: {type(exc).__name__}") from exc

@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import hashlib
-import os
 import random
 import secrets
-import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -46,6 +43,7 @@ from tertulia.conversations.inbound import StoredMessage
 from tertulia.conversations.media import media_key, media_url
 from tertulia.conversations.repository import ClaimedFetch
 from tertulia.conversations.service import emit_message_updated
+from tertulia.kit.background import ClaimingWorker
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database, after_commit, utcnow
 from tertulia.kit.egress import trusted_client
@@ -190,33 +188,27 @@ class Copied:
     size: int
 
 
-class MediaWorker:
+class MediaWorker(ClaimingWorker):
     """Claims due media fetches (across tenants) and copies their files, a few at a time."""
+
+    label = "media_worker"
+    min_wait = 0.05
 
     def __init__(self, db: Database, secret_box: SecretBox, store: FileStore, settings: Settings, *,
                  concurrency: int = 4, poll_seconds: float = 1.0, lease_seconds: float = 360.0,
                  retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
+        super().__init__(log, concurrency=concurrency, poll_seconds=poll_seconds)
         self.db = db
         self.secret_box = secret_box
         self.store = store
         self.settings = settings
-        self.concurrency = concurrency
-        self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
         self.retry_delays = tuple(retry_delays)
-        self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._client: httpx2.AsyncClient | None = None
-        self._wake = asyncio.Event()
-        self._running: set[asyncio.Task[None]] = set()
-        self._stopping = False
 
     @property
     def max_attempts(self) -> int:
         return len(self.retry_delays) + 1
-
-    def notify(self) -> None:
-        """Work was queued in this process: look now instead of at the next poll."""
-        self._wake.set()
 
     def client(self) -> httpx2.AsyncClient:
         if self._client is None:
@@ -225,61 +217,24 @@ class MediaWorker:
                                           max_response_bytes=max(LIMITS.values()) + 1)
         return self._client
 
-    async def run_once(self) -> int:
-        """Claim what is due (up to the free slots) and start it; returns how many started."""
-        free = self.concurrency - len(self._running)
-        if free <= 0:
-            return 0
+    async def _claim(self, free: int, hinted: bool) -> tuple[int, datetime | None]:
         now = utcnow()
         async with self.db.session(cross_tenant=CLAIMS_CROSS_TENANTS) as session:
             claims = await repo.claim_media_fetches(session, now, now + timedelta(seconds=self.lease_seconds), free)
         for claim in claims:
-            task = asyncio.create_task(self.fetch(claim), name=f"media-fetch-{claim.id}")
-            self._running.add(task)
-            task.add_done_callback(self._done)
-        return len(claims)
+            self._start(self.fetch(claim), f"media-fetch-{claim.id}")
+        return len(claims), None if len(claims) == free else await self._next_due()
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
-        self._wake.set()  # a slot is free again and work may be waiting for it
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        super()._done(task)
+        self._wake.set()  # a fetch that failed may have queued its retry: look at when it is due
 
     async def _next_due(self) -> datetime | None:
         async with self.db.read_session(cross_tenant=CLAIMS_CROSS_TENANTS) as session:
             return await repo.next_media_fetch_at(session)
 
-    async def run(self) -> None:
-        log.info("media_worker_started", action="media_worker_start", worker=self.name)
-        try:
-            while not self._stopping:
-                self._wake.clear()
-                due: datetime | None = None
-                try:
-                    if len(self._running) < self.concurrency:
-                        # A read first: SQLite's write lock is taken only when something is due.
-                        due = await self._next_due()
-                        if due is not None and due <= utcnow():
-                            await self.run_once()
-                            due = await self._next_due()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # the database is away: keep trying at the poll interval
-                    log.warning("media_worker_error", worker=self.name, error=f"{type(exc).__name__}: {exc}")
-                    due = None
-                timeout = self.poll_seconds
-                if due is not None and len(self._running) < self.concurrency:
-                    # Never spin: what is due but was not ours to claim is looked at again shortly.
-                    timeout = min(timeout, max(0.05, (due - utcnow()).total_seconds()))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-        finally:
-            log.info("media_worker_stopped", action="media_worker_stop", worker=self.name)
-
-    async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        for task in list(self._running):
-            task.cancel()
-        await asyncio.gather(*self._running, return_exceptions=True)
+    async def stop(self, grace: float = 0.0) -> None:
+        await super().stop(grace)
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -177,10 +177,10 @@ async def whatsapp_message(out: Outgoing, store: FileStore, upload: Upload, *, e
     return body
 
 
-class WhatsAppSender:
-    """What both WhatsApp providers share: one trusted client (operator-configured URLs), Meta's
-    message objects; each provider's subclass says how its API is reached and where our
-    reference travels."""
+class ProviderSender:
+    """What the senders of the providers at the operator's URLs share (WhatsApp's two, Meta's pages):
+    the trusted client, settings, the credentials' key and the file store; every send counts
+    against the channel's rate."""
 
     def __init__(self, tools: SenderTools) -> None:
         self.client = tools.trusted
@@ -190,6 +190,14 @@ class WhatsAppSender:
 
     def paced(self, out: Outgoing) -> bool:
         return True
+
+    def spacing(self, settings: Settings) -> float:
+        return 0.0  # no pair rate limit, as WhatsApp's; the channel's rate still holds
+
+
+class WhatsAppSender(ProviderSender):
+    """What both WhatsApp providers share: Meta's message objects, the pair spacing; each provider's
+    subclass says how its API is reached and where our reference travels."""
 
     def spacing(self, settings: Settings) -> float:
         return settings.delivery_spacing

@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import os
 import random
-import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ from tertulia.delivery import outbox, service
 from tertulia.delivery import repository as repo
 from tertulia.delivery.repository import ClaimedDelivery
 from tertulia.delivery.senders import NotYetSender, Outgoing, Sender, SenderTools
+from tertulia.kit.background import ClaimingWorker
 from tertulia.kit.crypto import SecretBox
 from tertulia.kit.db import Database, utcnow
 from tertulia.kit.egress import fenced_client, trusted_client
@@ -74,31 +73,26 @@ def backoff(attempt: int, base: float, *, floor: float = 0.0, retry_after: float
     return max(delay, floor, retry_after or 0.0)
 
 
-class DeliveryWorker:
+class DeliveryWorker(ClaimingWorker):
+    label = "delivery_worker"
+    min_wait = 0.01
+
     def __init__(self, db: Database, secret_box: SecretBox, store: FileStore, limiter: RateLimiter,
                  settings: Settings, config: DeliveryConfig | None = None) -> None:
+        self.config = config or DeliveryConfig()
+        super().__init__(log, concurrency=self.config.concurrency, poll_seconds=self.config.poll_seconds)
         self.db = db
         self.box = secret_box
         self.store = store
         self.limiter = limiter
         self.settings = settings
-        self.config = config or DeliveryConfig()
         self.rate = rate_item(settings.delivery_channel_rate)
-        self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.claim_ahead = timedelta(seconds=self.config.claim_ahead_seconds)
         self.senders: dict[str, Sender] = {}
         self._clients: list[httpx2.AsyncClient] = []
-        self._wake = asyncio.Event()
-        self._running: set[asyncio.Task[None]] = set()
-        self._stopping = False
-        self._hint: datetime | None = None
         self._last_sweep = 0.0
 
     # -- wiring --------------------------------------------------------------------------------------
-    def notify(self, due_at: datetime | None = None) -> None:
-        due_at = due_at or utcnow()
-        self._hint = due_at if self._hint is None else min(self._hint, due_at)
-        self._wake.set()
-
     def _open(self) -> None:
         # Sends finish well within the lease (another worker would take the delivery over).
         total = max(5.0, self.config.lease_seconds / 2)
@@ -113,86 +107,37 @@ class DeliveryWorker:
             await client.aclose()
         self._clients = []
 
-    # -- the loop ------------------------------------------------------------------------------------
-    async def _next_wake(self) -> datetime | None:
+    # -- the loop (kit/background.py) ---------------------------------------------------------------
+    async def _next_due(self) -> datetime | None:
         async with self.db.read_session(cross_tenant=CLAIMS_CROSS_TENANTS) as session:
             return await repo.next_wake_at(session)
 
-    async def run_once(self) -> int:
-        """Claim what is due (up to the free slots) and start sending it; how many started."""
-        return (await self._claim())[0]
-
-    async def _claim(self) -> tuple[int, datetime | None]:
-        """run_once, and when the next delivery becomes due (read in the claim's transaction)."""
-        free = self.config.concurrency - len(self._running)
-        if free <= 0:
-            return 0, None
+    async def _claim(self, free: int, hinted: bool) -> tuple[int, datetime | None]:
+        """Claim and start; the next delivery's due time is read in the claim's transaction."""
         token = uuid.uuid4().hex
         async with self.db.session(cross_tenant=CLAIMS_CROSS_TENANTS) as session:
             claimed = await repo.claim(session, utcnow(), timedelta(seconds=self.config.lease_seconds), free, token,
-                                       timedelta(seconds=self.config.claim_ahead_seconds))
+                                       self.claim_ahead)
             outgoing = await service.load_outgoing(session, claimed) if claimed else {}
             due = await repo.next_wake_at(session) if len(claimed) < free else None
         for delivery in claimed:
-            task = asyncio.create_task(self.deliver(delivery, outgoing.get(delivery.id)),
-                                       name=f"delivery-{delivery.id}")
-            self._running.add(task)
-            task.add_done_callback(self._done)
+            self._start(self.deliver(delivery, outgoing.get(delivery.id)), f"delivery-{delivery.id}")
         return len(claimed), due
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        if len(self._running) >= self.config.concurrency:
-            self._wake.set()  # a slot is free again and work may be waiting for it
-        self._running.discard(task)
+    async def _between(self) -> None:
+        await self._sweep()
 
     async def run(self) -> None:
-        log.info("delivery_worker_started", action="delivery_worker_start", worker=self.name)
         self._open()
         outbox.listen(self.db, self.notify)
-        ahead = timedelta(seconds=self.config.claim_ahead_seconds)
         try:
-            while not self._stopping:
-                self._wake.clear()
-                now = utcnow()
-                due: datetime | None = None
-                try:
-                    hinted = self._hint is not None and self._hint <= now
-                    if hinted:
-                        self._hint = None
-                    due = None if hinted else await self._next_wake()
-                    free = self.config.concurrency - len(self._running)
-                    if free > 0 and (hinted or (due is not None and due <= now + ahead)):
-                        started, due = await self._claim()
-                        if started == free:
-                            continue  # every free slot was filled: more may be due right now
-                    await self._sweep()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # the database is away: keep trying at the poll interval
-                    log.warning("delivery_worker_error", worker=self.name, error=f"{type(exc).__name__}: {exc}")
-                    due = None
-                timeout = self.config.poll_seconds
-                now = utcnow()
-                if due is not None and len(self._running) < self.config.concurrency:
-                    timeout = min(timeout, max(0.01, (due - ahead - now).total_seconds()))
-                if self._hint is not None:
-                    timeout = min(timeout, max(0.0, (self._hint - now).total_seconds()))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+            await super().run()
         finally:
             outbox.stop_listening(self.db, self.notify)
-            log.info("delivery_worker_stopped", action="delivery_worker_stop", worker=self.name)
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop claiming; let the sends under way finish (a cut send may go twice), then cancel."""
-        self._stopping = True
-        self._wake.set()
-        if self._running:
-            await asyncio.wait(list(self._running), timeout=grace)
-        left = list(self._running)  # (with any the loop started meanwhile)
-        for task in left:
-            task.cancel()
-        await asyncio.gather(*left, return_exceptions=True)
+        await super().stop(grace)
         await self._close()
 
     async def _sweep(self) -> None:

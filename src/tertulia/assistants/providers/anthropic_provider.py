@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import anthropic
+import httpx2
 from anthropic import AsyncAnthropic
 
 from tertulia.assistants.providers.base import (
     ChatMessage,
-    OnDelta,
     ProviderError,
     ProviderRequest,
     ProviderResult,
@@ -25,9 +25,7 @@ from tertulia.assistants.providers.network import (
     Failure,
     NetworkProvider,
     StreamTracker,
-    parse_retry_after,
     parse_tool_call,
-    run_with_retries,
 )
 
 ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -41,20 +39,13 @@ class AnthropicProvider(NetworkProvider):
     name = "anthropic"
     default_base_url = ANTHROPIC_DEFAULT_BASE_URL
 
-    async def complete(self, request: ProviderRequest, on_delta: OnDelta | None = None) -> ProviderResult:
-        params = self._params(request)
-
-        async def attempt(tracker: StreamTracker) -> ProviderResult:
-            # One client per call, closed at the end (see OpenAIProvider.complete).
-            async with self.http_client() as http, AsyncAnthropic(
-                    base_url=self.target, api_key=self.api_key, timeout=self.timeout, max_retries=0,
-                    http_client=http) as client:
-                stream = await client.messages.create(**params)
-                async with stream:
-                    return await _read_stream(stream, tracker, request.model)
-
-        return await run_with_retries(attempt, self._classify, on_delta=on_delta, provider=self.name,
-                                      target=self.target, max_retries=self.max_retries, backoff=self.backoff)
+    async def _stream(self, http: httpx2.AsyncClient, params: dict[str, Any], tracker: StreamTracker,
+                      model: str) -> ProviderResult:
+        async with AsyncAnthropic(base_url=self.target, api_key=self.api_key, timeout=self.timeout, max_retries=0,
+                                  http_client=http) as client:
+            stream = await client.messages.create(**params)
+            async with stream:
+                return await _read_stream(stream, tracker, model)
 
     def _params(self, request: ProviderRequest) -> dict[str, Any]:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system" and m.content)
@@ -83,39 +74,20 @@ class AnthropicProvider(NetworkProvider):
         return params
 
     def _classify(self, exc: BaseException) -> Failure | None:
-        target = self.target
         if isinstance(exc, anthropic.APITimeoutError):
-            return Failure(ProviderError(f"{target} did not answer within {self.timeout:g} s",
-                                         retryable=True, code="provider_timeout"))
+            return self._timed_out()
         if isinstance(exc, anthropic.APIConnectionError):
-            cause = exc.__cause__ or exc
-            return Failure(ProviderError(f"could not reach {target}: {type(cause).__name__}: {cause}",
-                                         retryable=True, code="provider_connection"))
+            return self._unreachable(exc)
         if isinstance(exc, anthropic.APIStatusError):
-            status = exc.status_code
             kind, detail = _error_detail(exc.body)
             detail = detail or exc.message
-            if status in (401, 403):
-                return Failure(ProviderError(
-                    f"the API key was rejected by {target} ({status}): {detail}",
-                    retryable=False, code="provider_auth", status_code=status))
-            if status < 400 and kind:
+            if exc.status_code < 400 and kind:
                 # An `event: error` inside a 200 stream, e.g. overloaded_error under heavy load.
-                return Failure(ProviderError(f"{target} reported {kind} while streaming: {detail}",
+                return Failure(ProviderError(f"{self.target} reported {kind} while streaming: {detail}",
                                              retryable=kind in TRANSIENT_ERROR_TYPES, code="provider_server_error"))
-            if status == 429 or status >= 500 or status in (408, 409):
-                return Failure(ProviderError(f"{target} answered {status}: {detail}", retryable=True,
-                                             code="provider_rate_limited" if status == 429 else "provider_server_error",
-                                             status_code=status),
-                               retry_after=parse_retry_after(exc.response.headers.get("retry-after")))
-            if status == 404:
-                return Failure(ProviderError(
-                    f"{target} answered 404: {detail} (check the base URL and the model name)",
-                    retryable=False, code="provider_not_found", status_code=status))
-            return Failure(ProviderError(f"{target} rejected the request ({status}): {detail}",
-                                         retryable=False, code="provider_bad_request", status_code=status))
+            return self._refused(exc.status_code, detail, exc.response.headers.get("retry-after"))
         if isinstance(exc, anthropic.APIError):
-            return Failure(ProviderError(f"{target} failed while streaming: {exc.message}",
+            return Failure(ProviderError(f"{self.target} failed while streaming: {exc.message}",
                                          retryable=True, code="provider_server_error"))
         return None
 

@@ -14,11 +14,19 @@ import json
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx2
 import structlog
 
-from tertulia.assistants.providers.base import OnDelta, ProviderError, ProviderResult, StreamDelta, ToolCall
+from tertulia.assistants.providers.base import (
+    OnDelta,
+    ProviderError,
+    ProviderRequest,
+    ProviderResult,
+    StreamDelta,
+    ToolCall,
+)
 from tertulia.kit.egress import fenced_client, find_egress_error
 
 log = structlog.get_logger("tertulia.assistants.providers")
@@ -186,4 +194,57 @@ class NetworkProvider:
     def http_client(self) -> httpx2.AsyncClient:
         """The SDK's HTTP client: through the egress fence, since the base URL is the tenant's."""
         return fenced_client(timeout=self.timeout, total_timeout=ANSWER_LIMIT_SECONDS)
+
+    async def complete(self, request: ProviderRequest, on_delta: OnDelta | None = None) -> ProviderResult:
+        params = self._params(request)
+
+        async def attempt(tracker: StreamTracker) -> ProviderResult:
+            # One client per call: providers are built per assistant and per run, and a client
+            # left open would hold its connection pool until garbage collection.
+            async with self.http_client() as http:
+                return await self._stream(http, params, tracker, request.model)
+
+        return await run_with_retries(attempt, self._classify, on_delta=on_delta, provider=self.name,
+                                      target=self.target, max_retries=self.max_retries, backoff=self.backoff)
+
+    # -- what each provider says: its request, its SDK's stream, its SDK's errors --------------------
+    name = ""
+
+    def _params(self, request: ProviderRequest) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def _stream(self, http: httpx2.AsyncClient, params: dict[str, Any], tracker: StreamTracker,
+                      model: str) -> ProviderResult:
+        """One attempt: the SDK's client over `http`, its streamed answer read through `tracker`."""
+        raise NotImplementedError
+
+    def _classify(self, exc: BaseException) -> Failure | None:
+        raise NotImplementedError
+
+    # -- the failures both SDKs report alike ---------------------------------------------------------
+    def _timed_out(self) -> Failure:
+        return Failure(ProviderError(f"{self.target} did not answer within {self.timeout:g} s",
+                                     retryable=True, code="provider_timeout"))
+
+    def _unreachable(self, exc: BaseException) -> Failure:
+        cause = exc.__cause__ or exc
+        return Failure(ProviderError(f"could not reach {self.target}: {type(cause).__name__}: {cause}",
+                                     retryable=True, code="provider_connection"))
+
+    def _refused(self, status: int, detail: str, retry_after: str | None) -> Failure:
+        """An HTTP error status: a rejected key, a transient answer (retried), a wrong URL or model."""
+        target = self.target
+        if status in (401, 403):
+            return Failure(ProviderError(f"the API key was rejected by {target} ({status}): {detail}",
+                                         retryable=False, code="provider_auth", status_code=status))
+        if status == 429 or status >= 500 or status in (408, 409):
+            return Failure(ProviderError(f"{target} answered {status}: {detail}", retryable=True,
+                                         code="provider_rate_limited" if status == 429 else "provider_server_error",
+                                         status_code=status),
+                           retry_after=parse_retry_after(retry_after))
+        if status == 404:
+            return Failure(ProviderError(f"{target} answered 404: {detail} (check the base URL and the model name)",
+                                         retryable=False, code="provider_not_found", status_code=status))
+        return Failure(ProviderError(f"{target} rejected the request ({status}): {detail}",
+                                     retryable=False, code="provider_bad_request", status_code=status))
 

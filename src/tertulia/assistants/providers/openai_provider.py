@@ -13,12 +13,12 @@ import json
 import uuid
 from typing import Any
 
+import httpx2
 import openai
 from openai import AsyncOpenAI
 
 from tertulia.assistants.providers.base import (
     ChatMessage,
-    OnDelta,
     ProviderError,
     ProviderRequest,
     ProviderResult,
@@ -28,9 +28,7 @@ from tertulia.assistants.providers.network import (
     Failure,
     NetworkProvider,
     StreamTracker,
-    parse_retry_after,
     parse_tool_call,
-    run_with_retries,
 )
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -40,21 +38,13 @@ class OpenAIProvider(NetworkProvider):
     name = "openai"
     default_base_url = OPENAI_DEFAULT_BASE_URL
 
-    async def complete(self, request: ProviderRequest, on_delta: OnDelta | None = None) -> ProviderResult:
-        params = self._params(request)
-
-        async def attempt(tracker: StreamTracker) -> ProviderResult:
-            # One client per call: providers are built per assistant and per run, and a client
-            # left open would hold its connection pool until garbage collection.
-            async with self.http_client() as http, AsyncOpenAI(
-                    base_url=self.target, api_key=self.api_key, timeout=self.timeout, max_retries=0,
-                    http_client=http) as client:
-                stream = await client.chat.completions.create(**params)
-                async with stream:
-                    return await _read_stream(stream, tracker, request.model)
-
-        return await run_with_retries(attempt, self._classify, on_delta=on_delta, provider=self.name,
-                                      target=self.target, max_retries=self.max_retries, backoff=self.backoff)
+    async def _stream(self, http: httpx2.AsyncClient, params: dict[str, Any], tracker: StreamTracker,
+                      model: str) -> ProviderResult:
+        async with AsyncOpenAI(base_url=self.target, api_key=self.api_key, timeout=self.timeout, max_retries=0,
+                               http_client=http) as client:
+            stream = await client.chat.completions.create(**params)
+            async with stream:
+                return await _read_stream(stream, tracker, model)
 
     def _params(self, request: ProviderRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -79,36 +69,17 @@ class OpenAIProvider(NetworkProvider):
         return params
 
     def _classify(self, exc: BaseException) -> Failure | None:
-        target = self.target
         if isinstance(exc, openai.APITimeoutError):
-            return Failure(ProviderError(f"{target} did not answer within {self.timeout:g} s",
-                                         retryable=True, code="provider_timeout"))
+            return self._timed_out()
         if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__ or exc
-            return Failure(ProviderError(f"could not reach {target}: {type(cause).__name__}: {cause}",
-                                         retryable=True, code="provider_connection"))
+            return self._unreachable(exc)
         if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            detail = _error_detail(exc.body) or exc.message
-            if status in (401, 403):
-                return Failure(ProviderError(
-                    f"the API key was rejected by {target} ({status}): {detail}",
-                    retryable=False, code="provider_auth", status_code=status))
-            if status == 429 or status >= 500 or status in (408, 409):
-                return Failure(ProviderError(f"{target} answered {status}: {detail}", retryable=True,
-                                             code="provider_rate_limited" if status == 429 else "provider_server_error",
-                                             status_code=status),
-                               retry_after=parse_retry_after(exc.response.headers.get("retry-after")))
-            if status == 404:
-                return Failure(ProviderError(
-                    f"{target} answered 404: {detail} (check the base URL and the model name)",
-                    retryable=False, code="provider_not_found", status_code=status))
-            return Failure(ProviderError(f"{target} rejected the request ({status}): {detail}",
-                                         retryable=False, code="provider_bad_request", status_code=status))
+            return self._refused(exc.status_code, _error_detail(exc.body) or exc.message,
+                                 exc.response.headers.get("retry-after"))
         if isinstance(exc, openai.APIError):
             # An error event inside a 200 stream (e.g. the server ran out of memory mid-answer).
             detail = _error_detail(exc.body) or exc.message
-            return Failure(ProviderError(f"{target} reported an error while streaming: {detail}",
+            return Failure(ProviderError(f"{self.target} reported an error while streaming: {detail}",
                                          retryable=True, code="provider_server_error"))
         return None
 

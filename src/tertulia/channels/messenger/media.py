@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx2
 
-from tertulia.channels.media import ProviderFile, expired, unavailable
+from tertulia.channels.media import MediaUnavailable, ProviderFile, downloaded, expired, unavailable
 from tertulia.config import Settings
 
 META_HOSTS = ("fbcdn.net", "fbsbx.com", "cdninstagram.com", "facebook.com", "instagram.com")
@@ -34,24 +34,17 @@ def is_meta_url(url: str, settings: Settings) -> bool:
     return parts.scheme == "https" and any(host == h or host.endswith("." + h) for h in META_HOSTS)
 
 
-def _size(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
-
-
 @asynccontextmanager
 async def open_media(client: httpx2.AsyncClient, settings: Settings, credentials: Any,
                      url: str) -> AsyncIterator[ProviderFile]:
     """The file behind a webhook's attachment URL, streaming; MediaUnavailable when it cannot be had."""
     if not is_meta_url(url, settings):
         raise expired("the attachment's URL is not Meta's: it is not followed")
-    try:
-        async with client.stream("GET", url) as response:
-            status = response.status_code
-            if status in (403, 404, 410):  # the link's signature expired, or the file is gone
-                raise expired(f"Meta's attachment URL answered {status}: the file is no longer there")
-            if status != 200:
-                raise unavailable(f"Meta's attachment URL answered {status}")
-            yield ProviderFile(response.aiter_bytes(), claimed_type=response.headers.get("content-type"),
-                               claimed_size=_size(response.headers.get("content-length")))
-    except httpx2.HTTPError as exc:
-        raise unavailable(f"Meta could not be reached: {type(exc).__name__}") from exc
+    async with downloaded(client, url, "Meta", _failure) as file:
+        yield file
+
+
+def _failure(status: int) -> MediaUnavailable:
+    if status in (403, 404, 410):  # the link's signature expired, or the file is gone
+        return expired(f"Meta's attachment URL answered {status}: the file is no longer there")
+    return unavailable(f"Meta's attachment URL answered {status}")

@@ -16,9 +16,8 @@ from typing import Any
 
 from tertulia.channels.messenger.api import PageApi, page_credentials
 from tertulia.channels.sending import PAGE_WINDOW_CLOSED, ProviderFailure, our_reference
-from tertulia.config import Settings
 from tertulia.conversations.window import HUMAN_AGENT_OPTION, page_messaging
-from tertulia.delivery.senders import Outgoing, SenderTools, missing_credentials, stored_file
+from tertulia.delivery.senders import Outgoing, ProviderSender, missing_credentials, stored_file
 
 # Our attachment types as the Send API's.
 ATTACHMENT_TYPES = {"image": "image", "video": "video", "audio": "audio", "voice": "audio", "document": "file"}
@@ -26,18 +25,8 @@ MAX_TEXT = 2000  # the Send API's limit for message.text
 MEDIA_LIMIT = 25 * 2**20  # Messenger's limit for an uploaded asset (images: 8 MB when Meta fetches a URL)
 
 
-class PageSender:
-    def __init__(self, tools: SenderTools) -> None:
-        self.client = tools.trusted
-        self.settings = tools.settings
-        self.box = tools.box
-        self.store = tools.store
-
-    def paced(self, out: Outgoing) -> bool:
-        return True
-
-    def spacing(self, settings: Settings) -> float:
-        return 0.0  # no pair rate limit to respect, as WhatsApp's; the channel's rate still holds
+class PageSender(ProviderSender):
+    """Messenger and Instagram: one sender for both, through the page the channel belongs to."""
 
     def api(self, out: Outgoing) -> PageApi:
         try:

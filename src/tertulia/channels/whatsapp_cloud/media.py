@@ -14,12 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx2
 
 from tertulia.channels.credentials import WhatsAppCloudCredentials
-from tertulia.channels.media import MediaUnavailable, ProviderFile, expired, refused, unavailable
+from tertulia.channels.media import MediaUnavailable, ProviderFile, claimed_size, expired, refused, unavailable
 from tertulia.config import Settings
 
 MEDIA_ID = re.compile(r"^[0-9A-Za-z_.-]{1,128}$")
@@ -56,15 +55,6 @@ def _download_failure(response: httpx2.Response) -> MediaUnavailable:
     return unavailable(f"Meta's media url answered {response.status_code}")
 
 
-def _size(value: Any) -> int | None:
-    # Some references show file_size as a string: accept both.
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
 @asynccontextmanager
 async def open_media(client: httpx2.AsyncClient, settings: Settings, credentials: WhatsAppCloudCredentials,
                      media_id: str) -> AsyncIterator[ProviderFile]:
@@ -88,7 +78,7 @@ async def open_media(client: httpx2.AsyncClient, settings: Settings, credentials
                 raise _download_failure(response)
             sha256 = info.get("sha256")
             yield ProviderFile(response.aiter_bytes(), claimed_type=str(info.get("mime_type") or "") or None,
-                               claimed_size=_size(info.get("file_size")),
+                               claimed_size=claimed_size(info.get("file_size")),  # (some show it as a string)
                                sha256=sha256.lower() if isinstance(sha256, str) else None)
     except httpx2.HTTPError as exc:  # the network, a dropped connection, a timeout
         raise unavailable(f"Meta could not be reached: {type(exc).__name__}") from exc

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 import httpx2
 
 from tertulia.channels.credentials import YCloudCredentials
-from tertulia.channels.media import ProviderFile, expired, refused, unavailable
+from tertulia.channels.media import MediaUnavailable, ProviderFile, downloaded, expired, refused, unavailable
 from tertulia.config import Settings
 
 DOWNLOAD_PATH = "/whatsapp/media/download/"
@@ -35,10 +35,6 @@ def media_id_of(reference: str) -> str | None:
     return reference if MEDIA_ID.fullmatch(reference) else None
 
 
-def _size(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
-
-
 @asynccontextmanager
 async def open_media(client: httpx2.AsyncClient, settings: Settings, credentials: YCloudCredentials,
                      reference: str) -> AsyncIterator[ProviderFile]:
@@ -48,16 +44,13 @@ async def open_media(client: httpx2.AsyncClient, settings: Settings, credentials
     if media_id is None:
         raise expired("not a YCloud media id or download link")
     url = f"{settings.ycloud_api_url.rstrip('/')}{DOWNLOAD_PATH}{quote(media_id, safe='')}"
-    try:
-        async with client.stream("GET", url, headers={"X-API-Key": credentials.api_key}) as response:
-            status = response.status_code
-            if status in (401, 403):
-                raise refused(f"YCloud answered {status}: the channel's API key was refused")
-            if status == 404:
-                raise expired("YCloud answered 404: the media is unknown or expired")
-            if status != 200:
-                raise unavailable(f"YCloud answered {status}")
-            yield ProviderFile(response.aiter_bytes(), claimed_type=response.headers.get("content-type"),
-                               claimed_size=_size(response.headers.get("content-length")))
-    except httpx2.HTTPError as exc:
-        raise unavailable(f"YCloud could not be reached: {type(exc).__name__}") from exc
+    async with downloaded(client, url, "YCloud", _failure, {"X-API-Key": credentials.api_key}) as file:
+        yield file
+
+
+def _failure(status: int) -> MediaUnavailable:
+    if status in (401, 403):
+        return refused(f"YCloud answered {status}: the channel's API key was refused")
+    if status == 404:
+        return expired("YCloud answered 404: the media is unknown or expired")
+    return unavailable(f"YCloud answered {status}")
