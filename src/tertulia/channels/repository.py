@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +47,16 @@ class InboundChannel:
 _c = Channel.__table__.c
 
 
+# Built once per database, on first use (when every foreign key's type is known): on the inbound
+# path (a lookup per batch) building the statement and its cache key on every call was a
+# measured part of the CPU per message (bench/README.md).
+@functools.cache
+def _channels_by_id_statement(dialect: str) -> Any:
+    return (select(_c.id, _c.tenant_id, _c.kind, _c.platform_origin, _c.enabled, _c.assistant_id,
+                   _c.inbound_token_hash, *stating_tenant(dialect, _c.tenant_id))
+            .where(_c.id.in_(bindparam("ids", expanding=True))))
+
+
 async def channels_by_id(session: AsyncSession, channel_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, InboundChannel]:
     """The channels deliveries are addressed to, whatever their tenant: the address (a webhook's
     URL, the inbound API's path) names the channel, and the channel says whose it is. Crosses
@@ -53,10 +64,9 @@ async def channels_by_id(session: AsyncSession, channel_ids: Sequence[uuid.UUID]
     to the channels' tenant (`stating_tenant`): the inbound path's next step works as that tenant."""
     if not channel_ids:
         return {}
-    stmt = select(_c.id, _c.tenant_id, _c.kind, _c.platform_origin, _c.enabled, _c.assistant_id,
-                  _c.inbound_token_hash, *stating_tenant(session, _c.tenant_id)).where(
-        _c.id.in_(list(set(channel_ids))))
-    channels = {row.id: InboundChannel(*row[:7]) for row in await session.execute(stmt)}
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    rows = await session.execute(_channels_by_id_statement(dialect), {"ids": list(set(channel_ids))})
+    channels = {row.id: InboundChannel(*row[:7]) for row in rows}
     stated_tenant(session, (c.tenant_id for c in channels.values()))
     return channels
 

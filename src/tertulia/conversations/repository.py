@@ -354,6 +354,36 @@ def _insert(session: AsyncSession, table: Any) -> Any:
     return dialect.insert(table)
 
 
+# The inbound path's statements are built once, on first use (when every foreign key's type is
+# known), and given their values when run: building one and its cache key on every batch was a
+# measured part of the CPU per message (bench/README.md).
+@functools.cache
+def _lock_identities_statement() -> Any:
+    # The identities first, through their unique key, then only their conversations: PostgreSQL
+    # cannot reorder a materialized CTE, so the plan stays this one when the statistics lag behind
+    # a tenant's growth (left to itself, it walked a new tenant's every conversation for each
+    # identity: 39 ms instead of 0.2 at 500 conversations).
+    wanted = (tenant_select(ContactIdentity, _TENANT, ContactIdentity.contact_id, ContactIdentity.channel_id,
+                            ContactIdentity.external_id)
+              .where(ContactIdentity.channel_id.in_(bindparam("channel_ids", expanding=True)),
+                     ContactIdentity.external_id.in_(bindparam("external_ids", expanding=True)),
+                     tuple_(ContactIdentity.channel_id, ContactIdentity.external_id).in_(
+                         bindparam("identities", expanding=True)))
+              .cte("wanted").prefix_with("MATERIALIZED", dialect="postgresql"))
+    return (tenant_select(Conversation, _TENANT, Conversation, Contact, wanted.c.channel_id.label("identity_channel"),
+                          wanted.c.external_id, Tag.id.label("tag_id"), Tag.name.label("tag_name"),
+                          Tag.color.label("tag_color"))
+            .select_from(wanted)
+            .join(Conversation, and_(Conversation.tenant_id == _TENANT,
+                                     Conversation.channel_id == wanted.c.channel_id,
+                                     Conversation.contact_id == wanted.c.contact_id))
+            .join(Contact, and_(Contact.tenant_id == _TENANT, Contact.id == wanted.c.contact_id))
+            .outerjoin(ContactTag, and_(ContactTag.tenant_id == _TENANT, ContactTag.contact_id == Contact.id))
+            .outerjoin(Tag, and_(Tag.tenant_id == _TENANT, Tag.id == ContactTag.tag_id))
+            .order_by(Conversation.id, ContactTag.applied_at.desc(), Tag.name)
+            .with_for_update(of=Conversation))
+
+
 async def lock_identity_conversations(session: AsyncSession, tenant_id: uuid.UUID,
                                       identities: Sequence[tuple[uuid.UUID, str]]) -> list[Row[Any]]:
     """The conversations of these (channel id, external id) identities that exist, locked, each
@@ -364,29 +394,9 @@ async def lock_identity_conversations(session: AsyncSession, tenant_id: uuid.UUI
     anyway)."""
     if not identities:
         return []
-    # The identities first, through their unique key, then only their conversations: PostgreSQL
-    # cannot reorder a materialized CTE, so the plan stays this one when the statistics lag behind
-    # a tenant's growth (left to itself, it walked a new tenant's every conversation for each
-    # identity: 39 ms instead of 0.2 at 500 conversations).
-    wanted = (tenant_select(ContactIdentity, tenant_id, ContactIdentity.contact_id, ContactIdentity.channel_id,
-                            ContactIdentity.external_id)
-              .where(ContactIdentity.channel_id.in_({c for c, _ in identities}),
-                     ContactIdentity.external_id.in_({e for _, e in identities}),
-                     tuple_(ContactIdentity.channel_id, ContactIdentity.external_id).in_(list(identities)))
-              .cte("wanted").prefix_with("MATERIALIZED", dialect="postgresql"))
-    stmt = (tenant_select(Conversation, tenant_id, Conversation, Contact, wanted.c.channel_id.label("identity_channel"),
-                          wanted.c.external_id, Tag.id.label("tag_id"), Tag.name.label("tag_name"),
-                          Tag.color.label("tag_color"))
-            .select_from(wanted)
-            .join(Conversation, and_(Conversation.tenant_id == tenant_id,
-                                     Conversation.channel_id == wanted.c.channel_id,
-                                     Conversation.contact_id == wanted.c.contact_id))
-            .join(Contact, and_(Contact.tenant_id == tenant_id, Contact.id == wanted.c.contact_id))
-            .outerjoin(ContactTag, and_(ContactTag.tenant_id == tenant_id, ContactTag.contact_id == Contact.id))
-            .outerjoin(Tag, and_(Tag.tenant_id == tenant_id, Tag.id == ContactTag.tag_id))
-            .order_by(Conversation.id, ContactTag.applied_at.desc(), Tag.name)
-            .with_for_update(of=Conversation))
-    return list((await session.execute(stmt)).all())
+    return list((await session.execute(_lock_identities_statement(), {
+        "tenant_id": tenant_id, "channel_ids": list({c for c, _ in identities}),
+        "external_ids": list({e for _, e in identities}), "identities": list(identities)})).all())
 
 
 async def insert_conversations(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
@@ -399,15 +409,20 @@ async def insert_conversations(session: AsyncSession, rows: Sequence[dict[str, A
     return set((await session.execute(stmt, list(rows))).scalars())
 
 
+@functools.cache
+def _insert_messages_statement(dialect: str) -> Any:
+    return (postgresql if dialect == "postgresql" else sqlite).insert(Message.__table__).on_conflict_do_nothing(
+        index_elements=["tenant_id", "channel_id", "provider_message_id"],
+    ).returning(Message.id, Message.channel_id, Message.provider_message_id)
+
+
 async def insert_inbound_messages(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[tuple[Any, str], int]:
     """Store messages, each at most once per channel and provider id: {(channel id, provider id):
     new message id} for those stored; a repeated delivery (also one racing the first) stores
     nothing and is missing from the answer."""
     if not rows:
         return {}
-    stmt = _insert(session, Message.__table__).on_conflict_do_nothing(
-        index_elements=["tenant_id", "channel_id", "provider_message_id"],
-    ).returning(Message.id, Message.channel_id, Message.provider_message_id)
+    stmt = _insert_messages_statement(session.bind.dialect.name if session.bind is not None else "sqlite")
     return {(r.channel_id, r.provider_message_id): r.id for r in await session.execute(stmt, list(rows))}
 
 
@@ -500,15 +515,20 @@ async def lock_message(session: AsyncSession, tenant_id: uuid.UUID, message_id: 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+@functools.cache
+def _provider_messages_statement() -> Any:
+    return (tenant_select(Message, _TENANT, Message.id, Message.conversation_id, Message.channel_id,
+                          Message.provider_message_id)
+            .where(tuple_(Message.channel_id, Message.provider_message_id).in_(bindparam("keys", expanding=True))))
+
+
 async def find_provider_messages(session: Reader, tenant_id: uuid.UUID,
                                  keys: Sequence[tuple[uuid.UUID, str]]) -> dict[tuple[uuid.UUID, str], Row[Any]]:
     """The stored messages under these (channel id, provider message id): id and conversation."""
     if not keys:
         return {}
-    stmt = (tenant_select(Message, tenant_id, Message.id, Message.conversation_id, Message.channel_id,
-                          Message.provider_message_id)
-            .where(tuple_(Message.channel_id, Message.provider_message_id).in_(list(keys))))
-    return {(r.channel_id, r.provider_message_id): r for r in await session.execute(stmt)}
+    rows = await session.execute(_provider_messages_statement(), {"tenant_id": tenant_id, "keys": list(keys)})
+    return {(r.channel_id, r.provider_message_id): r for r in rows}
 
 
 async def update_conversations(session: AsyncSession, tenant_id: uuid.UUID, rows: Sequence[dict[str, Any]]) -> None:

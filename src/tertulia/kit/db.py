@@ -35,6 +35,7 @@ from sqlalchemy.engine import Dialect, Result, ScalarResult, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.sql import Executable, Select
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import TypedReturnsRows
 from sqlalchemy.types import TypeDecorator
 
@@ -84,18 +85,20 @@ class Base(DeclarativeBase):
 # security is the second wall behind them: see `set_tenant`.
 
 M = TypeVar("M")
+TenantId = uuid.UUID | BindParameter[Any]
 T = TypeVar("T")
 _Ts = TypeVarTuple("_Ts")
 
 
 @overload
-def tenant_select(model: type[M], tenant_id: uuid.UUID) -> Select[M]: ...
+def tenant_select(model: type[M], tenant_id: TenantId) -> Select[M]: ...
 @overload
-def tenant_select(model: Any, tenant_id: uuid.UUID, *columns: Any) -> Select[Any]: ...
+def tenant_select(model: Any, tenant_id: TenantId, *columns: Any) -> Select[Any]: ...
 
 
-def tenant_select(model: Any, tenant_id: uuid.UUID, *columns: Any) -> Select[Any]:
-    """A SELECT of a tenant-owned model (or of some columns), already filtered to one tenant."""
+def tenant_select(model: Any, tenant_id: TenantId, *columns: Any) -> Select[Any]:
+    """A SELECT of a tenant-owned model (or of some columns), already filtered to one tenant
+    (a `bindparam` instead of the id: a statement built once, given the tenant when run)."""
     stmt = select(*columns) if columns else select(model)
     return stmt.where(model.tenant_id == tenant_id)
 
@@ -220,12 +223,12 @@ async def set_tenant(session: AsyncSession | ReadSession, tenant_id: uuid.UUID |
         await target.execute(_STATE[read_only], _rls_params(value))
 
 
-def stating_tenant(session: AsyncSession, tenant_column: Any) -> tuple[Any, ...]:
+def stating_tenant(dialect: str, tenant_column: Any) -> tuple[Any, ...]:
     """Columns that make a SELECT across tenants also state, as `set_tenant` would, the tenant of
     the rows it finds, for the rest of the transaction: the lookup that says whose the work is
     and the statement that then limits the transaction to it share one round trip. Evaluated row
     by row, after the row is read; give the rows' tenants to `stated_tenant` (nothing on SQLite)."""
-    if session.bind is None or session.bind.dialect.name != "postgresql":
+    if dialect != "postgresql":
         return ()
     return (func.set_config("role", TENANT_ROLE, True).label("_stated_role"),
             func.set_config("app.tenant_id", cast(tenant_column, String), True).label("_stated_tenant"))
