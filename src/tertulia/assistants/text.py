@@ -79,19 +79,23 @@ def stem(word: str) -> str:
     return word
 
 
-def search_terms(text: str, language: str = "es") -> list[str]:
-    """The distinct topical words of a question, stemmed, in order of appearance."""
+def topical_words(text: str, language: str = "es") -> list[str]:
+    """The question's topical words as written (folded), one per stem, in order of appearance: what
+    PostgreSQL's own stemmer reads (it stems "estacionamiento" further than a prefix could)."""
     # Customers do not always write in the assistant's language: drop filler words of both.
     # "Perfecto", "genial" before a question say nothing about its topic either.
     stop = STOPWORDS.get(language[:2], frozenset()) | ALL_STOPWORDS | ACKNOWLEDGEMENTS
-    seen: list[str] = []
+    seen: dict[str, str] = {}
     for w in words(text):
         if len(w) < 3 or w in stop:
             continue
-        s = stem(w)
-        if s not in seen:
-            seen.append(s)
-    return seen[:16]
+        seen.setdefault(stem(w), w)
+    return list(seen.values())[:16]
+
+
+def search_terms(text: str, language: str = "es") -> list[str]:
+    """The distinct topical words of a question, stemmed, in order of appearance."""
+    return [stem(w) for w in topical_words(text, language)]
 
 
 def covered_terms(terms: list[str], text: str) -> list[str]:
