@@ -71,9 +71,9 @@ KNOWLEDGE: list[tuple[str, str]] = [
      "compran solo en tienda, no en línea: te apartamos una por mensaje y la pagas al recogerla."),
     ("Café en grano y mayoreo",
      "Vendemos café en grano en bolsas de 250 g y 500 g con válvula, buenas para llevar de viaje, tostado cada "
-     "semana, y lo molemos sin costo para tu método (espresso, prensa francesa, goteo). Orígenes: Chiapas (notas de cacao), Veracruz "
-     "Coatepec (notas de panela) y Oaxaca Pluma Hidalgo (frutos rojos). Para prensa francesa recomendamos el "
-     "Chiapas, con molienda gruesa.\n\n"
+     "semana, y lo molemos sin costo para tu método (espresso, prensa francesa, goteo). Orígenes: Chiapas "
+     "(notas de cacao), Veracruz Coatepec (notas de panela) y Oaxaca Pluma Hidalgo (frutos rojos). Para "
+     "prensa francesa recomendamos el Chiapas, con molienda gruesa.\n\n"
      "La bolsa de 250 g cuesta $130 (Chiapas), $140 (Veracruz) o $150 (Oaxaca). El kilo de café cuesta de $380 "
      "(mezcla de la casa) a $520, según el origen.\n\n"
      "Mayoreo para cafeterías y oficinas: mínimo 5 kg, 10% de descuento desde 20 kg al mes y entrega sin costo "
