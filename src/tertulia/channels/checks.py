@@ -96,7 +96,8 @@ class Checks:
         self.items: list[CheckItem] = []
         self.refused: ProviderFailure | None = None  # the provider refused the credentials
 
-    def add(self, name: str, ok: bool, code: str, **params: str) -> bool:
+    def add(self, name: str, ok: bool, code: str, /, **params: str) -> bool:
+        # Positional-only: a param may be called `name` or `code` (an account's name, a provider's code).
         self.items.append(CheckItem(name=name, ok=ok, code=code, params=params, detail=check_text(code, params)))
         return ok
 
