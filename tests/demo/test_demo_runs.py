@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx2
 
+from tertulia.demo.tenant import DEMO_EMAIL, DEMO_PASSWORD
 from tests.demo.test_tenant import _ensure_demo, _login
 
 
@@ -76,11 +77,15 @@ HANDOFFS = 14
 
 
 async def test_every_ai_reply_of_the_demo_is_a_real_run(client: httpx2.AsyncClient, app: Any) -> None:
-    """Counts the demo's AI replies made by the orchestrator with the offline assistant: a reply
-    is a real run when its trace is the run's own (the model's steps, the knowledge searched for
-    real and its sources) and says what the message says."""
+    """Counts the demo's AI replies made by the orchestrator with the offline assistant. A reply is
+    a real run when its trace is the run's own (the model's steps, the knowledge searched for real
+    and its sources) and running the assistant again now on the conversation its trace saw
+    (`POST /admin/assistants/{id}/try`) gives the same answer, or the same handoff: no scripted
+    text passes that."""
     await _ensure_demo(app)
-    await _login(client)
+    login = await client.post("/api/auth/login", json={"email": DEMO_EMAIL, "password": DEMO_PASSWORD})
+    csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+    nora = next(a for a in (await client.get("/admin/assistants")).json() if a["name"] == "Nora")
     rows = (await client.get("/admin/chats/summary", params={"limit": 100})).json()
     replies = real = answers = handoffs = 0
     for row in rows:
@@ -97,11 +102,17 @@ async def test_every_ai_reply_of_the_demo_is_a_real_run(client: httpx2.AsyncClie
             found = [r["chunk_id"] for s in searches for r in s["result"]["results"]]
             if sorted(s["chunk_id"] for s in trace["sources"]) != sorted(set(found)):
                 continue  # sources that no search of the run returned
-            if trace["outcome"] == "sent" and trace["output"] == m["content"] == steps[-1]["text"]:
+            conversation = [{"role": t["role"], "content": t["content"]} for t in trace["input_messages"][1:]]
+            again = await client.post(f"/admin/assistants/{nora['id']}/try", json={"messages": conversation},
+                                    headers=csrf)
+            assert again.status_code == 200, again.text
+            if trace["outcome"] == "sent" and trace["output"] == m["content"] == steps[-1]["text"] == \
+                    again.json()["reply"]:
                 real += 1
                 # An answer quotes an entry the run retrieved, and names it.
                 answers += bool(searches) and any(f"«{s['title']}»" in m["content"] for s in trace["sources"])
-            elif trace["outcome"] == "handoff" and steps[-1]["name"] == "handoff_to_human":
+            elif trace["outcome"] == "handoff" and steps[-1]["name"] == "handoff_to_human" and \
+                    again.json()["handoff_reason"] == trace["error"] and m["content"] == nora["handoff_message"]:
                 note = messages[i + 1]
                 assert note["author"] == "system" and trace["error"] in note["content"]
                 real += 1
