@@ -91,8 +91,10 @@ async def test_closing_lines_are_acknowledged_and_a_voice_note_alone_is_handed_o
     for text in ("Perfecto, paso mañana por dos bolsas", "Ok te los mando al rato", "👍", "Gracias, eres un sol"):
         assert is_acknowledgement(text), text
         assert "Con gusto" in (await nora.complete(ask(text))).text, text
-    # A question after thanks is still a question.
+    # A question after thanks is still a question, and a request is still a request.
     assert not is_acknowledgement("Gracias!! Y tienen leche de avena?")
+    assert not is_acknowledgement("Va, apártame uno molido para prensa")
+    assert not is_acknowledgement("Ok, mándame la factura")
     voice = await nora.complete(ask("[sent a voice note]"))
     assert voice.tool_calls[0].name == "handoff_to_human"
     assert voice.tool_calls[0].arguments["reason"] == "El cliente escribió un mensaje sin texto."

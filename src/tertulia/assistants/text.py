@@ -41,6 +41,12 @@ ACKNOWLEDGEMENTS = frozenset("""
     gracias muchas mil ok okay vale perfecto genial listo excelente super bueno buenisimo entendido dale sale
     claro chido va padre sale thanks thank great perfect cool fine got it sure
 """.split())
+# A closing line that asks for something ("Va, apártame uno") is a request, not thanks.
+REQUEST_WORDS = frozenset("""
+    apartame apartar aparta reservame reservar reserva guardame guardar mandame manda mandar enviame envia enviar
+    quiero quisiera necesito pido pedir cambiar cambia cancelar cancela agregar agrega anota anotame
+    send reserve book cancel change need want order
+""".split())
 # Asking for a person: a request verb followed by who they want, or an unambiguous word alone.
 HUMAN_REQUEST = re.compile(
     r"\b(hablar|comunicarme|comunicar|contactar|pasame|pasas|pasar|atienda|atiende|atender|quiero|necesito|talk|speak|"
@@ -131,7 +137,7 @@ def is_acknowledgement(text: str, language: str = "es") -> bool:
         return bool(text.strip())  # an emoji alone
     if any(w in ACKNOWLEDGEMENTS for w in ws) and all(w in ACKNOWLEDGEMENTS or w in ALL_STOPWORDS for w in ws):
         return True
-    return ws[0] in ACKNOWLEDGEMENTS and len(ws) <= 8
+    return ws[0] in ACKNOWLEDGEMENTS and len(ws) <= 8 and not any(w in REQUEST_WORDS for w in ws)
 
 
 def chunk_text(text: str, limit: int = CHUNK_CHARS) -> list[str]:
