@@ -36,6 +36,11 @@ async def test_whatsapp_cloud_check_says_what_works_and_what_to_fix(
     details = {c["name"]: c["detail"] for c in result["checks"]}
     assert list(details) == ["credentials", "phone_number", "business_account", "number_in_account"]
     assert "(Café Aurora) responde; calidad: alta" in details["phone_number"]
+    # Said by code with its specifics too (the panel says them in the user's language).
+    assert [c["code"] for c in result["checks"]] == ["credentials_ok", "cloud_number_ok", "cloud_account_ok",
+                                                     "number_in_account"]
+    assert result["checks"][1]["params"]["name"] == "Café Aurora" and result["checks"][1]["params"]["quality"] == \
+        "GREEN"
 
     expired = await add_channel(api, shop, "whatsapp_cloud", {**shop.credentials, "access_token": "EAAGviejo0000"})
     result = await check(api, shop, expired)
@@ -43,6 +48,7 @@ async def test_whatsapp_cloud_check_says_what_works_and_what_to_fix(
     [_, number] = result["checks"]
     assert number["ok"] is False and "token de acceso de WhatsApp caducó" in number["detail"]
     assert "genera uno nuevo en Meta" in number["detail"]
+    assert number["code"] == "provider_refused" and number["params"]["provider_code"] == "190"
 
     wrong_number = await add_channel(api, shop, "whatsapp_cloud", {**shop.credentials, "phone_number_id": "99999999"})
     result = await check(api, shop, wrong_number)

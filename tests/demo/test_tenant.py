@@ -28,8 +28,9 @@ from tertulia.kit.db import Database, tenant_select
 from tertulia.kit.storage import FileStore
 from tertulia.tenancy.models import Tenant
 
-# Every turn is a message, and Nora's handoff at loading (content.NORA) leaves its note for the team.
-EXPECTED_MESSAGES = sum(len(s.turns) for s in content.SCRIPTS) + 1
+# Every turn is a message, and each of Nora's handoffs at loading (content.NORA) leaves its note for
+# the team (tests/demo/test_demo_runs.py counts them).
+TURNS = sum(len(s.turns) for s in content.SCRIPTS)
 EXPECTED_CONTACTS = len({s.contact_key or f"contact-{i}" for i, s in enumerate(content.SCRIPTS)})
 
 
@@ -62,7 +63,10 @@ async def test_demo_loads_once_and_is_idempotent(app: Any, db: Database) -> None
     before = await _counts(db, tenant_id)
     assert before["contacts"] == EXPECTED_CONTACTS >= 38
     assert before["conversations"] == len(content.SCRIPTS) >= 40
-    assert before["messages"] == EXPECTED_MESSAGES
+    async with db.read_session(tenant_id) as session:
+        notes = (await session.execute(tenant_select(Message, tenant_id, func.count())
+                                       .where(Message.author == "system"))).scalar_one()
+    assert before["messages"] == TURNS + notes and notes >= 1
     assert before["tags"] == len(content.TAGS)
     assert before["links"] >= 20
 
@@ -138,20 +142,21 @@ async def test_inbox_shows_the_demo_like_live_data(client: httpx2.AsyncClient, a
             assert row["is_locked"], row["display_name"]
     assert set(types) == {"image", "video", "audio", "document"}
     assert authors["contact"] > authors["human"] > 5 and authors["ai"] > 50
-    # Nora's replies are explainable like live ones: each has its trace.
+    # Nora's replies are explainable like live ones: each has its trace, her run's.
     searched = found = 0
     for reply in ai_replies[::5]:
         trace = await client.get(f"/admin/logs/ai/{reply['correlation_id']}")
         assert trace.status_code == 200, trace.text
-        assert trace.json()["output"] == reply["content"] and trace.json()["outcome"] == "sent"
-        # Nora's knowledge searched for real with the customer's turn: the step and its sources.
         steps = trace.json()["steps"]
-        assert steps[-1]["text"] == reply["content"]
+        if trace.json()["outcome"] == "handoff":
+            assert steps[-1]["name"] == "handoff_to_human"
+            continue
+        assert trace.json()["output"] == reply["content"] == steps[-1]["text"]
         if len(steps) == 3:
             assert steps[1]["name"] == "search_knowledge" and steps[1]["result"]["results"] is not None
             searched += 1
             found += bool(trace.json()["sources"])
-    assert searched >= 8 and found >= 4, (searched, found)
+    assert searched >= 6 and found >= 6, (searched, found)
     failed = [m for row in locked for m in (await client.get(f"/admin/chats/{row['id']}/messages")).json()
               if m["status"] == "failed"]
     assert len(failed) == 1 and failed[0]["error"]

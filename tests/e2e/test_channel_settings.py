@@ -117,6 +117,13 @@ async def test_connect_a_whatsapp_number_check_it_and_preview_its_templates(
     await expect(answer).to_contain_text("El número +34910001122 (Tienda Aurora) responde")
     await expect(answer).to_contain_text("El número pertenece a esa cuenta.")
     await shots(page, "channel-check-ok")
+    # The answer follows the panel's language, like every other word of it.
+    await page.get_by_label("Idioma", exact=True).select_option("en")
+    await expect(answer).to_contain_text("The connection works.")
+    await expect(answer).to_contain_text("The number +34910001122 (Tienda Aurora) answers; quality:")
+    await expect(answer).to_contain_text("The number belongs to that account.")
+    await page.get_by_label("Language", exact=True).select_option("es")
+    await expect(answer).to_contain_text("El número pertenece a esa cuenta.")
 
     # The number's templates: synced from the sandbox with this channel's button, then previewed.
     await open_section(page, "Plantillas")

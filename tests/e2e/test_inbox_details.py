@@ -89,6 +89,10 @@ async def test_the_chat_says_who_answers_and_whether_the_channel_delivers(
     await expect(banner.get_by_role("link", name="Configurar")).to_have_attribute(
         "href", "/panel_cliente/demo/settings/assistant")
     await expect(page.get_by_text("La IA está respondiendo")).to_have_count(0)
+    # Nothing to take over from: the composer does not warn that writing stops the AI.
+    hint = page.locator("#composer-hint")
+    await expect(hint).to_have_text("Intro envía · Mayús+Intro nueva línea")
+    await expect(page.get_by_text("Al escribir tomas el control")).to_have_count(0)
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "chat-no-assistant.png"))
 
@@ -97,6 +101,8 @@ async def test_the_chat_says_who_answers_and_whether_the_channel_delivers(
     assert api.patch(f"/admin/channels/{channel_id}", json={"assistant_id": assistant["id"]}).status_code == 200
     await page.reload()
     await expect(banner).to_contain_text("La IA está respondiendo")
+    await expect(hint).to_have_text(
+        "Al escribir tomas el control: la IA deja de responder en esta conversación.")
 
     assert api.patch(f"/admin/channels/{channel_id}", json={"enabled": False}).status_code == 200
     await page.reload()

@@ -33,7 +33,7 @@ from tertulia.assistants.schemas import (
     TryResult,
 )
 from tertulia.assistants.summaries import control_of, current_summary, refresh_summary
-from tertulia.assistants.text import search_terms
+from tertulia.assistants.text import topical_words
 from tertulia.assistants.tools import EXTRA_TOOLS, ToolContext, ToolError, available_tools, result_text, run_tool
 from tertulia.conversations import service as conversations
 from tertulia.kit.db import utcnow
@@ -186,7 +186,7 @@ async def search_knowledge(assistant_id: uuid.UUID, principal: CurrentManager, d
     """What the assistant would find for this question: the passages its knowledge search returns,
     best first (the same search its replies use)."""
     assistant = await service.require_assistant(db, principal.tenant_id, assistant_id)
-    hits = await repo.search_chunks(db, principal.tenant_id, assistant.id, search_terms(q, assistant.language),
+    hits = await repo.search_chunks(db, principal.tenant_id, assistant.id, topical_words(q, assistant.language),
                                     assistant.language, limit=limit)
     return [KnowledgeHit(entry_id=h.entry_id, chunk_id=h.chunk_id, title=h.title, content=h.content,
                          score=round(h.score, 4)) for h in hits]

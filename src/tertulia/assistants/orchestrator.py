@@ -42,7 +42,7 @@ from tertulia.assistants.providers.base import (
 )
 from tertulia.assistants.repository import ClaimedJob
 from tertulia.assistants.service import hand_off
-from tertulia.assistants.text import search_terms
+from tertulia.assistants.text import topical_words
 from tertulia.assistants.tools import (
     BUILTIN_TOOLS,
     HANDOFF_TOOL,
@@ -271,7 +271,7 @@ class Orchestrator:
         hits: list[repo.Hit] = []
         if text and has_knowledge:
             hits = await repo.search_chunks(session, tenant_id, assistant.id,
-                                            search_terms(text, assistant.language), assistant.language,
+                                            topical_words(text, assistant.language), assistant.language,
                                             limit=self.config.knowledge_hits)
         tools = await available_tools(session, tenant_id, list(assistant.enabled_tools or []),
                                       mcp_servers=has_mcp_servers)

@@ -38,6 +38,7 @@ from tertulia.assistants.models import (
     KnowledgeEntry,
     McpServer,
 )
+from tertulia.assistants.text import stem
 from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactTag, Tag
 from tertulia.conversations.models import NOTE, Conversation, Message
@@ -161,16 +162,18 @@ SQLITE_SEARCH = text(
 
 
 async def search_chunks(session: Reader, tenant_id: uuid.UUID, assistant_id: uuid.UUID,
-                        terms: list[str], language: str, limit: int = 4) -> list[Hit]:
-    """Full-text search of one assistant's knowledge for any of the (stemmed) terms, best first.
-    Terms match as word prefixes on both databases so that a crude stem still finds its word."""
-    clean = [t for t in (SAFE_TERM.sub("", term) for term in terms) if t]
+                        words: list[str], language: str, limit: int = 4) -> list[Hit]:
+    """Full-text search of one assistant's knowledge for any of the question's topical words
+    (text.topical_words), best first. They match as word prefixes on both databases: SQLite's
+    FTS5 (language-neutral) by their crude stem, PostgreSQL's by what its language's stemmer
+    makes of the whole word (a shorter stem of ours is not always a prefix of its own)."""
+    clean = [t for t in (SAFE_TERM.sub("", w) for w in words) if t]
     if not clean:
         return []
     params: dict[str, Any] = {"tenant_id": tenant_id, "assistant_id": assistant_id, "limit": limit}
     if is_sqlite(session):
         params = {"tenant_id": tenant_id, "assistant_id": assistant_id, "limit": limit,
-                  "match": " OR ".join(f'"{t}"*' for t in clean)}
+                  "match": " OR ".join(f'"{stem(t)}"*' for t in clean)}
         rows = await session.execute(SQLITE_SEARCH, params)
         # bm25 is lower-is-better; flip it so both databases rank "higher is better".
         return [Hit(r.id, r.entry_id, r.title, r.content, -float(r.score)) for r in rows]

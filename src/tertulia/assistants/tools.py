@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.assistants import repository as repo
 from tertulia.assistants.providers.base import ToolSpec
-from tertulia.assistants.text import search_terms
+from tertulia.assistants.text import topical_words
 from tertulia.contacts import repository as contacts_repo
 from tertulia.contacts import service as contacts_service
 from tertulia.contacts.models import Tag
@@ -136,7 +136,7 @@ async def search_knowledge(session: AsyncSession, ctx: ToolContext, args: dict[s
     if assistant is None:
         raise ToolError("no such assistant", kind="invalid_arguments")
     query = str(args["query"])
-    hits = await repo.search_chunks(session, ctx.tenant_id, assistant.id, search_terms(query, assistant.language),
+    hits = await repo.search_chunks(session, ctx.tenant_id, assistant.id, topical_words(query, assistant.language),
                                     assistant.language, limit=int(args.get("limit", 4)))
     results = [{"entry_id": str(h.entry_id), "chunk_id": h.chunk_id, "title": h.title, "content": h.content,
                 "score": round(h.score, 4)} for h in hits]

@@ -13,7 +13,6 @@ Those files ship in this package (`media/`) and go through the file store, as an
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,11 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.assistants.models import AiTrace, Assistant
-from tertulia.assistants.orchestrator import Orchestrator, RunState, history_messages, message_dict
-from tertulia.assistants.providers.base import ChatMessage
-from tertulia.assistants.providers.offline import turn_text
+from tertulia.assistants.orchestrator import Orchestrator, RunState, history_messages
 from tertulia.assistants.service import HANDOFF_NOTE
-from tertulia.assistants.tools import BUILTIN_TOOLS, HANDOFF_TOOL, SEARCH_TOOL, ToolContext, run_tool
 from tertulia.channels.models import Channel
 from tertulia.channels.service import create_channel
 from tertulia.config import Settings
@@ -152,11 +148,8 @@ async def load_demo(session: AsyncSession, settings: Settings, store: FileStore)
                     state="failed" if failed else "done", attempts=1, next_attempt_at=msg.created_at,
                     last_error=msg.error, created_at=msg.created_at, updated_at=msg.updated_at))
     session.add_all(deliveries)
-    # Each of Nora's replies has the trace a live run leaves, so "why did the AI say this?" works:
-    # those she wrote at loading, their own run's; the scripted ones, one shaped like it.
-    ran = {id(r.reply) for r in runs}
-    session.add_all([await _trace(session, nora, plan, msg) for plan in plans for msg in plan.messages
-                     if msg.author == "ai" and id(msg) not in ran])
+    # Every reply of Nora's is her own run's, with the trace a live run leaves ("why did the AI say
+    # this?"): the knowledge she searched, what she found, her answer or her handoff.
     session.add_all([_run_trace(nora, run) for run in runs])
     await session.flush()
     return True
@@ -189,7 +182,7 @@ async def _run_nora(session: AsyncSession, box: SecretBox, nora: Assistant, plan
     through the real orchestrator on the conversation so far: her reply becomes the message; a
     handoff becomes her handoff message, the note for the team, and the conversation is the team's
     (a later turn of hers is not run: she no longer answers there)."""
-    if not any(t.run for t in plan.script.turns):
+    if not any(t.who == "ai" for t in plan.script.turns):
         return []
     orchestrator = Orchestrator(cast(Database, _InTransaction(session)), box)
     contact = plan.contact
@@ -197,7 +190,7 @@ async def _run_nora(session: AsyncSession, box: SecretBox, nora: Assistant, plan
     runs: list[_Run] = []
     handed_off = False
     for turn, msg in zip(plan.script.turns, list(plan.messages), strict=True):
-        if not turn.run:
+        if turn.who != "ai":
             continue
         if handed_off:
             plan.messages.remove(msg)
@@ -237,48 +230,6 @@ def _run_trace(nora: Assistant, run: _Run) -> AiTrace:
         output=state.output if outcome == "sent" else "", tokens_in=state.tokens_in, tokens_out=state.tokens_out,
         ttft_ms=state.elapsed_ms(state.first_token_at) if state.first_token_at is not None else None,
         latency_ms=state.elapsed_ms(), outcome=outcome, error=state.handoff_reason, created_at=reply.created_at,
-    )
-
-
-async def _trace(session: AsyncSession, nora: Assistant, plan: _Plan, reply: Message) -> AiTrace:
-    """The trace of a scripted reply (`GET /admin/logs/ai/{id}`): Nora's knowledge searched for
-    real with the customer's turn (the search_knowledge tool, its results and sources), then the
-    script's text as the model's answer."""
-    before = [m for m in plan.messages if m.created_at < reply.created_at]
-    turn = next((m for m in reversed(before) if m.author == "contact"), None)
-    # Only the first reply after a customer message answers that turn (the live engine's rule).
-    answered = turn is not None and not any(m.author == "ai" and m.created_at > turn.created_at for m in before)
-    contact = plan.contact
-    contact_line = f"Customer: {contact.display_name}" + (f" ({contact.phone})" if contact.phone else "")
-    tools = [BUILTIN_TOOLS[SEARCH_TOOL].spec, BUILTIN_TOOLS[HANDOFF_TOOL].spec]
-    system = Orchestrator._system_prompt(nora, contact_line, "", tools)
-    history = history_messages(before)
-    inputs = [message_dict(m) for m in (ChatMessage(role="system", content=system), *history)]
-    tokens_in = sum(len(str(m["content"]).split()) for m in inputs)
-    tokens_out = len(reply.content.split())
-    latency = 900.0 + 37.0 * tokens_out
-    steps: list[dict[str, Any]] = []
-    ctx = ToolContext(tenant_id=reply.tenant_id, conversation_id=reply.conversation_id, assistant_id=nora.id,
-                      language=nora.language)
-    question = turn_text(history)
-    if question:
-        call = {"id": f"call_{uuid.uuid4().hex[:12]}", "name": SEARCH_TOOL, "arguments": {"query": question[:500]}}
-        started = time.perf_counter()
-        result = await run_tool(session, ctx, SEARCH_TOOL, call["arguments"], tools)
-        steps += [{"type": "model", "round": 0, "text": "", "reasoning": None, "tool_calls": [call],
-                   "tokens_in": tokens_in, "tokens_out": 0, "finish_reason": "tool_calls", "duration_ms": 0.0},
-                  {"type": "tool", "round": 1, "name": SEARCH_TOOL, "arguments": call["arguments"], "result": result,
-                   "duration_ms": round((time.perf_counter() - started) * 1000, 3)}]
-    steps.append({"type": "model", "round": 1 if question else 0, "text": reply.content, "reasoning": None,
-                  "tool_calls": [], "tokens_in": tokens_in, "tokens_out": tokens_out, "finish_reason": "stop",
-                  "duration_ms": latency})
-    return AiTrace(
-        tenant_id=reply.tenant_id, correlation_id=reply.correlation_id, conversation_id=reply.conversation_id,
-        assistant_id=nora.id, turn_message_id=turn.id if turn else None,
-        answered_message_id=turn.id if turn and answered else None, reply_message_id=reply.id,
-        provider="offline", model="offline", input_messages=inputs, sources=list(ctx.sources), steps=steps,
-        output=reply.content, tokens_in=tokens_in, tokens_out=tokens_out, ttft_ms=latency / 3, latency_ms=latency,
-        outcome="sent", error=None, created_at=reply.created_at,
     )
 
 

@@ -2041,8 +2041,13 @@ export interface components {
         /** CheckItem */
         CheckItem: {
             /**
+             * Code
+             * @description what it says, by a stable code (the panel says it in the user's language)
+             */
+            code: string;
+            /**
              * Detail
-             * @description what works, or what is wrong and what to do (for a person)
+             * @description what works, or what is wrong and what to do (for a person, in Spanish)
              */
             detail: string;
             /**
@@ -2052,6 +2057,13 @@ export interface components {
             name: string;
             /** Ok */
             ok: boolean;
+            /**
+             * Params
+             * @description the specifics the code's words name: a number, an account's name, a quality (GREEN, YELLOW, RED, UNKNOWN), the provider's error code (`provider_code`) and its reason for a person (`reason`)...
+             */
+            params?: {
+                [key: string]: string;
+            };
         };
         /** ContactOut */
         ContactOut: {

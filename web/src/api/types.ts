@@ -58,6 +58,7 @@ export type ChannelCreated = Schemas["ChannelCreated"];
 export type ChannelUpdate = Schemas["ChannelUpdate"];
 export type ChannelKindInfo = Schemas["ChannelKindOut"];
 export type ChannelCheck = Schemas["ChannelCheck"];
+export type CheckItem = Schemas["CheckItem"];
 export type TemplateSync = Schemas["SyncResult"];
 export type TenantSettingsUpdate = Schemas["TenantSettingsUpdate"];
 export type CannedResponse = Schemas["CannedResponseOut"];

@@ -64,6 +64,10 @@ export function Composer({ conversationId, locked, userName, windowState: window
   const { t } = useI18n();
   const client = useQueryClient();
   const tenantId = useSession().data?.tenant?.id ?? "";
+  // Writing takes over only where an enabled assistant answers: the same answer the chat's banner
+  // reads (one query, shared by its key); until it is known, no claim about the AI is made.
+  const answering = useQuery({ queryKey: keys.answering(conversationId), queryFn: () => api.answering(conversationId) });
+  const aiAnswers = answering.data?.ai_answers === true;
   const key = draftKey(tenantId, conversationId);
   // What was being written here last time (this tab or an earlier visit), until it is sent.
   const [restored] = useState(() => loadDraft(key));
@@ -291,9 +295,10 @@ export function Composer({ conversationId, locked, userName, windowState: window
       onDragOver={onDragOver} onDragLeave={() => setDragging(false)} onDrop={onDrop}>
       <div className="composer-top">
         {tabs}
-        <p className={`composer-hint${locked || isNote ? "" : " is-warning"}`} id="composer-hint">
+        <p className={`composer-hint${locked || isNote || !aiAnswers ? "" : " is-warning"}`} id="composer-hint">
           {isNote ? t("composer.noteHint")
-            : locked ? `${userName} · ${t("chat.composer.hintHuman")}` : t("chat.composer.hintAi")}
+            : locked ? `${userName} · ${t("chat.composer.hintHuman")}`
+              : aiAnswers ? t("chat.composer.hintAi") : t("chat.composer.hintHuman")}
         </p>
         {restored && text === restored.text && <span className="composer-draft" role="status">{t("composer.draftRestored")}</span>}
       </div>

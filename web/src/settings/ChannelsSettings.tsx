@@ -8,6 +8,7 @@ import type { Assistant, Channel, ChannelCheck, ChannelCreated, ChannelKindInfo 
 import { AlertIcon, CheckIcon, TrashIcon } from "../components/icons";
 import { dictionaries, type MessageKey, type Translate } from "../i18n";
 import { useI18n } from "../lib/context";
+import { checkText } from "../lib/checkText";
 import { formatRelative } from "../lib/dates";
 import { errorText, fieldErrors, formErrorText } from "../lib/errors";
 import { ChannelExtra } from "./channelSlots";
@@ -267,13 +268,13 @@ function CheckConnection({ channel, onChecked }: { channel: Channel; onChecked: 
 }
 
 function CheckResult({ result }: { result: ChannelCheck }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   return (
     <div className={`check-result ${result.ok ? "is-ok" : "is-bad"}`} role="status">
       <p><strong>{result.ok ? t("channels.checkOk") : t("channels.checkFailed")}</strong></p>
       <ul>
         {result.checks.map((c) => (
-          <li key={c.name} className={c.ok ? undefined : "is-bad"}>{c.ok ? <CheckIcon /> : <AlertIcon />} {c.detail}</li>
+          <li key={c.name} className={c.ok ? undefined : "is-bad"}>{c.ok ? <CheckIcon /> : <AlertIcon />} {checkText(c, lang, t)}</li>
         ))}
       </ul>
     </div>

@@ -2,14 +2,16 @@
 
 It behaves like a small tool-using model so that the orchestrator treats every provider alike:
 for a question it first calls `search_knowledge`, then answers by quoting the best passage and
-naming its source, or calls `handoff_to_human` when nothing relevant was found. Greetings get a
-greeting, and a customer who asks for a person is handed over at once. The answer is streamed
-word by word through the same delta callback as the network providers.
+naming its source (the sentences of the passage that answer it, not the whole passage), or calls
+`handoff_to_human` when nothing relevant was found. Greetings get a greeting, thanks and closing
+lines an acknowledgement, and a customer who asks for a person or complains is handed over at
+once. The answer is streamed word by word through the same delta callback as the network providers.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -26,6 +28,7 @@ from tertulia.assistants.text import (
     best_sentences,
     covered_terms,
     is_acknowledgement,
+    is_complaint,
     is_greeting_only,
     search_terms,
 )
@@ -41,6 +44,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "also": "También te puede servir «{title}».",
         "no_match": "No encontré información sobre «{query}» en la base de conocimiento.",
         "asked_human": "El cliente pidió hablar con una persona.",
+        "complaint": "El cliente tiene una queja o un problema con un pedido o un pago: «{query}».",
         "empty": "El cliente escribió un mensaje sin texto.",
     },
     "en": {
@@ -50,6 +54,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "also": "“{title}” may help too.",
         "no_match": "I found nothing about “{query}” in the knowledge base.",
         "asked_human": "The customer asked to talk to a person.",
+        "complaint": "The customer has a complaint or a problem with an order or a payment: “{query}”.",
         "empty": "The customer sent a message without text.",
     },
 }
@@ -57,6 +62,10 @@ PHRASES: dict[str, dict[str, str]] = {
 
 def phrases(language: str) -> dict[str, str]:
     return PHRASES.get(language[:2].lower(), PHRASES["es"])
+
+
+# How the history marks a file the customer sent ("[sent a voice note]"): nothing it can read.
+ATTACHMENT_LINE = re.compile(r"^\[sent [^\]\n]*\]$", re.MULTILINE)
 
 
 def turn_text(messages: list[ChatMessage]) -> str:
@@ -70,6 +79,16 @@ def turn_text(messages: list[ChatMessage]) -> str:
     return "\n".join(reversed(parts)).strip()
 
 
+def readable_text(text: str) -> str:
+    """The turn without the marks of files sent: a voice note or a photo alone is a message without
+    text to this assistant, which hears and sees nothing."""
+    return "\n".join(line for line in ATTACHMENT_LINE.sub("", text).splitlines() if line.strip()).strip()
+
+
+def shorten(question: str) -> str:
+    return question if len(question) <= 120 else question[:119] + "…"
+
+
 class OfflineProvider:
     name = "offline"
 
@@ -81,15 +100,17 @@ class OfflineProvider:
         p = phrases(self.language)
         last = request.messages[-1] if request.messages else None
         if last is not None and last.role == "tool" and last.name == "search_knowledge":
-            question = turn_text(request.messages)
+            question = readable_text(turn_text(request.messages))
             return await self._answer(question, last.content, on_delta)
-        question = turn_text(request.messages)
+        question = readable_text(turn_text(request.messages))
         if not question:
             return self._call("handoff_to_human", {"reason": p["empty"]})
         if is_greeting_only(question, self.language):
             return await self._say(p["greeting"].format(name=self.assistant_name), on_delta)
         if asks_for_human(question, self.language):
             return self._call("handoff_to_human", {"reason": p["asked_human"]})
+        if is_complaint(question, self.language):
+            return self._call("handoff_to_human", {"reason": p["complaint"].format(query=shorten(question))})
         if is_acknowledgement(question, self.language):
             return await self._say(p["ack"], on_delta)
         return self._call("search_knowledge", {"query": question[:500]})
@@ -108,12 +129,12 @@ class OfflineProvider:
             if cover > best_cover:
                 best, best_cover = hit, cover
         if best is None or best_cover < MIN_COVERAGE:
-            short = question if len(question) <= 120 else question[:119] + "…"
-            return self._call("handoff_to_human", {"reason": p["no_match"].format(query=short)})
+            return self._call("handoff_to_human", {"reason": p["no_match"].format(query=shorten(question))})
         text = p["answer"].format(text=best_sentences(terms, str(best.get("content", ""))), title=best.get("title", ""))
+        # Another passage as good as the best is worth naming, when it shares more than one word.
         others = [h for h in hits if h is not best and h.get("title") != best.get("title")
-                  and len(covered_terms(terms, f"{h.get('title', '')} {h.get('content', '')}")) / max(1, len(terms))
-                  >= max(MIN_COVERAGE, best_cover)]
+                  and len(covered := covered_terms(terms, f"{h.get('title', '')} {h.get('content', '')}")) > 1
+                  and len(covered) / max(1, len(terms)) >= max(MIN_COVERAGE, best_cover)]
         if others:
             text += "\n" + p["also"].format(title=others[0].get("title", ""))
         return await self._say(text, on_delta)
