@@ -148,7 +148,6 @@ async def test_search_ignores_accents_and_case_and_reads_phones_as_digits(client
         await post_inbound(client, t, "hola", external_id=f"a{i}", name=name, phone=f"+3460012345{i}")
     for threshold in (1000, 0):
         monkeypatch.setattr(repository, "Q_WINDOW", threshold)
-        monkeypatch.setattr(repository, "Q_TEXT_WINDOW", threshold)
 
         async def names(q: str) -> list[str]:
             found = await client.get("/admin/chats/summary", params={"q": q}, headers=t.headers)
@@ -180,7 +179,7 @@ async def test_search_finds_conversations_by_message_text(client: httpx2.AsyncCl
     sent = (await client.get(f"/admin/chats/{rosa_id}/messages", headers=t.headers)).json()
     envio_id = next(m["id"] for m in sent if "envío" in m["content"])
     for threshold in (300, 0):
-        monkeypatch.setattr(repository, "Q_TEXT_WINDOW", threshold)
+        monkeypatch.setattr(repository, "Q_WINDOW", threshold)
 
         async def search(q: str) -> list[tuple[str, Any]]:
             found = await client.get("/admin/chats/summary", params={"q": q}, headers=t.headers)
@@ -194,6 +193,8 @@ async def test_search_finds_conversations_by_message_text(client: httpx2.AsyncCl
             "message_id": envio_id, "excerpt": "Buenas, ¿cuánto tarda el envío a Sevilla?"})]
         assert [name for name, _ in await search("zapatilla")] == ["Sevilla Ruiz"]
         assert await search("envio madrid") == []
+        # Both words in the conversation, on one day, but in two messages: not a match.
+        assert await search("envio gracias") == []
         assert await search("tarda") == await search("TARDÁ")
 
 

@@ -36,7 +36,7 @@ from tertulia.assistants.models import Assistant
 from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
 from tertulia.contacts.repository import like_pattern
-from tertulia.conversations.models import Conversation, MediaFetch, Message
+from tertulia.conversations.models import Conversation, ConversationWords, MediaFetch, Message
 from tertulia.conversations.search import fts5_match, search_terms, tsquery_text
 from tertulia.delivery.models import UNDONE, OutboundDelivery
 from tertulia.kit.db import Reader, tenant_delete, tenant_select, tenant_update, utcnow
@@ -63,15 +63,15 @@ async def lock_conversation(session: AsyncSession, tenant_id: uuid.UUID,
 # window of them holds a full page of matches, that page is the answer, since the window is a
 # prefix of the list's order. Otherwise matches are rare, and all of them are collected through
 # the indexes (trigram on the conversation's copy of its contact's folded name and phone, GIN on
-# the messages' tsvector, read through a function: see _page) and sorted. A one-time filter on the
-# window's real count picks the branch: the planner cannot estimate a LIKE '%...%' pattern or a
-# prefix tsquery well enough to choose, and left to itself it walked every conversation of the
-# tenant for a rare fragment (bench/inbox_list.py: `q=zubiza (rare)`). The window is smaller when
-# the words are also looked for in the messages: each conversation of it is then probed for a
-# matching message. Tags need no such help: the planner knows each tag's frequency. SQLite, which
-# has no trigram index, just filters (its FTS5 table answers for the messages, probed per row).
+# the conversations' words per day, read through a function: see _page) and sorted. A one-time
+# filter on the window's real count picks the branch: the planner cannot estimate a LIKE '%...%'
+# pattern or a prefix tsquery well enough to choose, and left to itself it walked every
+# conversation of the tenant for a rare fragment (bench/inbox_list.py: `q=zubiza (rare)`). Words
+# are tested per conversation of the window on its rows of `conversation_words` (one per day of
+# messages), not on its every message. Tags need no such help: the planner knows each tag's
+# frequency. SQLite, which has no trigram index, just filters (its FTS5 table answers for the
+# messages, probed per row).
 Q_WINDOW = 1000
-Q_TEXT_WINDOW = 300
 
 _conv = Conversation.__table__
 _contact = Contact.__table__
@@ -80,6 +80,7 @@ _contact_tag = ContactTag.__table__
 _tag = Tag.__table__
 _message = cast(Table, Message.__table__)
 _messages_fts = table("messages_fts", column("rowid"))
+_words = ConversationWords.__table__
 _PAGE_COLUMNS = (_conv.c.id, _conv.c.contact_id, _conv.c.channel_id, _conv.c.channel_source, _conv.c.status,
                  _conv.c.ai_state, _conv.c.unread_count, _conv.c.last_message_at, _conv.c.last_message_preview,
                  _conv.c.last_inbound_at)
@@ -119,13 +120,25 @@ def _message_matches(dialect: str) -> Any:
                           literal_column("messages_fts").op("MATCH")(_WORDS))
 
 
+def _has_words(dialect: str, conversation_id: Any) -> Any:
+    """The condition on a conversation that one of its messages holds every searched word."""
+    has_message = exists().where(_message.c.tenant_id == _TENANT, _message.c.conversation_id == conversation_id,
+                                 _message_matches(dialect))
+    if dialect != "postgresql":
+        return has_message
+    # First one of its days' words (a row or a few per conversation, where its messages are
+    # many), and only then its messages: a day's row can hold the words of two messages.
+    has_day = exists().where(_words.c.tenant_id == _TENANT, _words.c.conversation_id == conversation_id,
+                             _words.c.words.op("@@")(func.to_tsquery(literal_column("'simple'"), _WORDS)))
+    return and_(has_day, has_message)
+
+
 def _q_condition(shape: frozenset[str], dialect: str, columns: Any = _conv.c) -> Any:
     conditions = [columns.contact_key.like(_NAME, escape="\\")]
     if "q_phone" in shape:
         conditions.append(columns.contact_phone.like(_PHONE, escape="\\"))
     if "q_words" in shape:
-        conditions.append(exists().where(_message.c.tenant_id == _TENANT, _message.c.conversation_id == columns.id,
-                                         _message_matches(dialect)))
+        conditions.append(_has_words(dialect, columns.id))
     return or_(*conditions)
 
 
@@ -224,7 +237,7 @@ def inbox_statement(tenant_id: uuid.UUID, f: InboxFilters, dialect: str) -> tupl
         if terms.words:
             values["words"] = tsquery_text(terms.words) if dialect == "postgresql" else fts5_match(terms.words)
         shape |= {"q", *(("q_phone",) if terms.digits else ()), *(("q_words",) if terms.words else ())}
-        values["q_window"] = (Q_TEXT_WINDOW if terms.words else Q_WINDOW) + f.offset
+        values["q_window"] = Q_WINDOW + f.offset
     if f.after is not None:
         values["after_at"], values["after_id"] = f.after
     if f.offset:
