@@ -13,7 +13,8 @@
 - `ix_messages_search` (GIN over every message's vector) goes: nothing reads it any more (the
   excerpt of a found conversation tests the vectors of its messages through their conversation's
   index), and every inbound message paid for it.
-- `inbox_search_matches` reads message words from `conversation_words`.
+- `inbox_search_matches` reads message words from `conversation_words`; `inbox_search_word_days`
+  reads up to `cap` of its rows holding the words (the search's test of whether they are rare).
 
 Revision ID: searchfast1
 Revises: compose1
@@ -98,6 +99,17 @@ WORDS_FROM_MESSAGES = """SELECT m.conversation_id FROM messages m
                              AND m.search_vector @@ words"""
 
 
+def _word_days_function(schema: str) -> str:
+    return f"""CREATE FUNCTION inbox_search_word_days(words tsquery, cap integer)
+        RETURNS TABLE (conversation_id uuid)
+        LANGUAGE sql STABLE SECURITY DEFINER ROWS 100 SET search_path = {schema}, pg_temp AS $$
+            SELECT w.conversation_id FROM conversation_words w
+            WHERE w.tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid
+              AND w.words @@ inbox_search_word_days.words
+            LIMIT cap
+        $$"""
+
+
 def upgrade() -> None:
     pg = op.get_bind().dialect.name == "postgresql"
     op.create_table(
@@ -127,6 +139,9 @@ def upgrade() -> None:
     if pg:
         schema = op.get_bind().exec_driver_sql("SELECT current_schema()").scalar_one()
         op.execute(_search_function(schema, WORDS_FROM_TABLE))
+        op.execute(_word_days_function(schema))
+        op.execute("REVOKE ALL ON FUNCTION inbox_search_word_days(tsquery, integer) FROM PUBLIC")
+        op.execute(f"GRANT EXECUTE ON FUNCTION inbox_search_word_days(tsquery, integer) TO {ROLE}")
         op.execute("ANALYZE conversation_words")
 
 
@@ -137,6 +152,7 @@ def downgrade() -> None:
     if pg:
         schema = op.get_bind().exec_driver_sql("SELECT current_schema()").scalar_one()
         op.execute(_search_function(schema, WORDS_FROM_MESSAGES))
+        op.execute("DROP FUNCTION inbox_search_word_days(tsquery, integer)")
         op.execute("DROP TRIGGER conversation_words_rebuild ON messages")
         op.execute("DROP TRIGGER conversation_words_add ON messages")
         op.execute("DROP FUNCTION conversation_words_rebuild()")

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     column,
     exists,
     func,
@@ -109,6 +110,7 @@ _OFFSET: Any = bindparam("offset", type_=Integer())
 _NAME: Any = bindparam("name_pattern", type_=String())
 _PHONE: Any = bindparam("phone_pattern", type_=String())
 _WORDS: Any = bindparam("words", type_=String())
+_WINDOW: Any = bindparam("q_window", type_=Integer())
 
 
 def _message_matches(dialect: str) -> Any:
@@ -120,25 +122,28 @@ def _message_matches(dialect: str) -> Any:
                           literal_column("messages_fts").op("MATCH")(_WORDS))
 
 
-def _has_words(dialect: str, conversation_id: Any) -> Any:
-    """The condition on a conversation that one of its messages holds every searched word."""
+def _has_words(dialect: str, conversation_id: Any, word_days: Any = None) -> Any:
+    """The condition on a conversation that one of its messages holds every searched word.
+    PostgreSQL (`word_days`: see _page): first one of its days' words, from the few found days
+    when the words are rare, else from its own rows (one per day of messages, where its messages
+    are many); only then its messages, since a day's row can hold the words of two messages."""
     has_message = exists().where(_message.c.tenant_id == _TENANT, _message.c.conversation_id == conversation_id,
                                  _message_matches(dialect))
-    if dialect != "postgresql":
+    if word_days is None:
         return has_message
-    # First one of its days' words (a row or a few per conversation, where its messages are
-    # many), and only then its messages: a day's row can hold the words of two messages.
-    has_day = exists().where(_words.c.tenant_id == _TENANT, _words.c.conversation_id == conversation_id,
-                             _words.c.words.op("@@")(func.to_tsquery(literal_column("'simple'"), _WORDS)))
+    rare = select(func.count()).select_from(word_days).scalar_subquery() < _WINDOW
+    own_days = exists().where(_words.c.tenant_id == _TENANT, _words.c.conversation_id == conversation_id,
+                              _words.c.words.op("@@")(func.to_tsquery(literal_column("'simple'"), _WORDS)))
+    has_day = case((rare, conversation_id.in_(select(word_days.c.conversation_id))), else_=own_days)
     return and_(has_day, has_message)
 
 
-def _q_condition(shape: frozenset[str], dialect: str, columns: Any = _conv.c) -> Any:
+def _q_condition(shape: frozenset[str], dialect: str, columns: Any = _conv.c, word_days: Any = None) -> Any:
     conditions = [columns.contact_key.like(_NAME, escape="\\")]
     if "q_phone" in shape:
         conditions.append(columns.contact_phone.like(_PHONE, escape="\\"))
     if "q_words" in shape:
-        conditions.append(_has_words(dialect, columns.id))
+        conditions.append(_has_words(dialect, columns.id, word_days))
     return or_(*conditions)
 
 
@@ -177,9 +182,18 @@ def _page(shape: frozenset[str], dialect: str) -> Any:
         return _paged(_filtered(shape, dialect), _conv.c, shape).subquery("page")
     window = (_filtered(shape, dialect, (*_PAGE_COLUMNS, _conv.c.contact_key, _conv.c.contact_phone), with_q=False)
               .order_by(_conv.c.last_message_at.desc(), _conv.c.id.desc())
-              .limit(bindparam("q_window", type_=Integer())).subquery("q_window"))
-    hits = _paged(select(*(window.c[c.name] for c in _PAGE_COLUMNS)).where(_q_condition(shape, dialect, window.c)),
-                  window.c, shape).cte("q_hits")
+              .limit(_WINDOW).subquery("q_window"))
+    word_days = None
+    if "q_words" in shape:
+        # Up to a window's worth of (conversation, day) rows holding the words, from their GIN
+        # index (through a function, like the rare matches below): fewer, and they are all there
+        # are, so the window tests membership instead of probing each conversation's days
+        # (a name typed as `q` is rarely a word of the messages).
+        found_days = func.inbox_search_word_days(func.to_tsquery(literal_column("'simple'"), _WORDS), _WINDOW
+                                                 ).table_valued(column("conversation_id", _conv.c.id.type))
+        word_days = select(found_days.c.conversation_id).cte("q_word_days").prefix_with("MATERIALIZED")
+    hits = _paged(select(*(window.c[c.name] for c in _PAGE_COLUMNS))
+                  .where(_q_condition(shape, dialect, window.c, word_days)), window.c, shape).cte("q_hits")
     found = select(func.count()).select_from(hits).scalar_subquery()
     # The rare matches come from the trigram and tsvector indexes through inbox_search_matches:
     # under row-level security PostgreSQL will not use them for a LIKE or a @@ (see migration
