@@ -178,12 +178,14 @@ async def test_search_finds_conversations_by_message_text(client: httpx2.AsyncCl
     rosa_id = messages[0]["id"]
     sent = (await client.get(f"/admin/chats/{rosa_id}/messages", headers=t.headers)).json()
     envio_id = next(m["id"] for m in sent if "envío" in m["content"])
-    # 1: a window whose words are not rare (its own days are probed); 0: the rare matches alone.
-    for threshold in (1000, 1, 0):
+    # PostgreSQL's window probes its first conversations' days, then (0) tests them against the
+    # words' days when they are rare, or (1) probes them all when not; (0, 0): rare matches alone.
+    for threshold, probed in ((1000, 100), (1000, 0), (1, 0), (0, 0)):
         monkeypatch.setattr(repository, "Q_WINDOW", threshold)
+        monkeypatch.setattr(repository, "Q_PROBED", probed)
 
-        async def search(q: str) -> list[tuple[str, Any]]:
-            found = await client.get("/admin/chats/summary", params={"q": q}, headers=t.headers)
+        async def search(q: str, limit: int = 20) -> list[tuple[str, Any]]:
+            found = await client.get("/admin/chats/summary", params={"q": q, "limit": limit}, headers=t.headers)
             assert found.status_code == 200, found.text
             return [(r["display_name"], r["match"]) for r in found.json()]
 
@@ -194,8 +196,10 @@ async def test_search_finds_conversations_by_message_text(client: httpx2.AsyncCl
             "message_id": envio_id, "excerpt": "Buenas, ¿cuánto tarda el envío a Sevilla?"})]
         assert [name for name, _ in await search("zapatilla")] == ["Sevilla Ruiz"]
         assert await search("envio madrid") == []
-        # Both words in the conversation, on one day, but in two messages: not a match.
-        assert await search("envio gracias") == []
+        # Both words in the conversation, on one day, but in two messages: not a match (a page of
+        # one, so that PostgreSQL's window, not only its rare matches, answers).
+        assert await search("envio gracias") == await search("envio gracias", limit=1) == []
+        assert [name for name, _ in await search("gracias", limit=1)] == ["Rosa Prieto"]
         assert await search("tarda") == await search("TARDÁ")
 
 

@@ -73,6 +73,7 @@ async def lock_conversation(session: AsyncSession, tenant_id: uuid.UUID,
 # frequency. SQLite, which has no trigram index, just filters (its FTS5 table answers for the
 # messages, probed per row).
 Q_WINDOW = 1000
+Q_PROBED = 100
 
 _conv = Conversation.__table__
 _contact = Contact.__table__
@@ -122,19 +123,22 @@ def _message_matches(dialect: str) -> Any:
                           literal_column("messages_fts").op("MATCH")(_WORDS))
 
 
-def _has_words(dialect: str, conversation_id: Any, word_days: Any = None) -> Any:
+def _has_words(dialect: str, columns: Any, word_days: Any = None) -> Any:
     """The condition on a conversation that one of its messages holds every searched word.
-    PostgreSQL (`word_days`: see _page): first one of its days' words, from the few found days
-    when the words are rare, else from its own rows (one per day of messages, where its messages
-    are many); only then its messages, since a day's row can hold the words of two messages."""
-    has_message = exists().where(_message.c.tenant_id == _TENANT, _message.c.conversation_id == conversation_id,
+    PostgreSQL (`word_days`: see _page): first one of its days' words, and only then its
+    messages, since a day's row can hold the words of two messages."""
+    has_message = exists().where(_message.c.tenant_id == _TENANT, _message.c.conversation_id == columns.id,
                                  _message_matches(dialect))
     if word_days is None:
         return has_message
-    rare = select(func.count()).select_from(word_days).scalar_subquery() < _WINDOW
-    own_days = exists().where(_words.c.tenant_id == _TENANT, _words.c.conversation_id == conversation_id,
+
+    def own_days() -> Any:  # its rows, one per day of messages (where its messages are many)
+        return exists().where(_words.c.tenant_id == _TENANT, _words.c.conversation_id == columns.id,
                               _words.c.words.op("@@")(func.to_tsquery(literal_column("'simple'"), _WORDS)))
-    has_day = case((rare, conversation_id.in_(select(word_days.c.conversation_id))), else_=own_days)
+
+    rare = select(func.count()).select_from(word_days).scalar_subquery() < _WINDOW
+    has_day = case((columns.position <= bindparam("q_probed", type_=Integer()), own_days()),
+                   (rare, columns.id.in_(select(word_days.c.conversation_id))), else_=own_days())
     return and_(has_day, has_message)
 
 
@@ -143,7 +147,7 @@ def _q_condition(shape: frozenset[str], dialect: str, columns: Any = _conv.c, wo
     if "q_phone" in shape:
         conditions.append(columns.contact_phone.like(_PHONE, escape="\\"))
     if "q_words" in shape:
-        conditions.append(_has_words(dialect, columns.id, word_days))
+        conditions.append(_has_words(dialect, columns, word_days))
     return or_(*conditions)
 
 
@@ -180,15 +184,18 @@ def _page(shape: frozenset[str], dialect: str) -> Any:
     """The page's conversations; only its rows are then joined to contacts, channels and tags."""
     if "q" not in shape or dialect != "postgresql":
         return _paged(_filtered(shape, dialect), _conv.c, shape).subquery("page")
-    window = (_filtered(shape, dialect, (*_PAGE_COLUMNS, _conv.c.contact_key, _conv.c.contact_phone), with_q=False)
-              .order_by(_conv.c.last_message_at.desc(), _conv.c.id.desc())
-              .limit(_WINDOW).subquery("q_window"))
+    newest = (_conv.c.last_message_at.desc(), _conv.c.id.desc())
+    window = (_filtered(shape, dialect, (*_PAGE_COLUMNS, _conv.c.contact_key, _conv.c.contact_phone,
+                                         func.row_number().over(order_by=newest).label("position")), with_q=False)
+              .order_by(*newest).limit(_WINDOW).subquery("q_window"))
     word_days = None
     if "q_words" in shape:
-        # Up to a window's worth of (conversation, day) rows holding the words, from their GIN
-        # index (through a function, like the rare matches below): fewer, and they are all there
-        # are, so the window tests membership instead of probing each conversation's days
-        # (a name typed as `q` is rarely a word of the messages).
+        # Past the first Q_PROBED conversations of the window (common words fill a page there),
+        # up to a window's worth of (conversation, day) rows holding the words are read from
+        # their GIN index (through a function, like the rare matches below); fewer, and they are
+        # all there are, so the rest of the window tests membership instead of probing each
+        # conversation's days (a name typed as `q` is rarely a word of the messages). Only then:
+        # reading a common word's postings costs more than the probes it would save.
         found_days = func.inbox_search_word_days(func.to_tsquery(literal_column("'simple'"), _WORDS), _WINDOW
                                                  ).table_valued(column("conversation_id", _conv.c.id.type))
         word_days = select(found_days.c.conversation_id).cte("q_word_days").prefix_with("MATERIALIZED")
@@ -252,6 +259,7 @@ def inbox_statement(tenant_id: uuid.UUID, f: InboxFilters, dialect: str) -> tupl
             values["words"] = tsquery_text(terms.words) if dialect == "postgresql" else fts5_match(terms.words)
         shape |= {"q", *(("q_phone",) if terms.digits else ()), *(("q_words",) if terms.words else ())}
         values["q_window"] = Q_WINDOW + f.offset
+        values["q_probed"] = Q_PROBED + f.offset
     if f.after is not None:
         values["after_at"], values["after_id"] = f.after
     if f.offset:
