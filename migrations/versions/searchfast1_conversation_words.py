@@ -1,15 +1,15 @@
 """the inbox search reads a conversation's words per day instead of its every message
 
 - `conversation_words` (PostgreSQL; empty on SQLite, whose FTS5 table does this work): per
-  conversation and UTC day of its messages, the distinct words of those messages (a stripped
-  `simple` tsvector, taken from the messages' own `search_vector`), with a GIN index led by
+  conversation and UTC day of its messages (in parts of ~500 words), the distinct words of
+  those messages (a stripped `simple` tsvector, taken from the messages' own `search_vector`), with a GIN index led by
   tenant_id. The inbox search tests it per conversation of its window (one or a few rows each
   instead of every message) and reads its index for rare words.
 - Kept by triggers on messages: a statement trigger adds the words of inserted messages to their
   day's row (one INSERT ... ON CONFLICT for a whole batch, the row untouched when the message
-  brings no new word), so a message's write is bounded by its day's words, never by the
-  conversation's size (a vector per conversation, rewritten on every message, grew with it: see
-  bench/README.md). An edited text rebuilds its day's row from that day's messages.
+  brings no new word; a new part once the last holds 500 words), so a message's write is bounded
+  by a part's words, never by the conversation's size (a vector per conversation, rewritten on
+  every message, grew with it: see bench/README.md). An edited text rebuilds its day's row from that day's messages.
 - `ix_messages_search` (GIN over every message's vector) goes: nothing reads it any more (the
   excerpt of a found conversation tests the vectors of its messages through their conversation's
   index), and every inbound message paid for it.
@@ -38,17 +38,28 @@ SEES = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid"
 WORDS = sa.Text().with_variant(postgresql.TSVECTOR(), "postgresql")
 DAY = "(m.created_at AT TIME ZONE 'UTC')::date"
 # The distinct words of a set of messages `m` as one stripped tsvector, per (tenant, conversation, day).
-GATHER = f"""SELECT m.tenant_id, m.conversation_id, {DAY} AS day, array_to_tsvector(array_agg(DISTINCT w.lexeme))
+GATHER = f"""SELECT m.tenant_id, m.conversation_id, {DAY} AS day,
+        array_to_tsvector(array_agg(DISTINCT w.lexeme)) AS words
     FROM {{messages}} m CROSS JOIN LATERAL unnest(m.search_vector) w {{where}}
     GROUP BY 1, 2, 3"""
+
+# A day's words go to its last part until it holds this many, then to a new part: a busy day of
+# ever-new words (order numbers) would otherwise make every message rewrite a growing row.
+PART_WORDS = 500
 
 PG_TRIGGERS = [
     # Sorted by key, so two batches touching the same rows lock them in one order.
     f"""CREATE FUNCTION conversation_words_add() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO conversation_words AS cw (tenant_id, conversation_id, day, words)
-        {GATHER.format(messages="new_messages", where="")} ORDER BY 1, 2, 3
-        ON CONFLICT (tenant_id, conversation_id, day) DO UPDATE SET words = cw.words || EXCLUDED.words
+        INSERT INTO conversation_words AS cw (tenant_id, conversation_id, day, part, words)
+        SELECT g.tenant_id, g.conversation_id, g.day,
+               COALESCE(last.part + (length(last.words) >= {PART_WORDS})::int, 0), g.words
+        FROM ({GATHER.format(messages="new_messages", where="")}) g
+        LEFT JOIN LATERAL (SELECT x.part, x.words FROM conversation_words x
+                           WHERE x.tenant_id = g.tenant_id AND x.conversation_id = g.conversation_id AND x.day = g.day
+                           ORDER BY x.part DESC LIMIT 1) last ON true
+        ORDER BY 1, 2, 3, 4
+        ON CONFLICT (tenant_id, conversation_id, day, part) DO UPDATE SET words = cw.words || EXCLUDED.words
         WHERE NOT tsvector_to_array(EXCLUDED.words) <@ tsvector_to_array(cw.words);
         RETURN NULL;
     END $$""",
@@ -117,12 +128,13 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("conversation_id", sa.Uuid(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("part", sa.SmallInteger(), server_default="0", nullable=False),
         sa.Column("words", WORDS, nullable=False),
         sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name="fk_conversation_words_tenant_id_tenants",
                                 ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["tenant_id", "conversation_id"], ["conversations.tenant_id", "conversations.id"],
                                 name="fk_conversation_words_tenant_id_conversations", ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("tenant_id", "conversation_id", "day", name="pk_conversation_words"),
+        sa.PrimaryKeyConstraint("tenant_id", "conversation_id", "day", "part", name="pk_conversation_words"),
     )
     if pg:
         op.execute("ALTER TABLE conversation_words ENABLE ROW LEVEL SECURITY")

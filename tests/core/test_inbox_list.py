@@ -214,3 +214,25 @@ async def test_unread_count_for_the_tab_title(client: httpx2.AsyncClient, make_t
     assert (await client.get("/admin/chats/unread", headers=t.headers)).json() == {"conversations": 2, "messages": 2}
     other = await make_tenant()
     assert (await client.get("/admin/chats/unread", headers=other.headers)).json() == {"conversations": 0, "messages": 0}
+
+
+async def test_a_busy_days_words_go_to_parts(client: httpx2.AsyncClient, make_tenant, db) -> None:
+    """PostgreSQL: a day's words are kept in parts of ~500 (a day of ever-new words would otherwise
+    rewrite a growing row on every message); a word of any part finds the conversation."""
+    from sqlalchemy import text
+
+    if os.environ.get("TERTULIA_TEST_DB", "sqlite") != "postgresql":
+        pytest.skip("conversation_words is PostgreSQL's (run with TERTULIA_TEST_DB=postgresql)")
+
+    t = await make_tenant()
+    await post_inbound(client, t, " ".join(f"pedido{i}" for i in range(600)), external_id="b1", name="Bea Gil")
+    await post_inbound(client, t, "¿Y el pedido zafiro?", external_id="b1", name="Bea Gil")
+    await post_inbound(client, t, "Hola", external_id="b2", name="Otro")
+    for q in ("pedido7", "pedido599", "zafiro"):
+        for limit in (20, 1):
+            found = await client.get("/admin/chats/summary", params={"q": q, "limit": limit}, headers=t.headers)
+            assert [r["display_name"] for r in found.json()] == ["Bea Gil"], q
+    async with db.session(cross_tenant="the test's look at the parts") as session:
+        parts = (await session.execute(text("SELECT part, length(words) FROM conversation_words "
+                                            "WHERE tenant_id = :t ORDER BY part"), {"t": t.id})).all()
+    assert [(p, n) for p, n in parts if n > 1] == [(0, 600), (1, 4)]

@@ -4,7 +4,17 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -129,7 +139,8 @@ class ConversationWords(Base):
     """PostgreSQL: the words of a conversation's messages of one day (UTC), what the inbox search
     (`q`) tests per conversation and reads through its GIN index for rare words. Filled by a
     statement trigger on messages (migration searchfast1): a message adds its words to its day's
-    row, so the write is bounded by one day's words, not by the conversation's size. Positions
+    last part, a new part once that holds 500 words, so the write is bounded by a part's words,
+    not by the conversation's size (nor a busy day's). Positions
     are stripped (the search matches words, not phrases). SQLite leaves it empty: its FTS5 table
     `messages_fts` does that work."""
 
@@ -143,6 +154,7 @@ class ConversationWords(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
     conversation_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
+    part: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default=text("0"))
     words: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
 
 
