@@ -12,7 +12,7 @@ from tertulia.assistants.models import (
 from tertulia.canned.models import CannedResponse
 from tertulia.channels.models import Channel, MessageTemplate, WebhookEvent
 from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
-from tertulia.conversations.models import Conversation, MediaFetch, Message, PendingStatus
+from tertulia.conversations.models import Conversation, ConversationWords, MediaFetch, Message, PendingStatus
 from tertulia.delivery.models import OutboundDelivery
 from tertulia.kit.db import Base
 from tertulia.realtime.models import TenantEvent
@@ -35,6 +35,7 @@ __all__ = [
     "ContactTag",
     "Conversation",
     "ConversationSummary",
+    "ConversationWords",
     "KnowledgeChunk",
     "KnowledgeEntry",
     "McpServer",

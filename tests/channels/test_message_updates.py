@@ -55,13 +55,16 @@ async def test_reactions_edits_and_revokes_change_the_message_they_name(
         "👍", "❤️", ""]
 
     first = (await messages_of(client, ch))[0]
-    await customer_writes(http, ch, type="edit", target=written["message_id"], text="Reservo para las 9")
+    await customer_writes(http, ch, type="edit", target=written["message_id"], text="Reservo para las 9 en terraza")
     edited = await shown(client, ch, first["id"])
-    assert edited["content"] == "Reservo para las 9" and edited["edited_at"] is not None
+    assert edited["content"] == "Reservo para las 9 en terraza" and edited["edited_at"] is not None
     assert edited["extra"] == {"original": "Reservo para las 8"}  # the team sees both
+    # The inbox search finds the edited text (on PostgreSQL the day's words are rebuilt).
+    found = await client.get("/admin/chats/summary", params={"q": "terraza", "limit": 1}, headers=ch.tenant.headers)
+    assert [r["id"] for r in found.json()] == [conv["id"]]
     await customer_writes(http, ch, type="revoke", target=written["message_id"])
     revoked = await shown(client, ch, first["id"])
-    assert revoked["deleted_at"] is not None and revoked["content"] == "Reservo para las 9"
+    assert revoked["deleted_at"] is not None and revoked["content"] == "Reservo para las 9 en terraza"
 
     assert len(await messages_of(client, ch)) == 2  # none of them became a message
     assert (await conversation_of(client, ch))["unread_count"] == 1

@@ -148,7 +148,6 @@ async def test_search_ignores_accents_and_case_and_reads_phones_as_digits(client
         await post_inbound(client, t, "hola", external_id=f"a{i}", name=name, phone=f"+3460012345{i}")
     for threshold in (1000, 0):
         monkeypatch.setattr(repository, "Q_WINDOW", threshold)
-        monkeypatch.setattr(repository, "Q_TEXT_WINDOW", threshold)
 
         async def names(q: str) -> list[str]:
             found = await client.get("/admin/chats/summary", params={"q": q}, headers=t.headers)
@@ -179,11 +178,14 @@ async def test_search_finds_conversations_by_message_text(client: httpx2.AsyncCl
     rosa_id = messages[0]["id"]
     sent = (await client.get(f"/admin/chats/{rosa_id}/messages", headers=t.headers)).json()
     envio_id = next(m["id"] for m in sent if "envío" in m["content"])
-    for threshold in (300, 0):
-        monkeypatch.setattr(repository, "Q_TEXT_WINDOW", threshold)
+    # PostgreSQL's window probes its first conversations' days, then (0) tests them against the
+    # words' days when they are rare, or (1) probes them all when not; (0, 0): rare matches alone.
+    for threshold, probed in ((1000, 100), (1000, 0), (1, 0), (0, 0)):
+        monkeypatch.setattr(repository, "Q_WINDOW", threshold)
+        monkeypatch.setattr(repository, "Q_PROBED", probed)
 
-        async def search(q: str) -> list[tuple[str, Any]]:
-            found = await client.get("/admin/chats/summary", params={"q": q}, headers=t.headers)
+        async def search(q: str, limit: int = 20) -> list[tuple[str, Any]]:
+            found = await client.get("/admin/chats/summary", params={"q": q, "limit": limit}, headers=t.headers)
             assert found.status_code == 200, found.text
             return [(r["display_name"], r["match"]) for r in found.json()]
 
@@ -194,6 +196,10 @@ async def test_search_finds_conversations_by_message_text(client: httpx2.AsyncCl
             "message_id": envio_id, "excerpt": "Buenas, ¿cuánto tarda el envío a Sevilla?"})]
         assert [name for name, _ in await search("zapatilla")] == ["Sevilla Ruiz"]
         assert await search("envio madrid") == []
+        # Both words in the conversation, on one day, but in two messages: not a match (a page of
+        # one, so that PostgreSQL's window, not only its rare matches, answers).
+        assert await search("envio gracias") == await search("envio gracias", limit=1) == []
+        assert [name for name, _ in await search("gracias", limit=1)] == ["Rosa Prieto"]
         assert await search("tarda") == await search("TARDÁ")
 
 
@@ -208,3 +214,25 @@ async def test_unread_count_for_the_tab_title(client: httpx2.AsyncClient, make_t
     assert (await client.get("/admin/chats/unread", headers=t.headers)).json() == {"conversations": 2, "messages": 2}
     other = await make_tenant()
     assert (await client.get("/admin/chats/unread", headers=other.headers)).json() == {"conversations": 0, "messages": 0}
+
+
+async def test_a_busy_days_words_go_to_parts(client: httpx2.AsyncClient, make_tenant, db) -> None:
+    """PostgreSQL: a day's words are kept in parts of ~500 (a day of ever-new words would otherwise
+    rewrite a growing row on every message); a word of any part finds the conversation."""
+    from sqlalchemy import text
+
+    if os.environ.get("TERTULIA_TEST_DB", "sqlite") != "postgresql":
+        pytest.skip("conversation_words is PostgreSQL's (run with TERTULIA_TEST_DB=postgresql)")
+
+    t = await make_tenant()
+    await post_inbound(client, t, " ".join(f"pedido{i}" for i in range(600)), external_id="b1", name="Bea Gil")
+    await post_inbound(client, t, "¿Y el pedido zafiro?", external_id="b1", name="Bea Gil")
+    await post_inbound(client, t, "Hola", external_id="b2", name="Otro")
+    for q in ("pedido7", "pedido599", "zafiro"):
+        for limit in (20, 1):
+            found = await client.get("/admin/chats/summary", params={"q": q, "limit": limit}, headers=t.headers)
+            assert [r["display_name"] for r in found.json()] == ["Bea Gil"], q
+    async with db.session(cross_tenant="the test's look at the parts") as session:
+        parts = (await session.execute(text("SELECT part, length(words) FROM conversation_words "
+                                            "WHERE tenant_id = :t ORDER BY part"), {"t": t.id})).all()
+    assert [(p, n) for p, n in parts if n > 1] == [(0, 600), (1, 4)]

@@ -90,7 +90,8 @@ async def test_a_read_session_cannot_write(make_tenant: Any, db: Database) -> No
 
 async def test_the_inbox_search_keeps_its_index_behind_the_wall(client: httpx2.AsyncClient, make_tenant: Any,
                                                                 db: Database) -> None:
-    """A rare fragment or word is found through inbox_search_matches, for the transaction's tenant only."""
+    """A rare fragment or word is found through inbox_search_matches (and a word's days through
+    inbox_search_word_days), for the transaction's tenant only."""
     a, b = await _two_tenants(client, make_tenant)
     assert (await post_inbound(client, b, "el paquete llegó roto", external_id="Beto", name="Beto")).status_code == 202
     for t, q, expected in ((a, "alb", ["Alba"]), (b, "alb", []), (b, "bet", ["Beto"]), (a, "paquete", []),
@@ -102,7 +103,11 @@ async def test_the_inbox_search_keeps_its_index_behind_the_wall(client: httpx2.A
         found = (await session.execute(text(count), {"name": "%beto%", "words": None})).scalar_one()
         said = (await session.execute(text(count), {"name": None, "words": "paquete:*"})).scalar_one()
         own = (await session.execute(text(count), {"name": "%alba%", "words": None})).scalar_one()
-    assert (found, said, own) == (0, 0, 1)
+        days = "SELECT count(*) FROM inbox_search_word_days(to_tsquery('simple', :words), 10)"
+        words_a = (await session.execute(text(days), {"words": "paquete:*"})).scalar_one()
+    async with db.read_session(b.id) as session:
+        words_b = (await session.execute(text(days), {"words": "paquete:*"})).scalar_one()
+    assert (found, said, own, words_a, words_b) == (0, 0, 1, 0, 1)
 
 
 async def test_the_inbound_channel_lookup_leaves_the_transaction_to_the_channels_tenant(

@@ -1,10 +1,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -123,8 +133,29 @@ class Message(Base):
     search_vector: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"), deferred=True)
 
 
-Index("ix_messages_search", Message.tenant_id, Message.search_vector, postgresql_using="gin",
-      sqlite_where=text("0"))
+
+
+class ConversationWords(Base):
+    """PostgreSQL: the words of a conversation's messages of one day (UTC), what the inbox search
+    (`q`) tests per conversation and reads through its GIN index for rare words. Filled by a
+    statement trigger on messages (migration searchfast1): a message adds its words to its day's
+    last part, a new part once that holds 500 words, so the write is bounded by a part's words,
+    not by the conversation's size (nor a busy day's). Positions
+    are stripped (the search matches words, not phrases). SQLite leaves it empty: its FTS5 table
+    `messages_fts` does that work."""
+
+    __tablename__ = "conversation_words"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "conversation_id"], ["conversations.tenant_id", "conversations.id"],
+                             ondelete="CASCADE"),
+        Index("ix_conversation_words_search", "tenant_id", "words", postgresql_using="gin", sqlite_where=text("0")),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    part: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default=text("0"))
+    words: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
 
 
 class PendingStatus(Base):

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     column,
     exists,
     func,
@@ -36,7 +37,7 @@ from tertulia.assistants.models import Assistant
 from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
 from tertulia.contacts.repository import like_pattern
-from tertulia.conversations.models import Conversation, MediaFetch, Message
+from tertulia.conversations.models import Conversation, ConversationWords, MediaFetch, Message
 from tertulia.conversations.search import fts5_match, search_terms, tsquery_text
 from tertulia.delivery.models import UNDONE, OutboundDelivery
 from tertulia.kit.db import Reader, tenant_delete, tenant_select, tenant_update, utcnow
@@ -63,15 +64,16 @@ async def lock_conversation(session: AsyncSession, tenant_id: uuid.UUID,
 # window of them holds a full page of matches, that page is the answer, since the window is a
 # prefix of the list's order. Otherwise matches are rare, and all of them are collected through
 # the indexes (trigram on the conversation's copy of its contact's folded name and phone, GIN on
-# the messages' tsvector, read through a function: see _page) and sorted. A one-time filter on the
-# window's real count picks the branch: the planner cannot estimate a LIKE '%...%' pattern or a
-# prefix tsquery well enough to choose, and left to itself it walked every conversation of the
-# tenant for a rare fragment (bench/inbox_list.py: `q=zubiza (rare)`). The window is smaller when
-# the words are also looked for in the messages: each conversation of it is then probed for a
-# matching message. Tags need no such help: the planner knows each tag's frequency. SQLite, which
-# has no trigram index, just filters (its FTS5 table answers for the messages, probed per row).
+# the conversations' words per day, read through a function: see _page) and sorted. A one-time
+# filter on the window's real count picks the branch: the planner cannot estimate a LIKE '%...%'
+# pattern or a prefix tsquery well enough to choose, and left to itself it walked every
+# conversation of the tenant for a rare fragment (bench/inbox_list.py: `q=zubiza (rare)`). Words
+# are tested per conversation of the window on its rows of `conversation_words` (one per day of
+# messages), not on its every message. Tags need no such help: the planner knows each tag's
+# frequency. SQLite, which has no trigram index, just filters (its FTS5 table answers for the
+# messages, probed per row).
 Q_WINDOW = 1000
-Q_TEXT_WINDOW = 300
+Q_PROBED = 100
 
 _conv = Conversation.__table__
 _contact = Contact.__table__
@@ -80,6 +82,7 @@ _contact_tag = ContactTag.__table__
 _tag = Tag.__table__
 _message = cast(Table, Message.__table__)
 _messages_fts = table("messages_fts", column("rowid"))
+_words = ConversationWords.__table__
 _PAGE_COLUMNS = (_conv.c.id, _conv.c.contact_id, _conv.c.channel_id, _conv.c.channel_source, _conv.c.status,
                  _conv.c.ai_state, _conv.c.unread_count, _conv.c.last_message_at, _conv.c.last_message_preview,
                  _conv.c.last_inbound_at)
@@ -108,6 +111,7 @@ _OFFSET: Any = bindparam("offset", type_=Integer())
 _NAME: Any = bindparam("name_pattern", type_=String())
 _PHONE: Any = bindparam("phone_pattern", type_=String())
 _WORDS: Any = bindparam("words", type_=String())
+_WINDOW: Any = bindparam("q_window", type_=Integer())
 
 
 def _message_matches(dialect: str) -> Any:
@@ -119,13 +123,31 @@ def _message_matches(dialect: str) -> Any:
                           literal_column("messages_fts").op("MATCH")(_WORDS))
 
 
-def _q_condition(shape: frozenset[str], dialect: str, columns: Any = _conv.c) -> Any:
+def _has_words(dialect: str, columns: Any, word_days: Any = None) -> Any:
+    """The condition on a conversation that one of its messages holds every searched word.
+    PostgreSQL (`word_days`: see _page): first one of its days' words, and only then its
+    messages, since a day's row can hold the words of two messages."""
+    has_message = exists().where(_message.c.tenant_id == _TENANT, _message.c.conversation_id == columns.id,
+                                 _message_matches(dialect))
+    if word_days is None:
+        return has_message
+
+    def own_days() -> Any:  # its rows, one per day of messages (where its messages are many)
+        return exists().where(_words.c.tenant_id == _TENANT, _words.c.conversation_id == columns.id,
+                              _words.c.words.op("@@")(func.to_tsquery(literal_column("'simple'"), _WORDS)))
+
+    rare = select(func.count()).select_from(word_days).scalar_subquery() < _WINDOW
+    has_day = case((columns.position <= bindparam("q_probed", type_=Integer()), own_days()),
+                   (rare, columns.id.in_(select(word_days.c.conversation_id))), else_=own_days())
+    return and_(has_day, has_message)
+
+
+def _q_condition(shape: frozenset[str], dialect: str, columns: Any = _conv.c, word_days: Any = None) -> Any:
     conditions = [columns.contact_key.like(_NAME, escape="\\")]
     if "q_phone" in shape:
         conditions.append(columns.contact_phone.like(_PHONE, escape="\\"))
     if "q_words" in shape:
-        conditions.append(exists().where(_message.c.tenant_id == _TENANT, _message.c.conversation_id == columns.id,
-                                         _message_matches(dialect)))
+        conditions.append(_has_words(dialect, columns, word_days))
     return or_(*conditions)
 
 
@@ -162,11 +184,23 @@ def _page(shape: frozenset[str], dialect: str) -> Any:
     """The page's conversations; only its rows are then joined to contacts, channels and tags."""
     if "q" not in shape or dialect != "postgresql":
         return _paged(_filtered(shape, dialect), _conv.c, shape).subquery("page")
-    window = (_filtered(shape, dialect, (*_PAGE_COLUMNS, _conv.c.contact_key, _conv.c.contact_phone), with_q=False)
-              .order_by(_conv.c.last_message_at.desc(), _conv.c.id.desc())
-              .limit(bindparam("q_window", type_=Integer())).subquery("q_window"))
-    hits = _paged(select(*(window.c[c.name] for c in _PAGE_COLUMNS)).where(_q_condition(shape, dialect, window.c)),
-                  window.c, shape).cte("q_hits")
+    newest = (_conv.c.last_message_at.desc(), _conv.c.id.desc())
+    window = (_filtered(shape, dialect, (*_PAGE_COLUMNS, _conv.c.contact_key, _conv.c.contact_phone,
+                                         func.row_number().over(order_by=newest).label("position")), with_q=False)
+              .order_by(*newest).limit(_WINDOW).subquery("q_window"))
+    word_days = None
+    if "q_words" in shape:
+        # Past the first Q_PROBED conversations of the window (common words fill a page there),
+        # up to a window's worth of (conversation, day) rows holding the words are read from
+        # their GIN index (through a function, like the rare matches below); fewer, and they are
+        # all there are, so the rest of the window tests membership instead of probing each
+        # conversation's days (a name typed as `q` is rarely a word of the messages). Only then:
+        # reading a common word's postings costs more than the probes it would save.
+        found_days = func.inbox_search_word_days(func.to_tsquery(literal_column("'simple'"), _WORDS), _WINDOW
+                                                 ).table_valued(column("conversation_id", _conv.c.id.type))
+        word_days = select(found_days.c.conversation_id).cte("q_word_days").prefix_with("MATERIALIZED")
+    hits = _paged(select(*(window.c[c.name] for c in _PAGE_COLUMNS))
+                  .where(_q_condition(shape, dialect, window.c, word_days)), window.c, shape).cte("q_hits")
     found = select(func.count()).select_from(hits).scalar_subquery()
     # The rare matches come from the trigram and tsvector indexes through inbox_search_matches:
     # under row-level security PostgreSQL will not use them for a LIKE or a @@ (see migration
@@ -224,7 +258,8 @@ def inbox_statement(tenant_id: uuid.UUID, f: InboxFilters, dialect: str) -> tupl
         if terms.words:
             values["words"] = tsquery_text(terms.words) if dialect == "postgresql" else fts5_match(terms.words)
         shape |= {"q", *(("q_phone",) if terms.digits else ()), *(("q_words",) if terms.words else ())}
-        values["q_window"] = (Q_TEXT_WINDOW if terms.words else Q_WINDOW) + f.offset
+        values["q_window"] = Q_WINDOW + f.offset
+        values["q_probed"] = Q_PROBED + f.offset
     if f.after is not None:
         values["after_at"], values["after_id"] = f.after
     if f.offset:
