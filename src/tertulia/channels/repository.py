@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.channels.models import SOURCE_OF_KIND, Channel, MessageTemplate, WebhookEvent
-from tertulia.kit.db import Reader, stated_tenant, stating_tenant, tenant_select, tenant_update
+from tertulia.kit.db import Reader, dialect_name, stated_tenant, stating_tenant, tenant_select, tenant_update
 
 
 async def get_channel(session: Reader, tenant_id: uuid.UUID, channel_id: uuid.UUID) -> Channel | None:
@@ -64,7 +64,7 @@ async def channels_by_id(session: AsyncSession, channel_ids: Sequence[uuid.UUID]
     to the channels' tenant (`stating_tenant`): the inbound path's next step works as that tenant."""
     if not channel_ids:
         return {}
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    dialect = dialect_name(session)
     rows = await session.execute(_channels_by_id_statement(dialect), {"ids": list(set(channel_ids))})
     channels = {row.id: InboundChannel(*row[:7]) for row in rows}
     stated_tenant(session, (c.tenant_id for c in channels.values()))
@@ -99,7 +99,7 @@ async def webhook_channels(session: Reader, channel_ids: Sequence[uuid.UUID]) ->
 
 def _insert(session: AsyncSession, table: Any) -> Any:
     """An INSERT that can say ON CONFLICT DO NOTHING on this session's database."""
-    dialect = postgresql if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if dialect_name(session) == "postgresql" else sqlite
     return dialect.insert(table)
 
 

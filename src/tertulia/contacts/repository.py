@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tertulia.channels.models import Channel
 from tertulia.contacts.models import Contact, ContactIdentity, ContactTag, Tag
-from tertulia.kit.db import Reader, tenant_delete, tenant_select, tenant_update
+from tertulia.kit.db import Reader, dialect_name, tenant_delete, tenant_select, tenant_update
 
 
 def like_pattern(q: str) -> str:
@@ -106,7 +106,7 @@ async def insert_identities(session: AsyncSession, rows: Sequence[dict[str, Any]
     for its writer: the identity's unique key decides who created the customer."""
     if not rows:
         return set()
-    dialect = postgresql if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if dialect_name(session) == "postgresql" else sqlite
     stmt = dialect.insert(ContactIdentity).on_conflict_do_nothing(
         index_elements=["tenant_id", "channel_id", "external_id"],
     ).returning(ContactIdentity.channel_id, ContactIdentity.external_id)

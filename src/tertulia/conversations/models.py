@@ -133,15 +133,13 @@ class Message(Base):
     search_vector: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"), deferred=True)
 
 
-
-
 class ConversationWords(Base):
     """PostgreSQL: the words of a conversation's messages of one day (UTC), what the inbox search
     (`q`) tests per conversation and reads through its GIN index for rare words. Filled by a
     statement trigger on messages (migration searchfast1): a message adds its words to its day's
     last part, a new part once that holds 500 words, so the write is bounded by a part's words,
-    not by the conversation's size (nor a busy day's). Positions
-    are stripped (the search matches words, not phrases). SQLite leaves it empty: its FTS5 table
+    not by the conversation's size (nor a busy day's). Positions are stripped (the search matches
+    words, not phrases). SQLite leaves it empty: its FTS5 table
     `messages_fts` does that work."""
 
     __tablename__ = "conversation_words"

@@ -40,7 +40,7 @@ from tertulia.contacts.repository import like_pattern
 from tertulia.conversations.models import Conversation, ConversationWords, MediaFetch, Message
 from tertulia.conversations.search import fts5_match, search_terms, tsquery_text
 from tertulia.delivery.models import UNDONE, OutboundDelivery
-from tertulia.kit.db import Reader, tenant_delete, tenant_select, tenant_update, utcnow
+from tertulia.kit.db import Reader, dialect_name, is_sqlite, tenant_delete, tenant_select, tenant_update, utcnow
 
 
 async def get_conversation(session: Reader, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation | None:
@@ -71,7 +71,7 @@ async def lock_conversation(session: AsyncSession, tenant_id: uuid.UUID,
 # are tested per conversation of the window on its rows of `conversation_words` (one per day of
 # messages), not on its every message. Tags need no such help: the planner knows each tag's
 # frequency. SQLite, which has no trigram index, just filters (its FTS5 table answers for the
-# messages, probed per row).
+# messages, asked once per search: see _message_matches).
 Q_WINDOW = 1000
 Q_PROBED = 100
 
@@ -285,7 +285,7 @@ class InboxRow:
 
 async def list_inbox(session: Reader, tenant_id: uuid.UUID, filters: InboxFilters) -> list[InboxRow]:
     """The inbox list with each conversation's tags, in one statement (see inbox_statement)."""
-    dialect = session.bind.dialect.name if session.bind is not None else ""
+    dialect = dialect_name(session)
     grouped: list[InboxRow] = []
     stmt, values = inbox_statement(tenant_id, filters, dialect)
     for row in await session.execute(stmt, values):
@@ -302,7 +302,7 @@ async def newest_text_matches(session: Reader, tenant_id: uuid.UUID, conversatio
     conversations (those of a search's page that were found by their messages)."""
     if not conversation_ids or not words:
         return {}
-    dialect = session.bind.dialect.name if session.bind is not None else ""
+    dialect = dialect_name(session)
     newest = func.row_number().over(partition_by=_message.c.conversation_id, order_by=_message.c.id.desc())
     ranked = (select(_message.c.conversation_id, _message.c.id, _message.c.content, newest.label("rank"))
               .where(_message.c.tenant_id == _TENANT, _message.c.conversation_id.in_(list(conversation_ids)),
@@ -390,7 +390,7 @@ async def list_messages(session: Reader, tenant_id: uuid.UUID, conversation_id: 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
     """An INSERT that can say ON CONFLICT DO NOTHING on this session's database."""
-    dialect = postgresql if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if dialect_name(session) == "postgresql" else sqlite
     return dialect.insert(table)
 
 
@@ -462,7 +462,7 @@ async def insert_inbound_messages(session: AsyncSession, rows: Sequence[dict[str
     nothing and is missing from the answer."""
     if not rows:
         return {}
-    stmt = _insert_messages_statement(session.bind.dialect.name if session.bind is not None else "sqlite")
+    stmt = _insert_messages_statement(dialect_name(session))
     return {(r.channel_id, r.provider_message_id): r.id for r in await session.execute(stmt, list(rows))}
 
 
@@ -517,7 +517,7 @@ NEXT_FETCH = select(
 async def claim_media_fetches(session: AsyncSession, now: datetime, until: datetime, limit: int) -> list[ClaimedFetch]:
     """Due fetches (and those whose worker's lease ran out), leased until `until`."""
     token = uuid.uuid4().hex
-    dialect = "sqlite" if session.bind is not None and session.bind.dialect.name == "sqlite" else "postgresql"
+    dialect = "sqlite" if is_sqlite(session) else "postgresql"
     rows = await session.execute(CLAIM_FETCHES[dialect], {"now": now, "until": until, "token": token, "limit": limit})
     return [ClaimedFetch(r.id, r.tenant_id, r.channel_id, r.message_id, r.position, r.provider_media_id, r.attempts,
                          token) for r in rows]

@@ -182,9 +182,14 @@ def _install_sqlite_recipe(engine: AsyncEngine, *, read_only: bool) -> None:
         conn.exec_driver_sql(begin_sql)
 
 
-def is_sqlite(session: AsyncSession | ReadSession | AsyncEngine) -> bool:
+def dialect_name(session: AsyncSession | ReadSession | AsyncEngine) -> str:
+    """"postgresql" or "sqlite": the database a session (or engine) talks to."""
     bind = session.bind if not isinstance(session, AsyncEngine) else session
-    return bind is not None and bind.dialect.name == "sqlite"
+    return bind.dialect.name if bind is not None else ""
+
+
+def is_sqlite(session: AsyncSession | ReadSession | AsyncEngine) -> bool:
+    return dialect_name(session) == "sqlite"
 
 
 # --- row-level security ---------------------------------------------------------------------
