@@ -109,7 +109,11 @@ TOKEN_TOUCH_EVERY = timedelta(minutes=1)
 
 async def touch_api_token(session: AsyncSession, tenant_id: uuid.UUID, token_id: uuid.UUID, at: datetime) -> None:
     stale = or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < at - TOKEN_TOUCH_EVERY)
-    await session.execute(tenant_update(ApiToken, tenant_id).where(ApiToken.id == token_id, stale)
+    # SKIP LOCKED: when the minute is up, the parallel requests of one integration all find the
+    # token stale; one of them writes it and the others go on instead of waiting for its commit
+    # (SQLite has one writer and no row locks: the clause is not rendered there).
+    claim = select(ApiToken.id).where(ApiToken.id == token_id, stale).with_for_update(skip_locked=True)
+    await session.execute(tenant_update(ApiToken, tenant_id).where(ApiToken.id.in_(claim))
                           .values(last_used_at=at))
 
 
