@@ -4,7 +4,7 @@
 transaction (`before_commit`), together with the bump of the tenant's counter
 (`tenant_sequences`), and published on the bus after the commit. The counter's row stays locked
 from the bump to the end of COMMIT, which serialises the commits of one tenant for that moment
-only; a rolled-back transaction rolls its numbers back too, so the sequence never repeats and
+only (on PostgreSQL the bump and the INSERT are one statement to keep that moment short); a rolled-back transaction rolls its numbers back too, so the sequence never repeats and
 never skips.
 """
 
@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, event, insert
+from sqlalchemy import DateTime, Integer, Table, bindparam, column, event, func, insert, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -69,6 +69,27 @@ def _bump_statement(dialect: str) -> Any:
     ).returning(_sequences.c.last_event_seq)
 
 
+@functools.cache
+def _bump_and_insert_statement() -> Any:
+    """PostgreSQL: the bump and the events' INSERT as one statement (a data-modifying CTE), so the
+    counter's row is held for that statement and COMMIT only, not for a round trip more and the
+    event loop's turn between them (under load the loop's turn was most of the hold, and every
+    writer of the tenant queued behind it). SQLite has one writer at a time and no such CTE."""
+    count = bindparam("count", type_=Integer())
+    bump = _bump_statement("postgresql").cte("bump")
+    items = func.json_array_elements(bindparam("items", type_=postgresql.JSON())).table_valued(
+        column("item", postgresql.JSON()), with_ordinality="i").render_derived()
+    rows = select(
+        bindparam("tenant_id", type_=_events.c.tenant_id.type),
+        bump.c.last_event_seq - count + items.c.i,
+        items.c.item["type"].astext,
+        items.c.item["data"],
+        bindparam("now", type_=DateTime(timezone=True)),
+    ).select_from(bump).join(items, literal_column("true"))
+    return (insert(_events).from_select(["tenant_id", "seq", "type", "payload", "created_at"], rows)
+            .add_cte(bump).returning(_events.c.seq))
+
+
 @event.listens_for(Session, "before_commit")
 def _write_pending_events(session: Session) -> None:
     pending = session.info.pop("pending_events", None)
@@ -86,12 +107,16 @@ def _write_pending_events(session: Session) -> None:
     for tenant_id, items in sorted(by_tenant.items(), key=lambda item: str(item[0])):
         if session.info.get("tenant") != ALL_TENANTS:
             state_tenant(session, tenant_id)  # row-level security: a tenant's events are written as that tenant
-        first = conn.execute(_bump_statement(conn.dialect.name), {"tenant_id": tenant_id, "count": len(items)}
-                             ).scalar_one() - len(items) + 1
-        # RETURNING makes it one multi-row INSERT (SQLAlchemy's "insertmanyvalues") on both
-        # databases, where a plain executemany is a statement per event in psycopg's pipeline.
-        conn.execute(_INSERT_EVENTS, [
-            {"tenant_id": tenant_id, "seq": first + i, "type": t, "payload": d, "created_at": now}
-            for i, (t, d) in enumerate(items)])
+        if conn.dialect.name == "postgresql":
+            first = min(conn.execute(_bump_and_insert_statement(), {
+                "tenant_id": tenant_id, "count": len(items), "now": now,
+                "items": [{"type": t, "data": d} for t, d in items]}).scalars())
+        else:
+            first = conn.execute(_bump_statement(conn.dialect.name), {"tenant_id": tenant_id, "count": len(items)}
+                                 ).scalar_one() - len(items) + 1
+            # RETURNING makes it one multi-row INSERT (SQLAlchemy's "insertmanyvalues").
+            conn.execute(_INSERT_EVENTS, [
+                {"tenant_id": tenant_id, "seq": first + i, "type": t, "payload": d, "created_at": now}
+                for i, (t, d) in enumerate(items)])
         committed.setdefault(tenant_id, []).extend(
             event_frame(first + i, t, d, now) for i, (t, d) in enumerate(items))
