@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -30,6 +31,7 @@ class Principal:
     user_id: uuid.UUID | None = None
     user_name: str | None = None
     token_id: uuid.UUID | None = None
+    token_last_used_at: datetime | None = None
 
     @property
     def can_manage(self) -> bool:
@@ -74,8 +76,10 @@ async def get_principal(request: Request, db: RequestDb) -> Principal:
     tenant's rows (row-level security on PostgreSQL)."""
     principal = await _check_credentials(request, db)
     await set_tenant(db, principal.tenant_id)
-    if principal.token_id is not None and isinstance(db, AsyncSession):  # a request that may write
-        await repo.touch_api_token(db, principal.tenant_id, principal.token_id, utcnow())
+    now = utcnow()
+    if (principal.token_id is not None and isinstance(db, AsyncSession)  # a request that may write
+            and repo.token_touch_due(principal.token_last_used_at, now)):
+        await repo.touch_api_token(db, principal.tenant_id, principal.token_id, now)
     return principal
 
 
@@ -89,7 +93,7 @@ async def _check_credentials(request: Request, db: RequestDb) -> Principal:
         if token is None or token.revoked_at is not None:
             raise NotAuthenticated("the API token is unknown or revoked", code="invalid_token")
         return Principal(tenant_id=token.tenant_id, tenant_slug=token.tenant_slug, role="admin",
-                         token_id=token.token_id)
+                         token_id=token.token_id, token_last_used_at=token.last_used_at)
     cookie = request.cookies.get(SESSION_COOKIE)
     found = await repo.get_session_principal(db, hash_token(cookie)) if cookie else None
     if found is None or not service.session_is_live(found.revoked_at, found.expires_at):

@@ -76,8 +76,8 @@ _token, _tenant, _auth, _user, _member = (ApiToken.__table__, Tenant.__table__, 
                                           User.__table__, Membership.__table__)
 
 TOKEN_PRINCIPAL = (
-    select(_token.c.id.label("token_id"), _token.c.revoked_at, _tenant.c.id.label("tenant_id"),
-           _tenant.c.slug.label("tenant_slug"))
+    select(_token.c.id.label("token_id"), _token.c.revoked_at, _token.c.last_used_at,
+           _tenant.c.id.label("tenant_id"), _tenant.c.slug.label("tenant_slug"))
     .join(_tenant, _tenant.c.id == _token.c.tenant_id)
     .where(_token.c.token_hash == bindparam("token_hash"))
 )
@@ -105,6 +105,12 @@ async def get_api_token_with_tenant(session: Reader, token_hash: str) -> Any:
 # waited for the one before it to commit (16 parallel sends through one token went at 2/s).
 # A row the WHERE does not match is neither written nor locked.
 TOKEN_TOUCH_EVERY = timedelta(minutes=1)
+
+
+def token_touch_due(last_used_at: datetime | None, at: datetime) -> bool:
+    """Whether `touch_api_token` has anything to write (a request that read the token fresh skips
+    its round trip; the UPDATE checks again, for the requests that race)."""
+    return last_used_at is None or last_used_at < at - TOKEN_TOUCH_EVERY
 
 
 async def touch_api_token(session: AsyncSession, tenant_id: uuid.UUID, token_id: uuid.UUID, at: datetime) -> None:
