@@ -84,7 +84,9 @@ class TokenOut(BaseModel):
     name: str
     prefix: str
     created_at: datetime
-    last_used_at: datetime | None
+    last_used_at: datetime | None = Field(description=(
+        "when a request that may write last used the token, to the minute (a read does not move it; "
+        "null: never used that way)"))
     revoked_at: datetime | None
 
 

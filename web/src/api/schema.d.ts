@@ -3081,7 +3081,10 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            /** Last Used At */
+            /**
+             * Last Used At
+             * @description when a request that may write last used the token, to the minute (a read does not move it; null: never used that way)
+             */
             last_used_at: string | null;
             /** Name */
             name: string;
@@ -3107,7 +3110,10 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            /** Last Used At */
+            /**
+             * Last Used At
+             * @description when a request that may write last used the token, to the minute (a read does not move it; null: never used that way)
+             */
             last_used_at: string | null;
             /** Name */
             name: string;
