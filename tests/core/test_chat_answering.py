@@ -3,12 +3,13 @@ conversation's enabled channel, and a channel that cannot deliver says why."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx2
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tertulia.channels.models import Channel
 from tertulia.delivery.models import OutboundDelivery
@@ -58,6 +59,13 @@ async def test_a_channel_that_cannot_deliver_says_why(client: httpx2.AsyncClient
     conv = (await client.get("/admin/chats/summary", headers=t.headers)).json()[0]["id"]
     sent = await client.post(f"/admin/chats/{conv}/messages", headers=t.headers, json={"message": "¿Sigue ahí?"})
     assert sent.status_code == 202, sent.text
+    for _ in range(200):  # the worker's own attempt ends first (it would overwrite what is set below)
+        async with db.session(t.id) as session:
+            held = (await session.execute(select(OutboundDelivery.state, OutboundDelivery.lease_token).where(
+                OutboundDelivery.conversation_id == uuid.UUID(conv)))).one()
+        if held.state not in ("pending", "sending") and held.lease_token is None:
+            break
+        await asyncio.sleep(0.02)
 
     async with db.session(t.id) as session:  # what the worker records when a send fails
         await session.execute(update(OutboundDelivery).where(OutboundDelivery.conversation_id == uuid.UUID(conv)).values(

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+import structlog
+from fastapi import BackgroundTasks, Depends, Request
 
 from tertulia.kit.crypto import hash_token, tokens_equal
 from tertulia.kit.db import ALL_TENANTS, Database, set_tenant, utcnow
@@ -17,6 +17,8 @@ from tertulia.kit.web import SAFE_METHODS, DbSession, RequestDb
 from tertulia.tenancy import repository as repo
 from tertulia.tenancy import service
 from tertulia.tenancy.models import AuthSession
+
+log = structlog.get_logger("tertulia.tenancy.auth")
 
 SESSION_COOKIE = "tertulia_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -71,16 +73,31 @@ def check_csrf(request: Request, csrf_token: str) -> None:
         raise Forbidden("missing or wrong X-CSRF-Token header", code="csrf_failed")
 
 
-async def get_principal(request: Request, db: RequestDb) -> Principal:
+async def get_principal(request: Request, db: RequestDb, background: BackgroundTasks) -> Principal:
     """Who is calling, for which tenant. From here on the request's transaction sees only that
     tenant's rows (row-level security on PostgreSQL)."""
     principal = await _check_credentials(request, db)
     await set_tenant(db, principal.tenant_id)
-    now = utcnow()
-    if (principal.token_id is not None and isinstance(db, AsyncSession)  # a request that may write
-            and repo.token_touch_due(principal.token_last_used_at, now)):
-        await repo.touch_api_token(db, principal.tenant_id, principal.token_id, now)
+    if _token_touch_due(principal):
+        background.add_task(_touch_token, request, principal)  # after the response is sent
     return principal
+
+
+def _token_touch_due(principal: Principal) -> bool:
+    return principal.token_id is not None and repo.token_touch_due(principal.token_last_used_at, utcnow())
+
+
+async def _touch_token(request: Request, principal: Principal) -> None:
+    """Note an API token's use (at most once a minute) in a transaction of its own: any request
+    counts, reads too, and no request's transaction holds the token's row."""
+    assert principal.token_id is not None
+    db: Database = request.app.state.db
+    try:
+        async with db.session(principal.tenant_id) as session:
+            await repo.touch_api_token(session, principal.tenant_id, principal.token_id, utcnow())
+    except Exception:  # the answer is already sent; the next request tries again
+        log.warning("api_token_touch_failed", action="api_token_touch", token_id=str(principal.token_id),
+                    exc_info=True)
 
 
 async def _check_credentials(request: Request, db: RequestDb) -> Principal:
@@ -114,7 +131,10 @@ async def check_credentials_apart(request: Request) -> Principal:
     writer). The endpoint opens its own transaction afterwards, for the principal's tenant."""
     db: Database = request.app.state.db
     async with db.read_session() as read:
-        return await _check_credentials(request, read)
+        principal = await _check_credentials(request, read)
+    if _token_touch_due(principal):
+        await _touch_token(request, principal)
+    return principal
 
 
 async def get_manager(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:

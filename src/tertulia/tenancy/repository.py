@@ -100,16 +100,17 @@ async def get_api_token_with_tenant(session: Reader, token_hash: str) -> Any:
     return (await session.execute(TOKEN_PRINCIPAL, {"token_hash": token_hash})).first()
 
 
-# `last_used_at` is kept to the minute. Writing it on every request took the token's row lock
-# for the whole request transaction, so every request of an integration that uses one token
-# waited for the one before it to commit (16 parallel sends through one token went at 2/s).
-# A row the WHERE does not match is neither written nor locked.
+# `last_used_at` is kept to the minute, written after the response in a transaction of its own
+# (tenancy.auth). Written in every request's transaction, it held the token's row lock until that
+# commit, so every request of an integration that uses one token waited for the one before it
+# (16 parallel sends through one token went at 2/s). A row the WHERE does not match is neither
+# written nor locked.
 TOKEN_TOUCH_EVERY = timedelta(minutes=1)
 
 
 def token_touch_due(last_used_at: datetime | None, at: datetime) -> bool:
-    """Whether `touch_api_token` has anything to write (a request that read the token fresh skips
-    its round trip; the UPDATE checks again, for the requests that race)."""
+    """Whether `touch_api_token` has anything to write (known from the credential check's read;
+    the UPDATE checks again, for the requests that race)."""
     return last_used_at is None or last_used_at < at - TOKEN_TOUCH_EVERY
 
 

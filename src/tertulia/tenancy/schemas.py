@@ -85,8 +85,7 @@ class TokenOut(BaseModel):
     prefix: str
     created_at: datetime
     last_used_at: datetime | None = Field(description=(
-        "when a request that may write last used the token, to the minute (a read does not move it; "
-        "null: never used that way)"))
+        "when a request last used the token, to the minute (null: never used)"))
     revoked_at: datetime | None
 
 

@@ -3083,7 +3083,7 @@ export interface components {
             id: string;
             /**
              * Last Used At
-             * @description when a request that may write last used the token, to the minute (a read does not move it; null: never used that way)
+             * @description when a request last used the token, to the minute (null: never used)
              */
             last_used_at: string | null;
             /** Name */
@@ -3112,7 +3112,7 @@ export interface components {
             id: string;
             /**
              * Last Used At
-             * @description when a request that may write last used the token, to the minute (a read does not move it; null: never used that way)
+             * @description when a request last used the token, to the minute (null: never used)
              */
             last_used_at: string | null;
             /** Name */
