@@ -236,3 +236,44 @@ async def test_a_busy_days_words_go_to_parts(client: httpx2.AsyncClient, make_te
         parts = (await session.execute(text("SELECT part, length(words) FROM conversation_words "
                                             "WHERE tenant_id = :t ORDER BY part"), {"t": t.id})).all()
     assert [(p, n) for p, n in parts if n > 1] == [(0, 600), (1, 4)]
+
+
+async def test_a_page_is_two_statements_and_its_transaction(client: httpx2.AsyncClient, make_tenant, db) -> None:
+    """One list request by API token: the token check (which also states the tenant, on PostgreSQL)
+    and the list, in one read transaction whose end does not hold the answer back. Each statement
+    is a round trip to the database, and the list's latency is mostly theirs (bench/inbox_list.py)."""
+    from sqlalchemy import event
+
+    t = await make_tenant()
+    other = await make_tenant()
+    await _seed(client, t, 2)
+    await post_inbound(client, other, "hola", external_id="x", name="De otro")
+    seen: list[tuple[Any, str]] = []
+
+    def statement(conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        if sql.startswith("BEGIN"):  # SQLite's, emitted on the "begin" event
+            return
+        seen.append((conn.connection.dbapi_connection, sql.split()[0] if "api_tokens" not in sql else "token"))
+
+    def transaction(name: str) -> Any:
+        return lambda conn: seen.append((conn.connection.dbapi_connection, name))
+
+    engines = {db.engine.sync_engine, db.read_engine.sync_engine}
+    listeners = [("before_cursor_execute", statement), ("begin", transaction("BEGIN")),
+                 ("commit", transaction("COMMIT")), ("rollback", transaction("ROLLBACK"))]
+    await db.reads_ended()
+    for engine in engines:
+        for name, fn in listeners:
+            event.listen(engine, name, fn)
+    try:
+        rows = (await client.get("/admin/chats/summary", headers=t.headers)).json()
+        answered = len(seen)
+        await db.reads_ended()
+    finally:
+        for engine in engines:
+            for name, fn in listeners:
+                event.remove(engine, name, fn)
+    assert [r["display_name"] for r in rows] == ["Cliente 01", "Cliente 00"]
+    mine = next(conn for conn, what in seen if what == "token")  # the app's workers use the pool too
+    assert [what for conn, what in seen if conn is mine] == ["BEGIN", "token", "SELECT", "COMMIT"]
+    assert [what for conn, what in seen[:answered] if conn is mine] == ["BEGIN", "token", "SELECT"]

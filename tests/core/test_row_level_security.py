@@ -5,6 +5,7 @@ statements say; one that states nothing sees nothing; crossing tenants is explic
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from typing import Any
@@ -18,7 +19,9 @@ import tertulia.models  # noqa: F401  (every table)
 from tertulia.channels.repository import channels_by_id
 from tertulia.contacts.models import Contact, Tag
 from tertulia.conversations.models import Conversation, Message
+from tertulia.kit.crypto import hash_token
 from tertulia.kit.db import Base, Database, set_tenant
+from tertulia.tenancy.repository import get_api_token_with_tenant
 from tests.helpers import post_inbound
 
 pytestmark = pytest.mark.skipif(os.environ.get("TERTULIA_TEST_DB", "sqlite") != "postgresql",
@@ -79,6 +82,25 @@ async def test_writes_cannot_reach_another_tenant(client: httpx2.AsyncClient, ma
             await session.flush()
     async with db.read_session(b.id) as session:
         assert (await session.execute(select(func.count()).select_from(Tag))).scalar_one() == 0
+
+
+async def test_the_token_check_limits_its_transaction_to_the_tokens_tenant(make_tenant: Any, db: Database) -> None:
+    """The credential check states the token's tenant in its own round trip: a request's next
+    statement sees that tenant's rows only, and a read request's transaction turns READ ONLY."""
+    a, b = await make_tenant("rls-tok-a"), await make_tenant("rls-tok-b")
+    for tenant in (a, b, b):
+        async with db.session(tenant.id) as session:
+            name = f"tag {uuid.uuid4().hex[:6]}"
+            session.add(Tag(tenant_id=tenant.id, name=name, name_key=name, color="#000000"))
+    for kind in ("read", "write"):
+        with pytest.raises(DBAPIError, match="read-only transaction") if kind == "read" else contextlib.nullcontext():
+            opened = db.read_session(cross_tenant="a request before its credentials are checked") if kind == "read" \
+                else db.session(cross_tenant="a request before its credentials are checked")
+            async with opened as session:
+                found = await get_api_token_with_tenant(session, hash_token(a.token))
+                assert found.tenant_id == a.id
+                assert (await session.execute(select(func.count()).select_from(Tag))).scalar_one() == 1
+                await session.execute(update(Contact).values(notes="x"))
 
 
 async def test_a_read_session_cannot_write(make_tenant: Any, db: Database) -> None:

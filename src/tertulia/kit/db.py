@@ -8,6 +8,7 @@ transaction also says whose rows it may see (row-level security, `set_tenant`).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, TypeVarTuple, overload
 
+import structlog
 from sqlalchemy import (
     BigInteger,
     DateTime,
@@ -38,6 +40,8 @@ from sqlalchemy.sql import Executable, Select
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import TypedReturnsRows
 from sqlalchemy.types import TypeDecorator
+
+_log = structlog.get_logger("tertulia.db")
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -228,23 +232,29 @@ async def set_tenant(session: AsyncSession | ReadSession, tenant_id: uuid.UUID |
         await target.execute(_STATE[read_only], _rls_params(value))
 
 
-def stating_tenant(dialect: str, tenant_column: Any) -> tuple[Any, ...]:
+def stating_tenant(dialect: str, tenant_column: Any, *, read_only: bool = False) -> tuple[Any, ...]:
     """Columns that make a SELECT across tenants also state, as `set_tenant` would, the tenant of
     the rows it finds, for the rest of the transaction: the lookup that says whose the work is
     and the statement that then limits the transaction to it share one round trip. Evaluated row
-    by row, after the row is read; give the rows' tenants to `stated_tenant` (nothing on SQLite)."""
+    by row, after the row is read; give the rows' tenants to `stated_tenant` (nothing on SQLite).
+    `read_only`: for a read session's statement (the transaction turns READ ONLY too)."""
     if dialect != "postgresql":
         return ()
-    return (func.set_config("role", TENANT_ROLE, True).label("_stated_role"),
-            func.set_config("app.tenant_id", cast(tenant_column, String), True).label("_stated_tenant"))
+    # A row without a tenant (a login session's lost membership) states one that sees nothing.
+    tenant = func.coalesce(cast(tenant_column, String), "")
+    columns: tuple[Any, ...] = (func.set_config("role", TENANT_ROLE, True).label("_stated_role"),
+                                func.set_config("app.tenant_id", tenant, True).label("_stated_tenant"))
+    if read_only:
+        columns += (func.set_config("transaction_read_only", "on", True).label("_stated_read_only"),)
+    return columns
 
 
-def stated_tenant(session: AsyncSession, tenants: Iterable[uuid.UUID]) -> None:
+def stated_tenant(session: AsyncSession | ReadSession, tenants: Iterable[uuid.UUID | None]) -> None:
     """After a statement with `stating_tenant`'s columns, the tenants of the rows it returned: one
     tenant is now the transaction's (a later `set_tenant` to it costs nothing); rows of several
     left the last one evaluated, so the next `set_tenant` states its tenant again."""
-    found = {str(t) for t in tenants}
-    if found and session.bind is not None and session.bind.dialect.name == "postgresql":
+    found = {"" if t is None else str(t) for t in tenants}
+    if found and dialect_name(session) == "postgresql":
         session.info["tenant"] = found.pop() if len(found) == 1 else ""
 
 
@@ -344,6 +354,7 @@ class Database:
         read_engine = create_engine(url, read_only=True) if self.engine.dialect.name == "sqlite" else self.engine
         self.read_engine = read_engine
         self.read_sessionmaker = async_sessionmaker(read_engine, expire_on_commit=False, autoflush=False, info=info)
+        self._ending: set[asyncio.Task[None]] = set()  # read sessions still ending (`end_later`)
 
     @property
     def dialect(self) -> str:
@@ -367,23 +378,52 @@ class Database:
         await _run_after_commit(session)
 
     @asynccontextmanager
-    async def read_session(self, tenant_id: uuid.UUID | None = None, *,
-                           cross_tenant: str | None = None) -> AsyncIterator[ReadSession]:
-        """A unit of work that only reads (see ReadSession); otherwise as `session`."""
-        async with self.read_sessionmaker() as session:
-            session.info["read_only"] = True
-            _start(session, tenant_id, cross_tenant)
+    async def read_session(self, tenant_id: uuid.UUID | None = None, *, cross_tenant: str | None = None,
+                           end_later: bool = False) -> AsyncIterator[ReadSession]:
+        """A unit of work that only reads (see ReadSession); otherwise as `session`. `end_later`:
+        the block's caller has all it reads once the block ends (a GET request's answer), so the
+        transaction's end (COMMIT, a round trip) runs beside what follows instead of before it."""
+        session = self.read_sessionmaker()
+        session.info["read_only"] = True
+        _start(session, tenant_id, cross_tenant)
+        try:
+            yield ReadSession(session)
+        except BaseException:
             try:
-                yield ReadSession(session)
-                await session.commit()
-            except BaseException:
                 await session.rollback()
-                raise
+            finally:
+                await session.close()
+            raise
+        if not end_later:
+            await _end(session)
+            return
+        task = asyncio.create_task(_end(session))
+        self._ending.add(task)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._ending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Nothing was written, and the caller had what it read: the failure is only logged.
+            _log.warning("read_session_end_failed", error=repr(task.exception()))
+
+    async def reads_ended(self) -> None:
+        """Wait for the read sessions still ending (`end_later`)."""
+        if self._ending:
+            await asyncio.wait(set(self._ending))
 
     async def dispose(self) -> None:
+        await self.reads_ended()
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+
+
+async def _end(session: AsyncSession) -> None:
+    try:
+        await session.commit()
+    finally:
+        await session.close()
 
 
 def _start(session: AsyncSession, tenant_id: uuid.UUID | None, cross_tenant: str | None) -> None:

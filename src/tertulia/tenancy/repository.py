@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tertulia.kit.db import Reader, tenant_select, tenant_update
+from tertulia.kit.db import Reader, dialect_name, stated_tenant, stating_tenant, tenant_select, tenant_update
 from tertulia.tenancy.models import ApiToken, AuthSession, Membership, Tenant, User
 
 
@@ -94,10 +95,26 @@ SESSION_PRINCIPAL = (
 )
 
 
+# Built once per database and kind of session, on first use (every foreign key's type is known then).
+@functools.cache
+def _stating(check: Select[Any], dialect: str, read_only: bool) -> Select[Any]:
+    return check.add_columns(*stating_tenant(dialect, check.selected_columns.tenant_id, read_only=read_only))
+
+
+async def _principal(session: Reader, check: Select[Any], token_hash: str) -> Any:
+    read_only = bool(session.info.get("read_only"))
+    found = (await session.execute(_stating(check, dialect_name(session), read_only),
+                                   {"token_hash": token_hash})).first()
+    if found is not None:
+        stated_tenant(session, [found.tenant_id])
+    return found
+
+
 async def get_api_token_with_tenant(session: Reader, token_hash: str) -> Any:
     """The whole Bearer check in one round trip: token_id, revoked_at, tenant_id, tenant_slug
-    (crosses tenants: see tenancy.auth)."""
-    return (await session.execute(TOKEN_PRINCIPAL, {"token_hash": token_hash})).first()
+    (crosses tenants: see tenancy.auth). The same round trip limits the transaction to the token's
+    tenant (`stating_tenant`): the request's next statement already works as that tenant."""
+    return await _principal(session, TOKEN_PRINCIPAL, token_hash)
 
 
 # `last_used_at` is kept to the minute, written after the response in a transaction of its own
@@ -127,5 +144,5 @@ async def touch_api_token(session: AsyncSession, tenant_id: uuid.UUID, token_id:
 async def get_session_principal(session: Reader, token_hash: str) -> Any:
     """The login session with its user, and the role and tenant it works in (role and tenant are
     None when no longer a member), in one round trip: it runs on every panel request (crosses
-    tenants: see tenancy.auth)."""
-    return (await session.execute(SESSION_PRINCIPAL, {"token_hash": token_hash})).first()
+    tenants: see tenancy.auth). Limits the transaction to that tenant as the token check does."""
+    return await _principal(session, SESSION_PRINCIPAL, token_hash)
