@@ -8,7 +8,6 @@ transaction also says whose rows it may see (row-level security, `set_tenant`).
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -16,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, TypeVarTuple, overload
 
-import structlog
 from sqlalchemy import (
     BigInteger,
     DateTime,
@@ -40,8 +38,6 @@ from sqlalchemy.sql import Executable, Select
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import TypedReturnsRows
 from sqlalchemy.types import TypeDecorator
-
-_log = structlog.get_logger("tertulia.db")
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -354,7 +350,6 @@ class Database:
         read_engine = create_engine(url, read_only=True) if self.engine.dialect.name == "sqlite" else self.engine
         self.read_engine = read_engine
         self.read_sessionmaker = async_sessionmaker(read_engine, expire_on_commit=False, autoflush=False, info=info)
-        self._ending: set[asyncio.Task[None]] = set()  # read sessions still ending (`end_later`)
 
     @property
     def dialect(self) -> str:
@@ -378,52 +373,23 @@ class Database:
         await _run_after_commit(session)
 
     @asynccontextmanager
-    async def read_session(self, tenant_id: uuid.UUID | None = None, *, cross_tenant: str | None = None,
-                           end_later: bool = False) -> AsyncIterator[ReadSession]:
-        """A unit of work that only reads (see ReadSession); otherwise as `session`. `end_later`:
-        the block's caller has all it reads once the block ends (a GET request's answer), so the
-        transaction's end (COMMIT, a round trip) runs beside what follows instead of before it."""
-        session = self.read_sessionmaker()
-        session.info["read_only"] = True
-        _start(session, tenant_id, cross_tenant)
-        try:
-            yield ReadSession(session)
-        except BaseException:
+    async def read_session(self, tenant_id: uuid.UUID | None = None, *,
+                           cross_tenant: str | None = None) -> AsyncIterator[ReadSession]:
+        """A unit of work that only reads (see ReadSession); otherwise as `session`."""
+        async with self.read_sessionmaker() as session:
+            session.info["read_only"] = True
+            _start(session, tenant_id, cross_tenant)
             try:
+                yield ReadSession(session)
+                await session.commit()
+            except BaseException:
                 await session.rollback()
-            finally:
-                await session.close()
-            raise
-        if not end_later:
-            await _end(session)
-            return
-        task = asyncio.create_task(_end(session))
-        self._ending.add(task)
-        task.add_done_callback(self._ended)
-
-    def _ended(self, task: asyncio.Task[None]) -> None:
-        self._ending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # Nothing was written, and the caller had what it read: the failure is only logged.
-            _log.warning("read_session_end_failed", error=repr(task.exception()))
-
-    async def reads_ended(self) -> None:
-        """Wait for the read sessions still ending (`end_later`)."""
-        if self._ending:
-            await asyncio.wait(set(self._ending))
+                raise
 
     async def dispose(self) -> None:
-        await self.reads_ended()
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
-
-
-async def _end(session: AsyncSession) -> None:
-    try:
-        await session.commit()
-    finally:
-        await session.close()
 
 
 def _start(session: AsyncSession, tenant_id: uuid.UUID | None, cross_tenant: str | None) -> None:

@@ -28,12 +28,11 @@ async def get_app_settings(request: Request) -> Settings:
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession | ReadSession]:
     """The request's one transaction, committed when the endpoint returns (before the response is
     sent, so a failed commit is the caller's error, not lost), rolled back if it raises. GET, HEAD
-    and OPTIONS only read: they get a ReadSession (declare `ReadDb`), whose end (nothing to lose)
-    runs beside the response (`end_later`); the others declare `DbSession`. Whose rows it sees is
-    stated by the credential check (tenancy.auth)."""
+    and OPTIONS only read: they get a ReadSession (declare `ReadDb`); the others declare
+    `DbSession`. Whose rows it sees is stated by the credential check (tenancy.auth)."""
     db = get_database(request)
     if request.method in SAFE_METHODS:
-        async with db.read_session(end_later=True) as read:
+        async with db.read_session() as read:
             yield read
     else:
         async with db.session() as session:

@@ -4,8 +4,8 @@
 transaction (`before_commit`), together with the bump of the tenant's counter
 (`tenant_sequences`), and published on the bus after the commit. The counter's row stays locked
 from the bump to the end of COMMIT, which serialises the commits of one tenant for that moment
-only (on PostgreSQL the bump and the INSERT are one statement to keep that moment short); a rolled-back transaction rolls its numbers back too, so the sequence never repeats and
-never skips.
+only (on PostgreSQL the bump and the INSERT are one statement to keep that moment short); a
+rolled-back transaction rolls its numbers back too, so the sequence never repeats and never skips.
 """
 
 from __future__ import annotations
