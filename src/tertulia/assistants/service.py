@@ -196,20 +196,19 @@ async def schedule_replies(session: AsyncSession, stored: Sequence[StoredMessage
     the AI owns, on channels with an enabled assistant. Arm (or push back) each conversation's one
     job for its last message of the batch: a burst becomes one turn. `wake`: the worker of this
     process, told after the commit when the work is due (other processes find it by polling)."""
-    last: dict[uuid.UUID, StoredMessage] = {}
+    last: dict[uuid.UUID, tuple[StoredMessage, tuple[uuid.UUID, float]]] = {}
     for item in stored:
         standby = bool(item.message.extra and item.message.extra.get("standby"))  # another app's thread
+        # The channel's enabled assistant came with the channel (read in the same transaction).
+        answered_by = item.channel.answered_by
         if (item.message.direction == "inbound" and item.conversation.ai_state == "ai_active"
-                and item.channel.assistant_id is not None and not standby):
-            last[item.conversation.id] = item
+                and answered_by is not None and not standby):
+            last[item.conversation.id] = (item, answered_by)
     due: datetime | None = None
-    for item in last.values():
+    for item, (assistant_id, debounce_seconds) in last.values():
         conv = item.conversation
-        assistant = await repo.assistant_for_channel(session, conv.tenant_id, conv.channel_id)
-        if assistant is None:
-            continue
-        run_after = utcnow() + timedelta(seconds=assistant.debounce_seconds)
-        await repo.arm_job(session, conv.tenant_id, conv.id, assistant.id, item.message.id, run_after)
+        run_after = utcnow() + timedelta(seconds=debounce_seconds)
+        await repo.arm_job(session, conv.tenant_id, conv.id, assistant_id, item.message.id, run_after)
         due = run_after if due is None else min(due, run_after)
     if wake is not None and due is not None:
         when = due

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -95,9 +96,11 @@ async def delete_contact_tag(session: AsyncSession, tenant_id: uuid.UUID, contac
 
 # --- the inbound path (conversations/inbound.py): one statement per step for a batch ---------
 
-async def insert_contacts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(Contact), list(rows))
+async def insert_contacts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[uuid.UUID, Contact]:
+    """New contacts, returned by id as the session's objects (RETURNING: no read after)."""
+    if not rows:
+        return {}
+    return {c.id: c for c in await session.scalars(insert(Contact).returning(Contact), list(rows))}
 
 
 async def insert_identities(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[tuple[uuid.UUID, str]]:
@@ -106,11 +109,15 @@ async def insert_identities(session: AsyncSession, rows: Sequence[dict[str, Any]
     for its writer: the identity's unique key decides who created the customer."""
     if not rows:
         return set()
-    dialect = postgresql if dialect_name(session) == "postgresql" else sqlite
-    stmt = dialect.insert(ContactIdentity).on_conflict_do_nothing(
+    stmt = _insert_identities_statement(dialect_name(session))
+    return {(r.channel_id, r.external_id) for r in await session.execute(stmt, list(rows))}
+
+
+@functools.cache  # built once per database: it runs for every new sender (the inbound path)
+def _insert_identities_statement(dialect: str) -> Any:
+    return (postgresql if dialect == "postgresql" else sqlite).insert(ContactIdentity).on_conflict_do_nothing(
         index_elements=["tenant_id", "channel_id", "external_id"],
     ).returning(ContactIdentity.channel_id, ContactIdentity.external_id)
-    return {(r.channel_id, r.external_id) for r in await session.execute(stmt, list(rows))}
 
 
 async def delete_contacts(session: AsyncSession, tenant_id: uuid.UUID, contact_ids: Sequence[uuid.UUID]) -> None:

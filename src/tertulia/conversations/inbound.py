@@ -149,9 +149,12 @@ class _TenantBatch:
     async def run(self, after_store: Sequence[AfterStore]) -> None:
         fresh = self._drop_repeats()
         await self._open()
-        await self._create([i for i in fresh if self._opened(i) is None])
+        # Stamped after the locks, so server times follow the order of message ids (a new sender's
+        # rows are locked by their inserts). One time for the batch's rows: a contact created now
+        # is then already as its message's write leaves it, and needs no UPDATE.
+        now = await self._create([i for i in fresh if self._opened(i) is None], utcnow())
         await self._add_aliases(fresh)
-        stored = await self._write([i for i in fresh if self.results[i.n] is None])
+        stored = await self._write([i for i in fresh if self.results[i.n] is None], now)
         await self._emit(stored, after_store)
         self._answer_repeats()
 
@@ -196,13 +199,14 @@ class _TenantBatch:
                 opened.tags.append({"id": row.tag_id, "name": row.tag_name, "color": row.tag_color})
 
     # 2. create ----------------------------------------------------------------------------------
-    async def _create(self, items: list[_Item]) -> None:
+    async def _create(self, items: list[_Item], now: datetime) -> datetime:
         """The contact, identity and conversation of senders with no conversation on the channel
         yet (a repeated delivery among them is answered here and creates nothing). Concurrent first
         messages of one sender create it once: the identity's unique key decides, and a loser
-        drops the contact it had inserted (nobody else can have seen it) and takes the winner's."""
+        drops the contact it had inserted (nobody else can have seen it) and takes the winner's.
+        Returns the batch's time: `now`, or a later one when it waited for a winner's commit."""
         if not items:
-            return
+            return now
         # Before creating anything: a repeated delivery must change nothing.
         stored = await repo.find_provider_messages(self.session, self.tenant_id, [i.key for i in items])
         for item in items:
@@ -214,10 +218,9 @@ class _TenantBatch:
         for item in items:
             senders.setdefault(item.identity, item)  # the first message of each new sender
         if not senders:
-            return
-        now = utcnow()
+            return now
         contact_of = {identity: uuid.uuid4() for identity in senders}
-        await contacts_repo.insert_contacts(self.session, [
+        contacts = await contacts_repo.insert_contacts(self.session, [
             {"id": contact_of[identity], "tenant_id": self.tenant_id,
              "display_name": item.body.contact.name or item.body.contact.external_id,
              "phone": item.body.contact.phone or None, "notes": "", "custom_attributes": {},
@@ -229,16 +232,29 @@ class _TenantBatch:
         lost = [identity for identity in senders if identity not in won]
         if lost:
             await contacts_repo.delete_contacts(self.session, self.tenant_id, [contact_of[k] for k in lost])
+            for identity in lost:  # gone: not the session's objects any more
+                self.session.expunge(contacts.pop(contact_of[identity]))
             winners = await contacts_repo.identity_contacts(self.session, self.tenant_id, lost)
             contact_of.update({identity: winners[identity].id for identity in lost})
-        await repo.insert_conversations(self.session, [
+        made = {(c.channel_id, c.contact_id): c for c in await repo.insert_conversations(self.session, [
             {"id": uuid.uuid4(), "tenant_id": self.tenant_id, "contact_id": contact_of[identity],
              "channel_id": identity[0], "channel_source": item.channel.source, "status": "open",
              "ai_state": "ai_active", "unread_count": 0, "last_message_at": self._at(item, now),
              "last_message_preview": "", "created_at": now, "updated_at": now}
-            for identity, item in senders.items()])
-        # Ours, or a concurrent first message's (waiting for it to commit): locked either way.
-        await self._open(list(senders.values()))
+            for identity, item in senders.items()])}
+        # Rows this batch inserted are locked by their insert and returned by it: opened as they
+        # are, without reading them again. The others are a concurrent first message's (its
+        # commit was waited for): locked and read like any existing conversation.
+        others = []
+        for identity, item in senders.items():
+            conv, contact = made.get((identity[0], contact_of[identity])), contacts.get(contact_of[identity])
+            if conv is not None and contact is not None:
+                self.opened[identity] = _Opened(conv, contact, {identity[1]})
+            else:
+                others.append(item)
+        if others:
+            await self._open(others)
+        return utcnow() if lost else now  # after the wait: later than the winner's rows
 
     async def _add_aliases(self, items: list[_Item]) -> None:
         """Ids of a known sender it was not known by yet (its BSUID beside its phone, or the other
@@ -257,9 +273,7 @@ class _TenantBatch:
         await contacts_repo.insert_identities(self.session, rows)
 
     # 3. write -----------------------------------------------------------------------------------
-    async def _write(self, items: list[_Item]) -> list[tuple[_Item, Message]]:
-        # Stamped after the locks, so server times follow the order of message ids.
-        now = utcnow()
+    async def _write(self, items: list[_Item], now: datetime) -> list[tuple[_Item, Message]]:
         quoted = await repo.find_provider_messages(
             self.session, self.tenant_id, [(i.channel.id, i.body.reply_to) for i in items if i.body.reply_to])
         messages = [self._message(i, now, quoted) for i in items]

@@ -388,12 +388,6 @@ async def list_messages(session: Reader, tenant_id: uuid.UUID, conversation_id: 
 # --- the inbound path (conversations/inbound.py) ------------------------------------------------
 # One statement per step for a whole batch of one tenant, on both databases.
 
-def _insert(session: AsyncSession, table: Any) -> Any:
-    """An INSERT that can say ON CONFLICT DO NOTHING on this session's database."""
-    dialect = postgresql if dialect_name(session) == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
 # The inbound path's statements are built once, on first use (when every foreign key's type is
 # known), and given their values when run: building one and its cache key on every batch was a
 # measured part of the CPU per message (bench/README.md).
@@ -439,14 +433,19 @@ async def lock_identity_conversations(session: AsyncSession, tenant_id: uuid.UUI
         "external_ids": list({e for _, e in identities}), "identities": list(identities)})).all())
 
 
-async def insert_conversations(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
-    """New conversations (a contact on a channel); returns the ids of those inserted. One that
-    exists already (a concurrent first message) is skipped, after waiting for its writer."""
+async def insert_conversations(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[Conversation]:
+    """New conversations (a contact on a channel); returns those inserted as the session's
+    objects (RETURNING: the inbound path need not read them again). One that exists already (a
+    concurrent first message) is skipped, after waiting for its writer."""
     if not rows:
-        return set()
-    stmt = _insert(session, Conversation.__table__).on_conflict_do_nothing(
-        index_elements=["tenant_id", "channel_id", "contact_id"]).returning(Conversation.id)
-    return set((await session.execute(stmt, list(rows))).scalars())
+        return []
+    return list(await session.scalars(_insert_conversations_statement(dialect_name(session)), list(rows)))
+
+
+@functools.cache
+def _insert_conversations_statement(dialect: str) -> Any:
+    return (postgresql if dialect == "postgresql" else sqlite).insert(Conversation).on_conflict_do_nothing(
+        index_elements=["tenant_id", "channel_id", "contact_id"]).returning(Conversation)
 
 
 @functools.cache

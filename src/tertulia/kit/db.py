@@ -245,6 +245,18 @@ def stating_tenant(dialect: str, tenant_column: Any, *, read_only: bool = False)
     return columns
 
 
+def committed_unflushed(dialect: str) -> tuple[Any, ...]:
+    """A column that lets the transaction of the write returning it commit without waiting for
+    PostgreSQL to put its WAL on disk (`synchronous_commit` off for that transaction; evaluated
+    when a row is returned, so a write that found nothing changes nothing). Only for writes that
+    a crash of the database may lose because they are done again anyway, like a claim under a
+    lease. Others see the write at commit as usual, and the next ordinary commit puts it on disk
+    with its own. Nothing on SQLite."""
+    if dialect != "postgresql":
+        return ()
+    return (func.set_config("synchronous_commit", "off", True).label("_committed_unflushed"),)
+
+
 def stated_tenant(session: AsyncSession | ReadSession, tenants: Iterable[uuid.UUID | None]) -> None:
     """After a statement with `stating_tenant`'s columns, the tenants of the rows it returned: one
     tenant is now the transaction's (a later `set_tenant` to it costs nothing); rows of several
