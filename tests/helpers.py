@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,3 +120,39 @@ async def create_test_tenant(db: Database, settings: Settings, slug_prefix: str 
     assert inbound is not None
     return TenantCtx(id=tenant.id, slug=slug, owner_email=user.email, token=token, channel_id=channel.id,
                      inbound_token=inbound)
+
+
+BOUNDARY = "frontera-de-prueba"
+
+
+async def multipart_stream(name: str, size: int, piece: bytes, sent: Any = None,
+                           field: str = "file") -> AsyncIterator[bytes]:
+    """A multipart body with one file of `size` bytes (`piece` repeated), sent in pieces as a
+    network would, so that no one holds the whole body; `sent` (a hashlib object) sees its bytes."""
+    yield (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\n"
+           "Content-Type: application/octet-stream\r\n\r\n").encode()
+    left = size
+    while left > 0:
+        chunk = piece[:left]
+        if sent is not None:
+            sent.update(chunk)
+        yield chunk
+        left -= len(chunk)
+    yield f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+MULTIPART_TYPE = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+def open_spools(settings: Settings) -> list[str]:
+    """The upload spools this process has open (files under `<data dir>/tmp`, unlinked or not)."""
+    spool_dir = str(settings.data_dir / "tmp")
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(spool_dir):
+            found.append(target)
+    return found

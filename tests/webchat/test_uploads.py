@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import zipfile
 from typing import Any
 
@@ -13,6 +14,8 @@ from docx import Document
 
 from tertulia.config import Settings
 from tertulia.kit.storage import FileStore
+from tertulia.webchat.uploads import READ_CHUNK
+from tests.helpers import open_spools
 from tests.realtime.conftest import LiveServer
 from tests.reports.claims import CANONICAL_HEADERS, xlsx_bytes
 from tests.webchat.conftest import Member, upload
@@ -26,10 +29,12 @@ def _docx() -> bytes:
     return out.getvalue()
 
 
-def _zip(member: str) -> bytes:
+def _zip(member: str, extra: bytes = b"") -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr(member, "<x/>")
+        if extra:
+            archive.writestr("xl/media/image1.bin", extra)
     return out.getvalue()
 
 
@@ -138,3 +143,31 @@ async def test_malformed_requests_are_told_what_is_missing(live_server: LiveServ
         assert other_field.status_code == 400 and other_field.json()["error"]["code"] == "missing_file"
         no_name = await http.post("/api/chat/uploads", files={"file": ("", b"hola", "text/plain")})
         assert no_name.status_code in (400, 422)
+
+
+async def test_large_files_are_checked_piece_by_piece(live_server: LiveServer, member: Member, app: Any,
+                                                      settings: Settings) -> None:
+    """Files past the in-memory spool are checked from the disk in pieces: a character cut by a
+    piece's edge is still text, a NUL or a bad byte far from the start is still found."""
+    edge = READ_CHUNK - 1  # "ñ" (2 bytes in UTF-8) straddles the first piece's end
+    accepted = {
+        "notas.txt": b"a" * edge + "ñandú\n".encode() + b"b" * (2 * READ_CHUNK),
+        "casos.csv": ("CLIENTE;CIUDAD\n" + "Muñoz;Cádiz\n" * 200_000).encode("cp1252"),
+        "datos.json": b'{"puntos": [' + b"[1.5, 2.5], " * 200_000 + b"[0, 0]]}",
+        "libro.xlsx": _zip("xl/workbook.xml", extra=os.urandom(3 * READ_CHUNK)),  # its directory at the end
+    }
+    for name, data in accepted.items():
+        response = await upload(live_server, member, name, data)
+        assert response.status_code == 200, (name, response.text)
+        assert response.json()["size"] == len(data)
+    refused = {
+        "notas.txt": b"a" * (3 * READ_CHUNK) + b"\x00",
+        "datos.json": b'{"puntos": [' + b"[1.5, 2.5], " * 200_000 + b"[0, 0]",  # never closed
+        "mal.json": b'{"a": "' + b"x" * (2 * READ_CHUNK) + b'\xff"}',  # not UTF-8
+        "casos.csv": "ñ".encode() * READ_CHUNK + b"\x81\x8d",  # neither UTF-8 nor Windows-1252
+    }
+    for name, data in refused.items():
+        response = await upload(live_server, member, name, data)
+        assert response.status_code == 415, (name, response.text)
+    assert len(await _stored(app, member)) == len(accepted)
+    assert open_spools(settings) == []

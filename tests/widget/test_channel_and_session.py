@@ -5,9 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from typing import Any
 
 import httpx2
 
+from tertulia.config import Settings
+from tertulia.kit.storage import FileStore
+from tests.helpers import MULTIPART_TYPE, multipart_stream, open_spools
 from tests.widget.conftest import SITE, WebChannel, create_web_channel
 
 ORIGIN = {"Origin": SITE}
@@ -161,3 +165,23 @@ async def test_attachments_are_checked_stored_and_readable_by_their_visitor(
     r = await client.post(f"/widget/{web_channel.id}/messages", headers={**ORIGIN, "Authorization": f"Bearer {other['token']}"},
                           json={"client_id": uuid.uuid4().hex, "upload_ids": [up.json()["upload_id"]]})
     assert r.status_code == 404
+
+
+async def test_an_upload_is_spooled_checked_and_refused_past_its_limit(
+        client: httpx2.AsyncClient, web_channel: WebChannel, app: Any, settings: Settings) -> None:
+    """A document larger than the in-memory spool is checked from the disk and stored whole; one past
+    the 10 MB limit is refused while it streams, and neither leaves anything behind."""
+    s = (await _session(client, web_channel)).json()
+    auth = {**ORIGIN, "Authorization": f"Bearer {s['token']}", **MULTIPART_TYPE}
+    piece = "Pedido nº 1234 entregado en Cádiz\n".encode() * 2000
+    ok = await client.post(f"/widget/{web_channel.id}/uploads", headers=auth,
+                           content=multipart_stream("pedidos.txt", 3 * 2**20, piece))
+    assert ok.status_code == 200, ok.text
+    assert (ok.json()["type"], ok.json()["size"]) == ("document", 3 * 2**20)
+    big = await client.post(f"/widget/{web_channel.id}/uploads", headers=auth,
+                            content=multipart_stream("pedidos.txt", 12 * 2**20, piece))
+    assert big.status_code == 413 and big.json()["error"]["code"] == "file_too_large"
+    store: FileStore = app.state.store
+    stored = [f.key for f in await store.list(f"media/{web_channel.tenant.id}")]
+    assert stored == [f"media/{web_channel.tenant.id}/{ok.json()['upload_id']}"]
+    assert open_spools(settings) == []

@@ -1,10 +1,12 @@
 """`POST /admin/media`: a file a person attaches in the composer, stored for a send.
 
-The body streams in (webchat/uploads.py's parser) and is refused with 413 past the largest of
-WhatsApp's limits before anything is stored; the kind is told by the bytes (media_fetch.py's
-`family_of`, the same checks a customer's file passes), then that kind's limit applies. The file
-lands where every attachment lives (`media/<tenant>/<name>`, served at `/media/...`), and a send
-takes it by `media_id`: the delivery worker uploads it to the provider as any file of ours.
+The body streams in (webchat/uploads.py's `receive_file`: spooled, only its first bytes in memory)
+and is refused with 413 past the largest of WhatsApp's limits before anything is stored; the kind
+is told by the bytes (media_fetch.py's `family_of`, the same checks a customer's file passes), then
+that kind's limit applies. The file lands where every attachment lives (`media/<tenant>/<name>`,
+served at `/media/...`), streamed from the spool in pieces, so a 100 MB document costs a few MB of
+memory, not 100; a send takes it by `media_id`: the delivery worker uploads it to the provider as
+any file of ours.
 """
 
 from __future__ import annotations
@@ -76,22 +78,21 @@ async def upload_media(request: Request) -> MediaOut:
     attachment as `media_id`."""
     principal = await check_credentials_apart(request)
     store: FileStore = request.app.state.store
-    received = await receive_file(request.stream(), request.headers.get("content-type", ""), max(LIMITS.values()),
-                                  suffixes=None)
-    filename = clean_name(received.name)
-    head = received.data[:HEAD_BYTES]
-    claimed = content_type_of(filename)
-    kind = kind_of_upload(family_of(head) if head else None, claimed, filename)
-    if len(received.data) > LIMITS[kind]:
-        limit_mb = LIMITS[kind] // (1024 * 1024)
-        raise TertuliaError(f"the file is larger than WhatsApp allows for a {kind} ({limit_mb} MB)",
-                            code="media_too_large", status_code=413)
-    try:
-        extension = stored_extension(kind, head, claimed, filename)
-    except MediaUnavailable as exc:
-        raise UnsupportedType(exc.message) from exc
-    name = f"{secrets.token_hex(16)}.{extension}"
-    size = await store.put(media_key(principal.tenant_id, name), received.data, max_bytes=LIMITS[kind])
+    async with receive_file(request, max(LIMITS.values()), suffixes=None) as received:
+        filename = clean_name(received.name)
+        head = received.head[:HEAD_BYTES]
+        claimed = content_type_of(filename)
+        kind = kind_of_upload(family_of(head) if head else None, claimed, filename)
+        if received.size > LIMITS[kind]:
+            limit_mb = LIMITS[kind] // (1024 * 1024)
+            raise TertuliaError(f"the file is larger than WhatsApp allows for a {kind} ({limit_mb} MB)",
+                                code="media_too_large", status_code=413)
+        try:
+            extension = stored_extension(kind, head, claimed, filename)
+        except MediaUnavailable as exc:
+            raise UnsupportedType(exc.message) from exc
+        name = f"{secrets.token_hex(16)}.{extension}"
+        size = await store.put(media_key(principal.tenant_id, name), received.chunks(), max_bytes=LIMITS[kind])
     log.info("media_upload", action="media_upload", kind=kind, size=size, stored_name=name,
              tenant_id=str(principal.tenant_id))
     return MediaOut(id=name, url=media_url(principal.tenant_id, name), type=kind,

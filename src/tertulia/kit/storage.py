@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 # Reads fetch at most this much per request to the backend: memory per stream stays bounded, and
 # each request to a bucket finishes in moments however slowly the client downloads.
 READ_CHUNK = 1024 * 1024
+# A stream is written in parts of PART_BYTES (S3's smallest multipart part), at most
+# PARTS_IN_FLIGHT at a time: obstore's default (12) let one 60 MB upload hold all of it in memory.
+PART_BYTES = 5 * 1024 * 1024
+PARTS_IN_FLIGHT = 2
 # What S3 allows for a key; what file systems allow for a name (255 bytes), less room for the
 # suffix the local store writes a file under before renaming it into place ("name#1").
 MAX_KEY_BYTES = 1024
@@ -104,7 +108,8 @@ class FileStore:
 
     async def put(self, key: str, data: bytes | AsyncIterable[bytes], *, max_bytes: int | None = None) -> int:
         """Store a file (replacing any file of that key) from bytes or a stream; its size. Beyond
-        `max_bytes`, FileTooLarge is raised and nothing is stored."""
+        `max_bytes`, FileTooLarge is raised and nothing is stored. A stream costs at most about
+        (PARTS_IN_FLIGHT + 1) * PART_BYTES of memory, whatever its length."""
         check_key(key)
         size = len(data) if isinstance(data, bytes) else 0
         _check_size(size, max_bytes)
@@ -118,7 +123,7 @@ class FileStore:
 
         attributes: Attributes | None = {"Content-Type": content_type_of(key)} if self._keeps_attributes else None
         await obstore.put_async(self._backend, key, data if isinstance(data, bytes) else counted(data),
-                                attributes=attributes)
+                                attributes=attributes, chunk_size=PART_BYTES, max_concurrency=PARTS_IN_FLIGHT)
         return size
 
     async def stat(self, key: str) -> StoredFile | None:

@@ -3,6 +3,7 @@ metrics, and uploads for its tools. The socket itself is webchat/socket.py."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import structlog
@@ -136,12 +137,11 @@ async def upload(request: Request) -> UploadOut:
     settings: Settings = request.app.state.settings
     store: FileStore = request.app.state.store
     user = await _uploader(request, settings)
-    received = await receive_file(request.stream(), request.headers.get("content-type", ""),
-                                  settings.chat_upload_max_bytes)
-    check_content(received.name, received.data)
-    name = stored_name(received.name)
-    key = upload_key(settings, user.tenant_id, name)
-    size = await store.put(key, received.data, max_bytes=settings.chat_upload_max_bytes)
+    async with receive_file(request, settings.chat_upload_max_bytes) as received:
+        await asyncio.to_thread(check_content, received)
+        name = stored_name(received.name)
+        key = upload_key(settings, user.tenant_id, name)
+        size = await store.put(key, received.chunks(), max_bytes=settings.chat_upload_max_bytes)
     log.info("chat_upload", action="chat_upload", name=received.name[:200], size=size, stored_name=name,
              user_id=str(user.user_id), tenant_id=str(user.tenant_id))
     return UploadOut(name=received.name, path=name, size=size, content_type=content_type_of(name))

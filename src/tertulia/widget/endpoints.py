@@ -5,6 +5,7 @@ The socket is widget/socket.py; the protocol docs/widget.md."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import secrets
 import time
@@ -24,7 +25,7 @@ from tertulia.kit.file_responses import stored_file_response
 from tertulia.kit.json_body import JsonBodyRoute
 from tertulia.kit.web import DbSession, ReadDb
 from tertulia.tenancy.auth import CurrentPrincipal
-from tertulia.webchat.uploads import UnsupportedType, check_content, clean_name, receive_file
+from tertulia.webchat.uploads import ReceivedFile, UnsupportedType, check_content, clean_name, receive_file
 from tertulia.widget import repository as repo
 from tertulia.widget import service
 from tertulia.widget.schemas import (
@@ -160,20 +161,20 @@ async def upload(channel: CurrentChannel, visitor: CurrentVisitor, request: Requ
     a message's `upload_ids`."""
     hub = _hub(request)
     await hub.limiter.check("20/minute", "widget-upload", visitor.key, message="too many files")
-    received = await receive_file(request.stream(), request.headers.get("content-type", ""), UPLOAD_MAX_BYTES,
-                                  suffixes=(*IMAGE_EXTENSIONS, *DOCUMENT_EXTENSIONS))
-    kind = check_upload(received.name, received.data)
-    name = f"w{visitor.key[:12]}_{int(time.time())}{secrets.token_hex(3)}_{clean_name(received.name)}"
-    size = await hub.store.put(media_key(channel.tenant_id, name), received.data, max_bytes=UPLOAD_MAX_BYTES)
+    async with receive_file(request, UPLOAD_MAX_BYTES, suffixes=(*IMAGE_EXTENSIONS, *DOCUMENT_EXTENSIONS)) as received:
+        kind = await asyncio.to_thread(check_upload, received)
+        name = f"w{visitor.key[:12]}_{int(time.time())}{secrets.token_hex(3)}_{clean_name(received.name)}"
+        size = await hub.store.put(media_key(channel.tenant_id, name), received.chunks(), max_bytes=UPLOAD_MAX_BYTES)
     return VisitorUploadOut(upload_id=name, type=kind, filename=clean_name(received.name), size=size)
 
 
-def check_upload(name: str, data: bytes) -> str:
-    """`image` or `document`, when the bytes are what the name says; 415 otherwise."""
-    suffix = Path(name).suffix.lower()
+def check_upload(received: ReceivedFile) -> str:
+    """`image` or `document`, when the bytes are what the name says; 415 otherwise. Reads the spool:
+    run it in a thread."""
+    suffix = Path(received.name).suffix.lower()
     if suffix in IMAGE_EXTENSIONS:
         try:
-            found = {m.extension for m in puremagic.magic_string(data[:65536])} if data else set()
+            found = {m.extension for m in puremagic.magic_string(received.head)} if received.head else set()
         except puremagic.PureError:
             found = set()
         same = {".jpg": {".jpg", ".jpeg", ".jfif"}, ".jpeg": {".jpg", ".jpeg", ".jfif"}}.get(suffix, {suffix})
@@ -182,7 +183,7 @@ def check_upload(name: str, data: bytes) -> str:
         return "image"
     if suffix not in DOCUMENT_EXTENSIONS:
         raise UnsupportedType("images (JPEG, PNG, GIF, WebP) and documents (PDF, DOCX, XLSX, TXT, CSV) can be sent")
-    check_content(name, data)
+    check_content(received)
     return "document"
 
 
