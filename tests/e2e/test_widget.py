@@ -266,6 +266,11 @@ async def test_typing_shows_both_ways(browser: Any, page: Page, e2e_server: E2ES
         await box.press_sequentially("y también quería saber", delay=200)
         await expect(typing).to_have_text("escribiendo…")
         await expect(typing).to_have_text("", timeout=10_000)
+        # a visitor who empties the box: "off", and the indicator goes at once
+        await box.press_sequentially("Otra cosa", delay=20)
+        await expect(typing).to_have_text("escribiendo…")
+        await box.fill("")
+        await expect(typing).to_have_text("", timeout=3_000)  # well before the 6 s one signal lasts
 
         # the agent writes a reply: the visitor sees a person typing, until the reply arrives
         composer = page.get_by_label("Escribe un mensaje")

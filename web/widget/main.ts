@@ -171,6 +171,7 @@ class Widget {
       if (!text) return;
       this.input.value = "";
       this.input.style.height = "auto";
+      this.typingSent = 0;
       void this.submit(text, []);
     };
     compose.append(this.file, clip, label, this.input, send);
@@ -312,10 +313,22 @@ class Widget {
 
   // ---- what the visitor does ------------------------------------------------------------
 
+  // "typing" at most every 3 s while there is text; "off" once when the box is emptied (a send
+  // needs none: the message's arrival ends it), so the next keystroke says "typing" at once.
   private sendTyping(): void {
-    if (Date.now() - this.typingSent < 3000 || !this.conversation) return;
+    if (!this.conversation) return;
+    if (!this.input.value.trim()) {
+      if (this.typingSent) this.signalTyping(false);
+      this.typingSent = 0;
+      return;
+    }
+    if (Date.now() - this.typingSent < 3000) return;
     this.typingSent = Date.now();
-    if (!this.live.send({ type: "typing", on: true })) void this.api.typing(true).catch(() => undefined);
+    this.signalTyping(true);
+  }
+
+  private signalTyping(on: boolean): void {
+    if (!this.live.send({ type: "typing", on })) void this.api.typing(on).catch(() => undefined);
   }
 
   private async submit(text: string, uploads: string[], clientId = newId()): Promise<void> {
